@@ -1,0 +1,51 @@
+"""Core ``Table`` handles for the mapped classes, typed once for every module that writes SQL.
+
+The server's hot paths and the cache use SQLAlchemy Core (no identity map, no unit of work),
+so they address tables rather than classes.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table
+
+from app.models.entities import (
+    Agent,
+    CannedResponse,
+    Customer,
+    CustomerIdentity,
+    Draft,
+    Group,
+    GroupMembership,
+    Message,
+    Organization,
+    Ticket,
+)
+from app.models.server_tables import (
+    AgentCredential,
+    AuthSession,
+    ChangeLogEntry,
+    ClientDevice,
+    Counter,
+    MutationResult,
+)
+
+T_AGENTS = cast(Table, Agent.__table__)
+T_GROUPS = cast(Table, Group.__table__)
+T_MEMBERS = cast(Table, GroupMembership.__table__)
+T_ORGS = cast(Table, Organization.__table__)
+T_CUSTOMERS = cast(Table, Customer.__table__)
+T_IDENTITIES = cast(Table, CustomerIdentity.__table__)
+T_TICKETS = cast(Table, Ticket.__table__)
+T_MESSAGES = cast(Table, Message.__table__)
+T_CANNED = cast(Table, CannedResponse.__table__)
+T_DRAFTS = cast(Table, Draft.__table__)
+
+# Server only
+T_LOG = cast(Table, ChangeLogEntry.__table__)
+T_CREDENTIALS = cast(Table, AgentCredential.__table__)
+T_SESSIONS = cast(Table, AuthSession.__table__)
+T_DEVICES = cast(Table, ClientDevice.__table__)
+T_RESULTS = cast(Table, MutationResult.__table__)
+T_COUNTERS = cast(Table, Counter.__table__)
