@@ -1,0 +1,1 @@
+"""The central server: plain asyncio and websockets, never Qt."""

@@ -1,0 +1,189 @@
+"""The Switchboard server: wires store, writer, hub and connections to a WebSocket listener.
+
+One asyncio loop; database work runs on threads (one writer, a few readers) so a slow query
+never stalls the fan-out.  ``GET /healthz`` answers without a WebSocket upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Connection, Engine, select
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from app.models.entities import Ticket
+from app.server import access, auth, replication
+from app.server.access import Audience
+from app.server.connection import AgentConnection
+from app.server.hub import Hub
+from app.server.writer import StoreWriter
+from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+HEAD_POLL_S = 1.0
+
+
+def _json_response(status: http.HTTPStatus, body: dict[str, Any]) -> Response:
+    payload = json.dumps(body).encode()
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(payload))),
+            ("Cache-Control", "no-store"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, payload)
+
+
+class SwitchboardServer:
+    """The central server.  ``async with SwitchboardServer(engine).serving(host, port)``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        window_days: int = replication.DEFAULT_WINDOW_DAYS,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.engine = engine
+        self.window_days = window_days
+        self.ssl_context = ssl_context
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-reader")
+        self.hub = Hub(self._read_log_after)
+        self.writer = StoreWriter(engine, self.hub.committed)
+        self.throttle = auth.LoginThrottle()
+        self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
+        self._server: Server | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a read transaction on a reader thread."""
+
+        def work() -> T:
+            with self.engine.connect() as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, work)
+
+    async def _read_log_after(self, seq: int) -> list[dict[str, Any]]:
+        return await self.read(lambda c: replication.read_log(c, seq))
+
+    async def load_ticket_audience(self, ticket_id: str) -> Audience | None:
+        table = Ticket.__table__
+
+        def load(conn: Connection) -> Audience | None:
+            row = (
+                conn.execute(
+                    select(table.c.group_id, table.c.assignee_id).where(table.c.id == ticket_id)
+                )
+                .mappings()
+                .first()
+            )
+            return access.ticket_audience(row) if row else None
+
+        return await self.read(load)
+
+    # ---- HTTP side -----------------------------------------------------------------------
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == HEALTH_PATH:
+            return _json_response(
+                http.HTTPStatus.OK,
+                {"status": "ok", "seq": self.hub.head, "connections": len(self.hub.connections)},
+            )
+        if path != SYNC_PATH:
+            return _json_response(
+                http.HTTPStatus.NOT_FOUND,
+                {"code": "not_found", "message": f"no endpoint at {path}"},
+            )
+        header = request.headers.get("Authorization")
+        if header is None:
+            return None  # anonymous: the first frame must be a login
+        token = auth.parse_bearer(header)
+        if token is None:
+            return _json_response(
+                http.HTTPStatus.UNAUTHORIZED,
+                {"code": "token_invalid", "message": "expected 'Authorization: Bearer <token>'"},
+            )
+        try:
+            info, touch = await self.read(lambda c: auth.resolve_token(c, token))
+        except auth.AuthError as exc:
+            return _json_response(
+                http.HTTPStatus.UNAUTHORIZED, {"code": exc.code.value, "message": exc.message}
+            )
+        if touch:
+            expires_at = await self.writer.run(lambda c: auth.touch_session(c, info.session_id))
+            info = dataclasses.replace(info, expires_at=expires_at)
+        self.T_SESSIONS[ws] = info
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        conn = AgentConnection(self, ws)
+        await conn.run(self.T_SESSIONS.pop(ws, None))
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> None:
+        self.hub.head = await self.read(replication.head_seq)
+        self.writer.start()
+        self._poller = asyncio.create_task(self._poll_head(), name="log-poller")
+        self._server = await serve(
+            self._handler,
+            host,
+            port,
+            process_request=self._process_request,
+            max_size=MAX_FRAME_BYTES,
+            compression=None,  # 3x the memory per connection for little gain on small frames
+            ssl=self.ssl_context,
+            ping_interval=20,
+            ping_timeout=20,
+            max_queue=64,
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.ssl_context else "ws"
+        assert self._server is not None
+        host = next(iter(self._server.sockets)).getsockname()[0]
+        return f"{scheme}://{host}:{self.port}"
+
+    async def _poll_head(self) -> None:
+        # Other processes (a second server on the same PostgreSQL, `switchboard-server agent
+        # disable`) also append to the log; a cheap look at its head once a second finds them.
+        while True:
+            await asyncio.sleep(HEAD_POLL_S)
+            try:
+                head = await self.read(replication.head_seq)
+            except Exception:
+                log.exception("could not read the change-log head")
+                continue
+            self.hub.notified(head)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+        await self.writer.stop()
+        self._readers.shutdown(wait=True)

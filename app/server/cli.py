@@ -1,0 +1,203 @@
+"""``switchboard-server``: run the central server and manage its accounts.
+
+switchboard-server [--db URL] [--host H] [--port P] [--demo] [--tls-cert F --tls-key F]
+switchboard-server init [--db URL] --admin-email E [--admin-name N]   (password from stdin
+                                                                      or prompted)
+switchboard-server agent add EMAIL --name N [--role R] [--group NAME ...]
+switchboard-server agent disable EMAIL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, func, select
+
+from app.models.base import new_id, utcnow
+from app.models.entities import Agent, Group
+from app.models.enums import Role
+from app.server import auth
+from app.server.access import Viewer
+from app.server.app import SwitchboardServer
+from app.server.mutations import HANDLERS, MutationRejected, WriteContext
+from app.server.store import default_db_url, open_store
+from app.server.writer import serialise_log
+from app.sync.protocol import ProtocolError, parse_mutation_args
+
+log = logging.getLogger("switchboard.server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard-server", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL of the store (default: an SQLite file in the platform data directory)",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the server (the default)")
+    _serve_args(serve)
+    _serve_args(parser)
+
+    init = sub.add_parser("init", help="create or migrate the store and a first admin")
+    init.add_argument("--admin-email", required=True)
+    init.add_argument("--admin-name", default="Administrator")
+
+    agent = sub.add_parser("agent", help="manage agent accounts")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    add = agent_sub.add_parser("add", help="create an agent (password from stdin or prompted)")
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    add.add_argument("--group", action="append", default=[], help="group name (repeatable)")
+    disable = agent_sub.add_parser("disable", help="disable an agent and end their sessions")
+    disable.add_argument("email")
+    return parser
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--demo", action="store_true", help="seed demo data into an empty store")
+    parser.add_argument("--tls-cert", default=None)
+    parser.add_argument("--tls-key", default=None)
+    parser.add_argument("--window-days", type=int, default=90)
+
+
+def _read_password(prompt: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat: ") != first:
+            raise SystemExit("passwords do not match")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def seed_demo_if_empty(engine: Engine) -> bool:
+    """Seed the demo into a store with no agents; returns whether it seeded."""
+    from app.server.demo import seed_demo
+
+    with engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(Agent.__table__)).scalar():
+            return False
+        seed_demo(conn, password_hash=auth.hash_password)
+    return True
+
+
+async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
+    ssl_context = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise SystemExit("--tls-cert and --tls-key go together")
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+    server = SwitchboardServer(engine, window_days=args.window_days, ssl_context=ssl_context)
+    await server.start(args.host, args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Windows has no add_signal_handler; Ctrl+C still raises KeyboardInterrupt there.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"listening on {server.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+
+
+# Account commands go through the same mutations as the protocol, so they are validated the
+# same way and land in the change log: running servers pick them up (and end the sessions of a
+# disabled agent) within a second.
+SYSTEM = Viewer(id="system", role=Role.ADMIN.value, group_ids=frozenset(), access_version=0)
+
+
+def _apply(engine: Engine, name: str, args: dict[str, object]) -> None:
+    parsed = parse_mutation_args(name, args)
+    with engine.begin() as conn:
+        serialise_log(conn)
+        HANDLERS[name](WriteContext(conn, SYSTEM, None, utcnow()), parsed)
+
+
+def _find_agent(engine: Engine, email: str) -> str | None:
+    agents = Agent.__table__
+    with engine.connect() as conn:
+        found = conn.execute(select(agents.c.id).where(agents.c.email == email.lower())).scalar()
+    return None if found is None else str(found)
+
+
+def _group_ids(engine: Engine, names: list[str]) -> list[str]:
+    groups = Group.__table__
+    out = []
+    with engine.connect() as conn:
+        for name in names:
+            gid = conn.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
+            if gid is None:
+                raise SystemExit(f"no group named {name!r}")
+            out.append(str(gid))
+    return out
+
+
+def _add_agent(engine: Engine, email: str, name: str, role: str, groups: list[str]) -> None:
+    if _find_agent(engine, email):
+        print(f"{email} already exists")
+        return
+    password = _read_password(f"Password for {email}: ")
+    agent = {
+        "name": name,
+        "email": email,
+        "role": role,
+        "group_ids": _group_ids(engine, groups),
+        "password": password,
+    }
+    try:
+        _apply(engine, "agent.create", {"agent_id": new_id(), "agent": agent})
+    except (ProtocolError, MutationRejected) as exc:
+        raise SystemExit(f"cannot create {email}: {exc}") from None
+    print(f"created {role} {email}")
+
+
+def _agent_disable(engine: Engine, email: str) -> None:
+    agent_id = _find_agent(engine, email)
+    if agent_id is None:
+        raise SystemExit(f"no agent {email}")
+    _apply(engine, "agent.update", {"agent_id": agent_id, "changes": {"active": False}})
+    print(f"disabled {email}; their sessions are ended")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    engine = open_store(args.db or default_db_url())
+    try:
+        if args.command == "init":
+            _add_agent(engine, args.admin_email, args.admin_name, Role.ADMIN.value, [])
+        elif args.command == "agent":
+            if args.agent_command == "add":
+                _add_agent(engine, args.email, args.name, args.role, args.group)
+            else:
+                _agent_disable(engine, args.email)
+        else:
+            if args.demo and seed_demo_if_empty(engine):
+                log.info("seeded the demo data")
+            asyncio.run(serve_forever(args, engine))
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

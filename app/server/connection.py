@@ -1,0 +1,377 @@
+"""One workstation's WebSocket: sign-in, hello, catch-up, then mutations and requests.
+
+States: *anonymous* (only ``login``), *signed in* (``hello`` or ``logout``), *synced*
+(everything else).  Frames are handled in arrival order; mutations are queued to the writer
+in that order and acknowledged asynchronously, so a workstation can pipeline its outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from app.models.base import utcnow
+from app.models.enums import Presence
+from app.server import access, auth, replication
+from app.server.access import Viewer
+from app.server.writer import MutationRequest, StoreUnavailable, register_device
+from app.sync import protocol as p
+from app.sync.protocol import CloseCode, ErrorCode, ProtocolError, encode, error_frame
+
+if TYPE_CHECKING:
+    from app.server.app import SwitchboardServer
+
+log = logging.getLogger(__name__)
+
+# Unsent bytes a live connection may accumulate before it is judged too slow (4008).
+SEND_BUFFER_LIMIT = 4 * 1024 * 1024
+# Consecutive bad frames tolerated before the connection is closed.
+MAX_BAD_FRAMES = 20
+
+
+class AgentConnection:
+    """The server's side of one workstation connection."""
+
+    def __init__(self, server: SwitchboardServer, ws: ServerConnection) -> None:
+        self.server = server
+        self.ws = ws
+        self.session: auth.SessionInfo | None = None
+        self.viewer: Viewer = Viewer("", "agent", frozenset(), 0)
+        self.device_id: str | None = None
+        self.live = False
+        self.sent_seq = 0
+        self.presence = Presence.AVAILABLE
+        self.viewing: str | None = None
+        self.typing = False
+        self.address = str(ws.remote_address[0]) if ws.remote_address else "?"
+        self._closing = False
+        self._bad_frames = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def has_room(self) -> bool:
+        """Whether a live push may be written now; closes the connection if it is too slow."""
+        transport = self.ws.transport
+        if transport is None or self._closing:
+            return False
+        if transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
+            self.close_soon(CloseCode.TOO_SLOW, "send queue full; resume from your cursor")
+            return False
+        return True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.live = False
+        self._spawn(self.ws.close(code, reason))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(encode(frame))
+
+    async def error(self, code: ErrorCode, message: str, **extra: Any) -> None:
+        await self.send(error_frame(code, message, **extra))
+
+    # ---- main loop -----------------------------------------------------------------------
+
+    async def run(self, session: auth.SessionInfo | None) -> None:
+        self.session = session
+        try:
+            async for raw in self.ws:
+                await self._handle(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.live = False
+            if self in self.server.hub.connections:
+                self.server.hub.connections.discard(self)
+                if self.viewing:
+                    await self._announce_viewing(None, False)
+                self.server.hub.presence_changed(self.viewer.id)
+            for task in list(self._tasks):
+                if task.get_name() != "close":
+                    task.cancel()
+
+    async def _handle(self, raw: str | bytes) -> None:
+        try:
+            frame = p.parse_client_frame(raw)
+        except ProtocolError as exc:
+            self._bad_frames += 1
+            await self.error(exc.code, exc.message, details=exc.details)
+            if self._bad_frames >= MAX_BAD_FRAMES:
+                await self.ws.close(CloseCode.BAD_REQUEST, "too many invalid frames")
+            return
+        self._bad_frames = 0
+        if isinstance(frame, p.Login):
+            await self._login(frame)
+        elif self.session is None:
+            await self.error(
+                ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
+            )
+        elif isinstance(frame, p.Logout):
+            await self.server.writer.run(lambda c: auth.revoke_session(c, self.session.session_id))  # type: ignore[union-attr]
+            await self.ws.close(1000, "signed out")
+        elif isinstance(frame, p.Hello):
+            await self._hello(frame)
+        elif self.device_id is None:
+            await self.error(ErrorCode.HELLO_REQUIRED, "send hello before anything else")
+        elif isinstance(frame, p.Mutation):
+            self._mutation(frame)
+        elif isinstance(frame, p.FetchTicket):
+            await self._fetch_ticket(frame)
+        elif isinstance(frame, p.Search):
+            await self._search(frame)
+        elif isinstance(frame, p.SetPresence):
+            self.presence = frame.status
+            self.server.hub.presence_changed(self.viewer.id)
+        elif isinstance(frame, p.Viewing):
+            await self._announce_viewing(frame.ticket_id, frame.typing)
+
+    # ---- sign-in -------------------------------------------------------------------------
+
+    async def _login(self, frame: p.Login) -> None:
+        if self.session is not None:
+            await self.error(ErrorCode.ALREADY_AUTHENTICATED, "this connection is signed in")
+            return
+        throttle = self.server.throttle
+        # Key the throttle on the account as check_password finds it (stripped, lower-case):
+        # otherwise " ada@example.com", "ada@example.com  "... each got five fresh attempts
+        # at ada's password (found by tests/test_bad_input.py).
+        account = frame.email.strip().lower()
+        wait = throttle.retry_after(account, self.address)
+        if wait > 0:
+            await self.error(
+                ErrorCode.RATE_LIMITED,
+                f"too many failed sign-ins; try again in {int(wait) + 1} s",
+                details={"retry_after": int(wait) + 1},
+            )
+            return
+        try:
+            agent_id = await self.server.read(
+                lambda c: auth.check_password(c, frame.email, frame.password)
+            )
+        except auth.AuthError as exc:
+            if exc.code == ErrorCode.INVALID_CREDENTIALS:
+                throttle.failed(account, self.address)
+            await self.error(exc.code, exc.message)
+            return
+        throttle.succeeded(account)
+        token, info = await self.server.writer.run(lambda c: auth.create_session(c, agent_id))
+        self.session = info
+        await self.send(
+            {
+                "type": "login_ok",
+                "token": token,
+                "agent_id": agent_id,
+                "expires_at": info.expires_at.isoformat(),
+            }
+        )
+
+    # ---- hello and catch-up --------------------------------------------------------------
+
+    async def _hello(self, frame: p.Hello) -> None:
+        assert self.session is not None
+        if self.device_id is not None:
+            await self.error(ErrorCode.INVALID_MESSAGE, "hello was already sent")
+            return
+        version = p.negotiate(frame.protocol)
+        if version is None:
+            await self.error(
+                ErrorCode.PROTOCOL_UNSUPPORTED,
+                f"this server speaks protocol {p.PROTOCOL_MIN}..{p.PROTOCOL_MAX}; "
+                f"the workstation offers {frame.protocol.min}..{frame.protocol.max}",
+                details={"min": p.PROTOCOL_MIN, "max": p.PROTOCOL_MAX},
+            )
+            await self.ws.close(CloseCode.PROTOCOL_UNSUPPORTED, "protocol version unsupported")
+            return
+        session = self.session
+        viewer = await self.server.read(lambda c: replication.load_viewer(c, session.agent_id))
+        if viewer is None:
+            await self.ws.close(CloseCode.SESSION_ENDED, "account no longer exists")
+            return
+        try:
+            await self.server.writer.run(
+                lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)
+            )
+        except PermissionError:
+            await self.error(ErrorCode.DEVICE_MISMATCH, "this device id belongs to another agent")
+            await self.ws.close(CloseCode.BAD_REQUEST, "device id belongs to another agent")
+            return
+        self.viewer = viewer
+        self.device_id = frame.device_id
+        self.server.writer.unblock(frame.device_id)
+        head, oldest = await self.server.read(
+            lambda c: (replication.head_seq(c), replication.oldest_seq(c))
+        )
+        needs_bootstrap = (
+            frame.cursor == 0
+            or frame.access_version != viewer.access_version
+            or frame.cursor > head
+            or (oldest > 0 and frame.cursor < oldest - 1)
+        )
+        self._spawn(self._keep_session(session))
+        await self.send(
+            {
+                "type": "welcome",
+                "protocol": version,
+                "agent_id": viewer.id,
+                "role": viewer.role,
+                "access_version": viewer.access_version,
+                "session_expires_at": session.expires_at.isoformat(),
+                "head": head,
+                "bootstrap": needs_bootstrap,
+                "server_time": utcnow().isoformat(),
+            }
+        )
+        self.sent_seq = frame.cursor
+        if needs_bootstrap:
+            self.sent_seq = head
+            await self._send_bootstrap(head)
+        await self._catch_up()
+
+    async def _keep_session(self, session: auth.SessionInfo) -> None:
+        """While connected, the agent is active: extend the session every TOUCH_INTERVAL, and
+        close with 4001 the moment it has expired or was ended elsewhere."""
+        expires_at = session.expires_at
+        while True:
+            wake = min(expires_at, utcnow() + auth.TOUCH_INTERVAL)
+            await asyncio.sleep(max(0.0, (wake - utcnow()).total_seconds()))
+            try:
+                info = await self.server.writer.run(
+                    lambda c: auth.keep_alive(c, session.session_id)
+                )
+            except auth.AuthError as exc:
+                self.close_soon(CloseCode.SESSION_ENDED, exc.message)
+                return
+            expires_at = info.expires_at
+
+    async def _send_changes(self, changes: list[dict[str, Any]], header: str) -> None:
+        """Send changes as ``changes`` frames of at most PAGE_BYTES (one change at least)."""
+        parts: list[str] = []
+        size = 0
+        for change in changes:
+            encoded = replication.encode_change(change)
+            if parts and size + len(encoded) > p.PAGE_BYTES:
+                await self.ws.send(f'{{"type":"changes",{header}"changes":[{",".join(parts)}]}}')
+                parts, size = [], 0
+            parts.append(encoded)
+            size += len(encoded) + 1
+        if parts:
+            await self.ws.send(f'{{"type":"changes",{header}"changes":[{",".join(parts)}]}}')
+
+    async def _send_bootstrap(self, head: int) -> None:
+        viewer = self.viewer
+        window = self.server.window_days
+        pages = await self.server.read(lambda c: list(replication.bootstrap(c, viewer, window)))
+        for page in pages:
+            await self._send_changes(page, '"bootstrap":true,')
+        await self.send({"type": "bootstrap_done", "cursor": head})
+
+    async def _catch_up(self) -> None:
+        hub = self.server.hub
+        while True:
+            # No await between this check and going live: the hub's next publish continues
+            # exactly where this catch-up stopped.
+            if self.sent_seq >= hub.head:
+                break
+            rows = await self.server.read(partial(replication.read_log, after=self.sent_seq))
+            if not rows:
+                break
+            if not hub.access_still_valid(self, rows):
+                return  # role, groups or account changed meanwhile: closing
+            changes = [ch for r in rows if (ch := replication.present(r, self.viewer))]
+            self.sent_seq = rows[-1]["seq"]
+            await self._send_changes(changes, f'"cursor":{self.sent_seq},')
+        self.live = True
+        hub.connections.add(self)
+        await self.send({"type": "caught_up", "cursor": self.sent_seq})
+        await self.send(hub.presence_snapshot(self))
+        hub.presence_changed(self.viewer.id)
+
+    # ---- mutations and requests ----------------------------------------------------------
+
+    def _mutation(self, frame: p.Mutation) -> None:
+        assert self.device_id is not None
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        req = MutationRequest(
+            self.viewer,
+            self.device_id,
+            frame.mutation_id,
+            frame.name,
+            frame.args,
+            future,
+            is_live=lambda: not self._closing,
+        )
+
+        async def answer() -> None:
+            try:
+                result = await self.server.writer.submit(req)
+            except StoreUnavailable:
+                await self.send(
+                    {
+                        "type": "reject",
+                        "mutation_id": frame.mutation_id,
+                        "code": ErrorCode.SERVER_BUSY.value,
+                        "transient": True,
+                        "message": "the server could not store this change; reconnect and resend",
+                    }
+                )
+                self.close_soon(1011, "store unavailable; reconnect and resend")
+                return
+            await self.send(result)
+
+        self._spawn(answer())
+
+    async def _fetch_ticket(self, frame: p.FetchTicket) -> None:
+        if (frame.number is None) == (frame.ticket_id is None):
+            await self.error(
+                ErrorCode.INVALID_MESSAGE,
+                "give exactly one of number or ticket_id",
+                request_id=frame.request_id,
+            )
+            return
+        viewer = self.viewer
+        bundle = await self.server.read(
+            lambda c: replication.ticket_bundle(
+                c, viewer, ticket_id=frame.ticket_id, number=frame.number
+            )
+        )
+        if bundle is None:
+            await self.error(
+                ErrorCode.NOT_FOUND,
+                "no such ticket, or not visible to you",
+                request_id=frame.request_id,
+            )
+            return
+        await self.send({"type": "ticket", "request_id": frame.request_id, **bundle})
+
+    async def _search(self, frame: p.Search) -> None:
+        viewer = self.viewer
+        found = await self.server.read(
+            lambda c: replication.search_tickets(c, viewer, frame.query, frame.limit)
+        )
+        await self.send(
+            {"type": "search_results", "request_id": frame.request_id, "tickets": found}
+        )
+
+    async def _announce_viewing(self, ticket_id: str | None, typing: bool) -> None:
+        hub = self.server.hub
+        load = self.server.load_ticket_audience
+        new = await hub.ticket_audience(ticket_id, load) if ticket_id else None
+        if ticket_id is not None and (new is None or not access.can_see(self.viewer, new)):
+            await self.error(ErrorCode.NOT_FOUND, "no such ticket, or not visible to you")
+            return
+        old = await hub.ticket_audience(self.viewing, load) if self.viewing else None
+        self.viewing, self.typing = ticket_id, typing and ticket_id is not None
+        hub.viewing_changed(self, old, new, ticket_id, self.typing)

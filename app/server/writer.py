@@ -1,0 +1,260 @@
+"""The store's single writer: mutations from every connection, applied in batched transactions.
+
+One thread owns all writes (SQLite allows one writer anyway, and batching many mutations into
+one commit is what makes thousands of acknowledged mutations per second possible).  Each
+mutation gets its own savepoint, so a rejected one changes nothing while its neighbours commit.
+A mutation is acknowledged only after its transaction has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from app.models.base import utcnow
+from app.models.sqlite import WRITE
+from app.models.tables import T_DEVICES, T_RESULTS
+from app.server.access import Viewer
+from app.server.mutations import HANDLERS, MutationRejected, WriteContext
+from app.sync import protocol as p
+from app.sync.protocol import ErrorCode
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_BATCH = 500
+# Any constant works; all Switchboard processes sharing one PostgreSQL must use the same one.
+LOG_LOCK_KEY = 0x5357424C  # "SWBL"
+
+
+class StoreUnavailable(Exception):
+    """A mutation was not stored (the write failed); the client must reconnect and resend."""
+
+
+@dataclass
+class MutationRequest:
+    """One mutation waiting for the writer, and the future its connection awaits."""
+
+    viewer: Viewer
+    device_id: str
+    mutation_id: int
+    name: str
+    args: dict[str, Any]
+    future: asyncio.Future[dict[str, Any]] = field(repr=False)
+    # False once the sending connection is closing: its client will resend on a new one.
+    is_live: Callable[[], bool] = field(default=lambda: True, repr=False)
+
+
+def serialise_log(conn: Connection) -> None:
+    # PostgreSQL hands out sequence values before commit, so two writers could commit seq 11
+    # before seq 10 and a reader would skip 10 forever.  Holding this lock from the first log
+    # append to commit makes seq order equal commit order.  SQLite has one writer already.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY})
+
+
+class StoreWriter:
+    """Runs every write on one thread, batching concurrent mutations into one transaction."""
+
+    def __init__(self, engine: Engine, on_commit: Callable[[list[dict[str, Any]]], None]) -> None:
+        self._engine = (
+            engine.execution_options(**WRITE) if engine.dialect.name == "sqlite" else engine
+        )
+        self._on_commit = on_commit
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        self._queue: asyncio.Queue[MutationRequest] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        # Devices whose mutation failed to commit: nothing later from them may be applied
+        # before they reconnect and resend in order, or the failed one would be skipped.
+        self._blocked: set[str] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="store-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        while not self._queue.empty():
+            req = self._queue.get_nowait()
+            if not req.future.done():
+                req.future.set_exception(ConnectionError("server shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, req: MutationRequest) -> dict[str, Any]:
+        """Queue a mutation; returns its ``ack`` or ``reject`` frame once committed."""
+        await self._queue.put(req)
+        return await req.future
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in its own write transaction on the writer thread."""
+
+        def work() -> T:
+            with self._engine.begin() as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _must_refuse(self, req: MutationRequest) -> bool:
+        return req.device_id in self._blocked or not req.is_live()
+
+    def unblock(self, device_id: str) -> None:
+        """The device said hello again: it will resend everything unanswered, in order."""
+        self._blocked.discard(device_id)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            refused, batch = _partition(batch, self._must_refuse)
+            for req in refused:
+                if not req.future.done():
+                    req.future.set_exception(StoreUnavailable(req.device_id))
+            if not batch:
+                continue
+            try:
+                frames, logged = await loop.run_in_executor(self._executor, self._apply, batch)
+            except Exception:
+                # The transaction did not commit: nothing is acknowledged; each client resends
+                # after reconnecting, and until then nothing newer of theirs is applied.
+                log.exception("write batch of %d mutations failed", len(batch))
+                for req in batch:
+                    self._blocked.add(req.device_id)
+                    if not req.future.done():
+                        req.future.set_exception(StoreUnavailable(req.device_id))
+                continue
+            for req, frame in zip(batch, frames, strict=True):
+                if not req.future.done():
+                    req.future.set_result(frame)
+            if logged:
+                self._on_commit(logged)
+
+    def _apply(
+        self, batch: list[MutationRequest]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        frames: list[dict[str, Any]] = []
+        logged: list[dict[str, Any]] = []
+        with self._engine.begin() as conn:
+            # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
+            # rolled back would be released early.
+            serialise_log(conn)
+            for req in batch:
+                frame, rows = self._apply_one(conn, req)
+                frames.append(frame)
+                logged.extend(rows)
+        return frames, logged
+
+    def _apply_one(
+        self, conn: Connection, req: MutationRequest
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        last = conn.execute(
+            select(T_DEVICES.c.last_mutation_id).where(T_DEVICES.c.id == req.device_id)
+        ).scalar()
+        if last is None:
+            raise RuntimeError(f"device {req.device_id} was not registered at hello")
+        if req.mutation_id <= last:
+            stored = conn.execute(
+                select(T_RESULTS.c.result).where(
+                    T_RESULTS.c.device_id == req.device_id,
+                    T_RESULTS.c.mutation_id == req.mutation_id,
+                )
+            ).scalar()
+            if stored is not None:
+                return {**stored, "replayed": True}, []
+            # Applied long ago and its result pruned after the client confirmed the answer.
+            pruned = {"type": "ack", "mutation_id": req.mutation_id, "seq": None, "result": {}}
+            return {**pruned, "replayed": True}, []
+        ctx = WriteContext(conn, req.viewer, req.device_id, utcnow())
+        savepoint = conn.begin_nested()
+        try:
+            parsed = p.parse_mutation_args(req.name, req.args)
+            result = HANDLERS[req.name](ctx, parsed)
+            savepoint.commit()
+            frame: dict[str, Any] = {
+                "type": "ack",
+                "mutation_id": req.mutation_id,
+                "seq": ctx.logged[-1]["seq"] if ctx.logged else None,
+                "result": result,
+            }
+        except (MutationRejected, p.ProtocolError) as exc:
+            savepoint.rollback()
+            ctx.logged.clear()
+            frame = {
+                "type": "reject",
+                "mutation_id": req.mutation_id,
+                "code": exc.code.value,
+                "message": exc.message,
+            }
+            extra = exc.current if isinstance(exc, MutationRejected) else exc.details
+            if extra is not None:
+                frame["current" if isinstance(exc, MutationRejected) else "details"] = extra
+        except Exception:
+            # A bug, not a verdict on the mutation: keep the batch alive, record the failure so a
+            # replay is answered the same way, and let the agent retry as a new mutation.
+            savepoint.rollback()
+            ctx.logged.clear()
+            log.exception("mutation %s from device %s failed", req.name, req.device_id)
+            frame = {
+                "type": "reject",
+                "mutation_id": req.mutation_id,
+                "code": ErrorCode.INTERNAL.value,
+                "message": "the server could not apply this change; try again",
+            }
+        conn.execute(
+            insert(T_RESULTS).values(
+                device_id=req.device_id, mutation_id=req.mutation_id, result=frame
+            )
+        )
+        conn.execute(
+            update(T_DEVICES)
+            .where(T_DEVICES.c.id == req.device_id)
+            .values(last_mutation_id=req.mutation_id)
+        )
+        return frame, ctx.logged
+
+
+def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> None:
+    """Create or refresh a device at hello and drop results the client has confirmed.
+
+    Raises PermissionError if the device belongs to another agent.
+    """
+    row = conn.execute(select(T_DEVICES.c.agent_id).where(T_DEVICES.c.id == device_id)).first()
+    now = utcnow()
+    if row is None:
+        conn.execute(
+            insert(T_DEVICES).values(
+                id=device_id,
+                agent_id=agent_id,
+                last_mutation_id=0,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+        return
+    if row.agent_id != agent_id:
+        raise PermissionError(device_id)
+    conn.execute(update(T_DEVICES).where(T_DEVICES.c.id == device_id).values(last_seen_at=now))
+    if acked_through:
+        conn.execute(
+            delete(T_RESULTS).where(
+                T_RESULTS.c.device_id == device_id, T_RESULTS.c.mutation_id <= acked_through
+            )
+        )
+
+
+def _partition(
+    batch: list[MutationRequest], refuse: Callable[[MutationRequest], bool]
+) -> tuple[list[MutationRequest], list[MutationRequest]]:
+    refused: list[MutationRequest] = []
+    kept: list[MutationRequest] = []
+    for req in batch:
+        (refused if refuse(req) else kept).append(req)
+    return refused, kept
