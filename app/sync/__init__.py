@@ -1,0 +1,1 @@
+"""Wire protocol and the workstation's sync engine. Plain asyncio; no widgets."""

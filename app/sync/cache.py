@@ -1,0 +1,365 @@
+"""The workstation's local cache: replicated rows, outbox, cursor — one SQLite file.
+
+Everything here is synchronous and runs on the engine's single database thread.  Server
+changes and the cursor are written in one transaction; a local change and its outbox row are
+written in one transaction.  Pending local changes are re-applied on top of every server
+change to the same ticket, so the agent never sees their own edit flicker back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
+
+from app.models import wire
+from app.models.base import Base, utcnow
+from app.models.sqlite import WRITE, sqlite_engine
+from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
+from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+
+log = logging.getLogger(__name__)
+
+# Bump when the cache's tables change; an older cache is rebuilt from the server, keeping
+# its outbox and drafts (they hold work the server has not seen yet).
+SCHEMA_VERSION = 1
+
+
+CACHE_TABLES: list[Table] = [
+    *(kind.table for kind in wire.ENTITIES.values()),
+    T_MEMBERS,
+    Base.metadata.tables["customer_identities"],
+    T_OUTBOX,
+    T_REJECTIONS,
+    T_STATE,
+    T_FETCH,
+]
+# Kept across a rebuild: unsent work.
+PRESERVED = (T_OUTBOX, T_DRAFTS, T_REJECTIONS)
+PRESERVED_STATE = ("device_id", "next_mutation_id")
+
+
+def open_cache(path: Path) -> Engine:
+    """Open the cache at ``path``, creating or rebuilding it as its schema version requires."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # FULL: an acknowledged local write (a reply typed offline) must survive a power cut.
+    engine = sqlite_engine(f"sqlite:///{path}", synchronous="FULL", foreign_keys=False)
+    engine = engine.execution_options(**WRITE)
+    with engine.begin() as conn:
+        version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
+        existing = set(
+            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'").scalars()
+        )
+        if version != SCHEMA_VERSION and existing:
+            _rebuild(conn, existing, version)
+        Base.metadata.create_all(conn, tables=CACHE_TABLES)
+        conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if get_state(conn, "device_id") is None:
+            set_state(conn, "device_id", str(uuid.uuid4()))
+            set_state(conn, "next_mutation_id", 1)
+    return engine
+
+
+def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
+    """Drop a cache of another schema version, keeping unsent work; the next sync refills it."""
+    log.warning("cache schema %s != %s: rebuilding from the server", version, SCHEMA_VERSION)
+    kept: dict[str, list[dict[str, Any]]] = {}
+    for table in PRESERVED:
+        if table.name in existing:
+            cols = {
+                c["name"]
+                for c in conn.exec_driver_sql(f"PRAGMA table_info({table.name})").mappings()
+            }
+            wanted = [c for c in table.columns if c.name in cols]
+            kept[table.name] = [dict(r) for r in conn.execute(select(*wanted)).mappings()]
+    state = {}
+    if "sync_state" in existing:
+        for key in PRESERVED_STATE:
+            state[key] = conn.execute(select(T_STATE.c.value).where(T_STATE.c.key == key)).scalar()
+    for name in existing:
+        if not name.startswith("sqlite_"):
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    Base.metadata.create_all(conn, tables=CACHE_TABLES)
+    for table in PRESERVED:
+        if kept.get(table.name):
+            conn.execute(insert(table), kept[table.name])
+    for key, value in state.items():
+        if value is not None:
+            set_state(conn, key, value)
+
+
+# ---- sync state ----------------------------------------------------------------------------
+
+
+def get_state(conn: Connection, key: str, default: Any = None) -> Any:
+    value = conn.execute(select(T_STATE.c.value).where(T_STATE.c.key == key)).scalar()
+    return default if value is None else value
+
+
+def set_state(conn: Connection, key: str, value: Any) -> None:
+    done = conn.execute(update(T_STATE).where(T_STATE.c.key == key).values(value=value))
+    if done.rowcount == 0:
+        conn.execute(insert(T_STATE).values(key=key, value=value))
+
+
+# ---- applying server changes ---------------------------------------------------------------
+
+
+def apply_changes(
+    conn: Connection, changes: list[dict[str, Any]], cursor: int | None
+) -> dict[str, set[str]]:
+    """Apply one page of server changes (and the cursor) — the caller's transaction.
+
+    Returns the changed ids by entity, for the observer.
+    """
+    touched: dict[str, set[str]] = {}
+    # Consecutive changes of one entity kind go in one statement; order across kinds is kept.
+    run_entity: str | None = None
+    upserts: dict[str, dict[str, Any]] = {}
+    deletes: list[str] = []
+
+    def flush() -> None:
+        if run_entity is None:
+            return
+        wire.upsert_many(conn, run_entity, list(upserts.values()))
+        wire.delete_many(conn, run_entity, deletes)
+
+    for change in changes:
+        entity, op, entity_id = change["entity"], change["op"], change["id"]
+        if entity not in wire.ENTITIES:
+            log.warning("ignoring change of unknown entity %r", entity)
+            continue
+        if entity != run_entity:
+            flush()
+            run_entity, upserts, deletes = entity, {}, []
+        if op == "delete":
+            upserts.pop(entity_id, None)
+            deletes.append(entity_id)
+        else:
+            if entity_id in deletes:
+                deletes.remove(entity_id)
+            upserts[entity_id] = change["data"]
+        touched.setdefault(entity, set()).add(entity_id)
+        if change.get("gained"):
+            conn.execute(insert(T_FETCH).prefix_with("OR IGNORE").values(ticket_id=entity_id))
+    flush()
+    if "ticket" in touched:
+        reapply_pending(conn, touched["ticket"])
+    if cursor is not None:
+        advance_cursor(conn, cursor)
+    return touched
+
+
+def advance_cursor(conn: Connection, cursor: int) -> None:
+    """Move the cursor forward (never back: live pages may trail a catch-up page)."""
+    if cursor > int(get_state(conn, "cursor", 0)):
+        set_state(conn, "cursor", cursor)
+
+
+def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
+    """Lay the agent's unacknowledged ticket edits back over fresh server rows."""
+    ids = list(ticket_ids)
+    for start in range(0, len(ids), 500):
+        pending = conn.execute(
+            select(T_OUTBOX.c.entity_id, T_OUTBOX.c.patch, T_OUTBOX.c.mutation_id)
+            .where(
+                T_OUTBOX.c.entity == "ticket", T_OUTBOX.c.entity_id.in_(ids[start : start + 500])
+            )
+            .order_by(T_OUTBOX.c.mutation_id)
+        ).all()
+        for entity_id, patch, mutation_id in pending:
+            if not patch:
+                continue
+            server_row = (
+                conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == entity_id))
+                .mappings()
+                .first()
+            )
+            if server_row is None:
+                continue
+            # Refresh the base to the server's value: that is what a rejection restores.
+            base = {k: server_row[k] for k in patch if k in server_row}
+            conn.execute(
+                update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id).values(base=base)
+            )
+            conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == entity_id).values(**patch))
+
+
+def finish_bootstrap(
+    conn: Connection, seen: dict[str, set[str]], cursor: int, access_version: int
+) -> None:
+    """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor."""
+    for entity, kind in wire.ENTITIES.items():
+        keep = seen.get(entity, set())
+        table = kind.table
+        stale = [i for (i,) in conn.execute(select(table.c.id)) if i not in keep]
+        if entity == "message":
+            # Messages still waiting in the outbox are the agent's own work: never drop them.
+            queued = set(
+                conn.execute(
+                    select(T_MESSAGES.c.id).where(
+                        T_MESSAGES.c.delivery_state.in_(("queued", "failed"))
+                    )
+                ).scalars()
+            )
+            stale = [i for i in stale if i not in queued]
+        if entity == "draft":
+            stale = []  # drafts are the agent's own; the server's copy arrives as upserts
+        wire.delete_many(conn, entity, stale)
+    set_state(conn, "cursor", cursor)
+    set_state(conn, "access_version", access_version)
+
+
+# ---- local changes and the outbox ----------------------------------------------------------
+
+
+def next_mutation_id(conn: Connection) -> int:
+    value = int(get_state(conn, "next_mutation_id", 1))
+    set_state(conn, "next_mutation_id", value + 1)
+    return value
+
+
+def enqueue(
+    conn: Connection,
+    name: str,
+    args: dict[str, Any],
+    entity: str,
+    entity_id: str,
+    patch: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> int:
+    mutation_id = next_mutation_id(conn)
+    conn.execute(
+        insert(T_OUTBOX).values(
+            mutation_id=mutation_id,
+            name=name,
+            args=args,
+            entity=entity,
+            entity_id=entity_id,
+            patch=patch or {},
+            base=base or {},
+            transmitted=False,
+            created_at=utcnow(),
+        )
+    )
+    return mutation_id
+
+
+def coalesce_draft(conn: Connection, ticket_id: str, args: dict[str, Any]) -> bool:
+    """Fold a draft save into an unsent one for the same ticket; False if there is none."""
+    row = conn.execute(
+        select(T_OUTBOX.c.mutation_id).where(
+            T_OUTBOX.c.name == "draft.save",
+            T_OUTBOX.c.entity_id == ticket_id,
+            T_OUTBOX.c.transmitted.is_(False),
+        )
+    ).scalar()
+    if row is None:
+        return False
+    conn.execute(update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == row).values(args=args))
+    return True
+
+
+def outbox_batch(conn: Connection, after: int, limit: int = 200) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(T_OUTBOX.c.mutation_id, T_OUTBOX.c.name, T_OUTBOX.c.args)
+        .where(T_OUTBOX.c.mutation_id > after)
+        .order_by(T_OUTBOX.c.mutation_id)
+        .limit(limit)
+    ).mappings()
+    out = [dict(r) for r in rows]
+    if out:
+        conn.execute(
+            update(T_OUTBOX)
+            .where(T_OUTBOX.c.mutation_id.in_([r["mutation_id"] for r in out]))
+            .values(transmitted=True)
+        )
+    return out
+
+
+def outbox_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(T_OUTBOX)).scalar() or 0)
+
+
+def acked_through(conn: Connection) -> int:
+    """The highest mutation id below which every answer has been processed."""
+    lowest = conn.execute(select(func.min(T_OUTBOX.c.mutation_id))).scalar()
+    if lowest is None:
+        return int(get_state(conn, "next_mutation_id", 1)) - 1
+    return int(lowest) - 1
+
+
+def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
+    """Process an ``ack`` or ``reject``; returns the outbox row it settled (None if unknown)."""
+    mutation_id = answer["mutation_id"]
+    row = (
+        conn.execute(select(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None  # answered before (a replay); nothing left to do
+    entry = dict(row)
+    conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id))
+    message_id = (
+        entry["args"].get("message", {}).get("id")
+        if entry["name"] in ("message.add", "ticket.create")
+        else None
+    )
+    if answer["type"] == "ack":
+        if message_id:
+            conn.execute(
+                update(T_MESSAGES)
+                .where(T_MESSAGES.c.id == message_id, T_MESSAGES.c.delivery_state == "queued")
+                .values(delivery_state="sent")
+            )
+        return entry
+    # Rejected: undo the optimistic change, keep the text for review.
+    if message_id:
+        conn.execute(
+            update(T_MESSAGES).where(T_MESSAGES.c.id == message_id).values(delivery_state="failed")
+        )
+    if entry["entity"] == "ticket" and entry["base"]:
+        conn.execute(
+            update(T_TICKETS)
+            .where(T_TICKETS.c.id == entry["entity_id"])
+            .values(**{k: v for k, v in entry["base"].items() if k in T_TICKETS.c})
+        )
+        reapply_pending(conn, [entry["entity_id"]])
+    if entry["name"] == "ticket.create":
+        # The server never had it; its content stays in the rejection for the agent.
+        wire.delete_many(conn, "ticket", [entry["entity_id"]])
+    conn.execute(
+        insert(T_REJECTIONS).values(
+            mutation_id=mutation_id,
+            name=entry["name"],
+            args=entry["args"],
+            code=answer.get("code", ""),
+            message=answer.get("message", ""),
+            current=answer.get("current"),
+            created_at=utcnow(),
+        )
+    )
+    return entry
+
+
+def pending_fetches(conn: Connection) -> list[str]:
+    return list(conn.execute(select(T_FETCH.c.ticket_id)).scalars())
+
+
+def fetched(conn: Connection, bundle: dict[str, Any]) -> None:
+    """Store a ticket fetched on demand (with its thread and customer)."""
+    if bundle.get("customer"):
+        wire.upsert_many(conn, "customer", [bundle["customer"]])
+    wire.upsert_many(conn, "ticket", [bundle["ticket"]])
+    wire.upsert_many(conn, "message", bundle["messages"])
+    reapply_pending(conn, [bundle["ticket"]["id"]])
+    conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == bundle["ticket"]["id"]))
+
+
+def checkpoint(conn: Connection) -> None:
+    conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))

@@ -1,0 +1,427 @@
+"""The Switchboard sync protocol, shared by the workstation and the server.
+
+`docs/protocol.md` is the normative description; this module is its executable form.
+Every frame is one JSON object (a WebSocket text frame) with a ``type``.  Inbound frames are
+validated here with pydantic, so a malformed one is answered with a precise error and never
+reaches the store.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from app.models.enums import (
+    CannedScope,
+    Channel,
+    IdentityKind,
+    MessageKind,
+    Presence,
+    Priority,
+    Role,
+    TicketStatus,
+    Tier,
+)
+
+# The protocol versions this build speaks; peers negotiate the highest common one.
+PROTOCOL_MIN = 1
+PROTOCOL_MAX = 1
+
+SYNC_PATH = "/sync"
+HEALTH_PATH = "/healthz"
+MAX_FRAME_BYTES = 1024 * 1024  # client frames: larger ones close the connection with 1009
+# Server frames: pages are cut at PAGE_BYTES, but one change (a message of MAX_BODY_CHARS) or a
+# fetched ticket's whole thread can be larger, so clients accept up to this.
+MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024
+PAGE_BYTES = 512 * 1024
+MAX_BODY_CHARS = 200_000  # a message or draft body
+PAGE_SIZE = 500  # changes per catch-up page
+SEARCH_LIMIT = 200
+
+Id = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Text = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+ShortText = Annotated[str, Field(max_length=500)]
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable reasons in ``error`` and ``reject`` frames."""
+
+    MALFORMED_JSON = "malformed_json"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_MESSAGE = "invalid_message"
+    FRAME_TOO_LARGE = "frame_too_large"
+    PROTOCOL_UNSUPPORTED = "protocol_unsupported"
+    NOT_AUTHENTICATED = "not_authenticated"
+    ALREADY_AUTHENTICATED = "already_authenticated"
+    HELLO_REQUIRED = "hello_required"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    RATE_LIMITED = "rate_limited"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 (an error code, not a secret)
+    SESSION_EXPIRED = "session_expired"
+    SESSION_REVOKED = "session_revoked"
+    AGENT_DISABLED = "agent_disabled"
+    DEVICE_MISMATCH = "device_mismatch"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INVALID_MUTATION = "invalid_mutation"
+    DUPLICATE = "duplicate"
+    SERVER_BUSY = "server_busy"
+    INTERNAL = "internal_error"
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses, beyond the standard ones (1000, 1001, 1009, 1011)."""
+
+    BAD_REQUEST = 4000  # the connection cannot continue (e.g. a frame before hello)
+    SESSION_ENDED = 4001  # token expired or revoked, agent disabled: sign in again
+    PROTOCOL_UNSUPPORTED = 4002  # no common protocol version: upgrade the workstation
+    TOO_SLOW = 4008  # the send queue overflowed: reconnect and resume from the cursor
+    ACCESS_CHANGED = 4009  # role or groups changed: reconnect; the cache will be rebuilt
+
+
+class ProtocolError(Exception):
+    """An inbound frame that cannot be accepted; carries the documented error code."""
+
+    def __init__(self, code: ErrorCode, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Client -> server
+# --------------------------------------------------------------------------------------------
+
+
+class VersionWindow(_Frame):
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+
+class Login(_Frame):
+    type: Literal["login"]
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Hello(_Frame):
+    type: Literal["hello"]
+    protocol: VersionWindow
+    device_id: Id
+    cursor: int = Field(ge=0)
+    access_version: int = Field(default=0, ge=0)
+    acked_through: int = Field(default=0, ge=0)
+    client: ShortText = ""
+
+
+class Mutation(_Frame):
+    type: Literal["mutation"]
+    mutation_id: int = Field(ge=1)
+    name: Annotated[str, Field(max_length=64)]
+    args: dict[str, Any]
+
+
+class FetchTicket(_Frame):
+    type: Literal["fetch_ticket"]
+    request_id: Annotated[str, Field(max_length=64)]
+    number: int | None = Field(default=None, ge=1)
+    ticket_id: Id | None = None
+
+
+class Search(_Frame):
+    type: Literal["search"]
+    request_id: Annotated[str, Field(max_length=64)]
+    query: Annotated[str, Field(min_length=1, max_length=200)]
+    limit: int = Field(default=50, ge=1, le=SEARCH_LIMIT)
+
+
+class SetPresence(_Frame):
+    type: Literal["presence"]
+    # Frames arrive as parsed JSON, where an enum is a plain string; strict mode would demand a
+    # Presence instance and refuse every presence frame (found by tests/test_bad_input.py).
+    status: Presence = Field(strict=False)
+
+
+class Viewing(_Frame):
+    type: Literal["viewing"]
+    ticket_id: Id | None
+    typing: bool = False
+
+
+class Logout(_Frame):
+    type: Literal["logout"]
+
+
+ClientFrame = Annotated[
+    Login | Hello | Mutation | FetchTicket | Search | SetPresence | Viewing | Logout,
+    Field(discriminator="type"),
+]
+_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+CLIENT_TYPES = frozenset(
+    {"login", "hello", "mutation", "fetch_ticket", "search", "presence", "viewing", "logout"}
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Mutation arguments (the ``args`` of a ``mutation`` frame, by ``name``)
+# --------------------------------------------------------------------------------------------
+
+
+class NewMessage(_Frame):
+    id: Id
+    ticket_id: Id
+    kind: MessageKind
+    body: Annotated[str, Field(min_length=1, max_length=MAX_BODY_CHARS)]
+
+
+class NewTicket(_Frame):
+    id: Id
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    channel: Channel
+    status: TicketStatus = TicketStatus.NEW
+    priority: Priority = Priority.NORMAL
+    customer_id: Id | None = None
+    group_id: Id | None = None
+    assignee_id: Id | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+
+class TicketChanges(_Frame):
+    subject: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    assignee_id: Id | None = None
+    group_id: Id | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+
+
+class TicketCreateArgs(_Frame):
+    ticket: NewTicket
+    message: NewMessage | None = None
+
+
+class TicketUpdateArgs(_Frame):
+    ticket_id: Id
+    # Only the fields present are changed; ``null`` clears assignee or group.
+    changes: dict[str, Any]
+    seen_version: int = Field(ge=0)
+
+
+class MessageAddArgs(_Frame):
+    message: NewMessage
+    # Required for a public reply: the ticket version the agent last saw.
+    seen_version: int | None = Field(default=None, ge=0)
+
+
+class DraftSaveArgs(_Frame):
+    ticket_id: Id
+    kind: Literal["reply", "note"] = "reply"
+    body: Text
+
+
+class DraftDeleteArgs(_Frame):
+    ticket_id: Id
+
+
+class IdentityIn(_Frame):
+    id: Id
+    kind: IdentityKind
+    value: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class CustomerFields(_Frame):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    organization_id: Id | None = None
+    tier: Tier | None = None
+    language: Annotated[str, Field(max_length=16)] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    notes: Text | None = None
+    identities: list[IdentityIn] | None = Field(default=None, max_length=50)
+
+
+class CustomerCreateArgs(_Frame):
+    customer_id: Id
+    customer: CustomerFields
+
+
+class CustomerUpdateArgs(_Frame):
+    customer_id: Id
+    changes: dict[str, Any]
+
+
+class CannedFields(_Frame):
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    shortcut: Annotated[str, Field(max_length=64)] | None = None
+    body: Annotated[str, Field(min_length=1, max_length=MAX_BODY_CHARS)] | None = None
+    scope: CannedScope | None = None
+    group_id: Id | None = None
+
+
+class CannedCreateArgs(_Frame):
+    canned_id: Id
+    canned: CannedFields
+
+
+class CannedUpdateArgs(_Frame):
+    canned_id: Id
+    changes: dict[str, Any]
+
+
+class CannedRefArgs(_Frame):
+    canned_id: Id
+
+
+class AgentFields(_Frame):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    email: Annotated[str, Field(min_length=3, max_length=320)] | None = None
+    role: Role | None = None
+    active: bool | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    group_ids: list[Id] | None = Field(default=None, max_length=100)
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
+
+
+class AgentCreateArgs(_Frame):
+    agent_id: Id
+    agent: AgentFields
+
+
+class AgentUpdateArgs(_Frame):
+    agent_id: Id
+    changes: dict[str, Any]
+
+
+class GroupCreateArgs(_Frame):
+    group_id: Id
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    description: ShortText = ""
+
+
+MUTATION_ARGS: dict[str, type[_Frame]] = {
+    "ticket.create": TicketCreateArgs,
+    "ticket.update": TicketUpdateArgs,
+    "message.add": MessageAddArgs,
+    "draft.save": DraftSaveArgs,
+    "draft.delete": DraftDeleteArgs,
+    "customer.create": CustomerCreateArgs,
+    "customer.update": CustomerUpdateArgs,
+    "canned.create": CannedCreateArgs,
+    "canned.update": CannedUpdateArgs,
+    "canned.delete": CannedRefArgs,
+    "canned.use": CannedRefArgs,
+    "agent.create": AgentCreateArgs,
+    "agent.update": AgentUpdateArgs,
+    "group.create": GroupCreateArgs,
+}
+
+# The ``changes`` dict of an update mutation is checked against these field models, so an
+# unknown field or a wrong type is rejected like any other invalid argument.
+CHANGE_FIELDS: dict[str, type[_Frame]] = {
+    "ticket.update": TicketChanges,
+    "customer.update": CustomerFields,
+    "canned.update": CannedFields,
+    "agent.update": AgentFields,
+}
+
+# Ticket fields whose change needs the version the agent saw (collision guard).
+GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
+
+
+def _describe(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def parse_mutation_args(name: str, args: dict[str, Any]) -> _Frame:
+    """Validate a mutation's arguments; raises ProtocolError(invalid_mutation)."""
+    model = MUTATION_ARGS.get(name)
+    if model is None:
+        raise ProtocolError(ErrorCode.INVALID_MUTATION, f"unknown mutation {name!r}")
+    try:
+        parsed = model.model_validate(args, strict=False)
+        fields_model = CHANGE_FIELDS.get(name)
+        if fields_model is not None:
+            fields_model.model_validate(args.get("changes", {}), strict=False)
+    except ValidationError as exc:
+        raise ProtocolError(
+            ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", _describe(exc)
+        ) from exc
+    return parsed
+
+
+def validated_changes(name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The ``changes`` of an update, normalised (enums to strings), keeping explicit nulls."""
+    model = CHANGE_FIELDS[name]
+    parsed = model.model_validate(changes, strict=False)
+    return {k: v for k, v in parsed.model_dump(mode="json").items() if k in changes}
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding and decoding
+# --------------------------------------------------------------------------------------------
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """One frame as compact JSON text."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_json(raw: str | bytes) -> dict[str, Any]:
+    """Parse a frame's JSON into a dict with a string ``type``; nothing more is checked."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(ErrorCode.MALFORMED_JSON, "frame is not UTF-8 text") from exc
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_JSON, f"frame is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(ErrorCode.MALFORMED_JSON, "frame must be a JSON object")
+    frame_type = obj.get("type")
+    if not isinstance(frame_type, str):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "frame has no string 'type'")
+    return obj
+
+
+def parse_client_frame(raw: str | bytes) -> ClientFrame:
+    """Decode and validate a client frame; raises ProtocolError with the documented code."""
+    obj = decode_json(raw)
+    if obj["type"] not in CLIENT_TYPES:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {obj['type']!r}")
+    try:
+        return _client_frame.validate_python(obj)
+    except ValidationError as exc:
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, f"invalid {obj['type']!r} frame", _describe(exc)
+        ) from exc
+
+
+def negotiate(window: VersionWindow) -> int | None:
+    """The highest protocol version both sides speak, or None."""
+    high = min(window.max, PROTOCOL_MAX)
+    return high if high >= max(window.min, PROTOCOL_MIN) else None
+
+
+def error_frame(
+    code: ErrorCode, message: str, *, details: Any = None, request_id: str | None = None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
+    if details is not None:
+        frame["details"] = details
+    if request_id is not None:
+        frame["request_id"] = request_id
+    return frame

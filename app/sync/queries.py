@@ -1,0 +1,104 @@
+"""Read-only questions asked of the cache; each returns plain dicts, never ORM objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+
+from app.models import wire
+from app.models.tables import T_AGENTS, T_CUSTOMERS, T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.sync.cache import get_state, outbox_count
+from app.sync.cache_tables import T_OUTBOX, T_REJECTIONS
+
+
+def sync_status(conn: Connection) -> dict[str, Any]:
+    return {
+        "cursor": get_state(conn, "cursor", 0),
+        "device_id": get_state(conn, "device_id"),
+        "agent_id": get_state(conn, "agent_id"),
+        "outbox": outbox_count(conn),
+        "rejections": conn.execute(select(func.count()).select_from(T_REJECTIONS)).scalar(),
+        "tickets": conn.execute(select(func.count()).select_from(T_TICKETS)).scalar(),
+        "messages": conn.execute(select(func.count()).select_from(T_MESSAGES)).scalar(),
+    }
+
+
+def ticket_list(
+    conn: Connection,
+    *,
+    status: str | None = None,
+    assignee_id: str | None = None,
+    limit: int = 50,
+    after: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Tickets newest-updated first, keyset-paged by (updated_at, id)."""
+    q = (
+        select(
+            T_TICKETS.c.id,
+            T_TICKETS.c.number,
+            T_TICKETS.c.subject,
+            T_TICKETS.c.status,
+            T_TICKETS.c.priority,
+            T_TICKETS.c.channel,
+            T_TICKETS.c.updated_at,
+            T_TICKETS.c.version,
+            T_CUSTOMERS.c.name.label("customer"),
+            T_AGENTS.c.name.label("assignee"),
+        )
+        .select_from(
+            T_TICKETS.outerjoin(T_CUSTOMERS, T_CUSTOMERS.c.id == T_TICKETS.c.customer_id).outerjoin(
+                T_AGENTS, T_AGENTS.c.id == T_TICKETS.c.assignee_id
+            )
+        )
+        .order_by(T_TICKETS.c.updated_at.desc(), T_TICKETS.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        q = q.where(T_TICKETS.c.status == status)
+    if assignee_id is not None:
+        q = q.where(T_TICKETS.c.assignee_id == assignee_id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def ticket_detail(
+    conn: Connection, *, number: int | None = None, ticket_id: str | None = None
+) -> dict[str, Any] | None:
+    """A ticket with its thread, customer and pending local edits, from the cache."""
+    q = select(T_TICKETS)
+    q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
+    row = conn.execute(q).mappings().first()
+    if row is None:
+        return None
+    ticket = wire.to_wire("ticket", row)
+    messages = conn.execute(
+        select(T_MESSAGES)
+        .where(T_MESSAGES.c.ticket_id == row["id"])
+        .order_by(T_MESSAGES.c.created_at, T_MESSAGES.c.id)
+    ).mappings()
+    customer = wire.load(conn, "customer", row["customer_id"]) if row["customer_id"] else None
+    pending = conn.execute(
+        select(func.count())
+        .select_from(T_OUTBOX)
+        .where(T_OUTBOX.c.entity == "ticket", T_OUTBOX.c.entity_id == row["id"])
+    ).scalar()
+    return {
+        "ticket": ticket,
+        "messages": [wire.to_wire("message", m) for m in messages],
+        "customer": customer,
+        "pending_changes": pending,
+    }
+
+
+def draft_for(conn: Connection, draft_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(T_DRAFTS).where(T_DRAFTS.c.id == draft_id)).mappings().first()
+    return None if row is None else wire.to_wire("draft", row)
+
+
+def rejections(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(T_REJECTIONS).order_by(T_REJECTIONS.c.mutation_id)).mappings()
+    return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
+
+
+def dismiss_rejection(conn: Connection, mutation_id: int) -> None:
+    conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
