@@ -1,0 +1,198 @@
+"""A small, known world for tests: groups, agents, customers and tickets, plus helpers to run
+a real server on 127.0.0.1 port 0 and real workstation engines against it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, insert
+
+from app.models.base import utcnow
+from app.models.tables import (
+    T_AGENTS,
+    T_COUNTERS,
+    T_CREDENTIALS,
+    T_CUSTOMERS,
+    T_GROUPS,
+    T_IDENTITIES,
+    T_MEMBERS,
+    T_MESSAGES,
+    T_TICKETS,
+)
+from app.server import auth
+from app.server.app import SwitchboardServer
+from app.server.store import open_store
+from app.sync.engine import SyncEngine
+from app.sync.observer import Rejected, SyncObserver
+
+T = TypeVar("T")
+PASSWORD = "correct horse 7"
+_HASH = auth.hash_password(PASSWORD)  # one argon2 hash for every test agent: tests stay fast
+
+GROUPS = {"care": "g-care", "billing": "g-billing"}
+# email -> (id, role, groups)
+AGENTS = {
+    "ada@example.com": ("a-ada", "agent", ["g-care"]),
+    "lin@example.com": ("a-lin", "agent", ["g-care", "g-billing"]),
+    "bob@example.com": ("a-bob", "agent", ["g-billing"]),
+    "sam@example.com": ("a-sam", "supervisor", []),
+    "root@example.com": ("a-root", "admin", []),
+}
+# id -> (number, group, assignee, status)
+TICKETS: dict[str, tuple[int, str | None, str | None, str]] = {
+    "t-1": (1, "g-care", "a-ada", "open"),
+    "t-2": (2, "g-care", None, "new"),
+    "t-3": (3, "g-billing", "a-bob", "pending"),
+    "t-4": (4, "g-billing", None, "new"),
+    "t-5": (5, "g-care", "a-lin", "solved"),
+    "t-6": (6, None, None, "new"),
+}
+
+
+def seed_world(conn: Connection) -> None:
+    now = utcnow()
+    conn.execute(
+        insert(T_GROUPS),
+        [
+            {"id": gid, "name": name.title(), "description": "", "updated_at": now}
+            for name, gid in GROUPS.items()
+        ],
+    )
+    for email, (aid, role, groups) in AGENTS.items():
+        conn.execute(
+            insert(T_AGENTS).values(
+                id=aid,
+                name=email.split("@")[0].title(),
+                email=email,
+                role=role,
+                active=True,
+                timezone="UTC",
+                access_version=1,
+                updated_at=now,
+            )
+        )
+        conn.execute(insert(T_CREDENTIALS).values(agent_id=aid, password_hash=_HASH))
+        for gid in groups:
+            conn.execute(insert(T_MEMBERS).values(agent_id=aid, group_id=gid))
+    for i in range(1, 4):
+        conn.execute(
+            insert(T_CUSTOMERS).values(
+                id=f"c-{i}",
+                name=f"Customer {i}",
+                tier="standard",
+                language="en",
+                timezone="UTC",
+                notes="",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(T_IDENTITIES).values(
+                id=f"ci-{i}", customer_id=f"c-{i}", kind="email", value=f"customer{i}@mail.test"
+            )
+        )
+    for tid, (number, ticket_group, assignee, status) in TICKETS.items():
+        conn.execute(
+            insert(T_TICKETS).values(
+                id=tid,
+                number=number,
+                subject=f"Ticket {number}",
+                status=status,
+                priority="normal",
+                channel="email",
+                customer_id=f"c-{number % 3 + 1}",
+                assignee_id=assignee,
+                group_id=ticket_group,
+                tags=[],
+                created_at=now - timedelta(days=2),
+                updated_at=now - timedelta(days=1),
+                version=2,
+            )
+        )
+        conn.execute(
+            insert(T_MESSAGES).values(
+                id=f"m-{number}",
+                ticket_id=tid,
+                kind="reply",
+                author_type="customer",
+                author_customer_id=f"c-{number % 3 + 1}",
+                body=f"Help with {number}",
+                created_at=now - timedelta(days=2),
+                delivery_state="delivered",
+            )
+        )
+    conn.execute(insert(T_COUNTERS).values(name="ticket_number", value=len(TICKETS)))
+
+
+def make_store(url: str) -> Engine:
+    engine = open_store(url)
+    with engine.begin() as conn:
+        seed_world(conn)
+    return engine
+
+
+@contextlib.asynccontextmanager
+async def running_server(engine: Engine, **kwargs: Any) -> AsyncIterator[SwitchboardServer]:
+    server = SwitchboardServer(engine, **kwargs)
+    await server.start("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@dataclass
+class Recorder(SyncObserver):
+    """Observer that remembers what it was told, and lets a test wait for it."""
+
+    rejected: list[Rejected] = field(default_factory=list)
+    changed: list[dict[str, set[str]]] = field(default_factory=list)
+    viewing: list[tuple[str, str | None, bool]] = field(default_factory=list)
+    presence: dict[str, str] = field(default_factory=dict)
+
+    def entities_changed(self, changed: dict[str, set[str]]) -> None:
+        self.changed.append(changed)
+
+    def mutation_rejected(self, rejected: Rejected) -> None:
+        self.rejected.append(rejected)
+
+    def viewing_changed(self, agent_id: str, ticket_id: str | None, typing: bool) -> None:
+        self.viewing.append((agent_id, ticket_id, typing))
+
+    def presence_changed(self, agent_id: str, status: str) -> None:
+        self.presence[agent_id] = status
+
+
+async def workstation(
+    tmp: Path, server_url: str, email: str, *, name: str | None = None
+) -> tuple[SyncEngine, Recorder]:
+    """A signed-in, started engine with its own cache file."""
+    recorder = Recorder()
+    engine = SyncEngine(
+        tmp / f"{name or email.split('@')[0]}.cache.db", server_url, observer=recorder
+    )
+    await engine.open()
+    await engine.login(email, PASSWORD)
+    engine.start()
+    await engine.wait_online(20)
+    return engine, recorder
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
+    """Poll an async condition until it returns something truthy (no fixed sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
