@@ -330,6 +330,10 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
             .values(**{k: v for k, v in entry["base"].items() if k in T_TICKETS.c})
         )
         reapply_pending(conn, [entry["entity_id"]])
+    if entry["name"] == "draft.save" and not _later_draft_work(conn, entry["entity_id"]):
+        # Refused only when the server holds no draft for the ticket, so neither may the
+        # cache; the text lives on in the rejection for the agent to copy.
+        conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.ticket_id == entry["entity_id"]))
     if entry["name"] == "ticket.create":
         # The server never had it; its content stays in the rejection for the agent.
         wire.delete_many(conn, "ticket", [entry["entity_id"]])
@@ -345,6 +349,15 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
         )
     )
     return entry
+
+
+def _later_draft_work(conn: Connection, ticket_id: str) -> bool:
+    later = conn.execute(
+        select(T_OUTBOX.c.mutation_id).where(
+            T_OUTBOX.c.entity == "draft", T_OUTBOX.c.entity_id == ticket_id
+        )
+    ).first()
+    return later is not None
 
 
 def pending_fetches(conn: Connection) -> list[str]:
