@@ -257,7 +257,6 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     except OSError:
         await server.start("127.0.0.1", 0)  # the usual port is taken: any free one will do
     print(f"listening on {server.url}")
-    profile = Profile(server.url, DEMO_EMAIL)
     engine = SyncEngine(demo_dir / "ada.cache.db", server.url)
     await engine.open()
     try:
@@ -274,11 +273,11 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         ):
             print(f"  #{t['number']:<5} {t['subject'][:70]}")
         print(
-            "The workstation window arrives with the next issue; meanwhile try, in another "
-            f"terminal:\n  SWITCHBOARD_TOKEN={engine.token} switchboard --server {server.url} "
-            f"--email {DEMO_EMAIL} tickets list\nCtrl+C stops the demo."
+            "The workstation window arrives with the next issue; meanwhile, in another "
+            f"terminal:\n  switchboard login {DEMO_EMAIL} --server {server.url}   "
+            f"(password: {DEMO_PASSWORD})\n  switchboard tickets list --mine\n"
+            "Ctrl+C stops the demo."
         )
-        del profile
         if args.once:
             return 0
         await asyncio.Event().wait()
