@@ -179,7 +179,11 @@ class Workplace(RuleBasedStateMachine):
     @rule(client=st.sampled_from(CLIENTS))
     def come_back(self, client: str) -> None:
         if not self.online[client]:
-            self.engines[client].start()
+
+            async def go() -> None:
+                self.engines[client].start()  # needs the running loop
+
+            self.run(go())
             self.online[client] = True
 
     @rule(client=st.sampled_from(CLIENTS))
