@@ -35,32 +35,42 @@ from app.sync.protocol import ProtocolError, parse_mutation_args
 log = logging.getLogger("switchboard.server")
 
 
+DB_HELP = "SQLAlchemy URL of the store (default: an SQLite file in the platform data directory)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard-server", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--db",
-        default=None,
-        help="SQLAlchemy URL of the store (default: an SQLite file in the platform data directory)",
-    )
+    parser.add_argument("--db", default=None, help=DB_HELP)
     parser.add_argument("--log-level", default="INFO")
+    # The usage above puts --db after the command too (`init --db URL ...`); SUPPRESS keeps a
+    # subcommand from overwriting a --db given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
+    common.add_argument("--log-level", default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
 
-    serve = sub.add_parser("serve", help="run the server (the default)")
+    serve = sub.add_parser("serve", help="run the server (the default)", parents=[common])
     _serve_args(serve)
     _serve_args(parser)
 
-    init = sub.add_parser("init", help="create or migrate the store and a first admin")
+    init = sub.add_parser(
+        "init", help="create or migrate the store and a first admin", parents=[common]
+    )
     init.add_argument("--admin-email", required=True)
     init.add_argument("--admin-name", default="Administrator")
 
     agent = sub.add_parser("agent", help="manage agent accounts")
     agent_sub = agent.add_subparsers(dest="agent_command", required=True)
-    add = agent_sub.add_parser("add", help="create an agent (password from stdin or prompted)")
+    add = agent_sub.add_parser(
+        "add", help="create an agent (password from stdin or prompted)", parents=[common]
+    )
     add.add_argument("email")
     add.add_argument("--name", required=True)
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
     add.add_argument("--group", action="append", default=[], help="group name (repeatable)")
-    disable = agent_sub.add_parser("disable", help="disable an agent and end their sessions")
+    disable = agent_sub.add_parser(
+        "disable", help="disable an agent and end their sessions", parents=[common]
+    )
     disable.add_argument("email")
     return parser
 
@@ -164,7 +174,14 @@ def _add_agent(engine: Engine, email: str, name: str, role: str, groups: list[st
     try:
         _apply(engine, "agent.create", {"agent_id": new_id(), "agent": agent})
     except (ProtocolError, MutationRejected) as exc:
-        raise SystemExit(f"cannot create {email}: {exc}") from None
+        # Say which field is wrong ("password: at least 8 characters"), not just "invalid".
+        details = exc.details if isinstance(exc, ProtocolError) else None
+        reasons = [
+            f"{d.get('loc', '').removeprefix('agent.')}: {d.get('msg', '')}"
+            for d in (details if isinstance(details, list) else [])
+            if isinstance(d, dict)
+        ]
+        raise SystemExit(f"cannot create {email}: {'; '.join(reasons) or exc}") from None
     print(f"created {role} {email}")
 
 
