@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from websockets.exceptions import InvalidHandshake
 
 from app.sync import credentials, queries
 from app.sync.engine import RequestFailed, SyncEngine
@@ -75,6 +77,12 @@ class Profile:
         path.write_text(json.dumps({"server": self.server, "email": self.email}), "utf-8")
 
 
+def tls_context(server_url: str) -> ssl.SSLContext | None:
+    """How to verify a ``wss://`` server: the system's CAs, or the bundle named by
+    SSL_CERT_FILE (a company's private CA).  The engine must be given one for wss://."""
+    return ssl.create_default_context() if server_url.startswith("wss://") else None
+
+
 def _token_for(profile: Profile) -> str | None:
     # SWITCHBOARD_TOKEN lets scripts and headless boxes without a keychain pass a session in
     # the environment, never on disk.
@@ -86,7 +94,10 @@ def _token_for(profile: Profile) -> str | None:
 @contextlib.asynccontextmanager
 async def _engine(profile: Profile, *, connect: bool = True) -> AsyncIterator[SyncEngine]:
     engine = SyncEngine(
-        cache_path(profile.server, profile.email), profile.server, token=_token_for(profile)
+        cache_path(profile.server, profile.email),
+        profile.server,
+        token=_token_for(profile),
+        ssl_context=tls_context(profile.server),
     )
     await engine.open()
     if connect and engine.token:
@@ -123,14 +134,18 @@ def _read_password(email: str) -> str:
 
 async def cmd_login(args: argparse.Namespace) -> int:
     profile = Profile(args.server, args.email)
-    engine = SyncEngine(cache_path(profile.server, profile.email), profile.server)
+    engine = SyncEngine(
+        cache_path(profile.server, profile.email),
+        profile.server,
+        ssl_context=tls_context(profile.server),
+    )
     await engine.open()
     try:
         token = await engine.login(args.email, _read_password(args.email))
     except RequestFailed as exc:
         print(f"sign-in refused: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (OSError, InvalidHandshake) as exc:  # refused, TLS not trusted, not a WebSocket
         print(f"cannot reach {profile.server}: {exc}", file=sys.stderr)
         return 1
     finally:
