@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from websockets.exceptions import InvalidHandshake
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from app.sync import credentials, queries
+from app.sync import protocol as p
 from app.sync.engine import RequestFailed, SyncEngine
-from app.sync.observer import ConnectionState
+from app.sync.observer import ConnectionState, ConnectionStatus, SyncObserver
 
 log = logging.getLogger("switchboard")
 DEFAULT_SERVER = "ws://127.0.0.1:8765"
@@ -91,19 +93,37 @@ def _token_for(profile: Profile) -> str | None:
     )
 
 
+class _FirstOutcome(SyncObserver):
+    """Set once connecting has an answer worth showing: online, or a state the engine does
+    not leave by itself (signed out, incompatible) — no point waiting out CONNECT_WAIT_S."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    def connection_changed(self, status: ConnectionStatus) -> None:
+        if status.state in (
+            ConnectionState.ONLINE,
+            ConnectionState.SIGNED_OUT,
+            ConnectionState.INCOMPATIBLE,
+        ):
+            self.reached.set()
+
+
 @contextlib.asynccontextmanager
 async def _engine(profile: Profile, *, connect: bool = True) -> AsyncIterator[SyncEngine]:
+    outcome = _FirstOutcome()
     engine = SyncEngine(
         cache_path(profile.server, profile.email),
         profile.server,
         token=_token_for(profile),
+        observer=outcome,
         ssl_context=tls_context(profile.server),
     )
     await engine.open()
     if connect and engine.token:
         engine.start()
         with contextlib.suppress(TimeoutError):
-            await engine.wait_online(CONNECT_WAIT_S)
+            await asyncio.wait_for(outcome.reached.wait(), CONNECT_WAIT_S)
         if engine.status.state != ConnectionState.ONLINE:
             print(
                 f"offline ({engine.status.state.value}: {engine.status.detail or 'no answer'}); "
@@ -163,14 +183,43 @@ async def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _end_session(server: str, token: str) -> bool:
+    """Revoke the session on the server, so no copy of the token works any more; False if
+    the server could not be reached."""
+    try:
+        async with ws_connect(
+            server + p.SYNC_PATH,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            ssl=tls_context(server),
+            open_timeout=CONNECT_WAIT_S,
+        ) as ws:
+            await ws.send(p.encode({"type": "logout"}))
+            async with asyncio.timeout(CONNECT_WAIT_S):
+                async for _ in ws:
+                    pass  # the server answers by closing with 1000 "signed out"
+    except InvalidStatus as exc:
+        return exc.response.status_code == 401  # already over (expired, revoked)
+    except (OSError, InvalidHandshake):
+        return False
+    return ws.close_code == 1000
+
+
 async def cmd_logout(args: argparse.Namespace) -> int:
     profile = _require_profile()
+    token = _token_for(profile)
+    ended = token is not None and await _end_session(profile.server, token)
     credentials.delete_token(profile.server, profile.email)
     if args.forget_cache:
         path = cache_path(profile.server, profile.email)
         for suffix in ("", "-wal", "-shm"):
             await asyncio.to_thread(Path(str(path) + suffix).unlink, missing_ok=True)
     print(f"signed out {profile.email}")
+    if token is not None and not ended:
+        print(
+            f"{profile.server} could not be reached: the session was forgotten here, and ends "
+            "on the server when it expires",
+            file=sys.stderr,
+        )
     return 0
 
 
