@@ -114,44 +114,52 @@ def apply_changes(
 ) -> dict[str, set[str]]:
     """Apply one page of server changes (and the cursor) — the caller's transaction.
 
-    Returns the changed ids by entity, for the observer.
+    The result is the same as applying the changes one by one, in order, but each entity
+    kind costs one DELETE and one UPSERT statement for the whole page.  Returns the changed
+    ids by entity, for the observer.
     """
     touched: dict[str, set[str]] = {}
-    # Consecutive changes of one entity kind go in one statement; order across kinds is kept.
-    run_entity: str | None = None
-    upserts: dict[str, dict[str, Any]] = {}
-    deletes: list[str] = []
-
-    def flush() -> None:
-        if run_entity is None:
-            return
-        wire.upsert_many(conn, run_entity, list(upserts.values()))
-        wire.delete_many(conn, run_entity, deletes)
-
+    # Per entity, the last upsert of each id (dict order = order of last change) and every
+    # id deleted at some point.  Deletes run first, then upserts: an id deleted and then
+    # upserted again ends up with its final row, as it would one change at a time.
+    upserts: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in wire.ENTITIES}
+    deletes: dict[str, set[str]] = {kind: set() for kind in wire.ENTITIES}
+    gained: list[str] = []
     for change in changes:
-        entity, op, entity_id = change["entity"], change["op"], change["id"]
+        entity, entity_id = change["entity"], change["id"]
         if entity not in wire.ENTITIES:
             log.warning("ignoring change of unknown entity %r", entity)
             continue
-        if entity != run_entity:
-            flush()
-            run_entity, upserts, deletes = entity, {}, []
-        if op == "delete":
-            upserts.pop(entity_id, None)
-            deletes.append(entity_id)
+        rows = upserts[entity]
+        rows.pop(entity_id, None)
+        if change["op"] == "delete":
+            deletes[entity].add(entity_id)
+            if entity == "ticket":
+                _forget_messages_of(upserts["message"], entity_id)
         else:
-            if entity_id in deletes:
-                deletes.remove(entity_id)
-            upserts[entity_id] = change["data"]
+            rows[entity_id] = change["data"]
         touched.setdefault(entity, set()).add(entity_id)
         if change.get("gained"):
-            conn.execute(insert(T_FETCH).prefix_with("OR IGNORE").values(ticket_id=entity_id))
-    flush()
+            gained.append(entity_id)
+    for entity, ids in deletes.items():
+        wire.delete_many(conn, entity, list(ids))
+    for entity, by_id in upserts.items():
+        wire.upsert_many(conn, entity, list(by_id.values()))
+    if gained:
+        conn.execute(insert(T_FETCH).prefix_with("OR IGNORE"), [{"ticket_id": i} for i in gained])
     if "ticket" in touched:
         reapply_pending(conn, touched["ticket"])
     if cursor is not None:
         advance_cursor(conn, cursor)
     return touched
+
+
+def _forget_messages_of(message_upserts: dict[str, dict[str, Any]], ticket_id: str) -> None:
+    """Drop a page's earlier message upserts of a ticket the page then deletes: one change at
+    a time, deleting the ticket would have removed them (its messages go with it)."""
+    doomed = [m for m, data in message_upserts.items() if data.get("ticket_id") == ticket_id]
+    for message_id in doomed:
+        del message_upserts[message_id]
 
 
 def advance_cursor(conn: Connection, cursor: int) -> None:
