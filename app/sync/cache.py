@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 
 from app.models import wire
 from app.models.base import Base, utcnow
-from app.models.sqlite import WRITE, sqlite_engine
+from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
 
@@ -42,11 +42,21 @@ CACHE_TABLES: list[Table] = [
 PRESERVED = (T_OUTBOX, T_DRAFTS, T_REJECTIONS)
 PRESERVED_STATE = ("device_id", "next_mutation_id")
 
+# Execution options for transactions that hold only what the server can send again: received
+# pages with their cursor, bootstrap pages, fetched tickets.  They commit with
+# synchronous=NORMAL, without an fsync each.  A power cut may lose the last of them, but in
+# WAL mode never tears one, never corrupts the file and never reorders: a lost page is lost
+# together with its cursor, so the next connection receives it again.  The agent's own work
+# (local changes, outbox, settling answers) stays FULL, and a FULL commit syncs the whole
+# WAL, including every NORMAL transaction before it.
+REFETCHABLE = {SYNCHRONOUS: "NORMAL"}
+
 
 def open_cache(path: Path) -> Engine:
     """Open the cache at ``path``, creating or rebuilding it as its schema version requires."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # FULL: an acknowledged local write (a reply typed offline) must survive a power cut.
+    # FULL: an acknowledged local write (a reply typed offline) must survive a power cut
+    # (transactions with REFETCHABLE relax this).
     engine = sqlite_engine(f"sqlite:///{path}", synchronous="FULL", foreign_keys=False)
     engine = engine.execution_options(**WRITE)
     with engine.begin() as conn:

@@ -103,11 +103,17 @@ class SyncEngine:
         )
         self.agent_id = await self.read(lambda c: cache.get_state(c, "agent_id"))
 
-    async def db(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` in one write transaction on the cache thread."""
+    async def db(self, fn: Callable[[Connection], T], *, refetchable: bool = False) -> T:
+        """Run ``fn`` in one write transaction on the cache thread.
+
+        ``refetchable``: it writes only what the server would send again (see
+        ``cache.REFETCHABLE``), so it may commit without waiting for the disk.
+        """
         engine = self._engine
         if engine is None:
             raise RuntimeError("open() the engine first")
+        if refetchable:
+            engine = engine.execution_options(**cache.REFETCHABLE)
 
         def work() -> T:
             with engine.begin() as conn:
@@ -321,7 +327,7 @@ class SyncEngine:
     async def _caught_up(self, cursor: int) -> None:
         # The server's cursor also covers rows this agent may not see: store it, so the next
         # catch-up does not scan them again.
-        await self.db(lambda c: cache.advance_cursor(c, cursor))
+        await self.db(lambda c: cache.advance_cursor(c, cursor), refetchable=True)
         outbox = await self.read(cache.outbox_count)
         self._set_status(ConnectionState.ONLINE, outbox=outbox)
         self._online.set()
@@ -337,7 +343,10 @@ class SyncEngine:
         elif kind == "bootstrap_done":
             seen = self._bootstrap_seen or {}
             cursor, access_version = int(frame["cursor"]), self._access_version
-            await self.db(lambda c: cache.finish_bootstrap(c, seen, cursor, access_version))
+            await self.db(
+                lambda c: cache.finish_bootstrap(c, seen, cursor, access_version),
+                refetchable=True,
+            )
             self._bootstrap_seen = None
             self.observer.entities_changed({k: set(v) for k, v in seen.items()})
         elif kind in ("ack", "reject"):
@@ -376,10 +385,14 @@ class SyncEngine:
                 self._bootstrap_seen = {}
             for ch in changes:
                 self._bootstrap_seen.setdefault(ch["entity"], set()).add(ch["id"])
-            touched = await self.db(lambda c: cache.apply_changes(c, changes, None))
+            touched = await self.db(
+                lambda c: cache.apply_changes(c, changes, None), refetchable=True
+            )
         else:
             cursor = int(frame["cursor"])
-            touched = await self.db(lambda c: cache.apply_changes(c, changes, cursor))
+            touched = await self.db(
+                lambda c: cache.apply_changes(c, changes, cursor), refetchable=True
+            )
             if (
                 any(ch.get("gained") for ch in changes)
                 and self.status.state == ConnectionState.ONLINE
@@ -717,7 +730,7 @@ class SyncEngine:
         if ticket_id is not None:
             frame["ticket_id"] = ticket_id
         bundle = await self._request(frame, timeout)
-        await self.db(lambda c: cache.fetched(c, bundle))
+        await self.db(lambda c: cache.fetched(c, bundle), refetchable=True)
         self.observer.entities_changed(
             {"ticket": {bundle["ticket"]["id"]}, "message": {m["id"] for m in bundle["messages"]}}
         )
