@@ -39,6 +39,10 @@ from app.server.access import Audience, Viewer
 from app.sync import protocol as p
 from app.sync.protocol import ErrorCode
 
+# Built once: executing a prepared statement with a parameter dict skips building and hashing a
+# new statement per row (the change log gets one or two rows per mutation).
+LOG_INSERT = insert(T_LOG).returning(T_LOG.c.seq)
+
 
 class MutationRejected(Exception):
     """A mutation the server will not apply, with its documented error code."""
@@ -72,28 +76,55 @@ class WriteContext:
         ticket_version: int | None = None,
     ) -> None:
         """Append a change row; the database assigns its seq."""
-        changed = prev is not None and prev != audience
-        row = {
-            "entity": entity,
-            "entity_id": entity_id,
-            "op": "delete" if data is None else "upsert",
-            "fields": fields,
-            "data": data,
-            "actor_id": self.viewer.id,
-            "device_id": self.device_id,
-            "ticket_version": ticket_version,
-            "created_at": self.now,
-            "audience": audience.kind,
-            "group_id": audience.group_id,
-            "agent_id": audience.agent_id,
-            "audience_changed": changed,
-            "prev_audience": prev.kind if changed and prev else None,
-            "prev_group_id": prev.group_id if changed and prev else None,
-            "prev_agent_id": prev.agent_id if changed and prev else None,
-        }
-        seq = self.conn.execute(insert(T_LOG).values(**row).returning(T_LOG.c.seq)).scalar_one()
-        row["seq"] = seq
+        row = log_row(
+            self.viewer,
+            self.device_id,
+            self.now,
+            entity,
+            entity_id,
+            data=data,
+            fields=fields,
+            audience=audience,
+            prev=prev,
+            ticket_version=ticket_version,
+        )
+        row["seq"] = self.conn.execute(LOG_INSERT, row).scalar_one()
         self.logged.append(row)
+
+
+def log_row(
+    viewer: Viewer,
+    device_id: str | None,
+    now: datetime,
+    entity: str,
+    entity_id: str,
+    *,
+    data: dict[str, Any] | None,
+    fields: list[str],
+    audience: Audience,
+    prev: Audience | None = None,
+    ticket_version: int | None = None,
+) -> dict[str, Any]:
+    """The change-log row (without its seq) for one changed entity."""
+    changed = prev is not None and prev != audience
+    return {
+        "entity": entity,
+        "entity_id": entity_id,
+        "op": "delete" if data is None else "upsert",
+        "fields": fields,
+        "data": data,
+        "actor_id": viewer.id,
+        "device_id": device_id,
+        "ticket_version": ticket_version,
+        "created_at": now,
+        "audience": audience.kind,
+        "group_id": audience.group_id,
+        "agent_id": audience.agent_id,
+        "audience_changed": changed,
+        "prev_audience": prev.kind if changed and prev else None,
+        "prev_group_id": prev.group_id if changed and prev else None,
+        "prev_agent_id": prev.agent_id if changed and prev else None,
+    }
 
 
 def _reject(code: ErrorCode, message: str, current: Any = None) -> MutationRejected:
@@ -121,13 +152,18 @@ def _stale_by_others(ctx: WriteContext, ticket: dict[str, Any], seen: int) -> bo
     """
     if seen >= ticket["version"]:
         return False
-    other = ctx.conn.execute(
+    return changed_by_others(ctx.conn, ticket["id"], seen, ctx.device_id)
+
+
+def changed_by_others(conn: Connection, ticket_id: str, seen: int, device_id: str | None) -> bool:
+    """Whether the log holds a version of the ticket after ``seen`` from another device."""
+    other = conn.execute(
         select(T_LOG.c.seq)
         .where(
             T_LOG.c.entity == "ticket",
-            T_LOG.c.entity_id == ticket["id"],
+            T_LOG.c.entity_id == ticket_id,
             T_LOG.c.ticket_version > seen,
-            (T_LOG.c.device_id != ctx.device_id) | T_LOG.c.device_id.is_(None),
+            (T_LOG.c.device_id != device_id) | T_LOG.c.device_id.is_(None),
         )
         .limit(1)
     ).first()
@@ -181,25 +217,47 @@ def _next_number(ctx: WriteContext) -> int:
     return int(value)
 
 
+def new_message_row(msg: p.NewMessage, author_id: str, now: datetime) -> dict[str, Any]:
+    """Every column of the messages row an agent's new message becomes."""
+    return {
+        "id": msg.id,
+        "ticket_id": msg.ticket_id,
+        "kind": msg.kind.value,
+        "author_type": AuthorType.AGENT.value,
+        "author_agent_id": author_id,
+        "author_customer_id": None,
+        "body": msg.body,
+        "created_at": now,
+        "delivery_state": "sent",
+    }
+
+
 def _insert_message(ctx: WriteContext, msg: p.NewMessage, ticket: dict[str, Any]) -> None:
     if ctx.conn.execute(select(T_MESSAGES.c.id).where(T_MESSAGES.c.id == msg.id)).first():
         raise _reject(ErrorCode.DUPLICATE, f"message {msg.id} already exists")
     if msg.kind == MessageKind.EVENT:
         raise _reject(ErrorCode.INVALID_MUTATION, "system events are written by the server only")
-    ctx.conn.execute(
-        insert(T_MESSAGES).values(
-            id=msg.id,
-            ticket_id=ticket["id"],
-            kind=msg.kind.value,
-            author_type=AuthorType.AGENT.value,
-            author_agent_id=ctx.viewer.id,
-            body=msg.body,
-            created_at=ctx.now,
-            delivery_state="sent",
-        )
-    )
-    data = _load(ctx.conn, "message", msg.id)
+    row = new_message_row(msg, ctx.viewer.id, ctx.now)
+    row["ticket_id"] = ticket["id"]
+    ctx.conn.execute(insert(T_MESSAGES), row)
+    data = wire.to_wire("message", row)  # exactly what was written: no need to read it back
     ctx.log("message", msg.id, data=data, fields=[], audience=access.ticket_audience(ticket))
+
+
+def thread_grew(
+    ticket: dict[str, Any], kind: MessageKind, now: datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """The ticket columns a new message changes, and the field names its log row lists."""
+    values: dict[str, Any] = {"version": ticket["version"] + 1, "updated_at": now}
+    fields = ["thread"]
+    if kind == MessageKind.REPLY:
+        if ticket["first_response_at"] is None:
+            values["first_response_at"] = now
+            fields.append("first_response_at")
+        if ticket["status"] == TicketStatus.NEW:
+            values["status"] = TicketStatus.OPEN.value
+            fields.append("status")
+    return values, fields
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,18 +375,22 @@ def message_add(ctx: WriteContext, args: p.MessageAddArgs) -> dict[str, Any]:
                 },
             )
     _insert_message(ctx, msg, ticket)
-    values: dict[str, Any] = {"version": ticket["version"] + 1, "updated_at": ctx.now}
-    fields = ["thread"]
-    if msg.kind == MessageKind.REPLY:
-        if ticket["first_response_at"] is None:
-            values["first_response_at"] = ctx.now
-            fields.append("first_response_at")
-        if ticket["status"] == TicketStatus.NEW:
-            values["status"] = TicketStatus.OPEN.value
-            fields.append("status")
+    values, fields = thread_grew(ticket, msg.kind, ctx.now)
     ctx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
-    _log_ticket(ctx, ticket["id"], fields)
-    return {"ticket_id": ticket["id"], "message_id": msg.id, "version": values["version"]}
+    ctx.log(
+        "ticket",
+        ticket["id"],
+        data=wire.to_wire("ticket", {**ticket, **values}),  # the row as just written
+        fields=fields,
+        audience=access.ticket_audience(ticket),
+        ticket_version=values["version"],
+    )
+    return message_added(ticket["id"], msg.id, values["version"])
+
+
+def message_added(ticket_id: str, message_id: str, version: int) -> dict[str, Any]:
+    """The result of a ``message.add``."""
+    return {"ticket_id": ticket_id, "message_id": message_id, "version": version}
 
 
 # --------------------------------------------------------------------------------------------

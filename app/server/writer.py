@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.models.tables import T_DEVICES, T_RESULTS
 from app.server.access import Viewer
+from app.server.message_batch import MessageRun
 from app.server.mutations import HANDLERS, MutationRejected, WriteContext
 from app.sync import protocol as p
 from app.sync.protocol import ErrorCode
@@ -140,53 +141,111 @@ class StoreWriter:
     def _apply(
         self, batch: list[MutationRequest]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        frames: list[dict[str, Any]] = []
+        """Apply a batch in one transaction; returns each request's answer and the log rows.
+
+        Consecutive ``message.add`` mutations are planned together and written with one
+        statement per table (`MessageRun`); every other mutation, and any that the fast path
+        declines, is applied on its own in a savepoint.  Order is kept throughout: a run is
+        written before the next mutation outside it is applied.
+        """
+        answers: list[dict[str, Any] | None] = [None] * len(batch)
         logged: list[dict[str, Any]] = []
         with self._engine.begin() as conn:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn)
-            for req in batch:
-                frame, rows = self._apply_one(conn, req)
-                frames.append(frame)
-                logged.extend(rows)
+            ledger = DeviceLedger(conn, {req.device_id for req in batch})
+            notes = [_message_args(req) for req in batch]
+            run: MessageRun | None = None
+            members: list[int] = []  # indexes of the requests planned in `run`, not yet written
+            for i, req in enumerate(batch):
+                args = notes[i]
+                if args is not None and ledger.is_new(req):
+                    if run is None:
+                        run = MessageRun(conn, _messages_ahead(notes, i))
+                    planned = run.plan(req.viewer, req.device_id, args, utcnow())
+                    if planned is not None:
+                        ledger.claim(req)
+                        members.append(i)
+                        continue
+                if not self._write_run(conn, run, members, batch, ledger, answers, logged):
+                    run = None
+                members = []
+                before = len(logged)
+                answers[i] = self._answer(conn, req, ledger, logged)
+                if args is None or len(logged) > before:
+                    # Past the mutations the run read ahead for, or the store changed under it.
+                    run = None
+            self._write_run(conn, run, members, batch, ledger, answers, logged)
+            ledger.save(conn)
+        frames = [a for a in answers if a is not None]
+        if len(frames) != len(batch):
+            raise RuntimeError("a mutation of the batch was left unanswered")
         return frames, logged
 
-    def _apply_one(
-        self, conn: Connection, req: MutationRequest
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        last = conn.execute(
-            select(T_DEVICES.c.last_mutation_id).where(T_DEVICES.c.id == req.device_id)
-        ).scalar()
-        if last is None:
-            raise RuntimeError(f"device {req.device_id} was not registered at hello")
-        if req.mutation_id <= last:
-            stored = conn.execute(
-                select(T_RESULTS.c.result).where(
-                    T_RESULTS.c.device_id == req.device_id,
-                    T_RESULTS.c.mutation_id == req.mutation_id,
-                )
-            ).scalar()
-            if stored is not None:
-                return {**stored, "replayed": True}, []
-            # Applied long ago and its result pruned after the client confirmed the answer.
-            pruned = {"type": "ack", "mutation_id": req.mutation_id, "seq": None, "result": {}}
-            return {**pruned, "replayed": True}, []
+    def _write_run(
+        self,
+        conn: Connection,
+        run: MessageRun | None,
+        members: list[int],
+        batch: list[MutationRequest],
+        ledger: DeviceLedger,
+        answers: list[dict[str, Any] | None],
+        logged: list[dict[str, Any]],
+    ) -> bool:
+        """Write what ``run`` planned; False if it failed and the run must not be used again."""
+        if run is None or not members:
+            return True
+        savepoint = conn.begin_nested()
+        try:
+            planned = run.write()
+            savepoint.commit()
+        except Exception:
+            # A bug or a constraint the plan did not foresee: nothing of the run stays, and
+            # each of its mutations gets its own verdict from the generic handler.
+            savepoint.rollback()
+            log.exception("writing %d planned messages failed; applying one by one", len(members))
+            for i in members:
+                answers[i] = self._apply_new(conn, batch[i], ledger, logged)
+            return False
+        for i, done in zip(members, planned, strict=True):
+            frame = _ack(batch[i].mutation_id, done.log[-1]["seq"], done.result)
+            ledger.record(batch[i], frame)
+            answers[i] = frame
+            logged.extend(done.log)
+        return True
+
+    def _answer(
+        self,
+        conn: Connection,
+        req: MutationRequest,
+        ledger: DeviceLedger,
+        logged: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        if not ledger.is_new(req):
+            return ledger.replayed(conn, req)
+        ledger.claim(req)
+        return self._apply_new(conn, req, ledger, logged)
+
+    def _apply_new(
+        self,
+        conn: Connection,
+        req: MutationRequest,
+        ledger: DeviceLedger,
+        logged: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Apply one mutation in its own savepoint with its generic handler."""
         ctx = WriteContext(conn, req.viewer, req.device_id, utcnow())
         savepoint = conn.begin_nested()
+        frame: dict[str, Any]
         try:
             parsed = p.parse_mutation_args(req.name, req.args)
             result = HANDLERS[req.name](ctx, parsed)
             savepoint.commit()
-            frame: dict[str, Any] = {
-                "type": "ack",
-                "mutation_id": req.mutation_id,
-                "seq": ctx.logged[-1]["seq"] if ctx.logged else None,
-                "result": result,
-            }
+            frame = _ack(req.mutation_id, ctx.logged[-1]["seq"] if ctx.logged else None, result)
+            logged.extend(ctx.logged)
         except (MutationRejected, p.ProtocolError) as exc:
             savepoint.rollback()
-            ctx.logged.clear()
             frame = {
                 "type": "reject",
                 "mutation_id": req.mutation_id,
@@ -200,7 +259,6 @@ class StoreWriter:
             # A bug, not a verdict on the mutation: keep the batch alive, record the failure so a
             # replay is answered the same way, and let the agent retry as a new mutation.
             savepoint.rollback()
-            ctx.logged.clear()
             log.exception("mutation %s from device %s failed", req.name, req.device_id)
             frame = {
                 "type": "reject",
@@ -208,17 +266,99 @@ class StoreWriter:
                 "code": ErrorCode.INTERNAL.value,
                 "message": "the server could not apply this change; try again",
             }
-        conn.execute(
-            insert(T_RESULTS).values(
-                device_id=req.device_id, mutation_id=req.mutation_id, result=frame
+        ledger.record(req, frame)
+        return frame
+
+
+class DeviceLedger:
+    """Each device's last applied mutation id and the answers given, for one batch.
+
+    Read with one query and written back with two executemany statements when the batch ends,
+    instead of a read and two writes per mutation.  Same transaction, so an answer is stored
+    exactly when its mutation commits.
+    """
+
+    def __init__(self, conn: Connection, device_ids: set[str]) -> None:
+        rows = conn.execute(
+            select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
+                T_DEVICES.c.id.in_(sorted(device_ids))
             )
         )
-        conn.execute(
-            update(T_DEVICES)
-            .where(T_DEVICES.c.id == req.device_id)
-            .values(last_mutation_id=req.mutation_id)
-        )
-        return frame, ctx.logged
+        self._last: dict[str, int] = {device: last for device, last in rows}
+        missing = device_ids - self._last.keys()
+        if missing:
+            raise RuntimeError(f"device {min(missing)} was not registered at hello")
+        self._answers: dict[tuple[str, int], dict[str, Any]] = {}
+        self._moved: set[str] = set()
+
+    def is_new(self, req: MutationRequest) -> bool:
+        return req.mutation_id > self._last[req.device_id]
+
+    def claim(self, req: MutationRequest) -> None:
+        """``req`` is being applied: from now on its id counts as seen."""
+        self._last[req.device_id] = req.mutation_id
+        self._moved.add(req.device_id)
+
+    def record(self, req: MutationRequest, frame: dict[str, Any]) -> None:
+        self._answers[(req.device_id, req.mutation_id)] = frame
+
+    def replayed(self, conn: Connection, req: MutationRequest) -> dict[str, Any]:
+        """The original answer to a mutation sent again."""
+        stored = self._answers.get((req.device_id, req.mutation_id))
+        if stored is None:
+            stored = conn.execute(
+                select(T_RESULTS.c.result).where(
+                    T_RESULTS.c.device_id == req.device_id,
+                    T_RESULTS.c.mutation_id == req.mutation_id,
+                )
+            ).scalar()
+        if stored is None:
+            # Applied long ago and its result pruned after the client confirmed the answer.
+            stored = _ack(req.mutation_id, None, {})
+        return {**stored, "replayed": True}
+
+    def save(self, conn: Connection) -> None:
+        if self._answers:
+            conn.execute(
+                insert(T_RESULTS),
+                [
+                    {"device_id": device, "mutation_id": mutation_id, "result": frame}
+                    for (device, mutation_id), frame in self._answers.items()
+                ],
+            )
+        if self._moved:
+            conn.execute(
+                _DEVICE_UPDATE,
+                [{"device": d, "last_mutation_id": self._last[d]} for d in sorted(self._moved)],
+            )
+
+
+_DEVICE_UPDATE = update(T_DEVICES).where(T_DEVICES.c.id == bindparam("device"))
+
+
+def _ack(mutation_id: int, seq: int | None, result: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "ack", "mutation_id": mutation_id, "seq": seq, "result": result}
+
+
+def _messages_ahead(notes: list[p.MessageAddArgs | None], start: int) -> list[p.MessageAddArgs]:
+    """The ``message.add`` arguments from ``start`` up to the first other mutation."""
+    ahead: list[p.MessageAddArgs] = []
+    for args in notes[start:]:
+        if args is None:
+            break
+        ahead.append(args)
+    return ahead
+
+
+def _message_args(req: MutationRequest) -> p.MessageAddArgs | None:
+    """A ``message.add``'s parsed arguments (None for anything else, or if they are invalid)."""
+    if req.name != "message.add":
+        return None
+    try:
+        args = p.parse_mutation_args(req.name, req.args)
+    except p.ProtocolError:
+        return None  # the generic path parses again and rejects it
+    return args if isinstance(args, p.MessageAddArgs) else None
 
 
 def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> None:
