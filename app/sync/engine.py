@@ -34,6 +34,7 @@ from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync import cache, queries
 from app.sync import protocol as p
 from app.sync.cache_tables import T_OUTBOX
+from app.sync.frames import FrameReader
 from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ class SyncEngine:
         self._ws = ws
         sender: asyncio.Task[None] | None = None
         caught_up = False
+        frames = FrameReader(ws)
         try:
             self._set_status(ConnectionState.SYNCING)
             state = await self.read(
@@ -292,8 +294,8 @@ class SyncEngine:
                     }
                 )
             )
-            async for raw in ws:
-                frame = json.loads(raw)
+            while run := await frames.next_run():
+                frame = run[0]
                 kind = frame.get("type")
                 if kind == "welcome":
                     sender = asyncio.get_running_loop().create_task(self._send_outbox(ws))
@@ -301,11 +303,16 @@ class SyncEngine:
                 elif kind == "caught_up":
                     caught_up = True
                     await self._caught_up(int(frame["cursor"]))
+                elif kind == "changes":
+                    await self._apply_changes(run)
+                elif kind in ("ack", "reject"):
+                    await self._settle(ws, run)
                 else:
-                    await self._dispatch(ws, frame)
+                    await self._dispatch(frame)
         except ConnectionClosed:
             pass
         finally:
+            await frames.close()
             if sender is not None:
                 sender.cancel()
                 await asyncio.gather(sender, return_exceptions=True)
@@ -336,11 +343,9 @@ class SyncEngine:
 
     _access_version = 0
 
-    async def _dispatch(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        if kind == "changes":
-            await self._apply_changes(frame)
-        elif kind == "bootstrap_done":
+        if kind == "bootstrap_done":
             seen = self._bootstrap_seen or {}
             cursor, access_version = int(frame["cursor"]), self._access_version
             await self.db(
@@ -349,8 +354,6 @@ class SyncEngine:
             )
             self._bootstrap_seen = None
             self.observer.entities_changed({k: set(v) for k, v in seen.items()})
-        elif kind in ("ack", "reject"):
-            await self._settle(ws, frame)
         elif kind in ("ticket", "search_results"):
             future = self._requests.pop(str(frame.get("request_id")), None)
             if future is not None and not future.done():
@@ -378,9 +381,10 @@ class SyncEngine:
         else:
             log.warning("ignoring unknown frame type %r", kind)
 
-    async def _apply_changes(self, frame: dict[str, Any]) -> None:
-        changes = frame["changes"]
-        if frame.get("bootstrap"):
+    async def _apply_changes(self, pages: list[dict[str, Any]]) -> None:
+        """Apply consecutive pages (all bootstrap, or all with a cursor) in one transaction."""
+        changes = [ch for page in pages for ch in page["changes"]]
+        if pages[0].get("bootstrap"):
             if self._bootstrap_seen is None:
                 self._bootstrap_seen = {}
             for ch in changes:
@@ -389,14 +393,11 @@ class SyncEngine:
                 lambda c: cache.apply_changes(c, changes, None), refetchable=True
             )
         else:
-            cursor = int(frame["cursor"])
+            cursor = max(int(page["cursor"]) for page in pages)
             touched = await self.db(
                 lambda c: cache.apply_changes(c, changes, cursor), refetchable=True
             )
-            if (
-                any(ch.get("gained") for ch in changes)
-                and self.status.state == ConnectionState.ONLINE
-            ):
+            if self.status.state == ConnectionState.ONLINE:
                 for ch in changes:
                     if ch.get("gained"):
                         self._spawn(self._fetch_gained(ch["id"]))
@@ -422,34 +423,49 @@ class SyncEngine:
                 await ws.send(p.encode({"type": "mutation", **row}))
             last_sent = batch[-1]["mutation_id"]
 
-    async def _settle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
-        if frame["type"] == "reject" and frame.get("transient"):
-            # Not stored by the server: reconnecting resends it under the same id.
-            log.warning("server could not store mutation %s; reconnecting", frame["mutation_id"])
+    async def _settle(self, ws: ClientConnection, answers: list[dict[str, Any]]) -> None:
+        """Settle consecutive acks and rejects in one transaction (one fsync for all)."""
+        if answers[0]["type"] == "reject" and answers[0].get("transient"):
+            # Not stored by the server: reconnecting resends it under the same id.  (A
+            # transient reject always comes alone: see frames.run_key.)
+            log.warning(
+                "server could not store mutation %s; reconnecting", answers[0]["mutation_id"]
+            )
             await ws.close()
             return
-        entry = await self.db(lambda c: self._settle_in_cache(c, frame))
+
+        def work(conn: Connection) -> tuple[list[dict[str, Any] | None], int]:
+            entries = [self._settle_in_cache(conn, frame) for frame in answers]
+            return entries, cache.outbox_count(conn)
+
+        entries, outbox = await self.db(work)
         self._settled.set()
-        if entry is None:
-            return
-        if entry.get("clears_draft"):
-            self._outbox_ready.set()  # settling may have queued the draft's deletion
-        changed = {entry["entity"]: {entry["entity_id"]}}
-        if entry["name"] == "message.add":
-            changed.setdefault("message", set()).add(entry["args"]["message"]["id"])
-        self.observer.entities_changed(changed)
-        if frame["type"] == "reject":
-            self.observer.mutation_rejected(
-                Rejected(
-                    frame["mutation_id"],
-                    entry["name"],
-                    frame.get("code", ""),
-                    frame.get("message", ""),
-                    entry["args"],
-                    frame.get("current"),
+        changed: dict[str, set[str]] = {}
+        rejected: list[Rejected] = []
+        for frame, entry in zip(answers, entries, strict=True):
+            if entry is None:
+                continue  # answered before (a replay)
+            if entry.get("clears_draft"):
+                self._outbox_ready.set()  # settling may have queued the draft's deletion
+            changed.setdefault(entry["entity"], set()).add(entry["entity_id"])
+            if entry["name"] == "message.add":
+                changed.setdefault("message", set()).add(entry["args"]["message"]["id"])
+            if frame["type"] == "reject":
+                rejected.append(
+                    Rejected(
+                        frame["mutation_id"],
+                        entry["name"],
+                        frame.get("code", ""),
+                        frame.get("message", ""),
+                        entry["args"],
+                        frame.get("current"),
+                    )
                 )
-            )
-        outbox = await self.read(cache.outbox_count)
+        if not changed:
+            return
+        self.observer.entities_changed(changed)
+        for rejection in rejected:
+            self.observer.mutation_rejected(rejection)
         if self.status.state == ConnectionState.ONLINE:
             self._set_status(ConnectionState.ONLINE, outbox=outbox)
 
