@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, or_, select
+from sqlalchemy import Connection, Table, Text, cast, func, or_, select
 
 from app.models import wire
 from app.models.base import utcnow
@@ -44,12 +44,37 @@ def oldest_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.min(T_LOG.c.seq))).scalar() or 0)
 
 
+class LoggedData(dict[str, Any]):
+    """A change-log ``data`` snapshot that keeps the JSON text it was read from.
+
+    Encoding snapshots was the costliest step of a catch-up; ``encode_change`` splices this
+    text instead.  Treat it as read-only: the text would not follow a change to the dict.
+    """
+
+    __slots__ = ("json",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(json.loads(text))
+        self.json = text
+
+
+# ``data`` as its stored text (CAST: no driver or SQLAlchemy JSON decoding on any backend).
+_LOG_COLUMNS = [cast(c, Text).label(c.name) if c.name == "data" else c for c in T_LOG.columns]
+
+
 def read_log(conn: Connection, after: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Change-log rows with seq > ``after``, oldest first."""
-    rows = conn.execute(
-        select(T_LOG).where(T_LOG.c.seq > after).order_by(T_LOG.c.seq).limit(limit)
-    ).mappings()
-    return [dict(r) for r in rows]
+    """Change-log rows with seq > ``after``, oldest first; ``data`` is a LoggedData."""
+    result = conn.execute(
+        select(*_LOG_COLUMNS).where(T_LOG.c.seq > after).order_by(T_LOG.c.seq).limit(limit)
+    )
+    keys = list(result.keys())
+    rows = []
+    for values in result.all():
+        row = dict(zip(keys, values, strict=True))
+        if row["data"] is not None:
+            row["data"] = LoggedData(row["data"])
+        rows.append(row)
+    return rows
 
 
 def load_viewer(conn: Connection, agent_id: str) -> Viewer | None:
@@ -98,6 +123,15 @@ def present(row: Mapping[str, Any], viewer: Viewer) -> dict[str, Any] | None:
 
 
 def encode_change(change: dict[str, Any]) -> str:
+    data = change.get("data")
+    if isinstance(data, LoggedData):
+        # The stored text is already JSON: splice it in rather than encode the dict again.
+        rest = json.dumps(
+            {k: v for k, v in change.items() if k != "data"},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return f'{rest[:-1]},"data":{data.json}}}'
     return json.dumps(change, separators=(",", ":"), ensure_ascii=False)
 
 
