@@ -186,4 +186,5 @@ class SwitchboardServer:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
         await self.writer.stop()
+        self.hub.close()
         self._readers.shutdown(wait=True)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from app.models.base import utcnow
 from app.models.enums import Presence
@@ -32,6 +34,17 @@ log = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024
 # Consecutive bad frames tolerated before the connection is closed.
 MAX_BAD_FRAMES = 20
+
+
+def text_frame(text: str) -> bytes:
+    """One complete WebSocket text frame, as the server writes it, for `AgentConnection.push`.
+
+    `websockets.broadcast` frames the message again for every connection; with a thousand
+    agents on one change that framing is a good part of the fan-out.  A server's frames are
+    never masked, so the bytes are the same for every recipient.  (They are a valid frame
+    with or without permessage-deflate, which this server does not negotiate anyway.)
+    """
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class AgentConnection:
@@ -55,15 +68,25 @@ class AgentConnection:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def has_room(self) -> bool:
-        """Whether a live push may be written now; closes the connection if it is too slow."""
-        transport = self.ws.transport
-        if transport is None or self._closing:
-            return False
+    def push(self, frame: bytes) -> None:
+        """Write a pre-serialised frame (see `text_frame`) now, without waiting.
+
+        A connection that is closing gets nothing (it resumes from its cursor); one whose unsent
+        output is over SEND_BUFFER_LIMIT is too slow, and is closed with 4008.
+        """
+        ws = self.ws
+        transport = ws.transport
+        if self._closing or transport is None or ws.protocol.state is not State.OPEN:
+            return
+        if ws.send_in_progress is not None:
+            # Our bytes would land inside a fragmented message.  The server never sends one,
+            # but a frame must never be dropped silently: resuming from the cursor is safe.
+            self.close_soon(CloseCode.TOO_SLOW, "send queue busy; resume from your cursor")
+            return
         if transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
             self.close_soon(CloseCode.TOO_SLOW, "send queue full; resume from your cursor")
-            return False
-        return True
+            return
+        transport.write(frame)
 
     def close_soon(self, code: int, reason: str) -> None:
         if self._closing:
@@ -93,9 +116,7 @@ class AgentConnection:
         except ConnectionClosed:
             pass
         finally:
-            self.live = False
-            if self in self.server.hub.connections:
-                self.server.hub.connections.discard(self)
+            if self.server.hub.leave(self):
                 if self.viewing:
                     await self._announce_viewing(None, False)
                 self.server.hub.presence_changed(self.viewer.id)
@@ -133,8 +154,7 @@ class AgentConnection:
         elif isinstance(frame, p.Search):
             await self._search(frame)
         elif isinstance(frame, p.SetPresence):
-            self.presence = frame.status
-            self.server.hub.presence_changed(self.viewer.id)
+            self.server.hub.set_presence(self, frame.status)
         elif isinstance(frame, p.Viewing):
             await self._announce_viewing(frame.ticket_id, frame.typing)
 
@@ -293,8 +313,7 @@ class AgentConnection:
             changes = [ch for r in rows if (ch := replication.present(r, self.viewer))]
             self.sent_seq = rows[-1]["seq"]
             await self._send_changes(changes, f'"cursor":{self.sent_seq},')
-        self.live = True
-        hub.connections.add(self)
+        hub.join(self)
         await self.send({"type": "caught_up", "cursor": self.sent_seq})
         await self.send(hub.presence_snapshot(self))
         hub.presence_changed(self.viewer.id)

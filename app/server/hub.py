@@ -17,11 +17,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import broadcast
-
 from app.models.enums import Presence
 from app.server import access, replication
 from app.server.access import Audience
+from app.server.connection import text_frame
+from app.server.presence import PresenceBoard
 from app.sync.protocol import CloseCode, encode
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class Hub:
         self._draining: asyncio.Task[None] | None = None
         # Who may see a viewed ticket: kept fresh from the ticket rows passing through.
         self._ticket_audience: dict[str, Audience] = {}
+        self.presence = PresenceBoard(self.connections, text_frame)
 
     # ---- changes -------------------------------------------------------------------------
 
@@ -73,33 +74,57 @@ class Hub:
                 return
 
     def _publish(self, rows: list[dict[str, Any]]) -> None:
-        # Connections that receive the same changes share one encoded frame.
-        encoded: dict[tuple[int, str], str] = {}
-        groups: dict[tuple[tuple[int, str], ...], list[AgentConnection]] = {}
+        """Push ``rows`` to every live connection, as each connection's viewer may see them.
+
+        What a viewer receives depends only on whether it sees everything, which of the groups
+        named in these rows it belongs to, and whether it is one of the agents named in them.
+        Connections alike in those respects form one class: `present` runs once per class and
+        row (not once per connection), and the class shares one frame, serialised once.
+        """
         for row in rows:
             if row["entity"] == "ticket" and row["data"] is not None:
                 self._ticket_audience[row["entity_id"]] = replication.audience_of(row)
-        for conn in list(self.connections):
-            if not conn.live or not self.access_still_valid(conn, rows):
+        first, head = rows[0]["seq"], rows[-1]["seq"]
+        groups = {g for r in rows for g in (r["group_id"], r["prev_group_id"]) if g is not None}
+        agents = {a for r in rows for a in (r["agent_id"], r["prev_agent_id"]) if a is not None}
+        accounts = {r["entity_id"] for r in rows if r["entity"] == "agent"}
+        classes: dict[tuple[Any, ...], list[AgentConnection]] = {}
+        for conn in self.connections:
+            if not conn.live:
                 continue
-            variants: list[tuple[int, str]] = []
+            viewer = conn.viewer
+            if viewer.id in accounts and not self.access_still_valid(conn, rows):
+                continue
+            after = max(conn.sent_seq, first - 1)  # its catch-up may have read into these rows
+            conn.sent_seq = max(conn.sent_seq, head)
+            if after >= head:
+                continue
+            key = (
+                after,
+                viewer.sees_everything,
+                viewer.group_ids & groups,
+                viewer.id if viewer.id in agents else None,
+            )
+            classes.setdefault(key, []).append(conn)
+        self.head = head
+        encoded: dict[tuple[int, str], str] = {}
+        for (after, *_), conns in classes.items():
+            viewer = conns[0].viewer
+            parts: list[str] = []
             for row in rows:
-                if row["seq"] <= conn.sent_seq:
-                    continue  # its catch-up already read past this row
-                change = replication.present(row, conn.viewer)
+                if row["seq"] <= after:
+                    continue
+                change = replication.present(row, viewer)
                 if change is None:
                     continue
                 variant = (row["seq"], change["op"] + ("+" if change.get("gained") else ""))
                 if variant not in encoded:
                     encoded[variant] = replication.encode_change(change)
-                variants.append(variant)
-            conn.sent_seq = max(conn.sent_seq, rows[-1]["seq"])
-            if variants:
-                groups.setdefault(tuple(variants), []).append(conn)
-        self.head = rows[-1]["seq"]
-        for variants_key, conns in groups.items():
-            body = ",".join(encoded[v] for v in variants_key)
-            self._push(conns, '{"type":"changes","cursor":%d,"changes":[%s]}' % (self.head, body))
+                parts.append(encoded[variant])
+            if parts:
+                body = ",".join(parts)
+                frame = '{"type":"changes","cursor":%d,"changes":[%s]}' % (head, body)
+                self._push(conns, frame)
 
     def access_still_valid(self, conn: AgentConnection, rows: list[dict[str, Any]]) -> bool:
         """False (and the connection closing) if these rows end what it may see or do."""
@@ -118,25 +143,42 @@ class Hub:
                 return False
         return True
 
-    def _push(self, conns: list[AgentConnection], frame: str) -> None:
-        ready = [c.ws for c in conns if c.has_room()]
-        if ready:
-            broadcast(ready, frame)
+    def _push(self, conns: list[AgentConnection], text: str) -> None:
+        if not conns:
+            return
+        frame = text_frame(text)  # serialised once, the same bytes for every recipient
+        for conn in conns:
+            conn.push(frame)
 
-    # ---- presence ------------------------------------------------------------------------
+    # ---- membership and presence ---------------------------------------------------------
 
-    def agent_status(self, agent_id: str) -> str:
-        statuses = [c.presence for c in self.connections if c.viewer.id == agent_id and c.live]
-        for status in (Presence.AVAILABLE, Presence.BUSY, Presence.AWAY):
-            if status in statuses:
-                return status.value
-        return Presence.OFFLINE.value
+    def join(self, conn: AgentConnection) -> None:
+        """``conn`` is caught up: from now on the hub pushes to it."""
+        conn.live = True
+        self.connections.add(conn)
+        self.presence.joined(conn)
+
+    def leave(self, conn: AgentConnection) -> bool:
+        """``conn`` is gone; False if it had never joined (or already left)."""
+        conn.live = False
+        if conn not in self.connections:
+            return False
+        self.connections.discard(conn)
+        self.presence.left(conn)
+        return True
+
+    def set_presence(self, conn: AgentConnection, status: Presence) -> None:
+        self.presence.set_status(conn, status, joined=conn in self.connections)
+        self.presence.changed(conn.viewer.id)
 
     def presence_changed(self, agent_id: str) -> None:
-        frame = encode(
-            {"type": "presence", "agent_id": agent_id, "status": self.agent_status(agent_id)}
-        )
-        self._push([c for c in self.connections if c.live], frame)
+        self.presence.changed(agent_id)
+
+    def presence_snapshot(self, conn: AgentConnection) -> dict[str, Any]:
+        return self.presence.snapshot(conn, self._ticket_audience)
+
+    def close(self) -> None:
+        self.presence.cancel()
 
     async def ticket_audience(
         self, ticket_id: str, load: Callable[[str], Awaitable[Audience | None]]
@@ -180,25 +222,6 @@ class Hub:
                 to_left.append(conn)
         self._push(to_arrived, arrived)
         self._push(to_left, left)
-
-    def presence_snapshot(self, conn: AgentConnection) -> dict[str, Any]:
-        agents: dict[str, dict[str, Any]] = {}
-        for other in self.connections:
-            if not other.live or other is conn:
-                continue
-            entry = agents.setdefault(
-                other.viewer.id,
-                {"agent_id": other.viewer.id, "status": self.agent_status(other.viewer.id)},
-            )
-            ticket = other.viewing
-            audience = self._ticket_audience.get(ticket) if ticket else None
-            if ticket and audience and access.can_see(conn.viewer, audience):
-                entry["ticket_id"] = ticket
-                entry["typing"] = entry.get("typing", False) or other.typing
-        return {
-            "type": "presence_snapshot",
-            "agents": sorted(agents.values(), key=lambda a: a["agent_id"]),
-        }
 
 
 def _contiguous(rows: list[dict[str, Any]]) -> bool:
