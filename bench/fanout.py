@@ -3,7 +3,8 @@
 Server in its own process; the 1,000 agents in another (``bench.agents``); the writer here.
 Each mutation is a ``message.add`` note on a ticket every agent may see, whose body carries the
 writer's CLOCK_MONOTONIC send time; every agent stamps the frame's arrival with the same clock.
-The latency is therefore writer send -> commit -> fan-out -> bytes at the agent's socket.
+The latency is therefore writer send -> commit -> fan-out -> bytes at the agent's socket, as the
+kernel stamps their arrival there (SO_TIMESTAMPNS).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ async def run() -> list[Result]:
         "p99_ms": p99,
         "max_ms": latency.get("max"),
         "p99_target_ms": P99_TARGET_MS,
+        # The same deliveries, counted to when the swarm process read them (see bench.agents).
+        "read_latency_ms": report.get("read_latency_ms"),
         "n": latency.get("n", 0),
         "expected_n": expected,
         "agents_connected": ready["connected"],
