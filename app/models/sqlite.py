@@ -20,11 +20,20 @@ WRITE = {"sqlite_begin": "IMMEDIATE"}  # execution options for a writing connect
 SYNCHRONOUS = "sqlite_synchronous"
 
 
-def sqlite_engine(url: str, *, synchronous: str = "NORMAL", foreign_keys: bool = True) -> Engine:
+def sqlite_engine(
+    url: str,
+    *,
+    synchronous: str = "NORMAL",
+    foreign_keys: bool = True,
+    cache_kib: int | None = None,
+    checkpoint_pages: int | None = None,
+) -> Engine:
     """An engine on an SQLite file in WAL mode with real transactions.
 
     A replica holds a partial view (a ticket may arrive before, or without, its customer), so
     the workstation cache turns foreign-key enforcement off; the server store keeps it on.
+    ``cache_kib`` (page cache per connection) and ``checkpoint_pages`` (WAL size that triggers
+    a checkpoint) default to SQLite's own 2,000 KiB and 1,000 pages.
     """
     if synchronous not in ("NORMAL", "FULL"):
         raise ValueError(f"unsupported synchronous mode {synchronous!r}")
@@ -40,6 +49,10 @@ def sqlite_engine(url: str, *, synchronous: str = "NORMAL", foreign_keys: bool =
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cur.execute("PRAGMA busy_timeout=10000")
+        if cache_kib is not None:
+            cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        if checkpoint_pages is not None:
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         cur.close()
         record.info[SYNCHRONOUS] = synchronous
 
