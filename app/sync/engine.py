@@ -312,10 +312,12 @@ class SyncEngine:
         except ConnectionClosed:
             pass
         finally:
-            await frames.close()
-            if sender is not None:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
+            # Cancel both before the first await: a stop() may cancel us right there, and a
+            # task whose exception nobody retrieves is logged as an error.
+            helpers = [frames.task, *([sender] if sender is not None else [])]
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             await ws.close()
         code = ws.close_code
         if code == p.CloseCode.SESSION_ENDED:

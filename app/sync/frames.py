@@ -32,7 +32,7 @@ class FrameReader:
     def __init__(self, ws: ClientConnection) -> None:
         self._queue: asyncio.Queue[Frame | _End] = asyncio.Queue(READ_AHEAD)
         self._held: Frame | _End | None = None
-        self._task = asyncio.get_running_loop().create_task(self._read(ws), name="sync-read")
+        self.task = asyncio.get_running_loop().create_task(self._read(ws), name="sync-read")
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
@@ -65,10 +65,6 @@ class FrameReader:
             run.append(frame)
             size += more
         return run
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 def run_key(frame: Frame) -> str | None:
