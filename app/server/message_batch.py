@@ -33,6 +33,15 @@ from app.server.mutations import (
 )
 from app.sync import protocol as p
 
+# Statements are built once: building and hashing one per run costs more than running it.
+_TICKETS = (
+    select(T_TICKETS)
+    .where(T_TICKETS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(T_TICKETS.c.id)
+    .with_for_update()  # PostgreSQL: as the generic handler, serialise on the ticket
+)
+_TAKEN = select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+_MESSAGES_INSERT = insert(T_MESSAGES)
 # Executed with the columns a new message may change (see thread_grew) as parameters: those
 # become the SET clause, the rest of the row is left as it is.
 _TICKET_UPDATE = update(T_TICKETS).where(T_TICKETS.c.id == bindparam("ticket_key"))
@@ -59,16 +68,10 @@ class MessageRun:
     def __init__(self, conn: Connection, upcoming: list[p.MessageAddArgs]) -> None:
         self._conn = conn
         ticket_ids = sorted({a.message.ticket_id for a in upcoming})
-        tickets = (
-            select(T_TICKETS)
-            .where(T_TICKETS.c.id.in_(ticket_ids))
-            .order_by(T_TICKETS.c.id)
-            .with_for_update()  # PostgreSQL: as the generic handler, serialise on the ticket
-        )
-        self._tickets = {r["id"]: dict(r) for r in conn.execute(tickets).mappings()}
+        tickets = conn.execute(_TICKETS, {"ids": ticket_ids}).mappings()
+        self._tickets = {r["id"]: dict(r) for r in tickets}
         message_ids = [a.message.id for a in upcoming]
-        existing = select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(message_ids))
-        self._taken: set[str] = set(conn.execute(existing).scalars())
+        self._taken: set[str] = set(conn.execute(_TAKEN, {"ids": message_ids}).scalars())
         # Ticket versions planned here, with the device that made each (for the stale check).
         self._versions: dict[str, list[tuple[int, str]]] = {}
         self._messages: list[dict[str, Any]] = []
@@ -148,7 +151,7 @@ class MessageRun:
         if not planned:
             return []
         conn = self._conn
-        conn.execute(insert(T_MESSAGES), messages)
+        conn.execute(_MESSAGES_INSERT, messages)
         touched = {m["ticket_id"] for m in messages}
         conn.execute(
             _TICKET_UPDATE,

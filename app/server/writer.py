@@ -279,11 +279,7 @@ class DeviceLedger:
     """
 
     def __init__(self, conn: Connection, device_ids: set[str]) -> None:
-        rows = conn.execute(
-            select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
-                T_DEVICES.c.id.in_(sorted(device_ids))
-            )
-        )
+        rows = conn.execute(_DEVICES_LAST, {"ids": sorted(device_ids)})
         self._last: dict[str, int] = {device: last for device, last in rows}
         missing = device_ids - self._last.keys()
         if missing:
@@ -320,7 +316,7 @@ class DeviceLedger:
     def save(self, conn: Connection) -> None:
         if self._answers:
             conn.execute(
-                insert(T_RESULTS),
+                _RESULTS_INSERT,
                 [
                     {"device_id": device, "mutation_id": mutation_id, "result": frame}
                     for (device, mutation_id), frame in self._answers.items()
@@ -333,6 +329,11 @@ class DeviceLedger:
             )
 
 
+# Built once (see message_batch): these run for every batch.
+_DEVICES_LAST = select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
+    T_DEVICES.c.id.in_(bindparam("ids", expanding=True))
+)
+_RESULTS_INSERT = insert(T_RESULTS)
 _DEVICE_UPDATE = update(T_DEVICES).where(T_DEVICES.c.id == bindparam("device"))
 
 
