@@ -277,6 +277,9 @@ class Swarm:
             "read_latency_ms": summarise(stats.read_latencies_ms),
             "mutations_seen": len(per),
             "min_deliveries_per_mutation": min(per) if per else 0,
+            "short_mutations": sorted(n for n, c in stats.per_mutation.items() if c < max(per))[:10]
+            if per
+            else [],
             "frames": dict(stats.frames),
             "bytes_in": stats.bytes_in,
             "still_open": sum(not a.closed for a in self.agents),

@@ -135,6 +135,8 @@ async def run() -> list[Result]:
         # The same deliveries, counted to when the swarm process read them (see bench.agents).
         "read_latency_ms": report.get("read_latency_ms"),
         "n": latency.get("n", 0),
+        "mutations_seen": report.get("mutations_seen"),
+        "short_mutations": report.get("short_mutations"),
         "expected_n": expected,
         "agents_connected": ready["connected"],
         "agents_failed": ready["failed"],
