@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -102,15 +103,12 @@ def test_signal_stops_the_server_cleanly_with_a_workstation_connected(
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("db_first", [True, False], ids=["--db-before-init", "--db-after-init"])
-def test_init_creates_the_store_and_a_first_admin_who_can_sign_in(
-    tmp_path: Path, db_first: bool
-) -> None:
+def test_init_creates_the_store_and_a_first_admin_who_can_sign_in(tmp_path: Path) -> None:
     path = tmp_path / "new" / "server.db"
     db = f"sqlite:///{path}"
-    init = ["init", "--admin-email", "Boss@Example.com"]
-    # The usage line documents `switchboard-server init [--db URL] ...`: both orders work.
-    argv = ["--db", db, *init] if db_first else [*init, "--db", db]
+    # As the usage line has it: `switchboard-server init [--db URL] --admin-email E` (the
+    # other tests put --db before the command; both work).
+    argv = ["init", "--db", db, "--admin-email", "Boss@Example.com"]
     done = run_server_command(argv, stdin=NEW_PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
     assert "created admin" in done.stdout
@@ -254,3 +252,37 @@ def test_healthz_body_is_json_and_unknown_paths_are_404(tmp_path: Path) -> None:
         assert response.status == 404
         assert body["code"] == "not_found"
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "mistake", ["tls-files-missing", "tls-key-missing", "port-taken", "store-unreachable"]
+)
+def test_operator_mistakes_are_said_in_plain_words(tmp_path: Path, mistake: str) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        argv, expected = {
+            "tls-files-missing": (
+                ["--db", db, "--port", "0", "--tls-cert", "/nope.pem", "--tls-key", "/nope.key"],
+                "cannot load the TLS certificate /nope.pem with key /nope.key",
+            ),
+            "tls-key-missing": (
+                ["--db", db, "--port", "0", "--tls-cert", "/nope.pem"],
+                "--tls-cert and --tls-key go together",
+            ),
+            "port-taken": (
+                ["--db", db, "--port", str(taken.getsockname()[1])],
+                f"cannot listen on 127.0.0.1:{taken.getsockname()[1]}: Address already in use",
+            ),
+            "store-unreachable": (
+                ["--db", "postgresql+psycopg://switchboard:secret@127.0.0.1:1/desk", "--port", "0"],
+                "cannot open the store at postgresql+psycopg://switchboard:***@127.0.0.1:1/desk",
+            ),
+        }[mistake]
+        done = run_server_command(argv, timeout=30)
+    assert done.returncode == 1
+    assert done.stdout == ""  # no listening line
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "secret" not in done.stderr

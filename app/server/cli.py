@@ -14,12 +14,15 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import ssl
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from app.models.base import new_id, utcnow
 from app.models.entities import Agent, Group
@@ -110,9 +113,19 @@ async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
         if not (args.tls_cert and args.tls_key):
             raise SystemExit("--tls-cert and --tls-key go together")
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        try:
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        except OSError as exc:  # missing, unreadable, not PEM, key and certificate differ
+            raise SystemExit(
+                f"cannot load the TLS certificate {args.tls_cert} with key {args.tls_key}: {exc}"
+            ) from None
     server = SwitchboardServer(engine, window_days=args.window_days, ssl_context=ssl_context)
-    await server.start(args.host, args.port)
+    try:
+        await server.start(args.host, args.port)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        await server.stop()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SystemExit(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -198,7 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    engine = open_store(args.db or default_db_url())
+    url = args.db or default_db_url()
+    try:
+        engine = open_store(url)
+    except OperationalError as exc:  # unreachable, refused, wrong credentials, unwritable
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise SystemExit(f"cannot open the store at {shown}: {exc.orig or exc}") from None
     try:
         if args.command == "init":
             _add_agent(engine, args.admin_email, args.admin_name, Role.ADMIN.value, [])
