@@ -137,11 +137,13 @@ def test_with_a_keychain_the_token_lives_there_until_logout(
     assert cli.main(["sync", "status"]) == 0
     assert json.loads(capsys.readouterr().out)["connection"] == "online"
 
-    assert cli.main(["logout"]) == 0
+    assert list((home / "data").rglob("*.db"))
+    assert cli.main(["logout", "--forget-cache"]) == 0
     out = capsys.readouterr()
     assert "signed out ada@example.com" in out.out
     assert "could not be reached" not in out.err
     assert memory_keyring.entries == {}
+    assert [f.name for f in (home / "data").rglob("*") if f.is_file()] == []
     assert cli.main(["sync", "status"]) == 0
     assert json.loads(capsys.readouterr().out)["connection"] == "offline"  # no session here
     # Signing out ends the session on the server too: a copy of the token is worthless.
