@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from app.models.enums import Presence
 from app.server import access, replication
-from app.server.access import Audience
+from app.server.access import Audience, Viewer
 from app.server.connection import text_frame
 from app.server.presence import PresenceBoard
+from app.server.recipients import Recipients
 from app.sync.protocol import CloseCode, encode
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Hub:
         # Who may see a viewed ticket: kept fresh from the ticket rows passing through.
         self._ticket_audience: dict[str, Audience] = {}
         self.presence = PresenceBoard(self.connections, text_frame)
+        self.recipients = Recipients(self.connections)
 
     # ---- changes -------------------------------------------------------------------------
 
@@ -76,55 +78,59 @@ class Hub:
     def _publish(self, rows: list[dict[str, Any]]) -> None:
         """Push ``rows`` to every live connection, as each connection's viewer may see them.
 
-        What a viewer receives depends only on whether it sees everything, which of the groups
-        named in these rows it belongs to, and whether it is one of the agents named in them.
-        Connections alike in those respects form one class: `present` runs once per class and
-        row (not once per connection), and the class shares one frame, serialised once.
+        `present` runs once per class of connections that see the same (see recipients.py)
+        and row, not once per connection; a class shares one frame, serialised once.
         """
         for row in rows:
             if row["entity"] == "ticket" and row["data"] is not None:
                 self._ticket_audience[row["entity_id"]] = replication.audience_of(row)
         first, head = rows[0]["seq"], rows[-1]["seq"]
-        groups = {g for r in rows for g in (r["group_id"], r["prev_group_id"]) if g is not None}
-        agents = {a for r in rows for a in (r["agent_id"], r["prev_agent_id"]) if a is not None}
-        accounts = {r["entity_id"] for r in rows if r["entity"] == "agent"}
-        classes: dict[tuple[Any, ...], list[AgentConnection]] = {}
-        for conn in self.connections:
-            if not conn.live:
-                continue
-            viewer = conn.viewer
-            if viewer.id in accounts and not self.access_still_valid(conn, rows):
-                continue
-            after = max(conn.sent_seq, first - 1)  # its catch-up may have read into these rows
-            conn.sent_seq = max(conn.sent_seq, head)
-            if after >= head:
-                continue
-            key = (
-                after,
-                viewer.sees_everything,
-                viewer.group_ids & groups,
-                viewer.id if viewer.id in agents else None,
-            )
-            classes.setdefault(key, []).append(conn)
+        for account in {r["entity_id"] for r in rows if r["entity"] == "agent"}:
+            for conn in self.recipients.of_agent(account):
+                self.access_still_valid(conn, rows)  # closes it if its access ended
+        groups = frozenset(g for r in rows for g in (r["group_id"], r["prev_group_id"]) if g)
+        agents = frozenset(a for r in rows for a in (r["agent_id"], r["prev_agent_id"]) if a)
+        classes = self.recipients.partition(groups, agents)
         self.head = head
-        encoded: dict[tuple[int, str], str] = {}
-        for (after, *_), conns in classes.items():
-            viewer = conns[0].viewer
-            parts: list[str] = []
-            for row in rows:
-                if row["seq"] <= after:
-                    continue
-                change = replication.present(row, viewer)
-                if change is None:
-                    continue
-                variant = (row["seq"], change["op"] + ("+" if change.get("gained") else ""))
-                if variant not in encoded:
-                    encoded[variant] = replication.encode_change(change)
-                parts.append(encoded[variant])
-            if parts:
-                body = ",".join(parts)
-                frame = '{"type":"changes","cursor":%d,"changes":[%s]}' % (head, body)
-                self._push(conns, frame)
+        encoded: dict[tuple[int, str, bool, bool], str] = {}
+        for conns in classes:
+            frame = self._changes_frame(rows, first - 1, conns[0].viewer, encoded)
+            for conn in conns:
+                conn.sent_seq = head
+                if frame is not None and conn.live:
+                    conn.push(frame)
+        for conn in list(self.recipients.ahead):
+            frame = self._changes_frame(rows, conn.sent_seq, conn.viewer, encoded)
+            if frame is not None and conn.live:
+                conn.push(frame)
+            if conn.sent_seq <= head:
+                conn.sent_seq = head
+                self.recipients.caught_up(conn)
+
+    def _changes_frame(
+        self,
+        rows: list[dict[str, Any]],
+        after: int,
+        viewer: Viewer,
+        encoded: dict[tuple[int, str, bool, bool], str],
+    ) -> bytes | None:
+        """The ``changes`` frame ``viewer`` gets for the rows past ``after`` (None: nothing)."""
+        parts: list[str] = []
+        for row in rows:
+            if row["seq"] <= after:
+                continue
+            change = replication.present(row, viewer)
+            if change is None:
+                continue
+            # What present() can make of one row differs only in these.
+            variant = (row["seq"], change["op"], "data" in change, "gained" in change)
+            if variant not in encoded:
+                encoded[variant] = replication.encode_change(change)
+            parts.append(encoded[variant])
+        if not parts:
+            return None
+        body = ",".join(parts)
+        return text_frame('{"type":"changes","cursor":%d,"changes":[%s]}' % (self.head, body))
 
     def access_still_valid(self, conn: AgentConnection, rows: list[dict[str, Any]]) -> bool:
         """False (and the connection closing) if these rows end what it may see or do."""
@@ -155,15 +161,14 @@ class Hub:
     def join(self, conn: AgentConnection) -> None:
         """``conn`` is caught up: from now on the hub pushes to it."""
         conn.live = True
-        self.connections.add(conn)
+        self.recipients.add(conn, ahead=conn.sent_seq != self.head)
         self.presence.joined(conn)
 
     def leave(self, conn: AgentConnection) -> bool:
         """``conn`` is gone; False if it had never joined (or already left)."""
         conn.live = False
-        if conn not in self.connections:
+        if not self.recipients.discard(conn):
             return False
-        self.connections.discard(conn)
         self.presence.left(conn)
         return True
 
