@@ -34,21 +34,18 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class EntityKind:
-    """A replicated entity: its wire name, its table and the columns of its datetimes."""
+    """A replicated entity: its wire name, its table, its columns and those of datetimes."""
 
     name: str
     table: Table
+    columns: tuple[str, ...]
     datetime_columns: frozenset[str]
-
-    @property
-    def columns(self) -> list[str]:
-        return [c.name for c in self.table.columns]
 
 
 def _kind(name: str, table: Any) -> EntityKind:
     tbl: Table = table
     datetimes = frozenset(c.name for c in tbl.columns if isinstance(c.type, UTCDateTime))
-    return EntityKind(name, tbl, datetimes)
+    return EntityKind(name, tbl, tuple(c.name for c in tbl.columns), datetimes)
 
 
 # Order matters for a bootstrap: referenced rows come before the rows that reference them.
@@ -70,12 +67,11 @@ ENTITIES: dict[str, EntityKind] = {
 def to_wire(entity: str, row: Mapping[Any, Any]) -> Row:
     """A table row as a JSON-ready dict: datetimes become ISO 8601 strings in UTC."""
     kind = ENTITIES[entity]
-    out: Row = {}
-    for name in kind.columns:
-        value = row[name]
-        if name in kind.datetime_columns and value is not None:
-            value = value.isoformat()
-        out[name] = value
+    out: Row = {name: row[name] for name in kind.columns}
+    for name in kind.datetime_columns:
+        value = out[name]
+        if value is not None:
+            out[name] = value.isoformat()
     return out
 
 
