@@ -499,6 +499,8 @@ async def leave_idle(world: World, token: str) -> None:
 
 async def disable_bob(world: World, token: str) -> None:
     set_agent_active(world, "a-bob", False)
+    with world.store.begin() as conn:  # as disabling does: the sessions end too
+        auth.revoke_agent_sessions(conn, "a-bob")
 
 
 SessionEnd = Callable[[World, str], Awaitable[None]]

@@ -125,10 +125,11 @@ def resolve_token(conn: Connection, token: str) -> tuple[SessionInfo, bool]:
     if row is None:
         raise AuthError(ErrorCode.TOKEN_INVALID, "the session token is not valid")
     now = utcnow()
-    if row.revoked_at is not None:
-        raise AuthError(ErrorCode.SESSION_REVOKED, "this session was signed out")
+    # Disabling an account also revokes its sessions: say the more useful of the two.
     if not row.active:
         raise AuthError(ErrorCode.AGENT_DISABLED, "this account has been disabled")
+    if row.revoked_at is not None:
+        raise AuthError(ErrorCode.SESSION_REVOKED, "this session was signed out")
     expires_at = min(row.expires_at, row.last_seen_at + SESSION_IDLE)
     if now >= expires_at:
         raise AuthError(ErrorCode.SESSION_EXPIRED, "the session has expired; sign in again")
@@ -154,10 +155,10 @@ def keep_alive(conn: Connection, session_id: str) -> SessionInfo:
         .join(T_AGENTS, T_AGENTS.c.id == T_SESSIONS.c.agent_id)
         .where(T_SESSIONS.c.id == session_id)
     ).first()
+    if row is not None and not row.active:
+        raise AuthError(ErrorCode.AGENT_DISABLED, "this account has been disabled")
     if row is None or row.revoked_at is not None:
         raise AuthError(ErrorCode.SESSION_REVOKED, "this session was signed out")
-    if not row.active:
-        raise AuthError(ErrorCode.AGENT_DISABLED, "this account has been disabled")
     if utcnow() >= min(row.expires_at, row.last_seen_at + SESSION_IDLE):
         raise AuthError(ErrorCode.SESSION_EXPIRED, "the session has expired; sign in again")
     return SessionInfo(row.id, row.agent_id, touch_session(conn, session_id))
