@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from app.models.tables import T_DRAFTS, T_MESSAGES
@@ -130,12 +129,6 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache._rebuild keeps device_id and next_mutation_id but not agent_id, so until "
-    "the next successful sign-in/welcome the engine's agent_id is None and every local change "
-    "raises 'not signed in' (app/sync/cache.py PRESERVED_STATE)",
-)
 def test_offline_work_continues_right_after_a_rebuild(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = make_store(f"sqlite:///{tmp_path / 'server.db'}")

@@ -40,7 +40,8 @@ CACHE_TABLES: list[Table] = [
 ]
 # Kept across a rebuild: unsent work.
 PRESERVED = (T_OUTBOX, T_DRAFTS, T_REJECTIONS)
-PRESERVED_STATE = ("device_id", "next_mutation_id")
+# The signed-in agent too: offline work right after an upgrade needs to know who is typing.
+PRESERVED_STATE = ("device_id", "next_mutation_id", "agent_id")
 
 # Execution options for transactions that hold only what the server can send again: received
 # pages with their cursor, bootstrap pages, fetched tickets.  They commit with

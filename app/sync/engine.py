@@ -73,6 +73,10 @@ class SyncEngine:
         self.server_url = server_url.rstrip("/")
         self.token = token
         self.observer = observer or SyncObserver()
+        # wss:// without a context of the caller's: verify against the system's CAs (or the
+        # file named by SSL_CERT_FILE), never unverified.
+        if ssl_context is None and self.server_url.startswith("wss://"):
+            ssl_context = ssl.create_default_context()
         self.ssl_context = ssl_context
         self.status = ConnectionStatus(ConnectionState.OFFLINE)
         self.agent_id: str | None = None
