@@ -81,7 +81,7 @@ class Profile:
 
 def tls_context(server_url: str) -> ssl.SSLContext | None:
     """How to verify a ``wss://`` server: the system's CAs, or the bundle named by
-    SSL_CERT_FILE (a company's private CA).  The engine must be given one for wss://."""
+    SSL_CERT_FILE (a company's private CA); the engine makes the same choice itself."""
     return ssl.create_default_context() if server_url.startswith("wss://") else None
 
 
@@ -117,7 +117,6 @@ async def _engine(profile: Profile, *, connect: bool = True) -> AsyncIterator[Sy
         profile.server,
         token=_token_for(profile),
         observer=outcome,
-        ssl_context=tls_context(profile.server),
     )
     await engine.open()
     if connect and engine.token:
@@ -157,7 +156,6 @@ async def cmd_login(args: argparse.Namespace) -> int:
     engine = SyncEngine(
         cache_path(profile.server, profile.email),
         profile.server,
-        ssl_context=tls_context(profile.server),
     )
     await engine.open()
     try:
