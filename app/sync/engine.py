@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -441,8 +442,7 @@ class SyncEngine:
             return
 
         def work(conn: Connection) -> tuple[list[dict[str, Any] | None], int]:
-            entries = [self._settle_in_cache(conn, frame) for frame in answers]
-            return entries, cache.outbox_count(conn)
+            return self._settle_in_cache(conn, answers), cache.outbox_count(conn)
 
         entries, outbox = await self.db(work)
         self._settled.set()
@@ -475,21 +475,45 @@ class SyncEngine:
         if self.status.state == ConnectionState.ONLINE:
             self._set_status(ConnectionState.ONLINE, outbox=outbox)
 
-    def _settle_in_cache(self, conn: Connection, frame: dict[str, Any]) -> dict[str, Any] | None:
-        entry = cache.settle(conn, frame)
-        if entry is not None and frame["type"] == "ack" and entry.get("clears_draft"):
-            ticket_id = entry["args"]["message"]["ticket_id"]
-            self._clear_draft_if_untouched(conn, ticket_id, entry["created_at"])
-        return entry
+    def _settle_in_cache(
+        self, conn: Connection, answers: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | None]:
+        """Settle answers in order: each run of acks at once, each reject on its own."""
+        entries: list[dict[str, Any] | None] = []
+        for is_ack, run in itertools.groupby(answers, key=lambda a: a["type"] == "ack"):
+            frames = list(run)
+            if not is_ack:
+                entries.extend(cache.settle(conn, frame) for frame in frames)
+                continue
+            settled = cache.settle_acks(conn, [frame["mutation_id"] for frame in frames])
+            self._clear_drafts_if_untouched(
+                conn, [e for e in settled if e is not None and e.get("clears_draft")]
+            )
+            entries.extend(settled)
+        return entries
 
-    def _clear_draft_if_untouched(self, conn: Connection, ticket_id: str, sent_at: Any) -> None:
+    def _clear_drafts_if_untouched(self, conn: Connection, sent: list[dict[str, Any]]) -> None:
+        """Drop the drafts that acknowledged replies were sent from, unless typed in since."""
+        if not sent:
+            return
         assert self.agent_id is not None
-        did = draft_id(self.agent_id, ticket_id)
-        row = conn.execute(select(T_DRAFTS.c.updated_at).where(T_DRAFTS.c.id == did)).first()
-        if row is None or row.updated_at > sent_at:
-            return  # the agent has typed something new since: keep it
-        conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
-        self._enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
+        last_sent: dict[str, tuple[str, Any]] = {}  # draft id -> (ticket id, newest reply)
+        for entry in sent:
+            ticket_id = entry["args"]["message"]["ticket_id"]
+            did = draft_id(self.agent_id, ticket_id)
+            if did not in last_sent or last_sent[did][1] < entry["created_at"]:
+                last_sent[did] = (ticket_id, entry["created_at"])
+        ids = list(last_sent)
+        for start in range(0, len(ids), 500):
+            query = select(T_DRAFTS.c.id, T_DRAFTS.c.updated_at).where(
+                T_DRAFTS.c.id.in_(ids[start : start + 500])
+            )
+            for did, updated_at in conn.execute(query).all():
+                ticket_id, sent_at = last_sent[did]
+                if updated_at > sent_at:
+                    continue  # the agent has typed something new since: keep it
+                conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+                self._enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
 
     def _fail_requests(self) -> None:
         for future in self._requests.values():

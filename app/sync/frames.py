@@ -12,58 +12,78 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 Frame = dict[str, Any]
 
-# Decoded frames waiting to be handled: enough to keep the cache thread busy, few enough to
-# bound memory (a page is at most 512 KiB of JSON, several times that once decoded).
-READ_AHEAD = 8
-# Changes applied in one transaction at most: bounds how long the cache thread stays busy
-# (and so how long a read for the UI may wait behind it).
-MAX_RUN_CHANGES = 5000
+# Frames read but not yet handled, by size of their JSON text: enough for several catch-up
+# pages (at most 512 KiB each) or thousands of acks, and a bound on memory either way.
+READ_AHEAD_CHARS = 4 * 1024 * 1024
+# At most this many changes (or answers) in one transaction: bounds how long the cache
+# thread stays busy, and so how long a read for the UI may wait behind it.
+MAX_RUN = 5000
 
 
 class FrameReader:
     """Decodes a connection's frames in a task; ``next_run`` hands them over in order."""
 
     def __init__(self, ws: ClientConnection) -> None:
-        self._queue: asyncio.Queue[Frame | _End] = asyncio.Queue(READ_AHEAD)
-        self._held: Frame | _End | None = None
+        self._waiting: deque[tuple[Frame | _End, int]] = deque()
+        self._chars = 0
+        self._arrived = asyncio.Event()
+        self._taken = asyncio.Event()
+        # The engine cancels the task when it is done with the connection.
         self.task = asyncio.get_running_loop().create_task(self._read(ws), name="sync-read")
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
             async for raw in ws:
-                await self._queue.put(json.loads(raw))
+                while self._chars >= READ_AHEAD_CHARS:
+                    self._taken.clear()
+                    await self._taken.wait()
+                self._push(json.loads(raw), len(raw))
         except Exception as exc:  # handed to the engine in order, after the frames before it
-            await self._queue.put(_End(exc))
+            self._push(_End(exc), 0)
         else:
-            await self._queue.put(_End(None))
+            self._push(_End(None), 0)
+
+    def _push(self, item: Frame | _End, chars: int) -> None:
+        self._waiting.append((item, chars))
+        self._chars += chars
+        self._arrived.set()
+
+    def _take(self) -> Frame:
+        item, chars = self._waiting.popleft()
+        assert not isinstance(item, _End)
+        self._chars -= chars
+        self._taken.set()
+        return item
 
     async def next_run(self) -> list[Frame]:
         """The next frame and the waiting frames that may share its transaction; [] at the
         end of the connection.  Raises what ended the connection, if it was an error."""
-        first = self._held if self._held is not None else await self._queue.get()
-        self._held = None
-        if isinstance(first, _End):
-            self._held = first  # stays the end
+        while not self._waiting:
+            self._arrived.clear()
+            await self._arrived.wait()
+        first = self._waiting[0][0]
+        if isinstance(first, _End):  # stays at the head: every later call ends here too
             if first.error is not None:
                 raise first.error
             return []
-        run = [first]
+        run = [self._take()]
         key = run_key(first)
-        size = len(first.get("changes") or ())
-        while key is not None and not self._queue.empty():
-            frame = self._queue.get_nowait()
-            more = 0 if isinstance(frame, _End) else len(frame.get("changes") or ())
-            if isinstance(frame, _End) or run_key(frame) != key or size + more > MAX_RUN_CHANGES:
-                self._held = frame
+        weight = _weight(first)
+        while key is not None and self._waiting:
+            frame = self._waiting[0][0]
+            if isinstance(frame, _End) or run_key(frame) != key:
                 break
-            run.append(frame)
-            size += more
+            weight += _weight(frame)
+            if weight > MAX_RUN:
+                break
+            run.append(self._take())
         return run
 
 
@@ -75,6 +95,11 @@ def run_key(frame: Frame) -> str | None:
     if kind == "ack" or (kind == "reject" and not frame.get("transient")):
         return "answer"
     return None
+
+
+def _weight(frame: Frame) -> int:
+    changes = frame.get("changes")
+    return len(changes) if isinstance(changes, list) else 1
 
 
 class _End:
