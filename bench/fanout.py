@@ -137,6 +137,7 @@ async def run() -> list[Result]:
         "n": latency.get("n", 0),
         "mutations_seen": report.get("mutations_seen"),
         "short_mutations": report.get("short_mutations"),
+        "missing_mutations": report.get("missing_mutations"),
         "expected_n": expected,
         "agents_connected": ready["connected"],
         "agents_failed": ready["failed"],
