@@ -332,25 +332,28 @@ class AgentConnection:
             future,
             is_live=lambda: not self._closing,
         )
+        # Answered from a callback rather than a task per mutation: a pipelining workstation
+        # has hundreds in flight, and the answer is written the moment the batch commits.
+        future.add_done_callback(partial(self._answer, frame.mutation_id))
+        self.server.writer.enqueue(req)
 
-        async def answer() -> None:
-            try:
-                result = await self.server.writer.submit(req)
-            except StoreUnavailable:
-                await self.send(
-                    {
-                        "type": "reject",
-                        "mutation_id": frame.mutation_id,
-                        "code": ErrorCode.SERVER_BUSY.value,
-                        "transient": True,
-                        "message": "the server could not store this change; reconnect and resend",
-                    }
-                )
-                self.close_soon(1011, "store unavailable; reconnect and resend")
-                return
-            await self.send(result)
-
-        self._spawn(answer())
+    def _answer(self, mutation_id: int, future: asyncio.Future[dict[str, Any]]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            self.push(text_frame(encode(future.result())))
+        elif isinstance(exc, StoreUnavailable):
+            reject = {
+                "type": "reject",
+                "mutation_id": mutation_id,
+                "code": ErrorCode.SERVER_BUSY.value,
+                "transient": True,
+                "message": "the server could not store this change; reconnect and resend",
+            }
+            self.push(text_frame(encode(reject)))
+            self.close_soon(1011, "store unavailable; reconnect and resend")
+        # Anything else means the server is shutting down, and this connection with it.
 
     async def _fetch_ticket(self, frame: p.FetchTicket) -> None:
         if (frame.number is None) == (frame.ticket_id is None):

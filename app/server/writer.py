@@ -88,10 +88,10 @@ class StoreWriter:
                 req.future.set_exception(ConnectionError("server shutting down"))
         self._executor.shutdown(wait=True)
 
-    async def submit(self, req: MutationRequest) -> dict[str, Any]:
-        """Queue a mutation; returns its ``ack`` or ``reject`` frame once committed."""
-        await self._queue.put(req)
-        return await req.future
+    def enqueue(self, req: MutationRequest) -> None:
+        """Queue a mutation; ``req.future`` gets its ``ack`` or ``reject`` frame once committed
+        (or StoreUnavailable)."""
+        self._queue.put_nowait(req)
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in its own write transaction on the writer thread."""
