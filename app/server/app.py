@@ -23,7 +23,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from app.models.entities import Ticket
-from app.server import access, auth, replication
+from app.server import access, auth, replication, store
 from app.server.access import Audience
 from app.server.connection import AgentConnection
 from app.server.hub import Hub
@@ -67,6 +67,7 @@ class SwitchboardServer:
         self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
         self._server: Server | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a read transaction on a reader thread."""
@@ -140,6 +141,8 @@ class SwitchboardServer:
         self.hub.head = await self.read(replication.head_seq)
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_head(), name="log-poller")
+        if store.is_sqlite(self.engine):
+            self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="checkpointer")
         self._server = await serve(
             self._handler,
             host,
@@ -178,10 +181,21 @@ class SwitchboardServer:
                 continue
             self.hub.notified(head)
 
+    async def _checkpoint_wal(self) -> None:
+        # See store.SAFETY_CHECKPOINT_PAGES: checkpoints kept off the writer thread.
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(store.CHECKPOINT_INTERVAL_S)
+            try:
+                await loop.run_in_executor(self._readers, store.checkpoint_wal, self.engine)
+            except Exception:
+                log.exception("WAL checkpoint failed")
+
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
+        for task in (self._poller, self._checkpointer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
