@@ -62,9 +62,15 @@ class LoggedData(dict[str, Any]):
 
     __slots__ = ("json",)
 
-    def __init__(self, text: str) -> None:
-        super().__init__(_JSON.raw_decode(text)[0])
+    def __init__(self, value: dict[str, Any], text: str) -> None:
+        super().__init__(value)
         self.json = text
+
+
+def _logged_data(text: str) -> Any:
+    # A delete's data may be SQL NULL or JSON null (how SQLAlchemy stores None): both None.
+    value = _JSON.raw_decode(text)[0]
+    return LoggedData(value, text) if isinstance(value, dict) else value
 
 
 def read_log(conn: Connection, after: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
@@ -78,7 +84,7 @@ def read_log(conn: Connection, after: int, limit: int = PAGE_SIZE) -> list[dict[
         row = dict(zip(keys, values, strict=True))
         row["fields"] = _JSON.raw_decode(row["fields"])[0]
         if row["data"] is not None:
-            row["data"] = LoggedData(row["data"])
+            row["data"] = _logged_data(row["data"])
         rows.append(row)
     return rows
 
