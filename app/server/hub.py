@@ -40,6 +40,7 @@ class Hub:
         self._known_head = 0
         self.connections: set[AgentConnection] = set()
         self._pending: list[dict[str, Any]] = []
+        self._flush_scheduled = False
         self._draining: asyncio.Task[None] | None = None
         # Who may see a viewed ticket: kept fresh from the ticket rows passing through.
         self._ticket_audience: dict[str, Audience] = {}
@@ -49,9 +50,26 @@ class Hub:
     # ---- changes -------------------------------------------------------------------------
 
     def committed(self, rows: list[dict[str, Any]]) -> None:
-        """Rows this process just committed, in seq order."""
+        """Rows this process just committed, in seq order.
+
+        Published on the loop's next turn: after the answers to the mutations that made them
+        (already scheduled), so a writer hears of its own change first.
+        """
         self._pending.extend(rows)
-        if self._draining is None or self._draining.done():
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._draining is not None and not self._draining.done():
+            return  # the drain under way takes the pending rows too
+        pending = [r for r in self._pending if r["seq"] > self.head]
+        if pending and pending[0]["seq"] == self.head + 1 and _contiguous(pending):
+            # The usual case, without a task: they follow on from what was published.
+            self._pending = []
+            self._publish(pending)
+        if self._pending or self._known_head > self.head:
             self._draining = asyncio.get_running_loop().create_task(self._drain())
 
     def notified(self, seq: int) -> None:
