@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 
 from app.models import wire
 from app.models.base import Base, utcnow
+from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
@@ -169,6 +170,8 @@ def apply_changes(
         conn.execute(insert(T_FETCH).prefix_with("OR IGNORE"), [{"ticket_id": i} for i in gained])
     if "ticket" in touched:
         reapply_pending(conn, touched["ticket"])
+    if "draft" in touched:
+        reapply_pending_drafts(conn, touched["draft"])
     if cursor is not None:
         advance_cursor(conn, cursor)
     return touched
@@ -186,6 +189,39 @@ def advance_cursor(conn: Connection, cursor: int) -> None:
     """Move the cursor forward (never back: live pages may trail a catch-up page)."""
     if cursor > int(get_state(conn, "cursor", 0)):
         set_state(conn, "cursor", cursor)
+
+
+def reapply_pending_drafts(conn: Connection, draft_ids: set[str]) -> None:
+    """Lay the agent's unacknowledged draft saves and discards back over server rows.
+
+    The server echoes each draft save to all of the agent's workstations, this one included;
+    an echo of an older save must not overwrite newer text still in the outbox (a restart then
+    would bring back the older text, and the agent would type on from it).
+    """
+    pending = conn.execute(
+        select(T_OUTBOX.c.name, T_OUTBOX.c.args, T_OUTBOX.c.created_at)
+        .where(T_OUTBOX.c.entity == "draft")
+        .order_by(T_OUTBOX.c.mutation_id)
+    ).all()
+    agent_id = get_state(conn, "agent_id")
+    if not pending or agent_id is None:
+        return
+    latest = {draft_id(agent_id, args["ticket_id"]): (name, args, at) for name, args, at in pending}
+    for did, (name, args, at) in latest.items():
+        if did not in draft_ids:
+            continue
+        conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+        if name == "draft.save":
+            conn.execute(
+                insert(T_DRAFTS).values(
+                    id=did,
+                    agent_id=agent_id,
+                    ticket_id=args["ticket_id"],
+                    kind=args["kind"],
+                    body=args["body"],
+                    updated_at=at,
+                )
+            )
 
 
 def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
@@ -285,17 +321,25 @@ def enqueue(
 
 
 def coalesce_draft(conn: Connection, ticket_id: str, args: dict[str, Any]) -> bool:
-    """Fold a draft save into an unsent one for the same ticket; False if there is none."""
-    row = conn.execute(
-        select(T_OUTBOX.c.mutation_id).where(
-            T_OUTBOX.c.name == "draft.save",
-            T_OUTBOX.c.entity_id == ticket_id,
-            T_OUTBOX.c.transmitted.is_(False),
-        )
-    ).scalar()
-    if row is None:
+    """Fold a draft save into an unsent one for the same ticket; False if there is none.
+
+    Only into the ticket's *last* draft operation: folding past a queued discard would
+    replay the save before the discard and lose the newer text.
+    """
+    last = conn.execute(
+        select(T_OUTBOX.c.mutation_id, T_OUTBOX.c.name, T_OUTBOX.c.transmitted)
+        .where(T_OUTBOX.c.entity == "draft", T_OUTBOX.c.entity_id == ticket_id)
+        .order_by(T_OUTBOX.c.mutation_id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.name != "draft.save" or last.transmitted:
         return False
-    conn.execute(update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == row).values(args=args))
+    # created_at moves too: it is when this text was typed (see reapply_pending_drafts).
+    conn.execute(
+        update(T_OUTBOX)
+        .where(T_OUTBOX.c.mutation_id == last.mutation_id)
+        .values(args=args, created_at=utcnow())
+    )
     return True
 
 
