@@ -21,7 +21,8 @@ from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import access, auth, replication
 from app.server.access import Viewer
-from app.server.writer import MutationRequest, StoreUnavailable, register_device
+from app.server.devices import register_device
+from app.server.writer import MutationRequest, StoreUnavailable
 from app.sync import protocol as p
 from app.sync.protocol import CloseCode, ErrorCode, ProtocolError, encode, error_frame
 

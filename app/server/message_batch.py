@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from app.models import wire
 from app.models.enums import MessageKind
@@ -48,8 +48,7 @@ _TICKET_UPDATE = update(T_TICKETS).where(T_TICKETS.c.id == bindparam("ticket_key
 # Seqs come back in the order of the rows given, so each mutation learns its own.
 _LOG_INSERT_MANY = insert(T_LOG).returning(T_LOG.c.seq, sort_by_parameter_order=True)
 _LOG_INSERT = insert(T_LOG)
-_LOG_HEAD = select(func.max(T_LOG.c.seq))
-_LOG_AFTER = select(T_LOG.c.seq).where(T_LOG.c.seq > bindparam("before")).order_by(T_LOG.c.seq)
+_LOG_LAST = select(T_LOG.c.seq).order_by(T_LOG.c.seq.desc()).limit(bindparam("n"))
 
 
 @dataclass
@@ -184,11 +183,10 @@ def _append_to_log(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     SQLite cannot return seqs from a batched insert in a known order (SQLAlchemy falls back
     to one statement per row).  But the writer holds SQLite's write lock for the whole
     transaction, and an AUTOINCREMENT key gives each new row a seq above every existing one,
-    so the rows above the head read before the insert are exactly these, in this order.
-    PostgreSQL returns them in parameter order from one batched statement.
+    so the last len(rows) seqs of the log are exactly these rows', in this order.  PostgreSQL
+    returns them in parameter order from one batched statement.
     """
     if conn.dialect.name != "sqlite":
         return list(conn.execute(_LOG_INSERT_MANY, rows).scalars())
-    before = conn.execute(_LOG_HEAD).scalar() or 0
     conn.execute(_LOG_INSERT, rows)
-    return list(conn.execute(_LOG_AFTER, {"before": before}).scalars())
+    return sorted(conn.execute(_LOG_LAST, {"n": len(rows)}).scalars())

@@ -2,8 +2,10 @@
 
 One thread owns all writes (SQLite allows one writer anyway, and batching many mutations into
 one commit is what makes thousands of acknowledged mutations per second possible).  Each
-mutation gets its own savepoint, so a rejected one changes nothing while its neighbours commit.
-A mutation is acknowledged only after its transaction has committed.
+mutation is all or nothing, so a rejected one changes nothing while its neighbours commit:
+runs of ``message.add`` are checked in full before anything is written (message_batch.py),
+and every other mutation gets its own savepoint.  A mutation is acknowledged only after its
+transaction has committed, and answered again, not applied again, if sent twice (devices.py).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
-from app.models.tables import T_DEVICES, T_RESULTS
 from app.server.access import Viewer
+from app.server.devices import DeviceLedger, ack_frame
+from app.server.devices import register_device as register_device  # older import path
 from app.server.message_batch import MessageRun
 from app.server.mutations import HANDLERS, MutationRejected, WriteContext
 from app.sync import protocol as p
@@ -184,12 +187,12 @@ class StoreWriter:
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
                 args = notes[i]
-                if args is not None and ledger.is_new(req):
+                if args is not None and ledger.is_new(req.device_id, req.mutation_id):
                     if run is None:
                         run = MessageRun(conn, _messages_ahead(notes, i))
                     planned = run.plan(req.viewer, req.device_id, args, utcnow())
                     if planned is not None:
-                        ledger.claim(req)
+                        ledger.claim(req.device_id, req.mutation_id)
                         members.append(i)
                         continue
                 if not self._write_run(conn, run, members, batch, ledger, answers, logged):
@@ -233,8 +236,8 @@ class StoreWriter:
                 answers[i] = self._apply_new(conn, batch[i], ledger, logged)
             return False
         for i, done in zip(members, planned, strict=True):
-            frame = _ack(batch[i].mutation_id, done.log[-1]["seq"], done.result)
-            ledger.record(batch[i], frame)
+            frame = ack_frame(batch[i].mutation_id, done.log[-1]["seq"], done.result)
+            ledger.record(batch[i].device_id, batch[i].mutation_id, frame)
             answers[i] = frame
             logged.extend(done.log)
         return True
@@ -246,9 +249,9 @@ class StoreWriter:
         ledger: DeviceLedger,
         logged: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        if not ledger.is_new(req):
-            return ledger.replayed(conn, req)
-        ledger.claim(req)
+        if not ledger.is_new(req.device_id, req.mutation_id):
+            return ledger.replayed(conn, req.device_id, req.mutation_id)
+        ledger.claim(req.device_id, req.mutation_id)
         return self._apply_new(conn, req, ledger, logged)
 
     def _apply_new(
@@ -266,7 +269,9 @@ class StoreWriter:
             parsed = p.parse_mutation_args(req.name, req.args)
             result = HANDLERS[req.name](ctx, parsed)
             savepoint.commit()
-            frame = _ack(req.mutation_id, ctx.logged[-1]["seq"] if ctx.logged else None, result)
+            frame = ack_frame(
+                req.mutation_id, ctx.logged[-1]["seq"] if ctx.logged else None, result
+            )
             logged.extend(ctx.logged)
         except (MutationRejected, p.ProtocolError) as exc:
             savepoint.rollback()
@@ -290,79 +295,8 @@ class StoreWriter:
                 "code": ErrorCode.INTERNAL.value,
                 "message": "the server could not apply this change; try again",
             }
-        ledger.record(req, frame)
+        ledger.record(req.device_id, req.mutation_id, frame)
         return frame
-
-
-class DeviceLedger:
-    """Each device's last applied mutation id and the answers given, for one batch.
-
-    Read with one query and written back with two executemany statements when the batch ends,
-    instead of a read and two writes per mutation.  Same transaction, so an answer is stored
-    exactly when its mutation commits.
-    """
-
-    def __init__(self, conn: Connection, device_ids: set[str]) -> None:
-        rows = conn.execute(_DEVICES_LAST, {"ids": sorted(device_ids)})
-        self._last: dict[str, int] = {device: last for device, last in rows}
-        missing = device_ids - self._last.keys()
-        if missing:
-            raise RuntimeError(f"device {min(missing)} was not registered at hello")
-        self._answers: dict[tuple[str, int], dict[str, Any]] = {}
-        self._moved: set[str] = set()
-
-    def is_new(self, req: MutationRequest) -> bool:
-        return req.mutation_id > self._last[req.device_id]
-
-    def claim(self, req: MutationRequest) -> None:
-        """``req`` is being applied: from now on its id counts as seen."""
-        self._last[req.device_id] = req.mutation_id
-        self._moved.add(req.device_id)
-
-    def record(self, req: MutationRequest, frame: dict[str, Any]) -> None:
-        self._answers[(req.device_id, req.mutation_id)] = frame
-
-    def replayed(self, conn: Connection, req: MutationRequest) -> dict[str, Any]:
-        """The original answer to a mutation sent again."""
-        stored = self._answers.get((req.device_id, req.mutation_id))
-        if stored is None:
-            stored = conn.execute(
-                select(T_RESULTS.c.result).where(
-                    T_RESULTS.c.device_id == req.device_id,
-                    T_RESULTS.c.mutation_id == req.mutation_id,
-                )
-            ).scalar()
-        if stored is None:
-            # Applied long ago and its result pruned after the client confirmed the answer.
-            stored = _ack(req.mutation_id, None, {})
-        return {**stored, "replayed": True}
-
-    def save(self, conn: Connection) -> None:
-        if self._answers:
-            conn.execute(
-                _RESULTS_INSERT,
-                [
-                    {"device_id": device, "mutation_id": mutation_id, "result": frame}
-                    for (device, mutation_id), frame in self._answers.items()
-                ],
-            )
-        if self._moved:
-            conn.execute(
-                _DEVICE_UPDATE,
-                [{"device": d, "last_mutation_id": self._last[d]} for d in sorted(self._moved)],
-            )
-
-
-# Built once (see message_batch): these run for every batch.
-_DEVICES_LAST = select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
-    T_DEVICES.c.id.in_(bindparam("ids", expanding=True))
-)
-_RESULTS_INSERT = insert(T_RESULTS)
-_DEVICE_UPDATE = update(T_DEVICES).where(T_DEVICES.c.id == bindparam("device"))
-
-
-def _ack(mutation_id: int, seq: int | None, result: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "ack", "mutation_id": mutation_id, "seq": seq, "result": result}
 
 
 def _messages_ahead(notes: list[p.MessageAddArgs | None], start: int) -> list[p.MessageAddArgs]:
@@ -384,35 +318,6 @@ def _message_args(req: MutationRequest) -> p.MessageAddArgs | None:
     except p.ProtocolError:
         return None  # the generic path parses again and rejects it
     return args if isinstance(args, p.MessageAddArgs) else None
-
-
-def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> None:
-    """Create or refresh a device at hello and drop results the client has confirmed.
-
-    Raises PermissionError if the device belongs to another agent.
-    """
-    row = conn.execute(select(T_DEVICES.c.agent_id).where(T_DEVICES.c.id == device_id)).first()
-    now = utcnow()
-    if row is None:
-        conn.execute(
-            insert(T_DEVICES).values(
-                id=device_id,
-                agent_id=agent_id,
-                last_mutation_id=0,
-                created_at=now,
-                last_seen_at=now,
-            )
-        )
-        return
-    if row.agent_id != agent_id:
-        raise PermissionError(device_id)
-    conn.execute(update(T_DEVICES).where(T_DEVICES.c.id == device_id).values(last_seen_at=now))
-    if acked_through:
-        conn.execute(
-            delete(T_RESULTS).where(
-                T_RESULTS.c.device_id == device_id, T_RESULTS.c.mutation_id <= acked_through
-            )
-        )
 
 
 def _partition(
