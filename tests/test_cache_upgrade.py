@@ -27,7 +27,8 @@ def _age(path: Path) -> None:
         db.execute(f"PRAGMA user_version = {OLDER}")
         db.execute("CREATE TABLE saved_views (id TEXT PRIMARY KEY, query TEXT)")
         db.execute("INSERT INTO saved_views VALUES ('v1', 'status:open')")
-        db.execute("ALTER TABLE outbox DROP COLUMN clears_draft")
+        db.execute("ALTER TABLE outbox DROP COLUMN transmitted")
+        db.execute("ALTER TABLE outbox ADD COLUMN clears_draft BOOLEAN")
         db.execute("ALTER TABLE tickets ADD COLUMN legacy_flag INTEGER")
         db.commit()
     finally:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the cache's tables change; an older cache is rebuilt from the server, keeping
 # its outbox and drafts (they hold work the server has not seen yet).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the outbox lost clears_draft
 
 
 CACHE_TABLES: list[Table] = [
@@ -399,7 +399,7 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
             .values(**{k: v for k, v in entry["base"].items() if k in T_TICKETS.c})
         )
         reapply_pending(conn, [entry["entity_id"]])
-    if entry["name"] == "draft.save" and not _later_draft_work(conn, entry["entity_id"]):
+    if entry["name"] == "draft.save" and not draft_work_queued(conn, entry["entity_id"]):
         # Refused only when the server holds no draft for the ticket, so neither may the
         # cache; the text lives on in the rejection for the agent to copy.
         conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.ticket_id == entry["entity_id"]))
@@ -455,7 +455,7 @@ def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
         yield values[start : start + size]
 
 
-def _later_draft_work(conn: Connection, ticket_id: str) -> bool:
+def draft_work_queued(conn: Connection, ticket_id: str) -> bool:
     later = conn.execute(
         select(T_OUTBOX.c.mutation_id).where(
             T_OUTBOX.c.entity == "draft", T_OUTBOX.c.entity_id == ticket_id

@@ -26,8 +26,6 @@ class OutboxEntry(Base):
     base: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Once sent, the args are frozen: the server may have applied them under this id.
     transmitted: Mapped[bool] = mapped_column(Boolean, default=False)
-    # A reply sent from a draft: the draft goes only once the server has the reply.
-    clears_draft: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -34,7 +34,6 @@ from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync import cache, queries
 from app.sync import protocol as p
-from app.sync.cache_tables import T_OUTBOX
 from app.sync.frames import FrameReader
 from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
 
@@ -451,8 +450,6 @@ class SyncEngine:
         for frame, entry in zip(answers, entries, strict=True):
             if entry is None:
                 continue  # answered before (a replay)
-            if entry.get("clears_draft"):
-                self._outbox_ready.set()  # settling may have queued the draft's deletion
             changed.setdefault(entry["entity"], set()).add(entry["entity_id"])
             if entry["name"] == "message.add":
                 changed.setdefault("message", set()).add(entry["args"]["message"]["id"])
@@ -485,35 +482,8 @@ class SyncEngine:
             if not is_ack:
                 entries.extend(cache.settle(conn, frame) for frame in frames)
                 continue
-            settled = cache.settle_acks(conn, [frame["mutation_id"] for frame in frames])
-            self._clear_drafts_if_untouched(
-                conn, [e for e in settled if e is not None and e.get("clears_draft")]
-            )
-            entries.extend(settled)
+            entries.extend(cache.settle_acks(conn, [frame["mutation_id"] for frame in frames]))
         return entries
-
-    def _clear_drafts_if_untouched(self, conn: Connection, sent: list[dict[str, Any]]) -> None:
-        """Drop the drafts that acknowledged replies were sent from, unless typed in since."""
-        if not sent:
-            return
-        assert self.agent_id is not None
-        last_sent: dict[str, tuple[str, Any]] = {}  # draft id -> (ticket id, newest reply)
-        for entry in sent:
-            ticket_id = entry["args"]["message"]["ticket_id"]
-            did = draft_id(self.agent_id, ticket_id)
-            if did not in last_sent or last_sent[did][1] < entry["created_at"]:
-                last_sent[did] = (ticket_id, entry["created_at"])
-        ids = list(last_sent)
-        for start in range(0, len(ids), 500):
-            query = select(T_DRAFTS.c.id, T_DRAFTS.c.updated_at).where(
-                T_DRAFTS.c.id.in_(ids[start : start + 500])
-            )
-            for did, updated_at in conn.execute(query).all():
-                ticket_id, sent_at = last_sent[did]
-                if updated_at > sent_at:
-                    continue  # the agent has typed something new since: keep it
-                conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
-                self._enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
 
     def _fail_requests(self) -> None:
         for future in self._requests.values():
@@ -536,12 +506,6 @@ class SyncEngine:
         mutation_id = cache.enqueue(
             conn, name, args, entity, entity_id, extra.get("patch"), extra.get("base")
         )
-        if extra.get("clears_draft"):
-            conn.execute(
-                update(T_OUTBOX)
-                .where(T_OUTBOX.c.mutation_id == mutation_id)
-                .values(clears_draft=True)
-            )
         return mutation_id
 
     async def _local(self, fn: Callable[[Connection], T], changed: dict[str, set[str]]) -> T:
@@ -582,9 +546,7 @@ class SyncEngine:
             }
             if kind == "reply":
                 args["seen_version"] = version if seen_version is None else seen_version
-            self._enqueue(
-                conn, "message.add", args, "message", message_id, clears_draft=clears_draft
-            )
+            self._enqueue(conn, "message.add", args, "message", message_id)
             conn.execute(
                 insert(T_MESSAGES).values(
                     id=message_id,
@@ -597,8 +559,16 @@ class SyncEngine:
                     delivery_state="queued",
                 )
             )
+            if clears_draft:
+                # The draft goes with the send, after it in the outbox: the text lives on in
+                # the queued message (kept, marked failed, if the server refuses it), and
+                # whatever the agent types next is a new draft.
+                self._discard_draft(conn, agent_id, ticket_id, only_if_any=True)
 
-        await self._local(work, {"message": {message_id}, "ticket": {ticket_id}})
+        changed = {"message": {message_id}, "ticket": {ticket_id}}
+        if clears_draft:
+            changed["draft"] = {draft_id(agent_id, ticket_id)}
+        await self._local(work, changed)
         return message_id
 
     async def update_ticket(
@@ -662,11 +632,22 @@ class SyncEngine:
         agent_id = self._require_agent()
         did = draft_id(agent_id, ticket_id)
 
-        def work(conn: Connection) -> None:
-            conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
-            self._enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
+        await self._local(
+            lambda conn: self._discard_draft(conn, agent_id, ticket_id), {"draft": {did}}
+        )
 
-        await self._local(work, {"draft": {did}})
+    def _discard_draft(
+        self, conn: Connection, agent_id: str, ticket_id: str, *, only_if_any: bool = False
+    ) -> None:
+        """Delete the draft here and queue its deletion on the server.
+
+        ``only_if_any``: skip the server round trip when this workstation knows of no draft
+        (a reply typed without one, the usual case).
+        """
+        done = conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == draft_id(agent_id, ticket_id)))
+        if only_if_any and not done.rowcount and not cache.draft_work_queued(conn, ticket_id):
+            return
+        self._enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
 
     async def create_ticket(
         self,
