@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,9 @@ class AgentConnection:
         self.viewer: Viewer = Viewer("", "agent", frozenset(), 0)
         self.device_id: str | None = None
         self.live = False
-        self.sent_seq = 0
+        self._sent_seq = 0
+        # Acks whose change has not been pushed to this connection yet, in answer order.
+        self._held_acks: deque[tuple[int, bytes]] = deque()
         self.presence = Presence.AVAILABLE
         self.viewing: str | None = None
         self.typing = False
@@ -68,6 +71,17 @@ class AgentConnection:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- helpers -------------------------------------------------------------------------
+
+    @property
+    def sent_seq(self) -> int:
+        """The change-log position this connection has been sent everything up to."""
+        return self._sent_seq
+
+    @sent_seq.setter
+    def sent_seq(self, seq: int) -> None:
+        self._sent_seq = seq
+        while self._held_acks and self._held_acks[0][0] <= seq:
+            self.push(self._held_acks.popleft()[1])
 
     def push(self, frame: bytes) -> None:
         """Write a pre-serialised frame (see `text_frame`) now, without waiting.
@@ -343,7 +357,16 @@ class AgentConnection:
             return
         exc = future.exception()
         if exc is None:
-            self.push(text_frame(encode(future.result())))
+            answer = future.result()
+            frame = text_frame(encode(answer))
+            seq = answer.get("seq") or 0
+            # An ack never overtakes its own change (nor an earlier answer): a workstation
+            # that drops the optimistic overlay on the ack must already hold the server's row,
+            # or it would show the older one in between.
+            if self._held_acks or seq > self._sent_seq:
+                self._held_acks.append((seq, frame))
+            else:
+                self.push(frame)
         elif isinstance(exc, StoreUnavailable):
             reject = {
                 "type": "reject",

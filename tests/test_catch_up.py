@@ -1,0 +1,142 @@
+"""Catch-up after time offline: deletes, exact row contents, and a long run of answers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from app.models import wire
+from app.models.tables import T_CANNED, T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.server import access, replication
+from app.sync.cache import get_state
+from app.sync.engine import SyncEngine
+from tests.world import AGENTS, eventually, make_store, running_server, workstation
+
+ADA = AGENTS["ada@example.com"][0]
+
+
+def visible_rows(store: Engine, agent_id: str) -> dict[str, Any]:
+    """The server's rows an agent may see, in wire form (datetimes as the protocol sends them)."""
+    with store.connect() as conn:
+        viewer = replication.load_viewer(conn, agent_id)
+        assert viewer is not None
+        tickets = {
+            r["id"]: wire.to_wire("ticket", r)
+            for r in conn.execute(select(T_TICKETS)).mappings()
+            if access.can_see(viewer, access.ticket_audience(r))
+        }
+        messages = {
+            r["id"]: wire.to_wire("message", r)
+            for r in conn.execute(select(T_MESSAGES)).mappings()
+            if r["ticket_id"] in tickets
+        }
+    return {"tickets": tickets, "messages": messages}
+
+
+def cached_rows(conn: Connection) -> dict[str, Any]:
+    return {
+        "tickets": {
+            r["id"]: wire.to_wire("ticket", r) for r in conn.execute(select(T_TICKETS)).mappings()
+        },
+        "messages": {
+            r["id"]: wire.to_wire("message", r) for r in conn.execute(select(T_MESSAGES)).mappings()
+        },
+    }
+
+
+async def cursor_of(engine: SyncEngine) -> int:
+    return int(await engine.read(lambda c: get_state(c, "cursor", 0)))
+
+
+def test_deletes_made_while_offline_reach_the_cache(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            sam, _ = await workstation(tmp_path, server.url, "sam@example.com")
+            laptop, _ = await workstation(tmp_path, server.url, "ada@example.com", name="laptop")
+            canned = {
+                "title": "Refund sent",
+                "body": "Your refund is on its way.",
+                "scope": "shared",
+            }
+            await sam.mutate(
+                "canned.create", {"canned_id": "cr-1", "canned": canned}, "canned_response", "cr-1"
+            )
+            await ada.save_draft("t-1", "Checking with the warehouse")
+
+            async def ada_has_both() -> bool:
+                canned_ids = await ada.read(lambda c: c.execute(select(T_CANNED.c.id)).all())
+                drafts = await laptop.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all())
+                return len(canned_ids) == 1 and len(drafts) == 1
+
+            await eventually(ada_has_both)
+            await ada.stop()
+            before = await cursor_of(ada)
+
+            # While Ada is away: the canned response is deleted, her draft is discarded on her
+            # laptop, and t-2 moves to a group she is not in.
+            await sam.mutate("canned.delete", {"canned_id": "cr-1"}, "canned_response", "cr-1")
+            await laptop.discard_draft("t-1")
+            await sam.update_ticket("t-2", {"group_id": "g-billing"})
+            await sam.wait_drained(10)
+            await laptop.wait_drained(10)
+
+            ada.start()
+            await ada.wait_online(20)
+            assert await cursor_of(ada) > before
+            assert await ada.read(lambda c: c.execute(select(T_CANNED.c.id)).all()) == []
+            assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
+            cached = await ada.read(cached_rows)
+            assert "t-2" not in cached["tickets"]
+            assert cached == visible_rows(store, ADA)
+            for engine in (ada, sam, laptop):
+                await engine.close()
+        store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_long_run_of_answers_settles_every_reply_and_its_draft(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            await ada.stop()
+            sent: list[str] = []
+            for i in range(150):  # answered in runs, settled together
+                ticket = ("t-1", "t-2", "t-5")[i % 3]
+                await ada.save_draft(ticket, f"draft {i}")
+                sent.append(await ada.reply(ticket, f"reply {i}", kind="note"))
+            ada.start()
+            await ada.wait_online(20)
+            await ada.wait_drained(20)
+
+            async def all_sent() -> bool:
+                rows = await ada.read(
+                    lambda c: c.execute(
+                        select(T_MESSAGES.c.id, T_MESSAGES.c.delivery_state).where(
+                            T_MESSAGES.c.id.in_(sent)
+                        )
+                    ).all()
+                )
+                return len(rows) == len(sent) and {state for _, state in rows} == {"sent"}
+
+            await eventually(all_sent)
+            # Each reply was sent from its draft, so none is left, here or on the server.
+            assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
+            with store.connect() as conn:
+                assert conn.execute(select(T_DRAFTS.c.id)).all() == []
+                on_server = conn.execute(
+                    select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(sent))
+                ).all()
+            assert len(on_server) == len(sent)
+            assert await ada.rejections() == []
+            assert await ada.read(cached_rows) == visible_rows(store, ADA)
+            await ada.close()
+        store.dispose()
+
+    asyncio.run(scenario())
