@@ -501,3 +501,42 @@ def test_the_client_uses_only_websockets_and_json() -> None:
         "urllib",
         "websockets",
     }
+
+
+def test_answers_arrive_in_order_and_after_their_changes(tmp_path: Path) -> None:
+    """Section 11.3: a pipelined run of mutations is answered in order, and each ack comes only
+    after the `changes` frame carrying its seq (a client may drop its overlay on the ack)."""
+
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            sync_url = server.url + "/sync"
+            login = await sign_in(sync_url, "ada@example.com")
+            async with open_sync(sync_url, login["token"]) as ws:
+                ada = Client(ws, Replica())
+                await ada.hello("doc-client-order")
+                count = 60
+                for i in range(1, count + 1):
+                    args: Frame = {"ticket_id": "t-1", "changes": {"tags": [f"tag{i}"]}}
+                    if i % 3 == 0:  # some answers carry no seq: nothing changed
+                        args = {"ticket_id": "t-1", "changes": {"priority": "normal"}}
+                    await ada.send(
+                        {
+                            "type": "mutation",
+                            "mutation_id": i,
+                            "name": "ticket.update",
+                            "args": {**args, "seen_version": 0},
+                        }
+                    )
+                answered: list[int] = []
+                while len(answered) < count:
+                    frame = await ada.recv()  # applies changes frames, moving the cursor
+                    if frame["type"] in ("ack", "reject"):
+                        assert frame["type"] == "ack", frame
+                        answered.append(frame["mutation_id"])
+                        assert ada.cursor >= (frame["seq"] or 0), frame
+                assert answered == list(range(1, count + 1))
+                assert ada.replica.get("ticket", "t-1")["tags"] == [f"tag{count - 1}"]
+        store.dispose()
+
+    asyncio.run(scenario())

@@ -114,9 +114,9 @@ class Hub:
         for conns in classes:
             frame = self._changes_frame(rows, first - 1, conns[0].viewer, encoded)
             for conn in conns:
-                conn.sent_seq = head
                 if frame is not None and conn.live:
                     conn.push(frame)
+                conn.sent_seq = head  # after the push: it releases acks held for these rows
         for conn in list(self.recipients.ahead):
             frame = self._changes_frame(rows, conn.sent_seq, conn.viewer, encoded)
             if frame is not None and conn.live:
