@@ -45,7 +45,7 @@ class StoreUnavailable(Exception):
 
 @dataclass
 class MutationRequest:
-    """One mutation waiting for the writer, and the future its connection awaits."""
+    """One mutation waiting for the writer, and the future that takes its answer."""
 
     viewer: Viewer
     device_id: str
