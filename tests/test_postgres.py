@@ -16,6 +16,7 @@ from sqlalchemy import Engine, MetaData, func, inspect, select
 
 from app.models.base import Base
 from app.models.tables import T_LOG, T_MESSAGES
+from app.server import app as server_app
 from app.server.store import alembic_config, create_store_engine, migrate, schema_is_current
 from app.sync import protocol as p
 from app.sync import queries
@@ -215,6 +216,35 @@ def test_two_server_processes_share_one_postgresql_store(pg_url: str, tmp_path: 
                 await ada.close()
                 await lin.close()
             assert await asyncio.to_thread(server_a.stop) == 0, server_a.stderr()
+        store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_wakes_the_other_server_at_once(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the safety-net poll pushed out of reach, only the commit notification can carry a
+    change from one server process to the other within the test's few seconds."""
+    monkeypatch.setattr(server_app, "HEAD_POLL_S", 600.0)
+
+    async def scenario() -> None:
+        store = make_store(pg_url)
+        async with running_server(store) as server_a, running_server(store) as server_b:
+            for server in (server_a, server_b):
+                assert server.commit_listener is not None
+                await asyncio.wait_for(server.commit_listener.connected.wait(), 10)
+            ada, _ = await workstation(tmp_path, server_a.url, "ada@example.com")
+            lin, _ = await workstation(tmp_path, server_b.url, "lin@example.com")
+            message_id = await ada.reply("t-1", "Through A, announced to B.")
+
+            async def lin_sees_it() -> bool:
+                d = await lin.read(lambda c: queries.ticket_detail(c, ticket_id="t-1"))
+                return d is not None and message_id in {m["id"] for m in d["messages"]}
+
+            await eventually(lin_sees_it, 5)
+            await ada.close()
+            await lin.close()
         store.dispose()
 
     asyncio.run(scenario())

@@ -7,11 +7,13 @@ never stalls the fan-out.  ``GET /healthz`` answers without a WebSocket upgrade.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http
 import json
 import logging
 import ssl
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,10 +25,11 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from app.models.entities import Ticket
-from app.server import access, auth, replication, store
+from app.server import access, auth, notify, replication, store
 from app.server.access import Audience
 from app.server.connection import AgentConnection
 from app.server.hub import Hub
+from app.server.notify import CommitListener
 from app.server.writer import StoreWriter
 from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH
 
@@ -62,12 +65,17 @@ class SwitchboardServer:
         self.ssl_context = ssl_context
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-reader")
         self.hub = Hub(self._read_log_after)
-        self.writer = StoreWriter(engine, self.hub.committed)
+        # Unique per process: a server ignores the commit notifications it sent itself.
+        self.origin = f"server-{uuid.uuid4().hex}"
+        self.writer = StoreWriter(engine, self.hub.committed, self.origin)
+        self._look = asyncio.Event()  # someone else committed: read the log's head now
+        self.commit_listener: CommitListener | None = None
         self.throttle = auth.LoginThrottle()
         self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
         self._server: Server | None = None
         self._poller: asyncio.Task[None] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
+        self._listener_task: asyncio.Task[None] | None = None
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a read transaction on a reader thread."""
@@ -141,6 +149,10 @@ class SwitchboardServer:
         self.hub.head = await self.read(replication.head_seq)
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_head(), name="log-poller")
+        if notify.listens(self.engine):
+            listener = CommitListener(self.engine, self.origin, self._look.set)
+            self.commit_listener = listener
+            self._listener_task = asyncio.create_task(listener.run(), name="log-listener")
         if store.is_sqlite(self.engine):
             self._checkpointer = asyncio.create_task(self._checkpoint_wal(), name="checkpointer")
         self._server = await serve(
@@ -171,9 +183,13 @@ class SwitchboardServer:
 
     async def _poll_head(self) -> None:
         # Other processes (a second server on the same PostgreSQL, `switchboard-server agent
-        # disable`) also append to the log; a cheap look at its head once a second finds them.
+        # disable`) also append to the log.  On PostgreSQL they say so (notify.py) and we look
+        # at once; the timer is the safety net for a lost notification, and on SQLite (no
+        # notifications) a cheap look at the head once a second finds them.
         while True:
-            await asyncio.sleep(HEAD_POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look.wait(), HEAD_POLL_S)
+            self._look.clear()
             try:
                 head = await self.read(replication.head_seq)
             except Exception:
@@ -192,7 +208,7 @@ class SwitchboardServer:
                 log.exception("WAL checkpoint failed")
 
     async def stop(self) -> None:
-        for task in (self._poller, self._checkpointer):
+        for task in (self._poller, self._checkpointer, self._listener_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

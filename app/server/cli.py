@@ -149,7 +149,7 @@ SYSTEM = Viewer(id="system", role=Role.ADMIN.value, group_ids=frozenset(), acces
 def _apply(engine: Engine, name: str, args: dict[str, object]) -> None:
     parsed = parse_mutation_args(name, args)
     with engine.begin() as conn:
-        serialise_log(conn)
+        serialise_log(conn, origin="switchboard-server-cli")
         HANDLERS[name](WriteContext(conn, SYSTEM, None, utcnow()), parsed)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
+from app.server import notify
 from app.server.access import Viewer
 from app.server.devices import DeviceLedger, ack_frame
 from app.server.devices import register_device as register_device  # older import path
@@ -57,18 +58,26 @@ class MutationRequest:
     is_live: Callable[[], bool] = field(default=lambda: True, repr=False)
 
 
-def serialise_log(conn: Connection) -> None:
+def serialise_log(conn: Connection, origin: str) -> None:
+    """Call first in every transaction that may append to the change log."""
     # PostgreSQL hands out sequence values before commit, so two writers could commit seq 11
     # before seq 10 and a reader would skip 10 forever.  Holding this lock from the first log
     # append to commit makes seq order equal commit order.  SQLite has one writer already.
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY})
+        notify.announce(conn, origin)  # wakes the other server processes at commit
 
 
 class StoreWriter:
     """Runs every write on one thread, batching concurrent mutations into one transaction."""
 
-    def __init__(self, engine: Engine, on_commit: Callable[[list[dict[str, Any]]], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_commit: Callable[[list[dict[str, Any]]], None],
+        origin: str = "writer",
+    ) -> None:
+        self.origin = origin  # names this process in its commit notifications
         self._engine = (
             engine.execution_options(**WRITE) if engine.dialect.name == "sqlite" else engine
         )
@@ -180,7 +189,7 @@ class StoreWriter:
         with self._begin() as conn:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
-            serialise_log(conn)
+            serialise_log(conn, self.origin)
             ledger = DeviceLedger(conn, {req.device_id for req in batch})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
