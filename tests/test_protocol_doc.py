@@ -423,6 +423,10 @@ def test_http_side_and_refusals_are_as_documented(tmp_path: Path) -> None:
             sync_url = server.url + "/sync"
             health = await healthz(server.url)
             assert set(health) == {"status", "seq", "connections"}
+            # Section 2.1: the server closes after answering, and says so to keep-alive clients.
+            url = "http" + server.url.removeprefix("ws") + "/healthz"
+            headers = await asyncio.to_thread(lambda: urllib.request.urlopen(url).headers)
+            assert headers["Connection"] == "close"
             status, content_type, body = await asyncio.to_thread(
                 http_get, "http" + server.url.removeprefix("ws") + "/nowhere"
             )

@@ -45,6 +45,9 @@ def _json_response(status: http.HTTPStatus, body: dict[str, Any]) -> Response:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(payload))),
             ("Cache-Control", "no-store"),
+            # websockets closes the TCP connection after any non-upgrade answer: say so, or
+            # keep-alive HTTP clients reuse the dead socket and fail their next request.
+            ("Connection", "close"),
         ]
     )
     return Response(status.value, status.phrase, headers, payload)
