@@ -6,12 +6,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from app.models import wire
 from app.models.tables import T_CANNED, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.server import access, replication
 from app.sync.cache import get_state
+from app.sync.cache_tables import T_OUTBOX
 from app.sync.engine import SyncEngine
 from tests.world import AGENTS, eventually, make_store, running_server, workstation
 
@@ -137,6 +138,56 @@ def test_a_long_run_of_answers_settles_every_reply_and_its_draft(tmp_path: Path)
             assert await ada.rejections() == []
             assert await ada.read(cached_rows) == visible_rows(store, ADA)
             await ada.close()
+        store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_change_applied_before_its_ack_was_lost_is_not_laid_over_newer_rows(
+    tmp_path: Path,
+) -> None:
+    """The connection drops after the server applied a draft save but before the ack arrived;
+    meanwhile the draft is discarded on the agent's laptop.  Catch-up brings the discard, and
+    the resent save (a replay) must not bring the old text back."""
+
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            laptop, _ = await workstation(tmp_path, server.url, "ada@example.com", name="laptop")
+            await ada.save_draft("t-1", "Checking with the warehouse")
+            await ada.wait_drained(10)
+            await ada.stop()
+            saved = int(await ada.read(lambda c: get_state(c, "next_mutation_id"))) - 1
+
+            def ack_lost(conn: Connection) -> None:  # as if the answer never arrived
+                conn.execute(
+                    insert(T_OUTBOX).values(
+                        mutation_id=saved,
+                        name="draft.save",
+                        args={
+                            "ticket_id": "t-1",
+                            "kind": "reply",
+                            "body": "Checking with the warehouse",
+                        },
+                        entity="draft",
+                        entity_id="t-1",
+                        transmitted=True,
+                    )
+                )
+
+            await ada.db(ack_lost)
+            await laptop.discard_draft("t-1")
+            await laptop.wait_drained(10)
+
+            ada.start()
+            await ada.wait_online(20)
+            await ada.wait_drained(10)
+            assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
+            with store.connect() as conn:
+                assert conn.execute(select(T_DRAFTS.c.id)).all() == []
+            for engine in (ada, laptop):
+                await engine.close()
         store.dispose()
 
     asyncio.run(scenario())

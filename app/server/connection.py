@@ -236,7 +236,9 @@ class AgentConnection:
             await self.ws.close(CloseCode.SESSION_ENDED, "account no longer exists")
             return
         try:
-            await self.server.writer.run(
+            # Through the writer: any batch holding this device's earlier mutations has
+            # committed (or failed) by now, so the number below is final for this connection.
+            last_mutation_id = await self.server.writer.run(
                 lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)
             )
         except PermissionError:
@@ -266,6 +268,7 @@ class AgentConnection:
                 "session_expires_at": session.expires_at.isoformat(),
                 "head": head,
                 "bootstrap": needs_bootstrap,
+                "last_mutation_id": last_mutation_id,
                 "server_time": utcnow().isoformat(),
             }
         )

@@ -86,12 +86,17 @@ class DeviceLedger:
             )
 
 
-def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> None:
-    """Create or refresh a device at hello and drop results the client has confirmed.
+def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> int:
+    """Create or refresh a device at hello and drop results the client has confirmed; returns
+    the highest mutation id of the device the server has processed (0 for a new device).
 
     Raises PermissionError if the device belongs to another agent.
     """
-    row = conn.execute(select(T_DEVICES.c.agent_id).where(T_DEVICES.c.id == device_id)).first()
+    row = conn.execute(
+        select(T_DEVICES.c.agent_id, T_DEVICES.c.last_mutation_id).where(
+            T_DEVICES.c.id == device_id
+        )
+    ).first()
     now = utcnow()
     if row is None:
         conn.execute(
@@ -103,7 +108,7 @@ def register_device(conn: Connection, device_id: str, agent_id: str, acked_throu
                 last_seen_at=now,
             )
         )
-        return
+        return 0
     if row.agent_id != agent_id:
         raise PermissionError(device_id)
     conn.execute(update(T_DEVICES).where(T_DEVICES.c.id == device_id).values(last_seen_at=now))
@@ -113,3 +118,4 @@ def register_device(conn: Connection, device_id: str, agent_id: str, acked_throu
                 T_RESULTS.c.device_id == device_id, T_RESULTS.c.mutation_id <= acked_through
             )
         )
+    return int(row.last_mutation_id)

@@ -200,7 +200,7 @@ def reapply_pending_drafts(conn: Connection, draft_ids: set[str]) -> None:
     """
     pending = conn.execute(
         select(T_OUTBOX.c.name, T_OUTBOX.c.args, T_OUTBOX.c.created_at)
-        .where(T_OUTBOX.c.entity == "draft")
+        .where(T_OUTBOX.c.entity == "draft", T_OUTBOX.c.mutation_id > _server_applied(conn))
         .order_by(T_OUTBOX.c.mutation_id)
     ).all()
     agent_id = get_state(conn, "agent_id")
@@ -229,6 +229,7 @@ def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
     ids = list(ticket_ids)
     if not ids or not _has_pending_ticket_work(conn):
         return  # the usual case: one cheap query instead of one per 500 tickets of a page
+    applied = _server_applied(conn)
     for start in range(0, len(ids), 500):
         pending = conn.execute(
             select(T_OUTBOX.c.entity_id, T_OUTBOX.c.patch, T_OUTBOX.c.mutation_id)
@@ -252,7 +253,15 @@ def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
             conn.execute(
                 update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id).values(base=base)
             )
-            conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == entity_id).values(**patch))
+            if mutation_id > applied:
+                conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == entity_id).values(**patch))
+
+
+def _server_applied(conn: Connection) -> int:
+    """The highest mutation id the server had processed when this connection began (its
+    ``welcome``).  Those mutations' effects are already in the change log: laying them over
+    newer server rows again would undo what others did since, until a full resync."""
+    return int(get_state(conn, "server_applied_through", 0))
 
 
 def _has_pending_ticket_work(conn: Connection) -> bool:

@@ -336,6 +336,8 @@ class SyncEngine:
         await self.db(lambda c: self._remember_agent(c, agent_id))
         self._access_version = int(frame["access_version"])
         self._bootstrap_seen = {} if frame.get("bootstrap") else None
+        applied = int(frame.get("last_mutation_id", 0))
+        await self.db(lambda c: cache.set_state(c, "server_applied_through", applied))
 
     async def _caught_up(self, cursor: int) -> None:
         # The server's cursor also covers rows this agent may not see: store it, so the next
