@@ -108,10 +108,10 @@ class AgentConnection:
             return
         self._closing = True
         self.live = False
-        self._spawn(self.ws.close(code, reason))
+        self._spawn(self.ws.close(code, reason), name="close")
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _spawn(self, coro: Any, name: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -131,6 +131,7 @@ class AgentConnection:
         except ConnectionClosed:
             pass
         finally:
+            self._closing = True  # mutations of ours still queued in the writer are refused
             if self.server.hub.leave(self):
                 if self.viewing:
                     await self._announce_viewing(None, False)
@@ -235,8 +236,14 @@ class AgentConnection:
         if viewer is None:
             await self.ws.close(CloseCode.SESSION_ENDED, "account no longer exists")
             return
+        # An older connection of this device may still look alive (its socket died without a
+        # close).  End it first: its mutations still queued are then refused, not applied
+        # behind the number given below.
+        for other in list(self.server.hub.connections):
+            if other is not self and other.device_id == frame.device_id:
+                other.close_soon(CloseCode.BAD_REQUEST, "replaced by a newer connection")
         try:
-            # Through the writer: any batch holding this device's earlier mutations has
+            # Through the writer: a batch already holding this device's earlier mutations has
             # committed (or failed) by now, so the number below is final for this connection.
             last_mutation_id = await self.server.writer.run(
                 lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)

@@ -86,10 +86,15 @@ class Hub:
                 self._publish(pending)
             elif pending or self._known_head > self.head:
                 # A gap: other processes committed in between; the log has everything.
-                rows = await self._read_log(self.head)
-                while rows:
-                    self._publish(rows)
+                try:
                     rows = await self._read_log(self.head)
+                    while rows:
+                        self._publish(rows)
+                        rows = await self._read_log(self.head)
+                except Exception:
+                    # The store is away; the head poll brings us back here within a second.
+                    log.exception("could not read the change log after seq %d", self.head)
+                    return
             if not self._pending and self._known_head <= self.head:
                 return
 
@@ -202,6 +207,8 @@ class Hub:
 
     def close(self) -> None:
         self.presence.cancel()
+        if self._draining is not None:
+            self._draining.cancel()
 
     async def ticket_audience(
         self, ticket_id: str, load: Callable[[str], Awaitable[Audience | None]]
@@ -210,7 +217,8 @@ class Hub:
             found = await load(ticket_id)
             if found is None:
                 return None
-            self._ticket_audience[ticket_id] = found
+            # setdefault: a change published while we loaded is newer than what we read.
+            return self._ticket_audience.setdefault(ticket_id, found)
         return self._ticket_audience[ticket_id]
 
     def viewing_changed(

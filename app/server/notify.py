@@ -55,7 +55,7 @@ class CommitListener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True
+                    self._conninfo, autocommit=True, connect_timeout=10
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     failures = 0
@@ -64,9 +64,18 @@ class CommitListener:
                     async for note in conn.notifies():
                         if note.payload != self._origin:
                             self._wake()
-            except (psycopg.Error, OSError) as exc:
+            except Exception as exc:
+                # Never give up: without the listener the other processes' changes arrive
+                # only with the once-a-second poll.
                 self.connected.clear()
                 delay = RETRY_S[min(failures, len(RETRY_S) - 1)]
                 failures += 1
-                log.warning("commit listener lost its connection (%s); retry in %.1f s", exc, delay)
+                expected = isinstance(exc, psycopg.Error | OSError)
+                log.log(
+                    logging.WARNING if expected else logging.ERROR,
+                    "commit listener stopped (%r); retry in %.1f s",
+                    exc,
+                    delay,
+                    exc_info=not expected,
+                )
                 await asyncio.sleep(delay)
