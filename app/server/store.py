@@ -25,14 +25,13 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 # SQLite store pragmas (see app.models.sqlite for the rest: WAL, real BEGINs, busy timeout).
 #
-# synchronous=NORMAL: a commit writes its frames to the WAL file but does not fsync it; the
-# WAL is synced at each checkpoint.  Once the write returns, the frames are in the operating
-# system's hands, so every acknowledged mutation survives the server process being killed or
-# crashing.  A power cut or kernel crash can lose the transactions since the last checkpoint,
-# acknowledged ones included; FULL would rule that out at the price of an fsync per batch.
-# The server is required to survive process crashes, not power loss, so it runs NORMAL.
-# (After such a loss the log is behind the workstations' cursors, and they bootstrap again.)
-STORE_SYNCHRONOUS = "NORMAL"
+# synchronous=FULL: each commit fsyncs the WAL before the batch is answered, so an
+# acknowledged mutation survives a power cut or kernel crash, not only a killed process.
+# NORMAL would skip that fsync, and after a power cut SQLite would hand out the lost seqs
+# again: a workstation whose cursor had passed them would silently miss the new rows.  The
+# writer commits once per batch, so the fsync is paid per batch, not per mutation: on this
+# machine's ext4 disk writer_throughput measured 4,384/s with FULL against 4,589/s with NORMAL.
+STORE_SYNCHRONOUS = "FULL"
 STORE_CACHE_KIB = 16 * 1024  # page cache per connection: random-id indexes (default 2 MiB)
 # Checkpoints are the server's job (checkpoint_wal, from a reader thread, every
 # CHECKPOINT_INTERVAL_S): SQLite's own run inside the committing transaction, on the writer
