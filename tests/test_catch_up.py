@@ -6,35 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, insert, select
 
 from app.models import wire
 from app.models.tables import T_CANNED, T_DRAFTS, T_MESSAGES, T_TICKETS
-from app.server import access, replication
 from app.sync.cache import get_state
 from app.sync.cache_tables import T_OUTBOX
 from app.sync.engine import SyncEngine
-from tests.world import AGENTS, eventually, make_store, running_server, workstation
+from tests.world import AGENTS, eventually, make_store, running_server, visible_rows, workstation
 
 ADA = AGENTS["ada@example.com"][0]
-
-
-def visible_rows(store: Engine, agent_id: str) -> dict[str, Any]:
-    """The server's rows an agent may see, in wire form (datetimes as the protocol sends them)."""
-    with store.connect() as conn:
-        viewer = replication.load_viewer(conn, agent_id)
-        assert viewer is not None
-        tickets = {
-            r["id"]: wire.to_wire("ticket", r)
-            for r in conn.execute(select(T_TICKETS)).mappings()
-            if access.can_see(viewer, access.ticket_audience(r))
-        }
-        messages = {
-            r["id"]: wire.to_wire("message", r)
-            for r in conn.execute(select(T_MESSAGES)).mappings()
-            if r["ticket_id"] in tickets
-        }
-    return {"tickets": tickets, "messages": messages}
 
 
 def cached_rows(conn: Connection) -> dict[str, Any]:

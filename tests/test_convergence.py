@@ -20,11 +20,10 @@ from sqlalchemy import Engine, func, select
 
 from app.models import wire
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
-from app.server import access, replication
 from app.server.app import SwitchboardServer
 from app.sync.cache_tables import T_REJECTIONS
 from app.sync.engine import SyncEngine
-from tests.world import AGENTS, PASSWORD, TICKETS, make_store
+from tests.world import AGENTS, PASSWORD, TICKETS, make_store, visible_rows
 
 CLIENTS = ["ada@example.com", "bob@example.com", "sam@example.com"]
 AGENT_IDS = [AGENTS[e][0] for e in AGENTS]
@@ -33,26 +32,19 @@ words = st.text(alphabet="abcdefghij klmnop", min_size=1, max_size=20).map(str.s
 
 
 def server_view(store: Engine, agent_id: str) -> dict[str, Any]:
+    visible = visible_rows(store, agent_id)
     with store.connect() as conn:
-        viewer = replication.load_viewer(conn, agent_id)
-        assert viewer is not None
-        tickets = {
-            r["id"]: wire.to_wire("ticket", r)
-            for r in conn.execute(select(T_TICKETS)).mappings()
-            if access.can_see(viewer, access.ticket_audience(r))
-        }
-        messages = {
-            r["id"]: (r["ticket_id"], r["body"])
-            for r in conn.execute(select(T_MESSAGES)).mappings()
-            if r["ticket_id"] in tickets
-        }
         drafts = {
             r["ticket_id"]: r["body"]
             for r in conn.execute(
                 select(T_DRAFTS).where(T_DRAFTS.c.agent_id == agent_id)
             ).mappings()
         }
-    return {"tickets": tickets, "messages": messages, "drafts": drafts}
+    return {
+        "tickets": visible["tickets"],
+        "messages": {i: (m["ticket_id"], m["body"]) for i, m in visible["messages"].items()},
+        "drafts": drafts,
+    }
 
 
 def cache_view(conn: Any) -> dict[str, Any]:

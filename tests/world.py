@@ -11,8 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, insert, select
 
+from app.models import wire
 from app.models.base import utcnow
 from app.models.tables import (
     T_AGENTS,
@@ -25,7 +26,7 @@ from app.models.tables import (
     T_MESSAGES,
     T_TICKETS,
 )
-from app.server import auth
+from app.server import access, auth, replication
 from app.server.app import SwitchboardServer
 from app.server.store import open_store
 from app.sync.engine import SyncEngine
@@ -196,3 +197,21 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0) -
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def visible_rows(store: Engine, agent_id: str) -> dict[str, Any]:
+    """The server's rows an agent may see, in wire form (datetimes as the protocol sends them)."""
+    with store.connect() as conn:
+        viewer = replication.load_viewer(conn, agent_id)
+        assert viewer is not None
+        tickets = {
+            r["id"]: wire.to_wire("ticket", r)
+            for r in conn.execute(select(T_TICKETS)).mappings()
+            if access.can_see(viewer, access.ticket_audience(r))
+        }
+        messages = {
+            r["id"]: wire.to_wire("message", r)
+            for r in conn.execute(select(T_MESSAGES)).mappings()
+            if r["ticket_id"] in tickets
+        }
+    return {"tickets": tickets, "messages": messages}

@@ -156,7 +156,7 @@ def seed_demo(
     if now is None:
         now = utcnow()
     elif now.tzinfo is None:
-        raise ValueError("seed_demo needs an aware datetime for now, not a naive one")
+        raise ValueError("seed_demo needs a timezone-aware datetime as now, not a naive one")
     if conn.execute(select(func.count()).select_from(T_TICKETS)).scalar_one():
         raise ValueError("the demo numbers tickets from 1, so it needs a store without tickets")
 
