@@ -16,18 +16,19 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table, delete, insert, select
 
 from app.models.base import UTCDateTime
-from app.models.entities import (
-    Agent,
-    CannedResponse,
-    Customer,
-    Draft,
-    Group,
-    Message,
-    Organization,
-    Ticket,
-)
 from app.models.sqlite import BulkUpsert
-from app.models.tables import T_IDENTITIES, T_MEMBERS
+from app.models.tables import (
+    T_AGENTS,
+    T_CANNED,
+    T_CUSTOMERS,
+    T_DRAFTS,
+    T_GROUPS,
+    T_IDENTITIES,
+    T_MEMBERS,
+    T_MESSAGES,
+    T_ORGS,
+    T_TICKETS,
+)
 
 Row = dict[str, Any]
 
@@ -42,24 +43,23 @@ class EntityKind:
     datetime_columns: frozenset[str]
 
 
-def _kind(name: str, table: Any) -> EntityKind:
-    tbl: Table = table
-    datetimes = frozenset(c.name for c in tbl.columns if isinstance(c.type, UTCDateTime))
-    return EntityKind(name, tbl, tuple(c.name for c in tbl.columns), datetimes)
+def _kind(name: str, table: Table) -> EntityKind:
+    datetimes = frozenset(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+    return EntityKind(name, table, tuple(c.name for c in table.columns), datetimes)
 
 
 # Order matters for a bootstrap: referenced rows come before the rows that reference them.
 ENTITIES: dict[str, EntityKind] = {
     kind.name: kind
     for kind in (
-        _kind("group", Group.__table__),
-        _kind("agent", Agent.__table__),
-        _kind("organization", Organization.__table__),
-        _kind("customer", Customer.__table__),
-        _kind("ticket", Ticket.__table__),
-        _kind("message", Message.__table__),
-        _kind("canned_response", CannedResponse.__table__),
-        _kind("draft", Draft.__table__),
+        _kind("group", T_GROUPS),
+        _kind("agent", T_AGENTS),
+        _kind("organization", T_ORGS),
+        _kind("customer", T_CUSTOMERS),
+        _kind("ticket", T_TICKETS),
+        _kind("message", T_MESSAGES),
+        _kind("canned_response", T_CANNED),
+        _kind("draft", T_DRAFTS),
     )
 }
 
@@ -210,6 +210,5 @@ def delete_many(conn: Connection, entity: str, ids: list[str]) -> None:
         return
     kind = ENTITIES[entity]
     if entity == "ticket":
-        msgs: Table = Message.__table__  # type: ignore[assignment]
-        conn.execute(delete(msgs).where(msgs.c.ticket_id.in_(ids)))
+        conn.execute(delete(T_MESSAGES).where(T_MESSAGES.c.ticket_id.in_(ids)))
     conn.execute(delete(kind.table).where(kind.table.c.id.in_(ids)))

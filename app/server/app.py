@@ -24,7 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from app.models.entities import Ticket
+from app.models.tables import T_TICKETS
 from app.server import access, auth, notify, replication, store
 from app.server.access import Audience
 from app.server.connection import AgentConnection
@@ -93,12 +93,12 @@ class SwitchboardServer:
         return await self.read(lambda c: replication.read_log(c, seq))
 
     async def load_ticket_audience(self, ticket_id: str) -> Audience | None:
-        table = Ticket.__table__
-
         def load(conn: Connection) -> Audience | None:
             row = (
                 conn.execute(
-                    select(table.c.group_id, table.c.assignee_id).where(table.c.id == ticket_id)
+                    select(T_TICKETS.c.group_id, T_TICKETS.c.assignee_id).where(
+                        T_TICKETS.c.id == ticket_id
+                    )
                 )
                 .mappings()
                 .first()

@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.models.base import new_id, utcnow
-from app.models.entities import Agent, Group
 from app.models.enums import Role
+from app.models.tables import T_AGENTS, T_GROUPS
 from app.server import auth
 from app.server.access import Viewer
 from app.server.app import SwitchboardServer
@@ -101,7 +101,7 @@ def seed_demo_if_empty(engine: Engine) -> bool:
     from app.server.demo import seed_demo
 
     with engine.begin() as conn:
-        if conn.execute(select(func.count()).select_from(Agent.__table__)).scalar():
+        if conn.execute(select(func.count()).select_from(T_AGENTS)).scalar():
             return False
         seed_demo(conn, password_hash=auth.hash_password)
     return True
@@ -154,18 +154,18 @@ def _apply(engine: Engine, name: str, args: dict[str, object]) -> None:
 
 
 def _find_agent(engine: Engine, email: str) -> str | None:
-    agents = Agent.__table__
     with engine.connect() as conn:
-        found = conn.execute(select(agents.c.id).where(agents.c.email == email.lower())).scalar()
+        found = conn.execute(
+            select(T_AGENTS.c.id).where(T_AGENTS.c.email == email.lower())
+        ).scalar()
     return None if found is None else str(found)
 
 
 def _group_ids(engine: Engine, names: list[str]) -> list[str]:
-    groups = Group.__table__
     out = []
     with engine.connect() as conn:
         for name in names:
-            gid = conn.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
+            gid = conn.execute(select(T_GROUPS.c.id).where(T_GROUPS.c.name == name)).scalar()
             if gid is None:
                 raise SystemExit(f"no group named {name!r}")
             out.append(str(gid))
