@@ -1,0 +1,227 @@
+"""What the desk shows, as plain frozen data: the only shapes that cross into ``app/ui``.
+
+Widgets never see ORM rows or SQL: the desk reader (``app/sync/desk.py``) answers every
+question with these dataclasses, built on its own thread, and the Qt side only reads them.
+Times are timezone-aware UTC ``datetime``s; the UI converts to the agent's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class TicketColumn(StrEnum):
+    """Columns of the ticket list, in display order; each sorts in SQL."""
+
+    NUMBER = "number"
+    SUBJECT = "subject"
+    CUSTOMER = "customer"
+    STATUS = "status"
+    PRIORITY = "priority"
+    CHANNEL = "channel"
+    ASSIGNEE = "assignee"
+    UPDATED = "updated_at"
+    WAITING = "waiting"  # since the customer's last message that has no agent reply after it
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """Which tickets a view lists.  Every set field narrows; an empty one means "any".
+
+    ``assignee``: ``"me"``, ``"none"`` (unassigned) or an agent id.  ``group_ids`` of
+    ``("mine",)`` means the groups the signed-in agent belongs to.  ``solved_within_days``
+    keeps tickets solved (or closed) at most that many days ago.
+    """
+
+    key: str  # "mine", "unassigned", "group:<id>", "pending", "solved", "saved:<uuid>"
+    title: str
+    statuses: tuple[str, ...] = ()
+    assignee: str | None = None
+    group_ids: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    text: str = ""  # subject or customer name contains (case-insensitive)
+    solved_within_days: int | None = None
+    saved: bool = False  # created by the agent: may be edited and deleted
+
+
+@dataclass(frozen=True)
+class ViewCount:
+    spec: ViewSpec
+    count: int
+
+
+@dataclass(frozen=True)
+class TicketSort:
+    column: TicketColumn = TicketColumn.UPDATED
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One line of the ticket list."""
+
+    id: str
+    number: int | None  # None until the server has numbered a ticket made offline
+    subject: str
+    customer_id: str | None
+    customer_name: str
+    status: str
+    priority: str
+    channel: str
+    assignee_id: str | None
+    assignee_name: str
+    group_id: str | None
+    updated_at: datetime
+    waiting_since: datetime | None
+    version: int
+    tags: tuple[str, ...] = ()
+    pending: bool = False  # local changes not yet acknowledged by the server
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    """One entry of a conversation's thread."""
+
+    id: str
+    kind: str  # MessageKind: reply, note, call, event
+    author_type: str  # AuthorType: agent, customer, system
+    author_name: str
+    body: str
+    created_at: datetime
+    delivery_state: str  # DeliveryState: queued, sent, delivered, failed
+
+
+@dataclass(frozen=True)
+class DraftItem:
+    body: str
+    kind: str  # "reply" or "note"
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A change of this agent's the server refused, with all its text, for review."""
+
+    mutation_id: int
+    name: str  # "message.add", "ticket.update", ...
+    code: str  # "conflict", "forbidden", "invalid", ...
+    message: str
+    args: dict[str, object]
+    current: dict[str, object] | None  # the server's row at the time, when it sent one
+    created_at: datetime
+    ticket_id: str | None
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    id: str
+    number: int | None
+    subject: str
+    status: str
+    priority: str
+    channel: str
+    customer_id: str | None
+    assignee_id: str | None
+    group_id: str | None
+    tags: tuple[str, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Everything a conversation tab shows, read in one transaction."""
+
+    ticket: TicketDetail
+    messages: tuple[MessageItem, ...]
+    draft: DraftItem | None
+    pending_changes: int  # queued ticket changes (status, assignee, ...)
+    rejections: tuple[Rejection, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketBrief:
+    id: str
+    number: int | None
+    subject: str
+    status: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    """The customer-360 panel."""
+
+    id: str
+    name: str
+    identities: tuple[tuple[str, str], ...]  # (kind, value): ("email", "a@b.c")
+    organization: str | None
+    tier: str
+    language: str
+    timezone: str
+    notes: str
+    open_tickets: tuple[TicketBrief, ...]
+    past_tickets: tuple[TicketBrief, ...]
+    tickets_last_90_days: int
+    customer_since: datetime
+
+
+@dataclass(frozen=True)
+class CannedItem:
+    id: str
+    title: str
+    shortcut: str
+    body: str
+    scope: str  # CannedScope
+    group_id: str | None
+    owner_id: str | None
+    usage_count: int
+    editable: bool  # this agent may change or delete it
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str  # "ticket", "customer" or "message"
+    title: str  # "#1042 Printer jams", "Ada Lovelace", ...
+    snippet: str  # plain text around the match; the matched words wrapped in [ and ]
+    ticket_id: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    hits: tuple[SearchHit, ...]
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Person:
+    """An agent, for pickers and names."""
+
+    id: str
+    name: str
+    email: str
+    role: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Who and which groups the desk knows of; small, read once and on agent/group changes."""
+
+    me: Person | None
+    agents: tuple[Person, ...]
+    groups: tuple[Team, ...]
+    my_group_ids: tuple[str, ...] = field(default_factory=tuple)

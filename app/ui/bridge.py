@@ -1,0 +1,174 @@
+"""The one QObject between the widgets and the sync engine (see docs/workstation.md).
+
+The engine's observer callbacks run on the asyncio loop, which qasync runs on the Qt thread,
+so they are turned into Qt signals directly.  Change notifications are coalesced: a catch-up
+page or a burst of live changes becomes one ``entitiesChanged`` per event-loop turn, so a list
+re-reads once, not once per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from app.sync.desk import DeskReader
+from app.sync.desk_types import Directory
+from app.sync.drafts import DraftKeeper
+from app.sync.engine import SyncEngine
+from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Observer(SyncObserver):
+    """Forwards the engine's callbacks to the bridge (a QObject cannot also be the observer
+    base class without mixing metaclasses)."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self._bridge = bridge
+
+    def connection_changed(self, status: ConnectionStatus) -> None:
+        self._bridge.status = status
+        self._bridge.connectionChanged.emit(status)
+
+    def entities_changed(self, changed: dict[str, set[str]]) -> None:
+        self._bridge.note_changed(changed)
+
+    def mutation_rejected(self, rejected: Rejected) -> None:
+        self._bridge.rejected.emit(rejected)
+
+    def presence_changed(self, agent_id: str, status: str) -> None:
+        self._bridge.presence[agent_id] = status
+        self._bridge.presenceChanged.emit(agent_id, status)
+
+    def viewing_changed(self, agent_id: str, ticket_id: str | None, typing: bool) -> None:
+        if ticket_id is None:
+            self._bridge.viewing.pop(agent_id, None)
+        else:
+            self._bridge.viewing[agent_id] = (ticket_id, typing)
+        self._bridge.viewingChanged.emit(agent_id, ticket_id, typing)
+
+    def error(self, message: str) -> None:
+        self._bridge.errorRaised.emit(message)
+
+
+class Bridge(QObject):
+    """Owns the engine, the desk reader and the draft keeper for one signed-in agent."""
+
+    connectionChanged = Signal(object)  # ConnectionStatus
+    entitiesChanged = Signal(object)  # dict[str, set[str]]: entity name -> changed ids
+    rejected = Signal(object)  # observer.Rejected
+    presenceChanged = Signal(str, str)  # agent id, status
+    viewingChanged = Signal(str, object, bool)  # agent id, ticket id or None, typing
+    errorRaised = Signal(str)  # something the agent should hear about, in plain words
+    directoryChanged = Signal(object)  # Directory
+    taskFailed = Signal(object)  # an exception no caller handled (the crash reporter listens)
+
+    def __init__(self, engine: SyncEngine, reader: DeskReader, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.reader = reader
+        self.drafts = DraftKeeper(engine)
+        self.status = engine.status
+        self.directory = Directory(me=None, agents=(), groups=())
+        self.presence: dict[str, str] = {}
+        self.viewing: dict[str, tuple[str, bool]] = {}  # agent id -> (ticket id, typing)
+        self._pending: dict[str, set[str]] = {}
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        engine.observer = _Observer(self)
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.engine.agent_id
+
+    @property
+    def online(self) -> bool:
+        return self.status.state == ConnectionState.ONLINE
+
+    # ---- change notifications ----------------------------------------------------------
+
+    def note_changed(self, changed: dict[str, set[str]]) -> None:
+        """Collect changes; emit them once this loop turn is over."""
+        for entity, ids in changed.items():
+            self._pending.setdefault(entity, set()).update(ids)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        changed, self._pending = self._pending, {}
+        if not changed:
+            return
+        if {"agent", "group"} & changed.keys():
+            self.run(self.reload_directory())
+        self.entitiesChanged.emit(changed)
+
+    async def reload_directory(self) -> Directory:
+        self.directory = await self.reader.directory()
+        self.directoryChanged.emit(self.directory)
+        return self.directory
+
+    def agent_name(self, agent_id: str | None) -> str:
+        for agent in self.directory.agents:
+            if agent.id == agent_id:
+                return agent.name
+        return ""
+
+    def viewers_of(self, ticket_id: str) -> list[tuple[str, bool]]:
+        """Colleagues on this ticket now: (agent id, typing), never the agent themself."""
+        return [
+            (agent, typing)
+            for agent, (tid, typing) in self.viewing.items()
+            if tid == ticket_id and agent != self.agent_id
+        ]
+
+    # ---- running coroutines from widgets -----------------------------------------------
+
+    def run(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        on_result: Callable[[T], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> asyncio.Task[T]:
+        """Start ``coro`` on the loop; its result goes to ``on_result`` on the UI thread.
+
+        An exception goes to ``on_error`` if given, else to ``taskFailed`` (the crash
+        reporter): nothing fails silently.
+        """
+        task = asyncio.get_event_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[T]) -> None:
+            self._tasks.discard(t)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                if on_error is not None:
+                    on_error(exc)
+                else:
+                    log.error("background task failed", exc_info=exc)
+                    self.taskFailed.emit(exc)
+                return
+            if on_result is not None:
+                on_result(t.result())
+
+        task.add_done_callback(done)
+        return task
+
+    async def shutdown(self) -> None:
+        """Save every draft, stop syncing, close both databases."""
+        await self.drafts.flush()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.close()
+        await self.reader.close()

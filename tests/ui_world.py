@@ -1,0 +1,39 @@
+"""Workstation UI tests: a real server, real caches, real widgets on one qasync loop.
+
+A test builds a ``Bridge`` (engine + desk reader + draft keeper) signed in to a real server
+on 127.0.0.1 port 0, hands it to the widget under test and drives the loop with
+``aloop.run_until_complete(body())`` (the ``aloop`` fixture is in conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from app.sync.desk import DeskReader
+from app.ui.bridge import Bridge
+from tests.world import workstation
+
+
+async def signed_in_bridge(
+    tmp: Path, server_url: str, email: str, *, name: str | None = None
+) -> Bridge:
+    """A bridge for ``email`` (password ``tests.world.PASSWORD``), online and caught up."""
+    engine, _ = await workstation(tmp, server_url, email, name=name)
+    assert engine.agent_id is not None
+    reader = DeskReader(engine.cache_path, engine.agent_id)
+    await reader.open()
+    bridge = Bridge(engine, reader)
+    await bridge.reload_directory()
+    return bridge
+
+
+async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the loop (Qt events included) run until ``check()`` is truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
