@@ -55,7 +55,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # Conversations
     Shortcut(
         "close_tab",
-        (QKeySequence.StandardKey.Close, "Ctrl+W"),
+        ("Ctrl+W", QKeySequence.StandardKey.Close),
         "Close the conversation",
         "Conversations",
     ),
