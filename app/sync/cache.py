@@ -22,12 +22,15 @@ from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+from app.sync.search_index import create_search_schema, drop_search_schema
 
 log = logging.getLogger(__name__)
 
 # Bump when the cache's tables change; an older cache is rebuilt from the server, keeping
 # its outbox and drafts (they hold work the server has not seen yet).
-SCHEMA_VERSION = 2  # 2: the outbox lost clears_draft
+# 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
+# (app/sync/search_index.py), whose triggers must see every row from the start.
+SCHEMA_VERSION = 3
 
 
 CACHE_TABLES: list[Table] = [
@@ -78,6 +81,7 @@ def open_cache(path: Path) -> Engine:
         if version != SCHEMA_VERSION and existing:
             _rebuild(conn, existing, version)
         Base.metadata.create_all(conn, tables=CACHE_TABLES)
+        create_search_schema(conn)
         conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
         if get_state(conn, "device_id") is None:
             set_state(conn, "device_id", str(uuid.uuid4()))
@@ -101,10 +105,14 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
     if "sync_state" in existing:
         for key in PRESERVED_STATE:
             state[key] = conn.execute(select(T_STATE.c.value).where(T_STATE.c.key == key)).scalar()
+    # The FTS tables first: dropping one drops its shadow tables, which are in ``existing``
+    # too and must not be dropped on their own before it.
+    drop_search_schema(conn)
     for name in existing:
         if not name.startswith("sqlite_"):
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
     Base.metadata.create_all(conn, tables=CACHE_TABLES)
+    create_search_schema(conn)
     for table in PRESERVED:
         if kept.get(table.name):
             conn.execute(insert(table), kept[table.name])

@@ -1,0 +1,737 @@
+"""Every read the desk makes, on a reader thread of its own (see docs/workstation.md).
+
+The reader opens its own connection to the cache file, read-only (``PRAGMA query_only``), on
+its own thread.  The cache is in WAL mode, so a read never waits behind the sync engine's
+write transactions (a catch-up page, a local change) and never holds them up: each method
+runs in one read transaction and sees one consistent snapshot.
+
+Queries are plain SQL over the cache's tables plus the derived tables of
+``app/sync/search_index.py`` (``ticket_activity`` for waiting times, the FTS5 tables for
+search); answers are the frozen dataclasses of ``app/sync/desk_types.py``.
+"""
+
+# S608: the SQL here is assembled from constants and runs of "?" placeholders only; every
+# value (ids, search words, view filters) is bound as a parameter, never spliced in.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, event
+
+from app.models.base import utcnow
+from app.models.entities import draft_id
+from app.models.enums import ACTIVE_STATUSES, Role, TicketStatus
+from app.models.sqlite import sqlite_engine
+from app.sync.desk_types import (
+    CannedItem,
+    Conversation,
+    CustomerCard,
+    Directory,
+    DraftItem,
+    MessageItem,
+    Person,
+    Rejection,
+    SearchHit,
+    SearchResults,
+    Team,
+    TicketBrief,
+    TicketColumn,
+    TicketDetail,
+    TicketRow,
+    TicketSort,
+    ViewCount,
+    ViewSpec,
+)
+from app.sync.search_index import match_expression
+
+T = TypeVar("T")
+
+# Statuses in the order an agent reads them (a ticket's life), not alphabetical.
+STATUS_ORDER = ("new", "open", "pending", "on_hold", "solved", "closed")
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
+ACTIVE = tuple(s.value for s in TicketStatus if s in ACTIVE_STATUSES)
+# "My open tickets": active, except pending, which has a view of its own.
+MINE_STATUSES = ("new", "open", "on_hold")
+SOLVED = ("solved", "closed")
+CUSTOMER_TICKETS_CAP = 50
+RECENT_DAYS = 90
+SOLVED_VIEW_DAYS = 7
+# SQLite's limit on host parameters is 32766; ids are bound in chunks well below it.
+CHUNK = 500
+
+_NUMBER = re.compile(r"^\s*#?\s*(\d{1,9})\s*$")
+
+
+def _rank(column: str, order: Sequence[str]) -> str:
+    """An SQL expression ranking ``column`` by its position in ``order`` (unknown last)."""
+    cases = " ".join(f"WHEN '{value}' THEN {i}" for i, value in enumerate(order))
+    return f"(CASE {column} {cases} ELSE {len(order)} END)"
+
+
+# The SQL each column sorts by.  Text sorts ignore case; the statuses and priorities sort by
+# meaning.  The list query joins customers as c, agents as a and ticket_activity as act.
+SORT_KEYS: dict[TicketColumn, str] = {
+    TicketColumn.NUMBER: "t.number",
+    TicketColumn.SUBJECT: "t.subject COLLATE NOCASE",
+    TicketColumn.CUSTOMER: "c.name COLLATE NOCASE",
+    TicketColumn.STATUS: _rank("t.status", STATUS_ORDER),
+    TicketColumn.PRIORITY: _rank("t.priority", PRIORITY_ORDER),
+    TicketColumn.CHANNEL: "t.channel",
+    TicketColumn.ASSIGNEE: "a.name COLLATE NOCASE",
+    TicketColumn.UPDATED: "t.updated_at",
+    TicketColumn.WAITING: "act.waiting_since",
+}
+
+
+def _stored(value: datetime) -> str:
+    """A datetime as the cache stores it (naive UTC text, as SQLAlchemy writes it), so
+    comparisons happen in SQL on the stored text."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _dt(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _dt_required(value: str | None) -> datetime:
+    parsed = _dt(value)
+    if parsed is None:
+        return datetime.fromtimestamp(0, UTC)  # a replica row always has it; never crash a list
+    return parsed
+
+
+def _json(value: Any) -> Any:
+    if value is None or not isinstance(value, str | bytes):
+        return value
+    return json.loads(value)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern for "contains ``text``" (with ``ESCAPE '\\'``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class DeskReader:
+    """Every read the desk makes, on a reader thread of its own."""
+
+    def __init__(self, cache_path: Path, agent_id: str) -> None:
+        self.cache_path = cache_path
+        self.agent_id = agent_id
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="desk-reader")
+        self._engine: Engine | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open a read-only connection to the cache (the engine must have created it)."""
+        loop = asyncio.get_running_loop()
+        self._engine = await loop.run_in_executor(self._thread, self._connect)
+
+    def _connect(self) -> Engine:
+        engine = sqlite_engine(
+            f"sqlite:///{self.cache_path}",
+            synchronous="NORMAL",
+            foreign_keys=False,
+            cache_kib=64 * 1024,  # the list's indexes and a thread or two stay in memory
+        )
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # The reader never writes: a bug that tries fails loudly instead of racing the
+            # engine's transactions.  mmap: reads of a large cache skip a copy per page.
+            cur.execute("PRAGMA query_only=ON")
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.close()
+
+        with engine.connect() as conn:  # open it now: a missing file fails here, not later
+            conn.exec_driver_sql("SELECT 1").scalar()
+        return engine
+
+    async def close(self) -> None:
+        engine, self._engine = self._engine, None
+        loop = asyncio.get_running_loop()
+        if engine is not None:
+            await loop.run_in_executor(self._thread, engine.dispose)
+        self._thread.shutdown(wait=True)
+
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one read transaction on the reader thread."""
+        engine = self._engine
+        if engine is None:
+            raise RuntimeError("open() the desk reader first")
+
+        def work() -> T:
+            with engine.connect() as conn, conn.begin():
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+
+    # ---- who's who -----------------------------------------------------------------------
+
+    async def directory(self) -> Directory:
+        return await self._read(self._directory)
+
+    def _directory(self, conn: Connection) -> Directory:
+        agents = tuple(
+            Person(r[0], r[1], r[2], r[3], r[4])
+            for r in conn.exec_driver_sql(
+                "SELECT id, name, email, role, timezone FROM agents "
+                "ORDER BY name COLLATE NOCASE, id"
+            )
+        )
+        groups = tuple(
+            Team(r[0], r[1])
+            for r in conn.exec_driver_sql("SELECT id, name FROM groups ORDER BY name, id")
+        )
+        mine = tuple(
+            conn.exec_driver_sql(
+                "SELECT group_id FROM group_memberships WHERE agent_id = ? ORDER BY group_id",
+                (self.agent_id,),
+            ).scalars()
+        )
+        me = next((a for a in agents if a.id == self.agent_id), None)
+        return Directory(me=me, agents=agents, groups=groups, my_group_ids=mine)
+
+    def builtin_views(self, directory: Directory) -> list[ViewSpec]:
+        """The views every agent has: their own work, their groups' queues, pending, solved.
+
+        Supervisors and admins get a queue for every group; agents for their own groups.
+        """
+        views = [
+            ViewSpec("mine", "My open tickets", statuses=MINE_STATUSES, assignee="me"),
+            ViewSpec(
+                "unassigned",
+                "Unassigned in my groups",
+                statuses=ACTIVE,
+                assignee="none",
+                group_ids=("mine",),
+            ),
+        ]
+        lead = directory.me is not None and directory.me.role in (Role.SUPERVISOR, Role.ADMIN)
+        for group in directory.groups:
+            if lead or group.id in directory.my_group_ids:
+                views.append(
+                    ViewSpec(
+                        f"group:{group.id}",
+                        f"{group.name} queue",
+                        statuses=ACTIVE,
+                        group_ids=(group.id,),
+                    )
+                )
+        views.append(ViewSpec("pending", "Pending", statuses=("pending",), assignee="me"))
+        views.append(
+            ViewSpec(
+                "solved",
+                "Recently solved",
+                statuses=SOLVED,
+                assignee="me",
+                solved_within_days=SOLVED_VIEW_DAYS,
+            )
+        )
+        return views
+
+    # ---- the ticket list -----------------------------------------------------------------
+
+    def _view_filter(self, spec: ViewSpec, now: datetime) -> tuple[str, list[Any]]:
+        """The WHERE clause (over ``tickets t``) and its parameters for a view."""
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def one_of(column: str, values: Sequence[str]) -> None:
+            clauses.append(f"{column} IN ({_marks(values)})")
+            params.extend(values)
+
+        if spec.statuses:
+            one_of("t.status", spec.statuses)
+        if spec.assignee == "me":
+            clauses.append("t.assignee_id = ?")
+            params.append(self.agent_id)
+        elif spec.assignee == "none":
+            clauses.append("t.assignee_id IS NULL")
+        elif spec.assignee:
+            clauses.append("t.assignee_id = ?")
+            params.append(spec.assignee)
+        if spec.group_ids:
+            explicit = [g for g in spec.group_ids if g != "mine"]
+            alternatives = []
+            if "mine" in spec.group_ids:
+                alternatives.append(
+                    "t.group_id IN (SELECT group_id FROM group_memberships WHERE agent_id = ?)"
+                )
+                params.append(self.agent_id)
+            if explicit:
+                alternatives.append(f"t.group_id IN ({_marks(explicit)})")
+                params.extend(explicit)
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if spec.priorities:
+            one_of("t.priority", spec.priorities)
+        if spec.channels:
+            one_of("t.channel", spec.channels)
+        if spec.tags:  # any of the tags
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(t.tags) j WHERE j.value IN ({_marks(spec.tags)}))"
+            )
+            params.extend(spec.tags)
+        text = spec.text.strip()
+        if text:
+            clauses.append(
+                "(t.subject LIKE ? ESCAPE '\\' OR t.customer_id IN "
+                "(SELECT id FROM customers WHERE name LIKE ? ESCAPE '\\'))"
+            )
+            params.extend((_like(text), _like(text)))
+        if spec.solved_within_days is not None:
+            clauses.append(
+                "t.status IN ('solved', 'closed') AND coalesce(t.solved_at, t.updated_at) >= ?"
+            )
+            params.append(_stored(now - timedelta(days=spec.solved_within_days)))
+        return (" AND ".join(clauses) or "1"), params
+
+    async def view_counts(self, specs: Sequence[ViewSpec]) -> list[ViewCount]:
+        """How many tickets each view lists, all in one read transaction."""
+        specs = list(specs)
+
+        def work(conn: Connection) -> list[ViewCount]:
+            now = utcnow()
+            out = []
+            for spec in specs:
+                where, params = self._view_filter(spec, now)
+                count = conn.exec_driver_sql(
+                    f"SELECT count(*) FROM tickets t WHERE {where}", tuple(params)
+                ).scalar()
+                out.append(ViewCount(spec, int(count or 0)))
+            return out
+
+        return await self._read(work)
+
+    async def ticket_ids(self, spec: ViewSpec, sort: TicketSort) -> list[str]:
+        """The whole ordered list of a view's ticket ids, filtered and sorted in SQL.
+
+        Ties are broken by id, so the order is total and the same on every read.  Sorting by
+        ``WAITING`` descending puts the longest wait first; tickets nobody waits on come
+        last in either direction.
+        """
+
+        def work(conn: Connection) -> list[str]:
+            where, params = self._view_filter(spec, utcnow())
+            key = SORT_KEYS[sort.column]
+            joins = ""
+            if sort.column == TicketColumn.CUSTOMER:
+                joins = "LEFT JOIN customers c ON c.id = t.customer_id"
+            elif sort.column == TicketColumn.ASSIGNEE:
+                joins = "LEFT JOIN agents a ON a.id = t.assignee_id"
+            elif sort.column == TicketColumn.WAITING:
+                joins = "LEFT JOIN ticket_activity act ON act.ticket_id = t.id"
+            direction = "DESC" if sort.descending else "ASC"
+            if sort.column == TicketColumn.WAITING:
+                # Longest wait = earliest waiting_since; not waiting at all = last.
+                direction = "ASC" if sort.descending else "DESC"
+                order = f"({key} IS NULL), {key} {direction}, t.id"
+            else:
+                order = f"{key} {direction}, t.id {direction}"
+            sql = f"SELECT t.id FROM tickets t {joins} WHERE {where} ORDER BY {order}"
+            return list(conn.exec_driver_sql(sql, tuple(params)).scalars())
+
+        return await self._read(work)
+
+    async def ticket_rows(self, ids: Sequence[str]) -> dict[str, TicketRow]:
+        """The list rows of these tickets (a page of the list); missing ids are left out."""
+        id_list = list(dict.fromkeys(ids))
+
+        def work(conn: Connection) -> dict[str, TicketRow]:
+            pending = _pending_tickets(conn)
+            out: dict[str, TicketRow] = {}
+            for chunk in _chunks(id_list):
+                rows = conn.exec_driver_sql(
+                    f"""
+                    SELECT t.id, t.number, t.subject, t.customer_id, c.name, t.status,
+                           t.priority, t.channel, t.assignee_id, a.name, t.group_id,
+                           t.updated_at, act.waiting_since, t.version, t.tags
+                    FROM tickets t
+                    LEFT JOIN customers c ON c.id = t.customer_id
+                    LEFT JOIN agents a ON a.id = t.assignee_id
+                    LEFT JOIN ticket_activity act ON act.ticket_id = t.id
+                    WHERE t.id IN ({_marks(chunk)})
+                    """,
+                    tuple(chunk),
+                )
+                for r in rows:
+                    out[r[0]] = TicketRow(
+                        id=r[0],
+                        number=r[1],
+                        subject=r[2],
+                        customer_id=r[3],
+                        customer_name=r[4] or "",
+                        status=r[5],
+                        priority=r[6],
+                        channel=r[7],
+                        assignee_id=r[8],
+                        assignee_name=r[9] or "",
+                        group_id=r[10],
+                        updated_at=_dt_required(r[11]),
+                        waiting_since=_dt(r[12]),
+                        version=r[13],
+                        tags=tuple(str(tag) for tag in (_json(r[14]) or ())),
+                        pending=r[0] in pending,
+                    )
+            return out
+
+        return await self._read(work)
+
+    async def ticket_by_number(self, number: int) -> str | None:
+        def work(conn: Connection) -> str | None:
+            value = conn.exec_driver_sql(
+                "SELECT id FROM tickets WHERE number = ?", (number,)
+            ).scalar()
+            return None if value is None else str(value)
+
+        return await self._read(work)
+
+    # ---- a conversation ------------------------------------------------------------------
+
+    async def conversation(self, ticket_id: str) -> Conversation | None:
+        """A ticket with its whole thread, this agent's draft, queued changes and refusals."""
+
+        def work(conn: Connection) -> Conversation | None:
+            r = conn.exec_driver_sql(
+                "SELECT id, number, subject, status, priority, channel, customer_id, "
+                "assignee_id, group_id, tags, version, created_at, updated_at "
+                "FROM tickets WHERE id = ?",
+                (ticket_id,),
+            ).first()
+            if r is None:
+                return None
+            ticket = TicketDetail(
+                id=r[0],
+                number=r[1],
+                subject=r[2],
+                status=r[3],
+                priority=r[4],
+                channel=r[5],
+                customer_id=r[6],
+                assignee_id=r[7],
+                group_id=r[8],
+                tags=tuple(str(tag) for tag in (_json(r[9]) or ())),
+                version=r[10],
+                created_at=_dt_required(r[11]),
+                updated_at=_dt_required(r[12]),
+            )
+            messages = tuple(
+                _message_item(m)
+                for m in conn.exec_driver_sql(
+                    f"{_MESSAGE_SELECT} WHERE m.ticket_id = ? ORDER BY m.created_at, m.id",
+                    (ticket_id,),
+                )
+            )
+            d = conn.exec_driver_sql(
+                "SELECT body, kind, updated_at FROM drafts WHERE id = ?",
+                (draft_id(self.agent_id, ticket_id),),
+            ).first()
+            draft = None if d is None else DraftItem(d[0], d[1], _dt_required(d[2]))
+            pending = conn.exec_driver_sql(
+                "SELECT count(*) FROM outbox WHERE entity = 'ticket' AND entity_id = ?",
+                (ticket_id,),
+            ).scalar()
+            return Conversation(
+                ticket=ticket,
+                messages=messages,
+                draft=draft,
+                pending_changes=int(pending or 0),
+                rejections=tuple(_rejections(conn, ticket_id)),
+            )
+
+        return await self._read(work)
+
+    async def messages(self, ids: Sequence[str]) -> dict[str, tuple[str, MessageItem]]:
+        """Message id -> (ticket id, item), for notifications; missing ids are left out."""
+        id_list = list(dict.fromkeys(ids))
+
+        def work(conn: Connection) -> dict[str, tuple[str, MessageItem]]:
+            out: dict[str, tuple[str, MessageItem]] = {}
+            for chunk in _chunks(id_list):
+                rows = conn.exec_driver_sql(
+                    f"{_MESSAGE_SELECT} WHERE m.id IN ({_marks(chunk)})", tuple(chunk)
+                )
+                for m in rows:
+                    out[m[0]] = (m[8], _message_item(m))
+            return out
+
+        return await self._read(work)
+
+    async def rejections(self, ticket_id: str | None = None) -> list[Rejection]:
+        """This agent's refused changes (of one ticket, if given), oldest first."""
+        return await self._read(lambda conn: _rejections(conn, ticket_id))
+
+    # ---- customer 360 --------------------------------------------------------------------
+
+    async def customer(self, customer_id: str) -> CustomerCard | None:
+        def work(conn: Connection) -> CustomerCard | None:
+            r = conn.exec_driver_sql(
+                "SELECT c.id, c.name, o.name, c.tier, c.language, c.timezone, c.notes, "
+                "c.created_at FROM customers c "
+                "LEFT JOIN organizations o ON o.id = c.organization_id WHERE c.id = ?",
+                (customer_id,),
+            ).first()
+            if r is None:
+                return None
+            identities = tuple(
+                (i[0], i[1])
+                for i in conn.exec_driver_sql(
+                    "SELECT kind, value FROM customer_identities WHERE customer_id = ? "
+                    "ORDER BY kind, value",
+                    (customer_id,),
+                )
+            )
+            active = _marks(ACTIVE)
+
+            def briefs(where: str) -> tuple[TicketBrief, ...]:
+                rows = conn.exec_driver_sql(
+                    "SELECT id, number, subject, status, updated_at FROM tickets "
+                    f"WHERE customer_id = ? AND {where} "
+                    "ORDER BY updated_at DESC, id DESC LIMIT ?",
+                    (customer_id, *ACTIVE, CUSTOMER_TICKETS_CAP),
+                )
+                return tuple(TicketBrief(t[0], t[1], t[2], t[3], _dt_required(t[4])) for t in rows)
+
+            recent = conn.exec_driver_sql(
+                "SELECT count(*) FROM tickets WHERE customer_id = ? AND created_at >= ?",
+                (customer_id, _stored(utcnow() - timedelta(days=RECENT_DAYS))),
+            ).scalar()
+            return CustomerCard(
+                id=r[0],
+                name=r[1],
+                identities=identities,
+                organization=r[2],
+                tier=r[3],
+                language=r[4],
+                timezone=r[5],
+                notes=r[6],
+                open_tickets=briefs(f"status IN ({active})"),
+                past_tickets=briefs(f"status NOT IN ({active})"),
+                tickets_last_90_days=int(recent or 0),
+                customer_since=_dt_required(r[7]),
+            )
+
+        return await self._read(work)
+
+    # ---- canned responses ----------------------------------------------------------------
+
+    async def canned(self, query: str = "") -> list[CannedItem]:
+        """Canned responses this agent may use, matching ``query`` (title, shortcut or body,
+        any case), most used first, then by title.
+
+        Visible: shared ones, those of the agent's groups (every group's for supervisors and
+        admins) and the agent's own personal ones.  Editable: the agent's personal ones, and
+        shared or group ones for supervisors and admins.
+        """
+        needle = query.strip().casefold()
+
+        def work(conn: Connection) -> list[CannedItem]:
+            role = conn.exec_driver_sql(
+                "SELECT role FROM agents WHERE id = ?", (self.agent_id,)
+            ).scalar()
+            lead = role in (Role.SUPERVISOR, Role.ADMIN)
+            groups = set(
+                conn.exec_driver_sql(
+                    "SELECT group_id FROM group_memberships WHERE agent_id = ?", (self.agent_id,)
+                ).scalars()
+            )
+            out = []
+            rows = conn.exec_driver_sql(
+                "SELECT id, title, shortcut, body, scope, group_id, owner_id, usage_count "
+                "FROM canned_responses ORDER BY usage_count DESC, title COLLATE NOCASE, id"
+            )
+            for r in rows:
+                scope, group_id, owner_id = r[4], r[5], r[6]
+                if scope == "personal":
+                    if owner_id != self.agent_id:
+                        continue
+                    editable = True
+                elif scope == "group":
+                    if not lead and group_id not in groups:
+                        continue
+                    editable = lead
+                else:
+                    editable = lead
+                if needle and not any(needle in (r[i] or "").casefold() for i in (1, 2, 3)):
+                    continue
+                out.append(
+                    CannedItem(r[0], r[1], r[2], r[3], scope, group_id, owner_id, r[7], editable)
+                )
+            return out
+
+        return await self._read(work)
+
+    # ---- search --------------------------------------------------------------------------
+
+    async def search(self, query: str, limit: int = 50) -> SearchResults:
+        """Search everywhere: tickets (by number or subject), customers (name, email, phone)
+        and message bodies.
+
+        Ticket hits come first (at most half of ``limit``), then customers (at most a
+        quarter), then messages fill what is left, newest first.  Any input is safe: words
+        are quoted, so nothing typed is FTS syntax; a query with no word finds nothing.
+        """
+
+        def work(conn: Connection) -> SearchResults:
+            started = time.perf_counter()
+            hits = _search(conn, query, max(0, limit))
+            elapsed = (time.perf_counter() - started) * 1000
+            return SearchResults(query, tuple(hits), elapsed)
+
+        return await self._read(work)
+
+
+# ---- shared pieces -------------------------------------------------------------------------
+
+_MESSAGE_SELECT = """
+    SELECT m.id, m.kind, m.author_type,
+           CASE m.author_type
+               WHEN 'agent' THEN coalesce(a.name, 'Agent')
+               WHEN 'customer' THEN coalesce(c.name, 'Customer')
+               ELSE 'System' END,
+           m.body, m.created_at, m.delivery_state, NULL, m.ticket_id
+    FROM messages m
+    LEFT JOIN agents a ON a.id = m.author_agent_id
+    LEFT JOIN customers c ON c.id = m.author_customer_id
+"""
+
+
+def _message_item(m: Any) -> MessageItem:
+    return MessageItem(
+        id=m[0],
+        kind=m[1],
+        author_type=m[2],
+        author_name=m[3],
+        body=m[4],
+        created_at=_dt_required(m[5]),
+        delivery_state=m[6],
+    )
+
+
+def _pending_tickets(conn: Connection) -> set[str]:
+    """Tickets with local work the server has not acknowledged: queued field changes and
+    queued messages (drafts do not count: they are saved constantly while typing)."""
+    return {
+        str(v)
+        for v in conn.exec_driver_sql(
+            "SELECT entity_id FROM outbox WHERE entity = 'ticket' "
+            "UNION SELECT json_extract(args, '$.message.ticket_id') FROM outbox "
+            "WHERE name = 'message.add'"
+        ).scalars()
+        if v is not None
+    }
+
+
+# The ticket a refused change was about, whichever mutation it was.
+_REJECTION_TICKET = (
+    "coalesce(json_extract(args, '$.ticket_id'), json_extract(args, '$.message.ticket_id'), "
+    "json_extract(args, '$.ticket.id'))"
+)
+
+
+def _rejections(conn: Connection, ticket_id: str | None) -> list[Rejection]:
+    sql = (
+        f"SELECT mutation_id, name, code, message, args, current, created_at, "
+        f"{_REJECTION_TICKET} FROM rejections"
+    )
+    params: tuple[Any, ...] = ()
+    if ticket_id is not None:
+        sql += f" WHERE {_REJECTION_TICKET} = ?"
+        params = (ticket_id,)
+    sql += " ORDER BY mutation_id"
+    out = []
+    for r in conn.exec_driver_sql(sql, params):
+        args = _json(r[4])
+        current = _json(r[5])
+        out.append(
+            Rejection(
+                mutation_id=r[0],
+                name=r[1],
+                code=r[2],
+                message=r[3],
+                args=dict(args) if isinstance(args, dict) else {},
+                current=dict(current) if isinstance(current, dict) else None,
+                created_at=_dt_required(r[6]),
+                ticket_id=None if r[7] is None else str(r[7]),
+            )
+        )
+    return out
+
+
+def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
+    hits: list[SearchHit] = []
+    if limit <= 0:
+        return hits
+    seen_tickets: set[str] = set()
+    number = _NUMBER.match(query)
+    if number:
+        r = conn.exec_driver_sql(
+            "SELECT id, number, subject FROM tickets WHERE number = ?", (int(number.group(1)),)
+        ).first()
+        if r is not None:
+            hits.append(SearchHit("ticket", f"#{r[1]} {r[2]}", r[2], ticket_id=r[0]))
+            seen_tickets.add(r[0])
+    match = match_expression(query)
+    if match is None:
+        return hits[:limit]
+    ticket_cap = max(1, limit // 2)
+    # Tickets and customers are small tables: rank by relevance.  Messages are a million
+    # rows: newest first, which FTS5 reads in rowid order and stops at the LIMIT, instead
+    # of ranking every message that contains a common word.
+    for r in conn.exec_driver_sql(
+        "SELECT t.id, t.number, t.subject, snippet(fts_tickets, 0, '[', ']', '…', 16) "
+        "FROM fts_tickets JOIN tickets t ON t.rowid = fts_tickets.rowid "
+        "WHERE fts_tickets MATCH ? ORDER BY rank LIMIT ?",
+        (match, ticket_cap + 1),
+    ):
+        if r[0] in seen_tickets or len(hits) >= ticket_cap:
+            continue
+        seen_tickets.add(r[0])
+        title = f"#{r[1]} {r[2]}" if r[1] is not None else r[2]
+        hits.append(SearchHit("ticket", title, r[3], ticket_id=r[0]))
+    customer_cap = max(1, limit // 4)
+    for r in conn.exec_driver_sql(
+        "SELECT c.id, c.name, snippet(fts_customers, -1, '[', ']', '…', 12) "
+        "FROM fts_customers JOIN customers c ON c.rowid = fts_customers.rowid "
+        "WHERE fts_customers MATCH ? ORDER BY rank LIMIT ?",
+        (match, customer_cap),
+    ):
+        hits.append(SearchHit("customer", r[1], r[2], customer_id=r[0]))
+    room = limit - len(hits)
+    if room > 0:
+        rows = conn.exec_driver_sql(
+            "SELECT m.ticket_id, t.number, t.subject, s.snip FROM ("
+            "  SELECT rowid AS rid, snippet(fts_messages, 0, '[', ']', '…', 16) AS snip"
+            "  FROM fts_messages WHERE fts_messages MATCH ? ORDER BY rowid DESC LIMIT ?"
+            ") AS s JOIN messages m ON m.rowid = s.rid "
+            "LEFT JOIN tickets t ON t.id = m.ticket_id ORDER BY s.rid DESC",
+            (match, room),
+        )
+        for r in rows:
+            subject = r[2] or ""
+            title = f"#{r[1]} {subject}" if r[1] is not None else subject
+            hits.append(SearchHit("message", title, r[3], ticket_id=r[0]))
+    return hits[:limit]

@@ -1,0 +1,310 @@
+"""Cache-local search and activity tables, kept current by triggers on the replicated tables.
+
+Nothing here is replicated: everything is derived from the cache's own rows, so a rebuild
+(``cache._rebuild``) simply creates it again and the next sync refills it through the
+triggers.  Three FTS5 tables and one small table:
+
+* ``fts_tickets`` — ticket subjects.  External content (``tickets``): the text is not
+  stored twice.  Tickets are only ever inserted, upserted (``ON CONFLICT DO UPDATE``, which
+  keeps the rowid and fires UPDATE triggers) and deleted, so triggers see every change.
+* ``fts_messages`` — message bodies, external content (``messages``), for the same reasons;
+  this is the big one (a million bodies), so it has no prefix index of its own beyond 3
+  characters and queries read it newest rowid first with a LIMIT (see ``desk.search``).
+* ``fts_customers`` — a customer's name and identity values (email, phone, handles), a
+  regular FTS5 table keyed by the customer's rowid: its text comes from two tables, so it
+  is recomputed whole for a customer whenever either changes.
+* ``ticket_activity`` — per ticket, when the customer last wrote and when an agent last
+  answered (a reply or call that was not refused).  ``waiting_since`` (a generated column)
+  is the customer's last message when no answer came after it; the ticket list sorts on it.
+
+The tokenizer folds case and diacritics (``unicode61 remove_diacritics 2``), so "Muller"
+finds "Müller".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import Connection
+
+TOKENIZE = "unicode61 remove_diacritics 2"
+
+# Order matters only for readability; every statement is idempotent (IF NOT EXISTS).
+SCHEMA: tuple[str, ...] = (
+    # ---- ticket activity (waiting time) -------------------------------------------------
+    """
+    CREATE TABLE IF NOT EXISTS ticket_activity (
+        ticket_id TEXT PRIMARY KEY,
+        last_customer_at DATETIME,
+        last_agent_at DATETIME,
+        waiting_since DATETIME GENERATED ALWAYS AS (
+            CASE WHEN last_customer_at IS NOT NULL
+                  AND (last_agent_at IS NULL OR last_agent_at < last_customer_at)
+                 THEN last_customer_at END
+        ) VIRTUAL
+    )
+    """,
+    # An answer is an agent's reply or call that the server did not refuse: a note is
+    # internal, an event is the system's, and a failed reply never reached the customer.
+    """
+    CREATE TRIGGER IF NOT EXISTS activity_ai AFTER INSERT ON messages
+    WHEN new.author_type = 'customer'
+      OR (new.author_type = 'agent' AND new.kind IN ('reply', 'call')
+          AND new.delivery_state != 'failed')
+    BEGIN
+        INSERT INTO ticket_activity (ticket_id)
+        SELECT new.ticket_id
+        WHERE NOT EXISTS (SELECT 1 FROM ticket_activity WHERE ticket_id = new.ticket_id);
+        UPDATE ticket_activity SET
+            last_customer_at = CASE WHEN new.author_type = 'customer'
+                AND (last_customer_at IS NULL OR last_customer_at < new.created_at)
+                THEN new.created_at ELSE last_customer_at END,
+            last_agent_at = CASE WHEN new.author_type = 'agent'
+                AND (last_agent_at IS NULL OR last_agent_at < new.created_at)
+                THEN new.created_at ELSE last_agent_at END
+        WHERE ticket_id = new.ticket_id;
+    END
+    """,
+    # An upsert that rewrites the same values (a replayed change) must stay cheap: recompute
+    # only when something that decides the answer changed (delivery_state queued -> sent
+    # does not; sent -> failed does).
+    """
+    CREATE TRIGGER IF NOT EXISTS activity_au AFTER UPDATE ON messages
+    WHEN old.ticket_id IS NOT new.ticket_id
+      OR old.author_type IS NOT new.author_type
+      OR old.kind IS NOT new.kind
+      OR old.created_at IS NOT new.created_at
+      OR (old.delivery_state = 'failed') IS NOT (new.delivery_state = 'failed')
+    BEGIN
+        -- No OR REPLACE / upsert here: an outer upsert's conflict handling would override it.
+        INSERT INTO ticket_activity (ticket_id)
+        SELECT new.ticket_id
+        WHERE NOT EXISTS (SELECT 1 FROM ticket_activity WHERE ticket_id = new.ticket_id);
+        UPDATE ticket_activity SET
+            last_customer_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = ticket_activity.ticket_id AND m.author_type = 'customer'),
+            last_agent_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = ticket_activity.ticket_id AND m.author_type = 'agent'
+                  AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed')
+        WHERE ticket_id IN (old.ticket_id, new.ticket_id);
+    END
+    """,
+    # Deleting a message matters only when it was the latest of its kind; a ticket's whole
+    # thread going (delete_many) then costs a recompute now and then, not one per message.
+    """
+    CREATE TRIGGER IF NOT EXISTS activity_ad AFTER DELETE ON messages
+    WHEN EXISTS (
+        SELECT 1 FROM ticket_activity a WHERE a.ticket_id = old.ticket_id
+          AND (a.last_customer_at = old.created_at OR a.last_agent_at = old.created_at)
+    )
+    BEGIN
+        UPDATE ticket_activity SET
+            last_customer_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = old.ticket_id AND m.author_type = 'customer'),
+            last_agent_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = old.ticket_id AND m.author_type = 'agent'
+                  AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed')
+        WHERE ticket_id = old.ticket_id;
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS activity_ticket_ad AFTER DELETE ON tickets BEGIN
+        DELETE FROM ticket_activity WHERE ticket_id = old.id;
+    END
+    """,
+    # ---- tickets --------------------------------------------------------------------------
+    f"""
+    CREATE VIRTUAL TABLE IF NOT EXISTS fts_tickets USING fts5(
+        subject, content='tickets', content_rowid='rowid',
+        tokenize='{TOKENIZE}', prefix='2 3'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_tickets_ai AFTER INSERT ON tickets BEGIN
+        INSERT INTO fts_tickets (rowid, subject) VALUES (new.rowid, new.subject);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_tickets_au AFTER UPDATE OF subject ON tickets
+    WHEN old.subject IS NOT new.subject BEGIN
+        INSERT INTO fts_tickets (fts_tickets, rowid, subject)
+        VALUES ('delete', old.rowid, old.subject);
+        INSERT INTO fts_tickets (rowid, subject) VALUES (new.rowid, new.subject);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_tickets_ad AFTER DELETE ON tickets BEGIN
+        INSERT INTO fts_tickets (fts_tickets, rowid, subject)
+        VALUES ('delete', old.rowid, old.subject);
+    END
+    """,
+    # ---- messages -------------------------------------------------------------------------
+    f"""
+    CREATE VIRTUAL TABLE IF NOT EXISTS fts_messages USING fts5(
+        body, content='messages', content_rowid='rowid',
+        tokenize='{TOKENIZE}', prefix='3'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_messages_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO fts_messages (rowid, body) VALUES (new.rowid, new.body);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_messages_au AFTER UPDATE OF body ON messages
+    WHEN old.body IS NOT new.body BEGIN
+        INSERT INTO fts_messages (fts_messages, rowid, body) VALUES ('delete', old.rowid, old.body);
+        INSERT INTO fts_messages (rowid, body) VALUES (new.rowid, new.body);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_messages_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO fts_messages (fts_messages, rowid, body) VALUES ('delete', old.rowid, old.body);
+    END
+    """,
+    # ---- customers ------------------------------------------------------------------------
+    f"""
+    CREATE VIRTUAL TABLE IF NOT EXISTS fts_customers USING fts5(
+        name, identities, tokenize='{TOKENIZE}', prefix='2 3'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_customers_ai AFTER INSERT ON customers BEGIN
+        INSERT INTO fts_customers (rowid, name, identities) VALUES (new.rowid, new.name,
+            (SELECT group_concat(value, ' ') FROM customer_identities
+              WHERE customer_id = new.id));
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_customers_au AFTER UPDATE OF name ON customers
+    WHEN old.name IS NOT new.name BEGIN
+        DELETE FROM fts_customers WHERE rowid = old.rowid;
+        INSERT INTO fts_customers (rowid, name, identities) VALUES (new.rowid, new.name,
+            (SELECT group_concat(value, ' ') FROM customer_identities
+              WHERE customer_id = new.id));
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_customers_ad AFTER DELETE ON customers BEGIN
+        DELETE FROM fts_customers WHERE rowid = old.rowid;
+    END
+    """,
+    # Identities arrive after their customer (wire.upsert_many deletes and reinserts them),
+    # so each change rewrites that customer's entry.
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_identities_ai AFTER INSERT ON customer_identities BEGIN
+        UPDATE fts_customers SET identities = (
+            SELECT group_concat(value, ' ') FROM customer_identities
+             WHERE customer_id = new.customer_id)
+        WHERE rowid = (SELECT rowid FROM customers WHERE id = new.customer_id);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_identities_au AFTER UPDATE ON customer_identities BEGIN
+        UPDATE fts_customers SET identities = (
+            SELECT group_concat(value, ' ') FROM customer_identities
+             WHERE customer_id = old.customer_id)
+        WHERE rowid = (SELECT rowid FROM customers WHERE id = old.customer_id);
+        UPDATE fts_customers SET identities = (
+            SELECT group_concat(value, ' ') FROM customer_identities
+             WHERE customer_id = new.customer_id)
+        WHERE rowid = (SELECT rowid FROM customers WHERE id = new.customer_id);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS fts_identities_ad AFTER DELETE ON customer_identities BEGIN
+        UPDATE fts_customers SET identities = (
+            SELECT group_concat(value, ' ') FROM customer_identities
+             WHERE customer_id = old.customer_id)
+        WHERE rowid = (SELECT rowid FROM customers WHERE id = old.customer_id);
+    END
+    """,
+    # ---- indexes for the desk's reads -----------------------------------------------------
+    # The ticket list filters by status first in the views that are not per assignee or
+    # group ("all open"), and the customer panel lists a customer's tickets newest first.
+    "CREATE INDEX IF NOT EXISTS ix_desk_tickets_status_updated ON tickets (status, updated_at)",
+    "CREATE INDEX IF NOT EXISTS ix_desk_tickets_customer_updated"
+    " ON tickets (customer_id, updated_at)",
+)
+
+TABLES = ("ticket_activity", "fts_tickets", "fts_messages", "fts_customers")
+
+
+def create_search_schema(conn: Connection) -> None:
+    """Create the search index and activity tables with their triggers (idempotent).
+
+    When the tables are new but the cache already holds rows (an upgrade), they are filled
+    from those rows at once.
+    """
+    existing = set(
+        conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name IN "
+            "('ticket_activity', 'fts_tickets', 'fts_messages', 'fts_customers')"
+        ).scalars()
+    )
+    for statement in SCHEMA:
+        conn.exec_driver_sql(statement)
+    if set(TABLES) - existing:
+        rebuild_search(conn)
+
+
+def drop_search_schema(conn: Connection) -> None:
+    """Drop the derived tables (their triggers go with them); a rebuild creates them again."""
+    for name in TABLES:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def rebuild_search(conn: Connection) -> None:
+    """Recompute every derived row from the cache's tables (after a bulk load, or to repair).
+
+    Faster than the triggers for a bulk load: FTS5 builds its index in one pass.
+    """
+    conn.exec_driver_sql("INSERT INTO fts_tickets (fts_tickets) VALUES ('rebuild')")
+    conn.exec_driver_sql("INSERT INTO fts_messages (fts_messages) VALUES ('rebuild')")
+    conn.exec_driver_sql("DELETE FROM fts_customers")
+    conn.exec_driver_sql(
+        """
+        INSERT INTO fts_customers (rowid, name, identities)
+        SELECT c.rowid, c.name, (SELECT group_concat(i.value, ' ') FROM customer_identities i
+                                  WHERE i.customer_id = c.id)
+        FROM customers c
+        """
+    )
+    conn.exec_driver_sql("DELETE FROM ticket_activity")
+    conn.exec_driver_sql(
+        """
+        INSERT INTO ticket_activity (ticket_id, last_customer_at, last_agent_at)
+        SELECT ticket_id,
+            max(CASE WHEN author_type = 'customer' THEN created_at END),
+            max(CASE WHEN author_type = 'agent' AND kind IN ('reply', 'call')
+                      AND delivery_state != 'failed' THEN created_at END)
+        FROM messages
+        GROUP BY ticket_id
+        HAVING count(CASE WHEN author_type = 'customer' OR (author_type = 'agent'
+            AND kind IN ('reply', 'call') AND delivery_state != 'failed') THEN 1 END) > 0
+        """
+    )
+
+
+# ---- query building ------------------------------------------------------------------------
+
+# A word as the tokenizer sees it: letters, digits and the marks that belong to them.
+_WORD = re.compile(r"[^\W_]+(?:[\u0300-\u036f]*[^\W_]*)*", re.UNICODE)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH expression for what the agent typed, or None when it holds no word.
+
+    Every word becomes a quoted string, so nothing the agent types is FTS syntax (``AND``,
+    ``NEAR(``, ``*``, ``"``, parentheses are just text); all words must match; the last one
+    is a prefix unless the query ends with a space (the agent is still typing it).
+    """
+    words = _WORD.findall(unicodedata.normalize("NFKC", query))
+    words = [w for w in words if w][:16]  # a pasted paragraph must not become a huge query
+    if not words:
+        return None
+    terms = ['"' + w.replace('"', '""') + '"' for w in words]
+    if not query[-1:].isspace():
+        terms[-1] += "*"
+    return " ".join(terms)
