@@ -1,0 +1,514 @@
+"""The customer-360 panel beside the conversation tabs.
+
+It follows the current conversation: the window calls ``show_customer(customer_id)`` when the
+current tab changes (``None`` when no tab is open).  Everything shown comes from one
+``DeskReader.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it whenever
+``Bridge.entitiesChanged`` names the customer, its organization or any ticket — the read is a
+few indexed queries on the reader's own thread, so being generous about when to re-read is
+cheaper than being clever about which ticket belongs to whom.
+
+``KeyedListModel`` lives here for now because the panel was its first user; the canned picker
+reuses it.  It belongs in a shared ``app/ui`` models module once one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    QTimeZone,
+    Signal,
+)
+from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.sync.desk_types import CustomerCard, TicketBrief
+from app.ui.bridge import Bridge
+
+R = TypeVar("R")
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+# Roles every list model of this package answers, beyond Qt's own.
+IdRole = Qt.ItemDataRole.UserRole + 1  # the row's id (ticket id, canned id, ...)
+RowRole = Qt.ItemDataRole.UserRole + 2  # the frozen row itself
+
+NOTES_SHOWN_CHARS = 4000  # notes may be 200,000 characters; the panel is not an editor
+TIER_LABELS = {"vip": "★ VIP", "gold": "Gold", "silver": "Silver", "standard": ""}
+
+
+class KeyedListModel(QAbstractListModel, Generic[R]):
+    """A flat list of frozen rows, each with a unique key, updated in place.
+
+    ``set_rows`` turns the old list into the new one with removes, moves, inserts and
+    ``dataChanged`` — never a reset — so the selection and scroll position stay on their rows
+    when a change arrives.  Subclasses say how a row looks in ``row_data``.
+    """
+
+    def __init__(self, key: Callable[[R], Hashable], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._key = key
+        self._rows: list[R] = []
+
+    # ---- what subclasses provide --------------------------------------------------------
+
+    def row_data(self, row: R, role: int) -> Any:
+        """What ``data()`` answers for ``row`` in ``role`` (None: nothing)."""
+        return None
+
+    # ---- the model ----------------------------------------------------------------------
+
+    @property
+    def rows(self) -> Sequence[R]:
+        return tuple(self._rows)
+
+    def row_at(self, index: AnyIndex) -> R | None:
+        if not index.isValid() or index.parent().isValid():
+            return None
+        if 0 <= index.row() < len(self._rows):
+            return self._rows[index.row()]
+        return None
+
+    def row_of(self, key: Hashable) -> int:
+        """The row number of the row keyed ``key``, or -1."""
+        for n, row in enumerate(self._rows):
+            if self._key(row) == key:
+                return n
+        return -1
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row_at(index)
+        if row is None:
+            return None
+        if role == IdRole:
+            return self._key(row)
+        if role == RowRole:
+            return row
+        return self.row_data(row, role)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = dict(super().roleNames())
+        names[IdRole] = QByteArray(b"rowId")
+        names[RowRole] = QByteArray(b"row")
+        return names
+
+    def set_rows(self, new_rows: Sequence[R]) -> None:
+        """Make the model hold ``new_rows`` (in that order) by the smallest precise steps."""
+        seen: set[Hashable] = set()
+        target: list[R] = []
+        for row in new_rows:  # a duplicate key would make rows ambiguous: keep the first
+            k = self._key(row)
+            if k not in seen:
+                seen.add(k)
+                target.append(row)
+        root = QModelIndex()
+        # 1. Drop what is gone, in contiguous runs from the end.
+        end = len(self._rows) - 1
+        while end >= 0:
+            if self._key(self._rows[end]) in seen:
+                end -= 1
+                continue
+            start = end
+            while start > 0 and self._key(self._rows[start - 1]) not in seen:
+                start -= 1
+            self.beginRemoveRows(root, start, end)
+            del self._rows[start : end + 1]
+            self.endRemoveRows()
+            end = start - 1
+        # 2. Walk the target: every row before ``pos`` is already in place.
+        for pos, row in enumerate(target):
+            k = self._key(row)
+            if pos < len(self._rows) and self._key(self._rows[pos]) == k:
+                if self._rows[pos] != row:
+                    self._rows[pos] = row
+                    self._changed(pos)
+                continue
+            current = self.row_of(k)
+            if current > pos:
+                self.beginMoveRows(root, current, current, root, pos)
+                old = self._rows.pop(current)
+                self._rows.insert(pos, row)
+                self.endMoveRows()
+                if old != row:
+                    self._changed(pos)
+            else:
+                self.beginInsertRows(root, pos, pos)
+                self._rows.insert(pos, row)
+                self.endInsertRows()
+
+    def _changed(self, row: int) -> None:
+        index = self.index(row, 0)
+        self.dataChanged.emit(index, index)
+
+
+class TicketBriefModel(KeyedListModel[TicketBrief]):
+    """A customer's open or past tickets: number, subject, status and when it last changed."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(lambda t: t.id, parent)
+
+    def row_data(self, row: TicketBrief, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            number = f"#{row.number}" if row.number is not None else "(not yet numbered)"
+            return f"{number}  {row.subject}  ·  {status_text(row.status)}"
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            number = f"Ticket {row.number}" if row.number is not None else "New ticket"
+            updated = QLocale().toString(
+                QDateTime.fromSecsSinceEpoch(int(row.updated_at.timestamp())),
+                QLocale.FormatType.ShortFormat,
+            )
+            return f"{number}: {row.subject} ({status_text(row.status)}, updated {updated})"
+        return None
+
+
+class IdentityModel(KeyedListModel[tuple[str, str]]):
+    """The ways to reach a customer, as (kind, value); the value is what gets copied."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(lambda identity: identity, parent)
+
+    def row_data(self, row: tuple[str, str], role: int) -> Any:
+        kind, value = row
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {value}"
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            return f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
+        if role == Qt.ItemDataRole.EditRole:
+            return value
+        return None
+
+
+IDENTITY_KINDS = {"email": "Email", "phone": "Phone", "social": "Social", "chat": "Chat"}
+
+
+def status_text(status: str) -> str:
+    """A ticket status as agents read it ("on_hold" -> "on hold")."""
+    return status.replace("_", " ")
+
+
+def local_time_text(timezone: str, now: datetime) -> str:
+    """The time where the customer is, e.g. "14:05 local (UTC+2)"; empty for an unknown zone.
+
+    Uses Qt's time-zone database, which comes from the OS on every platform (Python's
+    ``zoneinfo`` has no data on Windows without the ``tzdata`` package).
+    """
+    zone = QTimeZone(timezone.encode())
+    if not timezone or not zone.isValid():
+        return ""
+    moment = QDateTime.fromSecsSinceEpoch(int(now.timestamp()), zone)
+    offset = zone.offsetFromUtc(moment)
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    utc = "UTC" if offset == 0 else f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+    clock = moment.toString("HH:mm")
+    here = QDateTime.fromSecsSinceEpoch(int(now.timestamp())).date()
+    if moment.date() != here:
+        # Across midnight from the agent: say which day, or "02:05" reads as this morning.
+        day = QLocale().dayName(moment.date().dayOfWeek(), QLocale.FormatType.ShortFormat)
+        clock = f"{day} {clock}"
+    return f"{clock} local ({utc})"
+
+
+def _language_text(code: str) -> str:
+    locale = QLocale(code)
+    if not code or locale.language() == QLocale.Language.C:
+        return code or "—"
+    return f"{QLocale.languageToString(locale.language())} ({code})"
+
+
+def _caption(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _value_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # customer data is never markup
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse
+        | Qt.TextInteractionFlag.TextSelectableByKeyboard
+    )
+    label.setWordWrap(True)
+    label.setAccessibleName(name)
+    return label
+
+
+class CustomerPanel(QWidget):
+    """The customer of the current conversation, kept up to date.
+
+    Signals:
+        openTicket(str): the agent activated one of the customer's tickets (its id).
+        customerLoaded(object): a read finished; the ``CustomerCard`` shown, or None.
+    """
+
+    openTicket = Signal(str)
+    customerLoaded = Signal(object)
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        parent: QWidget | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._customer_id: str | None = None
+        self._card: CustomerCard | None = None
+        self._generation = 0  # bumped per read; an older answer never replaces a newer one
+        self._loading = False
+        self._reload_wanted = False
+        self.setAccessibleName("Customer")
+        self.setMinimumWidth(240)
+
+        self._pages = QStackedWidget(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._pages)
+
+        self._empty = QLabel("Open a conversation to see the customer")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setWordWrap(True)
+        self._empty.setAccessibleName("No customer")
+        self._empty.setEnabled(False)  # the system's disabled text colour: a quiet hint
+        self._pages.addWidget(self._empty)
+
+        self._pages.addWidget(self._build_card())
+        self._pages.setCurrentWidget(self._empty)
+
+        # Ticks on the minute boundary (re-armed each time), so the clock never lags by up
+        # to a minute as a fixed 60 s interval started at a random second would.
+        self._clock = QTimer(self)
+        self._clock.setSingleShot(True)
+        self._clock.timeout.connect(self._tick)
+
+        bridge.entitiesChanged.connect(self._entities_changed)
+
+    # ---- building -----------------------------------------------------------------------
+
+    def _build_card(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+
+        head = QHBoxLayout()
+        self.name_label = _value_label("Customer name")
+        font = QFont(self.name_label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.name_label.setFont(font)
+        head.addWidget(self.name_label, 1)
+        self.tier_badge = QLabel()
+        self.tier_badge.setAccessibleName("Customer tier")
+        self.tier_badge.setObjectName("tierBadge")
+        self.tier_badge.setFrameShape(QFrame.Shape.StyledPanel)
+        self.tier_badge.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        head.addWidget(self.tier_badge, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(head)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.organization_label = _value_label("Organization")
+        self.language_label = _value_label("Language")
+        self.local_time_label = _value_label("Customer's local time")
+        self.since_label = _value_label("Customer since")
+        form.addRow("Organization", self.organization_label)
+        form.addRow("Language", self.language_label)
+        form.addRow("Local time", self.local_time_label)
+        form.addRow("Customer since", self.since_label)
+        layout.addLayout(form)
+
+        layout.addWidget(_caption("Ways to reach"))
+        self.identities = IdentityModel(self)
+        self.identity_view = QListView()
+        self.identity_view.setModel(self.identities)
+        self.identity_view.setAccessibleName("Ways to reach the customer")
+        self.identity_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.identity_view.setMaximumHeight(96)
+        self.identity_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        copy = QAction("Copy", self.identity_view)
+        copy.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Copy))
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_identity)
+        self.identity_view.addAction(copy)
+        self.identity_view.doubleClicked.connect(lambda _index: self.copy_identity())
+        layout.addWidget(self.identity_view)
+
+        layout.addWidget(_caption("Notes"))
+        self.notes_label = _value_label("Customer notes")
+        self.notes_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.notes_label)
+
+        self.totals_label = _value_label("Ticket totals")
+        layout.addWidget(self.totals_label)
+
+        self.open_caption = _caption("Open tickets")
+        layout.addWidget(self.open_caption)
+        self.open_tickets = TicketBriefModel(self)
+        self.open_view = self._ticket_view(self.open_tickets, "Open tickets of the customer")
+        layout.addWidget(self.open_view, 1)
+
+        self.past_caption = _caption("Past tickets")
+        layout.addWidget(self.past_caption)
+        self.past_tickets = TicketBriefModel(self)
+        self.past_view = self._ticket_view(self.past_tickets, "Past tickets of the customer")
+        layout.addWidget(self.past_view, 2)
+        return page
+
+    def _ticket_view(self, model: TicketBriefModel, name: str) -> QListView:
+        view = QListView()
+        view.setModel(model)
+        view.setAccessibleName(name)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setUniformItemSizes(True)
+        # ``activated`` is Enter on the keyboard and the platform's click/double-click rule.
+        view.activated.connect(self._ticket_activated)
+        return view
+
+    # ---- public -------------------------------------------------------------------------
+
+    @property
+    def customer_id(self) -> str | None:
+        return self._customer_id
+
+    @property
+    def card(self) -> CustomerCard | None:
+        """What the panel shows now (None: the empty state or an unknown customer)."""
+        return self._card
+
+    def show_customer(self, customer_id: str | None) -> None:
+        """Follow a new conversation's customer (None: no conversation open)."""
+        if customer_id == self._customer_id and (customer_id is None or self._card is not None):
+            return
+        self._customer_id = customer_id
+        self._generation += 1
+        if customer_id is None:
+            self._show_card(None)
+            return
+        self._reload()
+
+    def copy_identity(self) -> None:
+        """Put the selected way of reaching the customer on the clipboard."""
+        row = self.identities.row_at(self.identity_view.currentIndex())
+        if row is not None:
+            QGuiApplication.clipboard().setText(row[1])
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+        cid = self._customer_id
+        if cid is None:
+            return
+        if cid in changed.get("customer", set()) or {"ticket", "organization"} & changed.keys():
+            self._reload()
+
+    def _reload(self) -> None:
+        if self._customer_id is None:
+            return
+        if self._loading:
+            # One read at a time; a burst of changes during it costs one more read, not many.
+            self._reload_wanted = True
+            return
+        self._loading = True
+        self._reload_wanted = False
+        generation, customer_id = self._generation, self._customer_id
+
+        def done(card: CustomerCard | None) -> None:
+            self._loading = False
+            if generation == self._generation and customer_id == self._customer_id:
+                self._show_card(card)
+            if self._reload_wanted or generation != self._generation:
+                self._reload()
+
+        def failed(exc: BaseException) -> None:
+            self._loading = False
+            self._bridge.taskFailed.emit(exc)  # a reader failure is a bug: the crash reporter
+
+        self._bridge.run(self._bridge.reader.customer(customer_id), on_result=done, on_error=failed)
+
+    # ---- showing ------------------------------------------------------------------------
+
+    def _show_card(self, card: CustomerCard | None) -> None:
+        self._card = card
+        if card is None:
+            self._clock.stop()
+            self._empty.setText(
+                "Open a conversation to see the customer"
+                if self._customer_id is None
+                else "This customer is not on this workstation yet."
+            )
+            self._pages.setCurrentWidget(self._empty)
+            self.identities.set_rows(())
+            self.open_tickets.set_rows(())
+            self.past_tickets.set_rows(())
+            self.customerLoaded.emit(None)
+            return
+        self.name_label.setText(card.name)
+        badge = TIER_LABELS.get(card.tier, card.tier.title())
+        self.tier_badge.setText(badge)
+        self.tier_badge.setVisible(bool(badge))
+        self.tier_badge.setProperty("tier", card.tier)  # for the theme's style sheet
+        self.organization_label.setText(card.organization or "—")
+        self.language_label.setText(_language_text(card.language))
+        self.since_label.setText(
+            QLocale().toString(
+                QDateTime.fromSecsSinceEpoch(int(card.customer_since.timestamp())).date(),
+                QLocale.FormatType.ShortFormat,
+            )
+        )
+        notes = card.notes.strip()
+        if len(notes) > NOTES_SHOWN_CHARS:
+            notes = notes[:NOTES_SHOWN_CHARS] + "…"
+        self.notes_label.setText(notes or "No notes")
+        self.notes_label.setEnabled(bool(notes))
+        count = card.tickets_last_90_days
+        self.totals_label.setText(f"{count} ticket{'s' if count != 1 else ''} in the last 90 days")
+        self.identities.set_rows(card.identities)
+        self.open_tickets.set_rows(card.open_tickets)
+        self.past_tickets.set_rows(card.past_tickets)
+        self.open_caption.setText(f"Open tickets ({len(card.open_tickets)})")
+        self.past_caption.setText(f"Past tickets ({len(card.past_tickets)})")
+        self._pages.setCurrentIndex(1)
+        self._tick()
+        self.customerLoaded.emit(card)
+
+    def _tick(self) -> None:
+        card = self._card
+        if card is None:
+            return
+        now = self._now()
+        text = local_time_text(card.timezone, now)
+        self.local_time_label.setText(text or f"unknown time zone {card.timezone!r}")
+        self._clock.start((60 - now.second) * 1000 - now.microsecond // 1000 + 50)
+
+    def _ticket_activated(self, index: QModelIndex) -> None:
+        ticket_id = index.data(IdRole)
+        if isinstance(ticket_id, str):
+            self.openTicket.emit(ticket_id)
