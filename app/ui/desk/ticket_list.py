@@ -1,0 +1,625 @@
+"""The ticket list: a lazily filled table over one view, updated in place as changes arrive.
+
+The model holds the view's whole ordered list of ticket ids (``DeskReader.ticket_ids``: the
+filter and the sort run in SQL) and the rows of only the pages someone looked at.  ``data()``
+never waits: a row not loaded yet shows as loading and its page is fetched on the reader
+thread; the view asks for the pages around what is on screen before they are needed.
+
+When tickets change, the new order is compared with the old one and applied as removed
+rows, a reorder (``layoutChanged`` with persistent indexes carried over), inserted rows and
+``dataChanged`` for rows whose content changed: the list never resets under the agent, and
+the selection stays on its tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
+
+from app.models.enums import Priority, TicketStatus
+from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
+from app.ui.bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+PAGE = 200  # rows read per trip to the reader thread
+PREFETCH_PAGES = 1  # pages beyond the visible ones, above and below
+LONG_WAIT_HOURS = 4  # a customer waiting this long shows in red
+
+TicketIdRole = Qt.ItemDataRole.UserRole + 1
+TicketRowRole = Qt.ItemDataRole.UserRole + 2
+
+HEADERS = {
+    TicketColumn.NUMBER: "#",
+    TicketColumn.SUBJECT: "Subject",
+    TicketColumn.CUSTOMER: "Customer",
+    TicketColumn.STATUS: "Status",
+    TicketColumn.PRIORITY: "Priority",
+    TicketColumn.CHANNEL: "Channel",
+    TicketColumn.ASSIGNEE: "Assignee",
+    TicketColumn.UPDATED: "Updated",
+    TicketColumn.WAITING: "Waiting",
+}
+COLUMNS = list(TicketColumn)
+
+STATUS_LABELS = {
+    TicketStatus.NEW: "New",
+    TicketStatus.OPEN: "Open",
+    TicketStatus.PENDING: "Pending",
+    TicketStatus.ON_HOLD: "On hold",
+    TicketStatus.SOLVED: "Solved",
+    TicketStatus.CLOSED: "Closed",
+}
+CHANNEL_LABELS = {
+    "email": "Email",
+    "phone": "Phone",
+    "chat": "Chat",
+    "social": "Social",
+    "web": "Web form",
+    "walk_in": "Walk-in",
+}
+
+
+def duration_text(since: datetime | None, now: datetime) -> str:
+    """ "45 min", "3 h 5 min", "2 d 4 h": how long a customer has been waiting."""
+    if since is None:
+        return ""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def updated_text(when: datetime, now: datetime, tz: Any) -> str:
+    local = when.astimezone(tz)
+    if local.date() == now.astimezone(tz).date():
+        return local.strftime("%H:%M")
+    if (now - when).days < 180:
+        return local.strftime("%d %b %H:%M")
+    return local.strftime("%d %b %Y")
+
+
+class TicketListModel(QAbstractTableModel):
+    """The tickets of one view, sorted in SQL, rows read a page at a time.
+
+    Signals: ``loaded()`` after a view's id list arrived (count known), ``rowsLoaded()``
+    after a page of rows arrived.
+    """
+
+    loaded = Signal()
+    rowsLoaded = Signal()
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._ids: list[str] = []
+        self._rows: dict[str, TicketRow] = {}
+        self._loading_pages: set[int] = set()
+        self._spec: ViewSpec | None = None
+        self._sort = TicketSort()
+        self._generation = 0  # bumped per view/sort: answers for an older one are dropped
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._refresh_again = False
+        self._pending_changed: set[str] = set()
+        self._now = datetime.now(UTC)
+        self._tz: Any = UTC
+        bridge.entitiesChanged.connect(self._entities_changed)
+
+    # ---- what the list shows -----------------------------------------------------------
+
+    @property
+    def spec(self) -> ViewSpec | None:
+        return self._spec
+
+    @property
+    def ticket_sort(self) -> TicketSort:
+        return self._sort
+
+    def set_timezone(self, tz: Any) -> None:
+        self._tz = tz
+
+    async def show_view(self, spec: ViewSpec, sort: TicketSort | None = None) -> None:
+        """List ``spec``'s tickets (a new query: the one place the model resets)."""
+        self._spec = spec
+        if sort is not None:
+            self._sort = sort
+        self._generation += 1
+        generation = self._generation
+        ids = await self._bridge.reader.ticket_ids(spec, self._sort)
+        if generation != self._generation:
+            return
+        self.beginResetModel()
+        self._ids = ids
+        self._rows = {}
+        self._loading_pages = set()
+        self.endResetModel()
+        self.loaded.emit()
+        await self.load_rows(0, min(len(ids), PAGE) - 1)
+
+    def ticket_id(self, row: int) -> str | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, ticket_id: str) -> int | None:
+        try:
+            return self._ids.index(ticket_id)
+        except ValueError:
+            return None
+
+    def ticket(self, row: int) -> TicketRow | None:
+        tid = self.ticket_id(row)
+        return self._rows.get(tid) if tid else None
+
+    # ---- Qt model ----------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[COLUMNS[section]]
+        if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section] == TicketColumn.WAITING:
+            return "How long the customer has been waiting for an answer"
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+            return None
+        tid = self._ids[index.row()]
+        if role == TicketIdRole:
+            return tid
+        row = self._rows.get(tid)
+        if row is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                self._want(index.row())
+                return "…" if index.column() == 1 else ""
+            return None
+        if role == TicketRowRole:
+            return row
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == TicketColumn.SUBJECT:
+                return row.subject + (" — changes waiting to be sent" if row.pending else "")
+            if column == TicketColumn.UPDATED:
+                return row.updated_at.astimezone(self._tz).strftime("%A %d %B %Y, %H:%M")
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == TicketColumn.PRIORITY and row.priority == Priority.URGENT:
+                return QColor("#d13438")
+            if column == TicketColumn.PRIORITY and row.priority == Priority.HIGH:
+                return QColor("#c25e00")
+            waiting = row.waiting_since
+            if (
+                column == TicketColumn.WAITING
+                and waiting
+                and (self._now - waiting).days * 24 + (self._now - waiting).seconds // 3600
+                >= LONG_WAIT_HOURS
+            ):
+                return QColor("#d13438")
+            return None
+        if role == Qt.ItemDataRole.FontRole and row.status == TicketStatus.NEW:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == TicketColumn.NUMBER:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._text(row, column)
+        return None
+
+    def _text(self, row: TicketRow, column: TicketColumn) -> str:
+        match column:
+            case TicketColumn.NUMBER:
+                return str(row.number) if row.number is not None else "new"
+            case TicketColumn.SUBJECT:
+                return ("● " if row.pending else "") + row.subject
+            case TicketColumn.CUSTOMER:
+                return row.customer_name
+            case TicketColumn.STATUS:
+                return STATUS_LABELS.get(TicketStatus(row.status), row.status)
+            case TicketColumn.PRIORITY:
+                return row.priority.capitalize()
+            case TicketColumn.CHANNEL:
+                return CHANNEL_LABELS.get(row.channel, row.channel)
+            case TicketColumn.ASSIGNEE:
+                return row.assignee_name or "—"
+            case TicketColumn.UPDATED:
+                return updated_text(row.updated_at, self._now, self._tz)
+            case TicketColumn.WAITING:
+                return duration_text(row.waiting_since, self._now)
+
+    # ---- lazy rows ---------------------------------------------------------------------
+
+    def _want(self, row: int) -> None:
+        page = row // PAGE
+        if page not in self._loading_pages:
+            self._loading_pages.add(page)
+            self._bridge.run(self._load_page(page, self._generation))
+
+    def prefetch(self, first: int, last: int) -> None:
+        """The view shows rows ``first``..``last``: have them and their neighbours loaded."""
+        if not self._ids:
+            return
+        first_page = max(0, first // PAGE - PREFETCH_PAGES)
+        last_page = min((len(self._ids) - 1) // PAGE, last // PAGE + PREFETCH_PAGES)
+        for page in range(first_page, last_page + 1):
+            ids = self._ids[page * PAGE : (page + 1) * PAGE]
+            if page not in self._loading_pages and any(i not in self._rows for i in ids):
+                self._loading_pages.add(page)
+                self._bridge.run(self._load_page(page, self._generation))
+
+    async def load_rows(self, first: int, last: int) -> None:
+        """Read rows ``first``..``last`` now (used for the first page and by tests)."""
+        for page in range(max(0, first) // PAGE, max(0, last) // PAGE + 1):
+            self._loading_pages.add(page)
+            await self._load_page(page, self._generation)
+
+    async def _load_page(self, page: int, generation: int) -> None:
+        try:
+            ids = self._ids[page * PAGE : (page + 1) * PAGE]
+            if not ids:
+                return
+            rows = await self._bridge.reader.ticket_rows(ids)
+            if generation != self._generation:
+                return
+            self._rows.update(rows)
+            self._emit_rows_changed(set(rows))
+            self.rowsLoaded.emit()
+        finally:
+            self._loading_pages.discard(page)
+
+    def _emit_rows_changed(self, ids: set[str]) -> None:
+        """One ``dataChanged`` per contiguous run of changed rows."""
+        positions = sorted(i for i, tid in enumerate(self._ids) if tid in ids)
+        last_column = len(COLUMNS) - 1
+        start = prev = None
+        for pos in [*positions, None]:
+            if pos is not None and prev is not None and pos == prev + 1:
+                prev = pos
+                continue
+            if start is not None and prev is not None:
+                self.dataChanged.emit(self.index(start, 0), self.index(prev, last_column))
+            start = prev = pos
+
+    # ---- live updates ------------------------------------------------------------------
+
+    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+        # A customer's or agent's new name shows in the rows too.
+        if {"ticket", "customer", "agent"} & changed.keys():
+            self.tickets_changed(set(changed.get("ticket", ())), names="ticket" not in changed)
+
+    def tickets_changed(self, ticket_ids: set[str], *, names: bool = False) -> None:
+        """Tickets changed somewhere: re-read the order and the changed rows we hold
+        (``names``: every loaded row, since a customer or agent was renamed)."""
+        if self._spec is None:
+            return
+        if names:
+            ticket_ids = ticket_ids | set(self._rows)
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_again = True  # one more pass after this one, with whatever came
+            self._pending_changed |= ticket_ids
+            return
+        self._refresh_task = self._bridge.run(self._refresh(ticket_ids))
+
+    async def _refresh(self, changed: set[str]) -> None:
+        while True:
+            spec, generation = self._spec, self._generation
+            assert spec is not None
+            ids = await self._bridge.reader.ticket_ids(spec, self._sort)
+            wanted = [
+                t for t in changed if t in set(ids) and (t in self._rows or t not in self._ids)
+            ]
+            rows = await self._bridge.reader.ticket_rows(wanted) if wanted else {}
+            if generation != self._generation:
+                return
+            self._rows.update(rows)
+            self._apply_order(ids)
+            self._emit_rows_changed(set(rows) & set(self._ids))
+            if not self._refresh_again:
+                return
+            self._refresh_again = False
+            changed, self._pending_changed = self._pending_changed, set()
+
+    def _apply_order(self, new: list[str]) -> None:
+        """Turn the current order into ``new`` with precise removes, a reorder and inserts."""
+        new_set = set(new)
+        # 1. rows that left the view, from the bottom up so positions stay valid
+        gone = [i for i, tid in enumerate(self._ids) if tid not in new_set]
+        for start, end in reversed(_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            for tid in self._ids[start : end + 1]:
+                self._rows.pop(tid, None)
+            del self._ids[start : end + 1]
+            self.endRemoveRows()
+        # 2. the rows that stay, in their new relative order
+        current = set(self._ids)
+        kept = [tid for tid in new if tid in current]
+        if kept != self._ids:
+            self.layoutAboutToBeChanged.emit()
+            persistent = self.persistentIndexList()
+            where = {tid: i for i, tid in enumerate(kept)}
+            old_ids = self._ids
+            self._ids = kept
+            self.changePersistentIndexList(
+                persistent,
+                [self.index(where[old_ids[p.row()]], p.column()) for p in persistent],
+            )
+            self.layoutChanged.emit()
+        # 3. rows that joined, at their places (ascending, so each lands where `new` has it)
+        added = [i for i, tid in enumerate(new) if tid not in current]
+        for start, end in _runs(added):
+            self.beginInsertRows(QModelIndex(), start, end)
+            self._ids[start:start] = new[start : end + 1]
+            self.endInsertRows()
+
+    def tick(self) -> None:
+        """A minute passed: "Waiting" and "Updated" texts move on."""
+        self._now = datetime.now(UTC)
+        if self._ids:
+            for column in (TicketColumn.UPDATED, TicketColumn.WAITING):
+                c = COLUMNS.index(column)
+                self.dataChanged.emit(
+                    self.index(0, c),
+                    self.index(len(self._ids) - 1, c),
+                    [Qt.ItemDataRole.DisplayRole],
+                )
+
+
+def _runs(positions: Sequence[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 9] -> [(3, 5), (9, 9)]"""
+    runs: list[tuple[int, int]] = []
+    for pos in positions:
+        if runs and pos == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], pos)
+        else:
+            runs.append((pos, pos))
+    return runs
+
+
+class TicketTable(QTableView):
+    """The ticket list widget: sort by header, multi-select, Enter opens, bulk actions.
+
+    Signals: ``openTickets(list)`` (ticket ids to open in tabs), ``currentTicketChanged(str)``.
+    """
+
+    openTickets = Signal(list)
+    currentTicketChanged = Signal(str)
+
+    def __init__(self, bridge: Bridge, model: TicketListModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._bridge = bridge
+        self.setModel(model)
+        self._model = model
+        self.setAccessibleName("Ticket list")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        vertical = self.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # uniform rows: O(1) layout
+        vertical.setDefaultSectionSize(self.fontMetrics().height() + 10)
+        header = self.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setHighlightSections(False)
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.setSortIndicator(COLUMNS.index(TicketColumn.UPDATED), Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._sort_changed)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(
+            COLUMNS.index(TicketColumn.SUBJECT), QHeaderView.ResizeMode.Stretch
+        )
+        widths = {
+            TicketColumn.NUMBER: 56,
+            TicketColumn.CUSTOMER: 150,
+            TicketColumn.STATUS: 76,
+            TicketColumn.PRIORITY: 70,
+            TicketColumn.CHANNEL: 74,
+            TicketColumn.ASSIGNEE: 110,
+            TicketColumn.UPDATED: 96,
+            TicketColumn.WAITING: 82,
+        }
+        for column, width in widths.items():
+            self.setColumnWidth(COLUMNS.index(column), width)
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self._prefetch())
+        model.modelReset.connect(self._prefetch)
+        model.loaded.connect(self._prefetch)
+        self.activated.connect(lambda _i: self._open_selected())
+        self._tick = QTimer(self)
+        self._tick.timeout.connect(model.tick)
+        self._tick.start(60_000)
+
+    def setModel(self, model: Any) -> None:
+        super().setModel(model)
+        selection = self.selectionModel()
+        if selection is not None:
+            selection.currentRowChanged.connect(self._current_changed)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        tid = self._model.ticket_id(current.row()) if current.isValid() else None
+        self.currentTicketChanged.emit(tid or "")
+
+    def _prefetch(self) -> None:
+        first = self.rowAt(0)
+        last = self.rowAt(self.viewport().height() - 1)
+        if first < 0:
+            first = 0
+        if last < 0:
+            last = first + self.viewport().height() // max(1, self.rowHeight(0) or 20)
+        self._model.prefetch(first, last)
+
+    def _sort_changed(self, section: int, order: Qt.SortOrder) -> None:
+        spec = self._model.spec
+        if spec is None:
+            return
+        sort = TicketSort(COLUMNS[section], order == Qt.SortOrder.DescendingOrder)
+        keep = self.selected_ids()
+        self._bridge.run(self._resort(spec, sort, keep))
+
+    async def _resort(self, spec: ViewSpec, sort: TicketSort, keep: list[str]) -> None:
+        await self._model.show_view(spec, sort)
+        self.select_ids(keep)
+
+    def selected_ids(self) -> list[str]:
+        selection = self.selectionModel()
+        if selection is None:
+            return []
+        rows = sorted({i.row() for i in selection.selectedRows()})
+        return [tid for r in rows if (tid := self._model.ticket_id(r))]
+
+    def select_ids(self, ids: Sequence[str]) -> None:
+        selection = self.selectionModel()
+        if selection is None:
+            return
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        first = True
+        for tid in ids:
+            row = self._model.row_of(tid)
+            if row is None:
+                continue
+            index = self._model.index(row, 0)
+            if first:
+                selection.setCurrentIndex(index, flags | QItemSelectionModel.SelectionFlag.Clear)
+                self.scrollTo(index)
+                first = False
+            else:
+                selection.select(index, flags)
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._open_selected()
+            return
+        super().keyPressEvent(event)
+
+    def _open_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.openTickets.emit(ids)
+
+    # ---- bulk actions ------------------------------------------------------------------
+
+    def bulk_update(self, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` to every selected ticket (queued offline like any change)."""
+        ids = self.selected_ids()
+        rows = {
+            tid: self._model.ticket(r) for tid in ids if (r := self._model.row_of(tid)) is not None
+        }
+        self._bridge.run(self._bulk(ids, rows, changes))
+
+    async def _bulk(
+        self, ids: list[str], rows: dict[str, TicketRow | None], changes: dict[str, Any]
+    ) -> None:
+        for tid in ids:
+            row = rows.get(tid)
+            update = dict(changes)
+            if "add_tag" in update:
+                tag = update.pop("add_tag")
+                tags = list(row.tags) if row is not None else []
+                if tag in tags:
+                    continue
+                update["tags"] = [*tags, tag]
+            await self._bridge.engine.update_ticket(
+                tid, update, seen_version=row.version if row is not None else None
+            )
+
+    def assign_to_me(self) -> None:
+        me = self._bridge.agent_id
+        if me is not None:
+            self.bulk_update({"assignee_id": me})
+
+    def _context_menu(self, pos: QPoint) -> None:
+        if not self.selected_ids():
+            return
+        menu = QMenu(self)
+        count = len(self.selected_ids())
+        open_action = menu.addAction(f"Open {count} ticket{'s' if count > 1 else ''}")
+        open_action.triggered.connect(self._open_selected)
+        menu.addSeparator()
+        status_menu = menu.addMenu("Set status")
+        for status, text in STATUS_LABELS.items():
+            if status == TicketStatus.NEW:
+                continue
+            action = QAction(text, status_menu)
+            action.triggered.connect(
+                lambda _c=False, s=str(status): self.bulk_update({"status": s})
+            )
+            status_menu.addAction(action)
+        priority_menu = menu.addMenu("Set priority")
+        for priority in Priority:
+            action = QAction(priority.capitalize(), priority_menu)
+            action.triggered.connect(
+                lambda _c=False, p=str(priority): self.bulk_update({"priority": p})
+            )
+            priority_menu.addAction(action)
+        assign_menu = menu.addMenu("Assign to")
+        me = self._bridge.directory.me
+        if me is not None:
+            mine = QAction(f"Me ({me.name})", assign_menu)
+            mine.triggered.connect(self.assign_to_me)
+            assign_menu.addAction(mine)
+            assign_menu.addSeparator()
+        for agent in self._bridge.directory.agents:
+            if me is not None and agent.id == me.id:
+                continue
+            action = QAction(agent.name, assign_menu)
+            action.triggered.connect(
+                lambda _c=False, a=agent.id: self.bulk_update({"assignee_id": a})
+            )
+            assign_menu.addAction(action)
+        nobody = QAction("Nobody (unassign)", assign_menu)
+        nobody.triggered.connect(lambda _c=False: self.bulk_update({"assignee_id": None}))
+        assign_menu.addAction(nobody)
+        tag_action = menu.addAction("Add tag…")
+        tag_action.triggered.connect(self._ask_tag)
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+    def _ask_tag(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        tag, ok = QInputDialog.getText(self, "Add tag", "Tag to add to the selected tickets:")
+        tag = tag.strip().lower().replace(" ", "-")
+        if ok and tag:
+            self.bulk_update({"add_tag": tag})

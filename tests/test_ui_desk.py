@@ -1,0 +1,142 @@
+"""The desk's lists: the lazy ticket list and the views panel, against a real server and cache."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from app.sync.desk_types import TicketColumn, TicketSort, ViewSpec
+from app.ui.desk.ticket_list import COLUMNS, TicketListModel, TicketTable, _runs
+from app.ui.desk.views import SavedViews, ViewsModel, ViewsPanel
+from tests.ui_world import signed_in_bridge, until
+from tests.world import make_store, running_server
+
+ALL = ViewSpec(key="all", title="All")
+
+
+def test_runs_group_positions() -> None:
+    assert _runs([]) == []
+    assert _runs([3, 4, 5, 9, 11, 12]) == [(3, 5), (9, 9), (11, 12)]
+
+
+def test_ticket_list_model_is_a_correct_model_and_updates_in_place(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtmodeltester: Any, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                model = TicketListModel(ada)
+                table = TicketTable(ada, model)
+                qtbot.addWidget(table)
+                table.resize(900, 400)
+                table.show()
+                await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
+                numbers = [model.ticket(r).number for r in range(model.rowCount())]  # type: ignore[union-attr]
+                assert (
+                    numbers == sorted(numbers) and len(numbers) == 3
+                )  # the Care tickets Ada may see
+                qtmodeltester.check(model)
+
+                # Select two tickets; a colleague changes one of them and moves another out
+                # of sight: the rows update in place, no reset, the selection stays on its ids.
+                resets: list[int] = []
+                model.modelReset.connect(lambda: resets.append(1))
+                table.select_ids(["t-1", "t-2"])
+                assert table.selected_ids() == ["t-1", "t-2"]
+                await lin.engine.update_ticket("t-2", {"priority": "urgent"})
+                await until(
+                    lambda: (
+                        (r := model.ticket(model.row_of("t-2") or 0)) is not None
+                        and r.priority == "urgent"
+                    )
+                )
+                assert resets == []
+                assert table.selected_ids() == ["t-1", "t-2"]
+                col = COLUMNS.index(TicketColumn.PRIORITY)
+                assert model.index(model.row_of("t-2") or 0, col).data() == "Urgent"
+                qtmodeltester.check(model)
+            finally:
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_sorting_moves_rows_and_keeps_the_selection(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            try:
+                model = TicketListModel(ada)
+                table = TicketTable(ada, model)
+                qtbot.addWidget(table)
+                table.show()
+                await model.show_view(ALL, TicketSort(TicketColumn.UPDATED))
+                table.select_ids(["t-2"])
+                # A ticket updated now goes to the top of "last updated first", live.
+                await ada.engine.update_ticket("t-2", {"status": "open"})
+                await until(lambda: model.ticket_id(0) == "t-2")
+                assert table.selected_ids() == ["t-2"]
+                # The model applied a move (layoutChanged), not a reset.
+                col = COLUMNS.index(TicketColumn.STATUS)
+                await until(lambda: model.index(0, col).data() == "Open")
+            finally:
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_views_have_live_counts_and_saved_filters_persist(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtmodeltester: Any, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            try:
+                saved = SavedViews(settings, "acct")
+                saved.save(
+                    [ViewSpec(key="saved:1", title="Urgent", priorities=("urgent",), saved=True)]
+                )
+                panel = ViewsPanel(ada, saved)
+                qtbot.addWidget(panel)
+                chosen: list[ViewSpec] = []
+                panel.viewChosen.connect(chosen.append)
+                await panel.load()
+                model: ViewsModel = panel.model
+                qtmodeltester.check(model)
+                keys = [model.spec(r).key for r in range(model.rowCount())]  # type: ignore[union-attr]
+                assert keys[0] == "mine" and "unassigned" in keys and keys[-1] == "saved:1"
+                assert chosen and chosen[-1].key == "mine"
+
+                def count(key: str) -> int:
+                    return int(model.index(model.row_of(key) or 0).data(model_count_role()))
+
+                urgent_before = count("saved:1")
+                await ada.engine.update_ticket("t-1", {"priority": "urgent"})
+                await until(lambda: count("saved:1") == urgent_before + 1)
+                # The saved filter survives a restart (a new SavedViews over the same settings).
+                assert [s.title for s in SavedViews(settings, "acct").load()] == ["Urgent"]
+            finally:
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def model_count_role() -> int:
+    from app.ui.desk.views import CountRole
+
+    return int(CountRole)
