@@ -20,6 +20,7 @@ import asyncio
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -116,6 +117,12 @@ def _json(value: Any) -> Any:
     if value is None or not isinstance(value, str | bytes):
         return value
     return json.loads(value)
+
+
+def _folded(text: str) -> str:
+    """``text`` without case or accents, for comparing as a reader would."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -345,6 +352,11 @@ class DeskReader:
             elif sort.column == TicketColumn.WAITING:
                 joins = "LEFT JOIN ticket_activity act ON act.ticket_id = t.id"
             direction = "DESC" if sort.descending else "ASC"
+            if where != "1" and sort.column in (TicketColumn.NUMBER, TicketColumn.UPDATED):
+                # A filtered view is small: find it through its filter's index and sort the
+                # few rows.  Left to itself, the planner walks the whole ordering index to
+                # skip the sort, one row lookup per ticket (28 ms instead of 2 at 50k).
+                key = f"+{key}"
             if sort.column == TicketColumn.WAITING:
                 # Longest wait = earliest waiting_since; not waiting at all = last.
                 direction = "ASC" if sort.descending else "DESC"
@@ -540,13 +552,13 @@ class DeskReader:
 
     async def canned(self, query: str = "") -> list[CannedItem]:
         """Canned responses this agent may use, matching ``query`` (title, shortcut or body,
-        any case), most used first, then by title.
+        ignoring case and accents), most used first, then by title.
 
         Visible: shared ones, those of the agent's groups (every group's for supervisors and
         admins) and the agent's own personal ones.  Editable: the agent's personal ones, and
         shared or group ones for supervisors and admins.
         """
-        needle = query.strip().casefold()
+        needle = _folded(query.strip())
 
         def work(conn: Connection) -> list[CannedItem]:
             role = conn.exec_driver_sql(
@@ -561,7 +573,7 @@ class DeskReader:
             out = []
             rows = conn.exec_driver_sql(
                 "SELECT id, title, shortcut, body, scope, group_id, owner_id, usage_count "
-                "FROM canned_responses ORDER BY usage_count DESC, title COLLATE NOCASE, id"
+                "FROM canned_responses"
             )
             for r in rows:
                 scope, group_id, owner_id = r[4], r[5], r[6]
@@ -575,11 +587,14 @@ class DeskReader:
                     editable = lead
                 else:
                     editable = lead
-                if needle and not any(needle in (r[i] or "").casefold() for i in (1, 2, 3)):
+                if needle and not any(needle in _folded(r[i] or "") for i in (1, 2, 3)):
                     continue
                 out.append(
                     CannedItem(r[0], r[1], r[2], r[3], scope, group_id, owner_id, r[7], editable)
                 )
+            # Titles sort as people read them ("Ärger" with the A's); SQLite's NOCASE only
+            # folds ASCII, and the list is small.
+            out.sort(key=lambda i: (-i.usage_count, _folded(i.title), i.id))
             return out
 
         return await self._read(work)
@@ -694,7 +709,7 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
         if r is not None:
             hits.append(SearchHit("ticket", f"#{r[1]} {r[2]}", r[2], ticket_id=r[0]))
             seen_tickets.add(r[0])
-    match = match_expression(query)
+    match = match_expression(query, min_prefix=2)
     if match is None:
         return hits[:limit]
     ticket_cap = max(1, limit // 2)
@@ -721,14 +736,15 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     ):
         hits.append(SearchHit("customer", r[1], r[2], customer_id=r[0]))
     room = limit - len(hits)
-    if room > 0:
+    message_match = match_expression(query, min_prefix=3)  # see match_expression
+    if room > 0 and message_match is not None:
         rows = conn.exec_driver_sql(
             "SELECT m.ticket_id, t.number, t.subject, s.snip FROM ("
             "  SELECT rowid AS rid, snippet(fts_messages, 0, '[', ']', '…', 16) AS snip"
             "  FROM fts_messages WHERE fts_messages MATCH ? ORDER BY rowid DESC LIMIT ?"
             ") AS s JOIN messages m ON m.rowid = s.rid "
             "LEFT JOIN tickets t ON t.id = m.ticket_id ORDER BY s.rid DESC",
-            (match, room),
+            (message_match, room),
         )
         for r in rows:
             subject = r[2] or ""
