@@ -34,6 +34,7 @@ from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync import cache, queries
 from app.sync import protocol as p
+from app.sync.cache_tables import T_REJECTIONS
 from app.sync.frames import FrameReader
 from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
 
@@ -733,6 +734,166 @@ class SyncEngine:
 
     async def dismiss_rejection(self, mutation_id: int) -> None:
         await self.db(lambda c: queries.dismiss_rejection(c, mutation_id))
+
+    async def resend_rejected(self, mutation_id: int) -> int:
+        """ "Send anyway" after a conflict: queue a refused change again, now against the
+        ticket's current cached version (the agent has reviewed what changed meanwhile).
+
+        A ``message.add``: the failed local message is removed and the same text queued as a
+        new message (a new id: the server has already answered the old one).  A
+        ``ticket.update``: the same changes, applied to the cache again.  The rejection goes
+        too, all in one local transaction.  Returns the new mutation id.  Raises ``KeyError``
+        if there is no such rejection or its ticket left the cache, ``ValueError`` for other
+        kinds of change.  Observers hear of the message, the ticket and the ``rejection``.
+        """
+        agent_id = self._require_agent()
+        changed: dict[str, set[str]] = {"rejection": {str(mutation_id)}}
+
+        def work(conn: Connection) -> int:
+            name, args = self._rejection(conn, mutation_id)
+            if name == "message.add":
+                message = dict(args["message"])
+                ticket_id = str(message["ticket_id"])
+                version = conn.execute(
+                    select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
+                ).scalar()
+                if version is None:
+                    raise KeyError(f"ticket {ticket_id} is not in the cache")
+                old_id = str(message["id"])
+                conn.execute(
+                    delete(T_MESSAGES).where(
+                        T_MESSAGES.c.id == old_id, T_MESSAGES.c.delivery_state == "failed"
+                    )
+                )
+                message["id"] = new_id()
+                new_args: dict[str, Any] = {"message": message}
+                if "seen_version" in args:  # replies are guarded, notes are not
+                    new_args["seen_version"] = version
+                resent = self._enqueue(conn, "message.add", new_args, "message", message["id"])
+                conn.execute(
+                    insert(T_MESSAGES).values(
+                        id=message["id"],
+                        ticket_id=ticket_id,
+                        kind=message.get("kind", "reply"),
+                        author_type="agent",
+                        author_agent_id=agent_id,
+                        body=message["body"],
+                        created_at=utcnow(),
+                        delivery_state="queued",
+                    )
+                )
+                changed["message"] = {old_id, message["id"]}
+            elif name == "ticket.update":
+                ticket_id = str(args["ticket_id"])
+                changes = dict(args["changes"])
+                row = (
+                    conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == ticket_id))
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    raise KeyError(f"ticket {ticket_id} is not in the cache")
+                base = {k: row[k] for k in changes if k in row}
+                new_args = {
+                    "ticket_id": ticket_id,
+                    "changes": changes,
+                    "seen_version": row["version"],
+                }
+                resent = self._enqueue(
+                    conn, "ticket.update", new_args, "ticket", ticket_id, patch=changes, base=base
+                )
+                conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
+            else:
+                raise ValueError(f"a refused {name} cannot be sent again; copy its text instead")
+            changed["ticket"] = {ticket_id}
+            conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
+            return resent
+
+        # ``changed`` is filled in by ``work`` before ``_local`` reports it.
+        return await self._local(work, changed)
+
+    async def discard_rejected(self, mutation_id: int) -> None:
+        """ "Discard" a refused change: forget the rejection and, for a ``message.add``, the
+        failed message it left in the thread.  Nothing happens if it is already gone."""
+        changed: dict[str, set[str]] = {"rejection": {str(mutation_id)}}
+
+        def work(conn: Connection) -> None:
+            try:
+                name, args = self._rejection(conn, mutation_id)
+            except KeyError:
+                return
+            if name == "message.add":
+                message = args["message"]
+                conn.execute(
+                    delete(T_MESSAGES).where(
+                        T_MESSAGES.c.id == message["id"], T_MESSAGES.c.delivery_state == "failed"
+                    )
+                )
+                changed["message"] = {str(message["id"])}
+                changed["ticket"] = {str(message["ticket_id"])}
+            conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
+
+        await self.db(work)
+        self.observer.entities_changed(changed)
+
+    @staticmethod
+    def _rejection(conn: Connection, mutation_id: int) -> tuple[str, dict[str, Any]]:
+        row = conn.execute(
+            select(T_REJECTIONS.c.name, T_REJECTIONS.c.args).where(
+                T_REJECTIONS.c.mutation_id == mutation_id
+            )
+        ).first()
+        if row is None:
+            raise KeyError(f"no refused change {mutation_id}")
+        return str(row.name), dict(row.args)
+
+    async def end_session(self, timeout: float = 8.0) -> bool:
+        """Sign out on the server, then stop syncing (the engine ends SIGNED_OUT, tokenless).
+
+        Over the live connection when there is one, else over a connection of its own (as
+        ``switchboard logout`` does).  Returns whether the server confirmed: it closed with
+        1000 "signed out", or refused the token as already over (HTTP 401).  False when it
+        could not be reached: the session then ends on the server when it expires.
+        """
+        token = self.token
+        confirmed = False
+        self._stopping = True  # the server's close must not start a reconnect
+        ws = self._ws
+        if ws is not None:
+            try:
+                await ws.send(p.encode({"type": "logout"}))
+                async with asyncio.timeout(timeout):
+                    await ws.wait_closed()
+                confirmed = ws.close_code == 1000
+            except (ConnectionClosed, TimeoutError):
+                confirmed = ws.close_code == 1000
+        if not confirmed and token is not None:
+            confirmed = await self._end_session_standalone(token, timeout)
+        await self.stop()
+        self.token = None
+        self._set_status(ConnectionState.SIGNED_OUT, "signed out")
+        return confirmed
+
+    async def _end_session_standalone(self, token: str, timeout: float) -> bool:
+        ws: ClientConnection | None = None
+        try:
+            async with connect(
+                self.server_url + p.SYNC_PATH,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                ssl=self.ssl_context,
+                max_size=p.MAX_SERVER_FRAME_BYTES,
+                compression=None,
+                open_timeout=timeout,
+            ) as ws:
+                await ws.send(p.encode({"type": "logout"}))
+                async with asyncio.timeout(timeout):
+                    async for _ in ws:
+                        pass  # the server answers by closing with 1000 "signed out"
+        except InvalidStatus as exc:
+            return exc.response.status_code == 401  # already over (expired, revoked)
+        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
+            pass
+        return ws is not None and ws.close_code == 1000
 
     # ---- requests and presence -----------------------------------------------------------
 

@@ -1,0 +1,211 @@
+"""Reviewing refused changes ("send anyway", "discard") and signing out, against a real
+server on 127.0.0.1:0 with real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from app.models.entities import Message, Ticket
+from app.sync import protocol as p
+from app.sync import queries
+from app.sync.desk import DeskReader
+from app.sync.engine import SyncEngine
+from app.sync.observer import ConnectionState
+from tests.world import Recorder, eventually, make_store, running_server, workstation
+
+
+async def _conflict_for_lin(
+    tmp_path: Path, url: str, make_change: Any
+) -> tuple[SyncEngine, SyncEngine, Recorder, int]:
+    """Ada changes t-1 first; lin then changes it having seen the old version (2)."""
+    ada, _ = await workstation(tmp_path, url, "ada@example.com")
+    lin, lin_seen = await workstation(tmp_path, url, "lin@example.com")
+    await ada.update_ticket("t-1", {"status": "pending"})
+    await ada.wait_drained()
+
+    async def lin_has_new_version() -> bool:
+        d = await lin.read(lambda c: queries.ticket_detail(c, ticket_id="t-1"))
+        return d is not None and d["ticket"]["version"] > 2
+
+    await eventually(lin_has_new_version)
+    await make_change(lin)
+
+    async def rejected() -> bool:
+        return bool(lin_seen.rejected)
+
+    await eventually(rejected)
+    assert lin_seen.rejected[0].code == "conflict"
+    return ada, lin, lin_seen, lin_seen.rejected[0].mutation_id
+
+
+def _server_ticket(store: Engine) -> tuple[str, int]:
+    with store.connect() as conn:
+        row = conn.execute(select(Ticket.status, Ticket.version).where(Ticket.id == "t-1")).one()
+    return str(row.status), int(row.version)
+
+
+def _server_bodies(store: Engine) -> list[str]:
+    with store.connect() as conn:
+        return list(
+            conn.execute(
+                select(Message.body).where(Message.ticket_id == "t-1").order_by(Message.created_at)
+            ).scalars()
+        )
+
+
+def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+
+            async def stale_update(lin: SyncEngine) -> None:
+                await lin.update_ticket("t-1", {"status": "solved"}, seen_version=2)
+
+            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_update)
+            assert _server_ticket(store)[0] == "pending"
+            current_version = _server_ticket(store)[1]
+            seen.changed.clear()
+
+            resent = await lin.resend_rejected(refused)
+            assert resent > refused
+            # Applied to the cache at once, queued against the version lin now has.
+            reader = DeskReader(lin.cache_path, "a-lin")
+            await reader.open()
+            conversation = await reader.conversation("t-1")
+            assert conversation is not None
+            assert conversation.ticket.status == "solved"
+            assert conversation.rejections == ()
+            assert await reader.rejections() == []
+            assert any("rejection" in ch and "ticket" in ch for ch in seen.changed)
+            await lin.wait_drained()
+            assert _server_ticket(store) == ("solved", current_version + 1)
+            assert len(seen.rejected) == 1  # accepted this time
+            with pytest.raises(KeyError):
+                await lin.resend_rejected(refused)  # it is gone
+            await reader.close()
+            await ada.close()
+            await lin.close()
+
+    asyncio.run(scenario())
+
+
+def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+
+            async def stale_reply(lin: SyncEngine) -> None:
+                await lin.reply("t-1", "Solved it for you.", seen_version=2)
+
+            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
+            reader = DeskReader(lin.cache_path, "a-lin")
+            await reader.open()
+            before = await reader.conversation("t-1")
+            assert before is not None
+            failed = [m for m in before.messages if m.delivery_state == "failed"]
+            assert [m.body for m in failed] == ["Solved it for you."]
+            assert [r.ticket_id for r in before.rejections] == ["t-1"]
+            assert "Solved it for you." not in _server_bodies(store)
+
+            await lin.resend_rejected(refused)
+            await lin.wait_drained()
+            after = await reader.conversation("t-1")
+            assert after is not None
+            mine = [m for m in after.messages if m.body == "Solved it for you."]
+            assert len(mine) == 1
+            assert mine[0].id != failed[0].id
+            assert mine[0].delivery_state == "sent"
+            assert after.rejections == ()
+            assert _server_bodies(store).count("Solved it for you.") == 1
+            assert len(seen.rejected) == 1
+            await reader.close()
+            await ada.close()
+            await lin.close()
+
+    asyncio.run(scenario())
+
+
+def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+
+            async def stale_reply(lin: SyncEngine) -> None:
+                await lin.reply("t-1", "Never mind.", seen_version=2)
+
+            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
+            seen.changed.clear()
+            await lin.discard_rejected(refused)
+            assert any("rejection" in ch and "message" in ch for ch in seen.changed)
+            reader = DeskReader(lin.cache_path, "a-lin")
+            await reader.open()
+            conversation = await reader.conversation("t-1")
+            assert conversation is not None
+            assert "Never mind." not in [m.body for m in conversation.messages]
+            assert conversation.rejections == ()
+            assert (await lin.read(queries.sync_status))["outbox"] == 0
+            assert "Never mind." not in _server_bodies(store)
+            await lin.discard_rejected(refused)  # twice: nothing left to do, no error
+            await reader.close()
+            await ada.close()
+            await lin.close()
+
+    asyncio.run(scenario())
+
+
+async def _token_refused(url: str, token: str) -> bool:
+    try:
+        async with connect(
+            url + p.SYNC_PATH, additional_headers={"Authorization": f"Bearer {token}"}
+        ):
+            return False
+    except InvalidStatus as exc:
+        return exc.response.status_code == 401
+
+
+def test_end_session_over_the_live_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            token = ada.token
+            assert token is not None
+            assert await ada.end_session() is True
+            assert ada.status.state == ConnectionState.SIGNED_OUT
+            assert ada.token is None
+            assert await _token_refused(server.url, token)
+            # Still signed out: the server's close did not start a reconnect.
+            assert ada.status.state == ConnectionState.SIGNED_OUT
+            await ada.close()
+
+    asyncio.run(scenario())
+
+
+def test_end_session_without_a_live_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            url = server.url
+            ada = SyncEngine(tmp_path / "ada.cache.db", url)
+            await ada.open()
+            token = await ada.login("ada@example.com", "correct horse 7")
+            assert await ada.end_session() is True  # over a connection of its own
+            assert await _token_refused(url, token)
+            await ada.close()
+
+            lin = SyncEngine(tmp_path / "lin.cache.db", url)
+            await lin.open()
+            await lin.login("lin@example.com", "correct horse 7")
+        # The server is gone: the session could not be ended there; the engine still stops.
+        assert await lin.end_session(timeout=2.0) is False
+        assert lin.status.state == ConnectionState.SIGNED_OUT
+        await lin.close()
+
+    asyncio.run(scenario())
