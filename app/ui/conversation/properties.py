@@ -1,0 +1,181 @@
+"""The properties bar: status, priority, assignee, group and tags of the open ticket.
+
+Edits are reported, not applied: the conversation view sends them with the ticket version the
+agent was looking at, so a change made over a colleague's is refused and reviewed, never
+silently written.  Only the agent's own choices (``activated``, ``editingFinished``) count;
+showing a new version of the ticket never sends anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from app.models.enums import Priority, TicketStatus
+from app.sync.desk_types import Directory, TicketDetail
+from app.ui import shortcuts
+
+STATUS_LABELS: dict[str, str] = {
+    TicketStatus.NEW: "New",
+    TicketStatus.OPEN: "Open",
+    TicketStatus.PENDING: "Pending",
+    TicketStatus.ON_HOLD: "On hold",
+    TicketStatus.SOLVED: "Solved",
+    TicketStatus.CLOSED: "Closed",
+}
+PRIORITY_LABELS: dict[str, str] = {
+    Priority.LOW: "Low",
+    Priority.NORMAL: "Normal",
+    Priority.HIGH: "High",
+    Priority.URGENT: "Urgent",
+}
+FIELD_LABELS: dict[str, str] = {
+    "status": "Status",
+    "priority": "Priority",
+    "assignee_id": "Assignee",
+    "group_id": "Group",
+    "tags": "Tags",
+    "subject": "Subject",
+}
+
+
+def parse_tags(text: str) -> list[str]:
+    """ "billing, VIP  refund" -> ["billing", "vip", "refund"]: commas or spaces, lower case,
+    each once, in the order typed."""
+    seen: list[str] = []
+    for raw in text.replace(",", " ").split():
+        tag = raw.strip().lower()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+class PropertiesBar(QWidget):
+    """Editors for the ticket's fields.
+
+    Signals: ``changeRequested(dict)`` — the agent chose new values (field -> value).
+    """
+
+    changeRequested = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ticket: TicketDetail | None = None
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+
+        self.status = self._combo("Status", "edit_status", layout)
+        for value, text in STATUS_LABELS.items():
+            self.status.addItem(text, str(value))
+        self.priority = self._combo("Priority", "edit_priority", layout)
+        for value, text in PRIORITY_LABELS.items():
+            self.priority.addItem(text, str(value))
+        self.assignee = self._combo("Assignee", "edit_assignee", layout)
+        self.group = self._combo("Group", "edit_group", layout)
+
+        tags_label = QLabel("Tags", self)
+        tags_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.tags = QLineEdit(self)
+        self.tags.setAccessibleName("Tags")
+        self.tags.setPlaceholderText("tags, comma separated")
+        self.tags.setToolTip(f"Tags, separated by commas ({shortcuts.label('edit_tags')})")
+        self.tags.editingFinished.connect(self._tags_edited)
+        tags_label.setBuddy(self.tags)
+        layout.addWidget(tags_label)
+        layout.addWidget(self.tags, 1)
+
+        self.status.activated.connect(lambda _i: self._chosen("status", self.status))
+        self.priority.activated.connect(lambda _i: self._chosen("priority", self.priority))
+        self.assignee.activated.connect(lambda _i: self._chosen("assignee_id", self.assignee))
+        self.group.activated.connect(lambda _i: self._chosen("group_id", self.group))
+
+    def _combo(self, name: str, shortcut: str, layout: QHBoxLayout) -> QComboBox:
+        label = QLabel(name, self)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        combo = QComboBox(self)
+        combo.setAccessibleName(name)
+        combo.setToolTip(f"{name} ({shortcuts.label(shortcut)})")
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        label.setBuddy(combo)
+        layout.addWidget(label)
+        layout.addWidget(combo)
+        return combo
+
+    # ---- showing ------------------------------------------------------------------------
+
+    def set_directory(self, directory: Directory) -> None:
+        """Fill the assignee and group pickers (kept in step with ``directoryChanged``)."""
+        self._fill(
+            self.assignee,
+            [("", "Unassigned")] + [(a.id, a.name) for a in directory.agents],
+        )
+        self._fill(self.group, [("", "No group")] + [(g.id, g.name) for g in directory.groups])
+        if self.ticket is not None:
+            self.show_ticket(self.ticket)
+
+    @staticmethod
+    def _fill(combo: QComboBox, items: list[tuple[str, str]]) -> None:
+        current = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        for value, text in items:
+            combo.addItem(text, value)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+
+    def show_ticket(self, ticket: TicketDetail) -> None:
+        self.ticket = ticket
+        self._select(self.status, ticket.status)
+        self._select(self.priority, ticket.priority)
+        self._select(self.assignee, ticket.assignee_id or "")
+        self._select(self.group, ticket.group_id or "")
+        if not self.tags.hasFocus():  # never replace tags the agent is typing
+            self.tags.setText(", ".join(ticket.tags))
+
+    @staticmethod
+    def _select(combo: QComboBox, value: str) -> None:
+        index = combo.findData(value)
+        if index < 0 and value:
+            # A value this desk does not know yet (an agent not in the directory): show it
+            # rather than pretend the field is empty.
+            combo.addItem(value, value)
+            index = combo.count() - 1
+        combo.blockSignals(True)
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+
+    # ---- editing ------------------------------------------------------------------------
+
+    def open_editor(self, field: str) -> None:
+        """Keyboard access (Alt+S, Alt+P, ...): focus the editor and open its list."""
+        editor: QWidget = {
+            "status": self.status,
+            "priority": self.priority,
+            "assignee_id": self.assignee,
+            "group_id": self.group,
+            "tags": self.tags,
+        }[field]
+        editor.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if isinstance(editor, QComboBox):
+            editor.showPopup()
+        else:
+            self.tags.selectAll()
+
+    def _chosen(self, field: str, combo: QComboBox) -> None:
+        if self.ticket is None:
+            return
+        value: Any = combo.currentData() or None
+        shown = getattr(self.ticket, field)
+        if value != shown:
+            self.changeRequested.emit({field: value})
+
+    def _tags_edited(self) -> None:
+        if self.ticket is None:
+            return
+        tags = parse_tags(self.tags.text())
+        if tags != list(self.ticket.tags):
+            self.changeRequested.emit({"tags": tags})

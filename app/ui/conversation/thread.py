@@ -1,0 +1,618 @@
+"""A conversation's thread: a list model of its messages, a delegate that paints them, a view.
+
+Fast at volume by construction: the model holds the ``MessageItem``s it was given plus the few
+strings each row shows (local time, date separator), computed once per update; the delegate
+paints only from ``index.data(role)`` and caches each row's height per width, so opening a
+500-message ticket lays out once and switching tabs repaints only what is on screen.
+
+Message bodies are untrusted (customer emails, hostile HTML): they are drawn with
+``QPainter.drawText``, which never interprets markup, and never reach a rich-text widget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from app.models.enums import AuthorType, DeliveryState, MessageKind
+from app.sync.desk_types import MessageItem
+
+# A body longer than this is cut in the thread (painting 200,000 characters per frame would
+# stall scrolling); the whole text stays in BODY and is what "Copy" copies.
+MAX_PAINTED_CHARS = 20_000
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class ThreadRole(IntEnum):
+    """Custom roles of ``ThreadModel`` (``UserRole + n``); the delegate paints from these."""
+
+    ID = Qt.ItemDataRole.UserRole + 1
+    KIND = Qt.ItemDataRole.UserRole + 2
+    AUTHOR_TYPE = Qt.ItemDataRole.UserRole + 3
+    AUTHOR_NAME = Qt.ItemDataRole.UserRole + 4
+    BODY = Qt.ItemDataRole.UserRole + 5
+    CREATED_AT = Qt.ItemDataRole.UserRole + 6  # aware datetime, UTC
+    TIME_TEXT = Qt.ItemDataRole.UserRole + 7  # "14:05", in the agent's timezone
+    DELIVERY = Qt.ItemDataRole.UserRole + 8  # DeliveryState value
+    DATE_LABEL = Qt.ItemDataRole.UserRole + 9  # "Monday 23 November 2026" on a day's first row
+    OWN = Qt.ItemDataRole.UserRole + 10  # written by the signed-in agent
+
+
+KIND_LABELS: dict[str, str] = {
+    MessageKind.REPLY: "Reply",
+    MessageKind.NOTE: "Internal note",
+    MessageKind.CALL: "Call log",
+    MessageKind.EVENT: "Event",
+}
+DELIVERY_LABELS: dict[str, str] = {
+    DeliveryState.QUEUED: "Waiting to send",
+    DeliveryState.SENT: "Sent",
+    DeliveryState.DELIVERED: "Delivered",
+    DeliveryState.FAILED: "Not sent — press Enter to review",
+}
+
+
+@dataclass(frozen=True)
+class _Row:
+    item: MessageItem
+    time_text: str
+    date_label: str
+    own: bool
+
+    @property
+    def text(self) -> str:
+        """The row as one plain string (screen readers, copy, tests)."""
+        kind = KIND_LABELS.get(self.item.kind, self.item.kind)
+        header = f"{self.item.author_name or 'System'} · {kind} · {self.time_text}"
+        if self.own:
+            header += f" · {DELIVERY_LABELS.get(self.item.delivery_state, '')}"
+        return f"{header}\n{self.item.body}"
+
+
+def date_label(when: datetime) -> str:
+    return when.strftime("%A %d %B %Y")
+
+
+class ThreadModel(QAbstractListModel):
+    """The messages of one ticket, oldest first, updated in small steps.
+
+    ``set_messages`` diffs the new tuple against the rows held: removed rows are removed,
+    new rows inserted where they belong (a colleague's reply can land before a queued one of
+    ours), and rows whose content changed (a delivery state, a date separator) get
+    ``dataChanged``.  A reset happens only if the order of surviving rows changed.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._row_of: dict[str, int] = {}
+
+    # ---- Qt model API -------------------------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column():
+            return None
+        row = self._rows[index.row()]
+        item = row.item
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return row.text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()
+        if role == ThreadRole.ID:
+            return item.id
+        if role == ThreadRole.KIND:
+            return item.kind
+        if role == ThreadRole.AUTHOR_TYPE:
+            return item.author_type
+        if role == ThreadRole.AUTHOR_NAME:
+            return item.author_name
+        if role == ThreadRole.BODY:
+            return item.body
+        if role == ThreadRole.CREATED_AT:
+            return item.created_at
+        if role == ThreadRole.TIME_TEXT:
+            return row.time_text
+        if role == ThreadRole.DELIVERY:
+            return item.delivery_state
+        if role == ThreadRole.DATE_LABEL:
+            return row.date_label
+        if role == ThreadRole.OWN:
+            return row.own
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def message_ids(self) -> list[str]:
+        return [r.item.id for r in self._rows]
+
+    def row_of(self, message_id: str) -> int | None:
+        return self._row_of.get(message_id)
+
+    def message(self, row: int) -> MessageItem:
+        return self._rows[row].item
+
+    # ---- updating -----------------------------------------------------------------------
+
+    def set_messages(
+        self, messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None
+    ) -> None:
+        """Show ``messages`` (oldest first), changing only what changed."""
+        new_rows = _rows_for(messages, zone, my_name)
+        new_ids = [r.item.id for r in new_rows]
+        wanted = set(new_ids)
+        # 1. Rows that went away (a message of a ticket merged away, a failed one discarded).
+        for row in range(len(self._rows) - 1, -1, -1):
+            if self._rows[row].item.id not in wanted:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._rows[row]
+                self.endRemoveRows()
+        kept = [r.item.id for r in self._rows]
+        kept_set = set(kept)
+        if [i for i in new_ids if i in kept_set] != kept:
+            # Surviving rows changed order (clock skew corrected by the server): rare enough
+            # that a reset is the honest answer.
+            self.beginResetModel()
+            self._rows = new_rows
+            self._index()
+            self.endResetModel()
+            return
+        # 2. New rows, inserted in runs where they belong.
+        row = 0
+        pos = 0
+        while pos < len(new_rows):
+            if row < len(self._rows) and self._rows[row].item.id == new_ids[pos]:
+                row += 1
+                pos += 1
+                continue
+            end = pos
+            while end < len(new_rows) and new_ids[end] not in kept_set:
+                end += 1
+            self.beginInsertRows(QModelIndex(), row, row + (end - pos) - 1)
+            self._rows[row:row] = new_rows[pos:end]
+            self.endInsertRows()
+            row += end - pos
+            pos = end
+        # 3. Rows whose content changed (a delivery state; a date separator that moved).
+        changed = [
+            i for i, (old, new) in enumerate(zip(self._rows, new_rows, strict=True)) if old != new
+        ]
+        self._rows = new_rows
+        self._index()
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first), self.index(last), [])
+
+    def _index(self) -> None:
+        self._row_of = {r.item.id: i for i, r in enumerate(self._rows)}
+
+
+def _rows_for(messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None) -> list[_Row]:
+    rows: list[_Row] = []
+    last_day = None
+    for m in messages:
+        local = m.created_at.astimezone(zone)
+        day = local.date()
+        label = date_label(local) if day != last_day else ""
+        last_day = day
+        own = m.author_type == AuthorType.AGENT and (
+            m.delivery_state in (DeliveryState.QUEUED, DeliveryState.FAILED)
+            or (my_name is not None and m.author_name == my_name)
+        )
+        rows.append(_Row(m, local.strftime("%H:%M"), label, own))
+    return rows
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][1] == r - 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    return runs
+
+
+# ---- painting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Colors:
+    customer: QColor
+    agent: QColor
+    note: QColor
+    note_label: QColor
+    call: QColor
+    muted: QColor
+    failed: QColor
+    border: QColor
+
+
+def _colors(palette: QPalette) -> _Colors:
+    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
+    if dark:
+        return _Colors(
+            customer=QColor("#2d2f33"),
+            agent=QColor("#1f3350"),
+            note=QColor("#4a3f16"),
+            note_label=QColor("#f2c94c"),
+            call=QColor("#1e3a28"),
+            muted=palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text),
+            failed=QColor("#ff6b6b"),
+            border=QColor("#4a4d52"),
+        )
+    return _Colors(
+        customer=QColor("#f1f3f4"),
+        agent=QColor("#e3edfd"),
+        note=QColor("#fff4c7"),
+        note_label=QColor("#8a6100"),
+        call=QColor("#e3f4e8"),
+        muted=QColor("#6b6f76"),
+        failed=QColor("#c5221f"),
+        border=QColor("#c9ccd1"),
+    )
+
+
+class ThreadDelegate(QStyledItemDelegate):
+    """Paints one message from its roles: a bubble (customer left, agent right), a tinted
+    "Internal note", a call log, a small centred line for system events, a date separator
+    before a day's first message, and the delivery state of the agent's own messages."""
+
+    MARGIN = 8
+    PAD = 8
+    SIDE_GAP = 0.16  # the share of the width left empty on the other side of a bubble
+
+    def __init__(self, view: QListView, channel_label: str = "") -> None:
+        super().__init__(view)
+        self._view = view
+        self.channel_label = channel_label
+        self._heights: dict[tuple[str, int, str, str, str], int] = {}
+
+    def clear_cache(self) -> None:
+        self._heights.clear()
+
+    # Geometry shared by sizeHint and paint, so the two can never disagree.
+    def _fonts(self) -> tuple[QFont, QFont, QFont]:
+        base = self._view.font()
+        bold = QFont(base)
+        bold.setBold(True)
+        small = QFont(base)
+        small.setPointSizeF(max(6.0, base.pointSizeF() * 0.88))
+        return base, bold, small
+
+    def _bubble_width(self, width: int) -> int:
+        return max(120, int(width * (1 - self.SIDE_GAP)) - 2 * self.MARGIN)
+
+    @staticmethod
+    def _painted_body(body: str) -> str:
+        if len(body) <= MAX_PAINTED_CHARS:
+            return body
+        rest = len(body) - MAX_PAINTED_CHARS
+        return (
+            f"{body[:MAX_PAINTED_CHARS]}\n… {rest:,} more characters"
+            " (copy the message to read them all)"
+        )
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        width = max(200, self._view.viewport().width())
+        mid = str(index.data(ThreadRole.ID))
+        label = str(index.data(ThreadRole.DATE_LABEL) or "")
+        kind = str(index.data(ThreadRole.KIND))
+        own = "own" if index.data(ThreadRole.OWN) else ""
+        key = (mid, width, label, kind, own)
+        cached = self._heights.get(key)
+        if cached is not None:
+            return QSize(width, cached)
+        base, bold, small = self._fonts()
+        fm_small = QFontMetrics(small)
+        height = self.MARGIN // 2
+        if label:
+            height += fm_small.height() + self.MARGIN
+        if kind == MessageKind.EVENT:
+            height += fm_small.height() + self.MARGIN // 2
+        else:
+            body = self._painted_body(str(index.data(ThreadRole.BODY)))
+            text_w = self._bubble_width(width) - 2 * self.PAD
+            rect = QFontMetrics(base).boundingRect(
+                QRect(0, 0, text_w, 1_000_000),
+                int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs),
+                body,
+            )
+            height += self.PAD + QFontMetrics(bold).height() + 4 + rect.height() + self.PAD
+            if own:
+                height += fm_small.height() + 2
+            height += self.MARGIN // 2
+        self._heights[key] = height
+        return QSize(width, height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        try:
+            self._paint(painter, option, index)
+        finally:
+            painter.restore()
+
+    def _paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        palette = option.palette
+        rect: QRect = option.rect
+        state = option.state
+        colors = _colors(palette)
+        base, bold, small = self._fonts()
+        text_color = palette.color(QPalette.ColorRole.Text)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        y = rect.top() + self.MARGIN // 2
+        label = str(index.data(ThreadRole.DATE_LABEL) or "")
+        fm_small = QFontMetrics(small)
+        if label:
+            line = QRect(rect.left(), y, rect.width(), fm_small.height() + self.MARGIN)
+            painter.setFont(small)
+            painter.setPen(colors.muted)
+            text_w = fm_small.horizontalAdvance(label) + 16
+            mid_y = line.center().y()
+            painter.drawLine(
+                rect.left() + self.MARGIN, mid_y, line.center().x() - text_w // 2, mid_y
+            )
+            painter.drawLine(
+                line.center().x() + text_w // 2, mid_y, rect.right() - self.MARGIN, mid_y
+            )
+            painter.drawText(line, int(Qt.AlignmentFlag.AlignCenter), label)
+            y += line.height()
+        kind = str(index.data(ThreadRole.KIND))
+        author = str(index.data(ThreadRole.AUTHOR_NAME) or "")
+        time_text = str(index.data(ThreadRole.TIME_TEXT))
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        if kind == MessageKind.EVENT:
+            line = QRect(rect.left(), y, rect.width(), fm_small.height())
+            painter.setFont(small)
+            painter.setPen(colors.muted)
+            body = " ".join(str(index.data(ThreadRole.BODY)).split())
+            text = f"{body} · {author + ', ' if author else ''}{time_text}"
+            text = fm_small.elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 40)
+            painter.drawText(line, int(Qt.AlignmentFlag.AlignCenter), text)
+            if selected:
+                painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 1))
+                painter.drawRect(line.adjusted(20, 0, -20, 0))
+            return
+        author_type = str(index.data(ThreadRole.AUTHOR_TYPE))
+        own = bool(index.data(ThreadRole.OWN))
+        bubble_w = self._bubble_width(rect.width())
+        on_right = author_type == AuthorType.AGENT
+        x = rect.right() - self.MARGIN - bubble_w if on_right else rect.left() + self.MARGIN
+        bubble = QRect(x, y, bubble_w, rect.bottom() - y - self.MARGIN // 2 + 1)
+        fill = {
+            MessageKind.NOTE: colors.note,
+            MessageKind.CALL: colors.call,
+        }.get(MessageKind(kind), colors.agent if on_right else colors.customer)
+        painter.setBrush(fill)
+        delivery = str(index.data(ThreadRole.DELIVERY))
+        border = colors.border
+        if delivery == DeliveryState.FAILED:
+            border = colors.failed
+        if selected:
+            border = palette.color(QPalette.ColorRole.Highlight)
+        painter.setPen(QPen(border, 2 if selected or delivery == DeliveryState.FAILED else 1))
+        painter.drawRoundedRect(bubble, 6, 6)
+        inner = bubble.adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
+        # Header: author, kind label, channel, time.
+        fm_bold = QFontMetrics(bold)
+        header = QRect(inner.left(), inner.top(), inner.width(), fm_bold.height())
+        painter.setFont(small)
+        painter.setPen(colors.muted)
+        painter.drawText(
+            header, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), time_text
+        )
+        used_right = fm_small.horizontalAdvance(time_text) + 12
+        painter.setFont(bold)
+        painter.setPen(text_color)
+        name = author or ("System" if author_type == AuthorType.SYSTEM else "Customer")
+        name = fm_bold.elidedText(name, Qt.TextElideMode.ElideRight, inner.width() // 2)
+        painter.drawText(
+            header, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name
+        )
+        tag = ""
+        if kind == MessageKind.NOTE:
+            tag = "Internal note"
+        elif kind == MessageKind.CALL:
+            tag = "Call log"
+        elif author_type == AuthorType.CUSTOMER and self.channel_label:
+            tag = f"via {self.channel_label}"
+        if tag:
+            tag_rect = header.adjusted(fm_bold.horizontalAdvance(name) + 10, 0, -used_right, 0)
+            painter.setFont(small)
+            painter.setPen(colors.note_label if kind == MessageKind.NOTE else colors.muted)
+            if kind == MessageKind.NOTE:
+                f = QFont(small)
+                f.setBold(True)
+                painter.setFont(f)
+            painter.drawText(
+                tag_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), tag
+            )
+        # Body: plain text, never markup.
+        footer_h = fm_small.height() + 2 if own else 0
+        body_rect = QRect(
+            inner.left(),
+            header.bottom() + 5,
+            inner.width(),
+            inner.bottom() - header.bottom() - 4 - footer_h,
+        )
+        painter.setFont(base)
+        painter.setPen(text_color)
+        painter.drawText(
+            body_rect,
+            int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs),
+            self._painted_body(str(index.data(ThreadRole.BODY))),
+        )
+        if own:
+            foot = QRect(
+                inner.left(),
+                inner.bottom() - fm_small.height() + 1,
+                inner.width(),
+                fm_small.height(),
+            )
+            self._paint_delivery(painter, foot, delivery, small, colors)
+
+    def _paint_delivery(
+        self, painter: QPainter, foot: QRect, delivery: str, font: QFont, colors: _Colors
+    ) -> None:
+        text = DELIVERY_LABELS.get(delivery, delivery)
+        color = colors.failed if delivery == DeliveryState.FAILED else colors.muted
+        fm = QFontMetrics(font)
+        size = fm.height() - 4
+        text_w = fm.horizontalAdvance(text)
+        icon = QRect(foot.right() - text_w - size - 6, foot.top() + 2, size, size)
+        painter.setPen(QPen(color, 1.4))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        c = icon.center()
+        if delivery == DeliveryState.QUEUED:  # a clock
+            painter.drawEllipse(icon)
+            painter.drawLine(c, QPoint(c.x(), icon.top() + 3))
+            painter.drawLine(c, QPoint(icon.right() - 3, c.y()))
+        elif delivery == DeliveryState.FAILED:  # an exclamation mark in a circle
+            painter.drawEllipse(icon)
+            painter.drawLine(QPoint(c.x(), icon.top() + 3), QPoint(c.x(), c.y() + 1))
+            painter.drawPoint(QPoint(c.x(), icon.bottom() - 3))
+        else:  # a tick (two for delivered)
+            painter.drawLine(QPoint(icon.left() + 1, c.y()), QPoint(c.x() - 1, icon.bottom() - 2))
+            painter.drawLine(
+                QPoint(c.x() - 1, icon.bottom() - 2), QPoint(icon.right(), icon.top() + 2)
+            )
+        painter.setFont(font)
+        painter.setPen(color)
+        painter.drawText(
+            foot, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text
+        )
+
+
+class ThreadView(QListView):
+    """The thread's list view: stays at the bottom when it was there, otherwise keeps the
+    message under the top edge where it was while rows arrive above or below.
+
+    Signals: ``messageActivated(str)`` — Enter or double-click on a message (the id).
+    """
+
+    messageActivated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thread_model = ThreadModel(self)
+        self.setModel(self.thread_model)
+        self.thread_delegate = ThreadDelegate(self)
+        self.setItemDelegate(self.thread_delegate)
+        self.setAccessibleName("Conversation thread")
+        self.setAccessibleDescription("Messages of this ticket, oldest first")
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setMouseTracking(False)
+        self.verticalScrollBar().setSingleStep(24)
+        self._pending_scroll: int | None = None
+        self.verticalScrollBar().rangeChanged.connect(self._apply_pending_scroll)
+        self.verticalScrollBar().actionTriggered.connect(self._user_scrolled)
+        self.doubleClicked.connect(self._activated)
+
+    # ---- scrolling ----------------------------------------------------------------------
+
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
+
+    def scroll_position(self) -> int:
+        if self._pending_scroll is not None:
+            return self._pending_scroll
+        return self.verticalScrollBar().value()
+
+    def set_scroll_position(self, value: int) -> None:
+        """Scroll to ``value`` now, or as soon as the rows are laid out far enough."""
+        self._pending_scroll = max(0, value)
+        self._apply_pending_scroll()
+
+    def _apply_pending_scroll(self) -> None:
+        if self._pending_scroll is None:
+            return
+        bar = self.verticalScrollBar()
+        bar.setValue(min(self._pending_scroll, bar.maximum()))
+        if bar.value() == self._pending_scroll:
+            self._pending_scroll = None
+
+    def _user_scrolled(self, _action: int) -> None:
+        self._pending_scroll = None
+
+    def show_messages(
+        self, messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None
+    ) -> None:
+        """Update the rows, keeping the reader's place (see the class docstring)."""
+        first = self.thread_model.rowCount() == 0
+        stick = first or self.at_bottom()
+        anchor: tuple[str, int] | None = None
+        if not stick and self._pending_scroll is None:
+            top = self.indexAt(QPoint(4, 4))
+            if top.isValid():
+                anchor = (str(top.data(ThreadRole.ID)), self.visualRect(top).top())
+        self.thread_model.set_messages(messages, zone, my_name)
+        if self._pending_scroll is not None:
+            self.doItemsLayout()
+            self._apply_pending_scroll()
+        elif stick:
+            self.scrollToBottom()
+        elif anchor is not None:
+            row = self.thread_model.row_of(anchor[0])
+            if row is not None:
+                self.doItemsLayout()
+                moved = self.visualRect(self.thread_model.index(row)).top() - anchor[1]
+                if moved:
+                    bar = self.verticalScrollBar()
+                    bar.setValue(bar.value() + moved)
+
+    def resizeEvent(self, event: Any) -> None:
+        stick = self.at_bottom()
+        super().resizeEvent(event)
+        if stick and self._pending_scroll is None:
+            self.scrollToBottom()
+
+    # ---- keyboard -----------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self._activated(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.messageActivated.emit(str(index.data(ThreadRole.ID)))

@@ -1,0 +1,577 @@
+"""One open conversation: header, collision banner, properties, refusals to review, the
+thread and the composer — everything a tab (or a popped-out window) shows for one ticket.
+
+The view reads its ticket through ``bridge.reader.conversation`` (off the UI thread) and
+re-reads it when a change names the ticket, one of its messages, or — for the visible view —
+a draft or a message it does not know yet (a new message names only its own id and the
+ticket).  Reads are coalesced: at most one in flight, and one more if something changed
+meanwhile.  Writes go through ``bridge.engine`` with the ticket version the agent was looking
+at, so the server can refuse what would overwrite a colleague's work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import tzinfo
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from app.models.enums import DeliveryState
+from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.ui import shortcuts, theme
+from app.ui.bridge import Bridge
+from app.ui.conversation.collision import CollisionBanner
+from app.ui.conversation.composer import Composer
+from app.ui.conversation.properties import STATUS_LABELS, PropertiesBar
+from app.ui.conversation.review import Explainer, ReviewPanel, reply_kind, reply_text
+from app.ui.conversation.thread import ThreadView
+
+log = logging.getLogger(__name__)
+
+TYPING_EVERY_S = 2.0  # tell colleagues "typing" at most this often
+TYPING_IDLE_MS = 5000  # and "stopped typing" after this long without a keystroke
+SUBJECT_CHARS = 28  # a tab title shows this much of the subject
+
+CHANNEL_LABELS = {
+    "email": "Email",
+    "phone": "Phone",
+    "chat": "Chat",
+    "social": "Social",
+    "web": "Web form",
+    "walk_in": "Walk-in",
+}
+
+
+def ticket_label(ticket: TicketDetail) -> str:
+    return f"#{ticket.number}" if ticket.number is not None else "New ticket"
+
+
+class ConversationView(QWidget):
+    """Everything one tab shows for one ticket.
+
+    Signals: ``titleChanged()`` — the title, tooltip or mark changed; ``cannedRequested(str)``
+    — the agent asked for a canned response (ticket id); ``loaded()`` — a read was applied;
+    ``scrolled()`` — the thread's scroll position changed.
+    """
+
+    titleChanged = Signal()
+    cannedRequested = Signal(str)
+    loaded = Signal()
+    scrolled = Signal()
+
+    def __init__(self, bridge: Bridge, ticket_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.ticket_id = ticket_id
+        self.conversation: Conversation | None = None
+        self.missing = False
+        self._closed = False
+        self._loading = False
+        self._reload_again = False
+        self._stale = False
+        self._customer_name = ""
+        self._zone: tzinfo = _zone(bridge.directory)
+        self._typing_sent_at = 0.0
+        self._typing_on = False
+        self._seen_before: dict[int, dict[str, Any]] = {}  # mutation id -> values shown
+        self._title = ""
+        self._tooltip = ""
+        self.setAccessibleName("Conversation")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(6)
+
+        # Header: number and subject; channel, customer, opened, queued changes.
+        self.title_label = QLabel(self)
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.title_label.setAccessibleName("Ticket")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.title_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title_label.setFont(font)
+        self.title_label.setWordWrap(True)
+        layout.addWidget(self.title_label)
+        sub = QHBoxLayout()
+        sub.setSpacing(6)
+        self.channel_icon = QLabel(self)
+        self.channel_icon.setFixedSize(QSize(18, 18))
+        sub.addWidget(self.channel_icon)
+        self.subtitle = QLabel(self)
+        self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
+        self.subtitle.setAccessibleName("Ticket details")
+        sub.addWidget(self.subtitle, 1)
+        self.pending_label = QLabel(self)
+        self.pending_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.pending_label.setAccessibleName("Changes waiting to send")
+        sub.addWidget(self.pending_label)
+        layout.addLayout(sub)
+
+        self.banner = CollisionBanner(bridge, ticket_id, self)
+        layout.addWidget(self.banner)
+        self.properties = PropertiesBar(self)
+        self.properties.set_directory(bridge.directory)
+        self.properties.changeRequested.connect(self._change_requested)
+        layout.addWidget(self.properties)
+        self.explainer = Explainer(bridge.agent_name, bridge.agent_id, self._seen_before)
+        self.review = ReviewPanel(self.explainer, self)
+        self.review.resendRequested.connect(self._resend)
+        self.review.editRequested.connect(self._edit_rejected)
+        self.review.discardRequested.connect(self._discard_rejected)
+        layout.addWidget(self.review)
+
+        self.unavailable = QLabel(
+            "This ticket is no longer available on this workstation: it was deleted, merged, "
+            "or is no longer shared with you. Anything you wrote is still in the composer.",
+            self,
+        )
+        self.unavailable.setWordWrap(True)
+        self.unavailable.setTextFormat(Qt.TextFormat.PlainText)
+        self.unavailable.setAccessibleName("Ticket unavailable")
+        self.unavailable.hide()
+        layout.addWidget(self.unavailable)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.thread_view = ThreadView(self.splitter)
+        self.thread_view.messageActivated.connect(self._message_activated)
+        self.thread_view.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
+        self.composer = Composer(self.splitter)
+        self.composer.edited.connect(self._edited)
+        self.composer.sendRequested.connect(self.send)
+        self.composer.cannedRequested.connect(lambda: self.cannedRequested.emit(self.ticket_id))
+        self.splitter.addWidget(self.thread_view)
+        self.splitter.addWidget(self.composer)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        layout.addWidget(self.splitter, 1)
+
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(TYPING_IDLE_MS)
+        self._idle.timeout.connect(self._stopped_typing)
+
+        for name, field in (
+            ("edit_status", "status"),
+            ("edit_priority", "priority"),
+            ("edit_assignee", "assignee_id"),
+            ("edit_group", "group_id"),
+            ("edit_tags", "tags"),
+        ):
+            shortcuts.bind(self, name, partial(self.properties.open_editor, field))
+        shortcuts.bind(self, "focus_composer", self.focus_composer)
+        shortcuts.bind(
+            self.thread_view,
+            "canned",
+            lambda: self.cannedRequested.emit(self.ticket_id),
+            Qt.ShortcutContext.WidgetShortcut,
+        )
+
+        bridge.entitiesChanged.connect(self._entities_changed)
+        bridge.rejected.connect(self._rejected)
+        bridge.directoryChanged.connect(self._directory_changed)
+        self._set_title(f"Ticket {ticket_id[:8]}", "Loading…")
+        self.reload()
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the conversation again (coalesced: one read in flight at most)."""
+        if self._closed:
+            return
+        if self._loading:
+            self._reload_again = True
+            return
+        self._loading = True
+        self._stale = False
+        self.bridge.run(
+            self.bridge.reader.conversation(self.ticket_id),
+            on_result=self._loaded,
+            on_error=self._load_failed,
+        )
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self._loading = False
+        if not self._closed:
+            self.bridge.taskFailed.emit(exc)
+
+    def _loaded(self, conversation: Conversation | None) -> None:
+        self._loading = False
+        if self._closed:
+            return
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+        self._apply(conversation)
+
+    def _apply(self, conversation: Conversation | None) -> None:
+        if conversation is None:
+            self.missing = True
+            self.unavailable.show()
+            self.properties.setEnabled(False)
+            self.composer.send_button.setEnabled(False)
+            self.loaded.emit()
+            self._update_title()
+            return
+        self.missing = False
+        self.unavailable.hide()
+        self.properties.setEnabled(True)
+        self.conversation = conversation
+        ticket = conversation.ticket
+        if not self._customer_name:
+            self._customer_name = next(
+                (m.author_name for m in conversation.messages if m.author_type == "customer"), ""
+            )
+            if not self._customer_name and ticket.customer_id:
+                self.bridge.run(
+                    self.bridge.reader.customer(ticket.customer_id),
+                    on_result=self._customer_loaded,
+                )
+        self._show_header(ticket)
+        self.properties.show_ticket(ticket)
+        me = self.bridge.directory.me
+        self.thread_view.thread_delegate.channel_label = CHANNEL_LABELS.get(ticket.channel, "")
+        self.thread_view.show_messages(conversation.messages, self._zone, me.name if me else None)
+        self._restore_draft(conversation)
+        self.review.show_rejections(conversation.rejections)
+        self._update_title()
+        self.loaded.emit()
+
+    def _customer_loaded(self, card: Any) -> None:
+        if card is not None and not self._closed:
+            self._customer_name = str(card.name)
+            if self.conversation is not None:
+                self._show_header(self.conversation.ticket)
+
+    def _show_header(self, ticket: TicketDetail) -> None:
+        self.title_label.setText(f"{ticket_label(ticket)}  {ticket.subject}")
+        self.channel_icon.setPixmap(theme.channel_icon(ticket.channel).pixmap(QSize(18, 18)))
+        channel = CHANNEL_LABELS.get(ticket.channel, ticket.channel)
+        self.channel_icon.setToolTip(channel)
+        self.channel_icon.setAccessibleName(f"Channel: {channel}")
+        opened = ticket.created_at.astimezone(self._zone).strftime("%a %d %b %Y, %H:%M")
+        parts = [channel, self._customer_name or "Unknown customer", f"opened {opened}"]
+        self.subtitle.setText(" · ".join(parts))
+        pending = self.conversation.pending_changes if self.conversation else 0
+        self.pending_label.setText(
+            f"{pending} change{'s' if pending != 1 else ''} waiting to send" if pending else ""
+        )
+
+    def _restore_draft(self, conversation: Conversation) -> None:
+        # Only into a composer the agent has not typed in: an echo of an older save must never
+        # replace newer typing (the keeper may hold text not yet in the cache, too).
+        if self.composer.touched or self.bridge.drafts.unsaved(self.ticket_id):
+            return
+        draft = conversation.draft
+        text = draft.body if draft is not None else ""
+        kind = draft.kind if draft is not None else self.composer.kind
+        if text != self.composer.text() or kind != self.composer.kind:
+            self.composer.set_draft(text, kind)
+
+    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+        if self._closed:
+            return
+        relevant = self.ticket_id in changed.get("ticket", ())
+        messages = changed.get("message", set())
+        model = self.thread_view.thread_model
+        if not relevant and messages:
+            relevant = any(model.row_of(m) is not None for m in messages)
+            # A message this view does not show may be new on this ticket (it may name only
+            # itself): the visible view checks, hidden ones catch up when shown.
+            maybe = any(model.row_of(m) is None for m in messages)
+            if maybe and not relevant:
+                if self.isVisible():
+                    relevant = True
+                else:
+                    self._stale = True
+        if not relevant and changed.get("draft"):
+            if self.isVisible():
+                relevant = True
+            else:
+                self._stale = True
+        if relevant:
+            self.reload()
+
+    def _rejected(self, rejected: Any) -> None:
+        args = getattr(rejected, "args", {}) or {}
+        message = args.get("message") if isinstance(args, dict) else None
+        ticket = args.get("ticket_id") if isinstance(args, dict) else None
+        if isinstance(message, dict):
+            ticket = message.get("ticket_id")
+        if ticket == self.ticket_id:
+            self.reload()
+
+    def _directory_changed(self, directory: Directory) -> None:
+        if self._closed:
+            return
+        self._zone = _zone(directory)
+        self.explainer.my_id = self.bridge.agent_id
+        self.properties.set_directory(directory)
+        if self.conversation is not None:
+            self._apply(self.conversation)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+
+    # ---- title and marks ----------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        c = self.conversation
+        if c is None:
+            if self.missing:
+                self._set_title("Unavailable", "This ticket is no longer available")
+            return
+        subject = c.ticket.subject
+        short = subject if len(subject) <= SUBJECT_CHARS else subject[: SUBJECT_CHARS - 1] + "…"
+        notes: list[str] = []
+        if self.composer.text().strip():
+            notes.append("Unsent draft")
+        queued = c.pending_changes + sum(
+            1 for m in c.messages if m.delivery_state == DeliveryState.QUEUED
+        )
+        if queued:
+            notes.append(f"{queued} change{'s' if queued != 1 else ''} waiting to send")
+        if c.rejections:
+            n = len(c.rejections)
+            notes.append(f"{n} refused change{'s' if n != 1 else ''} to review")
+        mark = ""
+        if c.rejections:
+            mark = " ⚠"
+        elif notes:
+            mark = " •"
+        status = STATUS_LABELS.get(c.ticket.status, c.ticket.status)
+        tip = "\n".join([f"{ticket_label(c.ticket)} {subject}", f"Status: {status}", *notes])
+        self._set_title(f"{ticket_label(c.ticket)} {short}{mark}", tip)
+
+    def _set_title(self, title: str, tooltip: str) -> None:
+        if (title, tooltip) != (self._title, self._tooltip):
+            self._title, self._tooltip = title, tooltip
+            self.titleChanged.emit()
+
+    def title(self) -> str:
+        return self._title
+
+    def tooltip(self) -> str:
+        return self._tooltip
+
+    def has_mark(self) -> bool:
+        return self._title.endswith((" •", " ⚠"))
+
+    # ---- composer -----------------------------------------------------------------------
+
+    def focus_composer(self) -> None:
+        self.composer.editor.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _edited(self, text: str, kind: str) -> None:
+        self.bridge.drafts.typed(self.ticket_id, text, kind)
+        if not text:
+            self.composer.notice.hide()
+        if text.strip():
+            now = time.monotonic()
+            if not self._typing_on or now - self._typing_sent_at >= TYPING_EVERY_S:
+                self._typing_on = True
+                self._typing_sent_at = now
+                self.bridge.run(self.bridge.engine.set_viewing(self.ticket_id, typing=True))
+            self._idle.start()
+        elif self._typing_on:
+            self._stopped_typing()
+        self._update_title()
+
+    def _stopped_typing(self) -> None:
+        self._idle.stop()
+        if self._typing_on and not self._closed:
+            self._typing_on = False
+            self.bridge.run(self.bridge.engine.set_viewing(self.ticket_id, typing=False))
+
+    def send(self, status: str = "") -> None:
+        """Send the composer's text (then set ``status``, if given)."""
+        text = self.composer.text()
+        if not text.strip():
+            self.composer.notice.show_text("There is nothing to send yet: write a reply first.")
+            return
+        if self.conversation is None or self.missing:
+            self.composer.notice.show_text(
+                "This ticket is not available here, so nothing can be sent to it. "
+                "Your text stays in the composer."
+            )
+            return
+        kind = self.composer.kind
+        seen = self.conversation.ticket.version  # what the agent was looking at
+        self.composer.clear_sent()
+        self.bridge.drafts.forget(self.ticket_id)
+        self._stopped_typing()
+        self._update_title()
+
+        async def work() -> None:
+            await self.bridge.engine.reply(self.ticket_id, text, kind=kind, seen_version=seen)
+            if status:
+                await self.bridge.engine.update_ticket(
+                    self.ticket_id, {"status": status}, seen_version=seen
+                )
+
+        def failed(exc: BaseException) -> None:
+            # Never lose the text: it goes back where it was, with a word on why.
+            self._give_back(text, kind)
+            if isinstance(exc, KeyError):
+                self.composer.notice.show_text(
+                    "Not sent: this ticket is no longer on this workstation. "
+                    "Your text is back in the composer."
+                )
+            else:
+                self.composer.notice.show_text(
+                    "Not sent because of an unexpected error. Your text is back in the composer."
+                )
+                self.bridge.taskFailed.emit(exc)
+
+        self.bridge.run(work(), on_error=failed)
+
+    def _give_back(self, text: str, kind: str) -> None:
+        if self._closed:
+            return
+        current = self.composer.text()
+        combined = text if not current.strip() else f"{current.rstrip()}\n\n{text}"
+        self.composer.set_draft(combined, kind)
+        self.composer.touched = True
+        self.bridge.drafts.typed(self.ticket_id, combined, kind)
+        self._update_title()
+
+    def insert_canned(self, text: str, unknown: tuple[str, ...] = ()) -> None:
+        self.composer.insert_text(text)
+        if unknown:
+            self.composer.notice.show_text(
+                "Fill these in before sending — they could not be filled automatically: "
+                + ", ".join(unknown)
+            )
+
+    async def flush_draft(self) -> None:
+        await self.bridge.drafts.flush(self.ticket_id)
+
+    # ---- properties ---------------------------------------------------------------------
+
+    def _change_requested(self, changes: dict[str, Any]) -> None:
+        c = self.conversation
+        if c is None:
+            return
+        seen = c.ticket.version
+        before = {k: getattr(c.ticket, k, None) for k in changes}
+        if "tags" in before and isinstance(before["tags"], tuple):
+            before["tags"] = list(before["tags"])
+
+        def remember(mutation_id: int) -> None:
+            self._seen_before[mutation_id] = before
+
+        def failed(exc: BaseException) -> None:
+            if self.conversation is not None:
+                self.properties.show_ticket(self.conversation.ticket)
+            if isinstance(exc, (ValueError, KeyError)):
+                self.composer.notice.show_text(f"That change cannot be made: {exc}")
+            else:
+                self.bridge.taskFailed.emit(exc)
+
+        self.bridge.run(
+            self.bridge.engine.update_ticket(self.ticket_id, changes, seen_version=seen),
+            on_result=remember,
+            on_error=failed,
+        )
+
+    # ---- review -------------------------------------------------------------------------
+
+    def _card_busy(self, mutation_id: int) -> None:
+        card = self.review.cards.get(mutation_id)
+        if card is not None:
+            card.set_busy(True)
+
+    def _review_failed(self, mutation_id: int) -> Any:
+        def failed(exc: BaseException) -> None:
+            card = self.review.cards.get(mutation_id)
+            if card is not None:
+                card.set_busy(False)
+            if isinstance(exc, (KeyError, ValueError)):
+                # Known: the ticket left this workstation, or the change cannot be resent.
+                self.composer.notice.show_text(
+                    f"That did not work: {exc.args[0] if exc.args else exc}"
+                )
+            else:
+                self.bridge.taskFailed.emit(exc)
+
+        return failed
+
+    def _resend(self, mutation_id: int) -> None:
+        self._card_busy(mutation_id)
+        self.bridge.run(
+            self.bridge.engine.resend_rejected(mutation_id),
+            on_result=lambda _new: self.reload(),
+            on_error=self._review_failed(mutation_id),
+        )
+
+    def _edit_rejected(self, mutation_id: int) -> None:
+        card = self.review.cards.get(mutation_id)
+        if card is None:
+            return
+        rejection = card.rejection
+        text = reply_text(rejection)
+        if text:
+            # Into the composer first; the refusal is dropped only once the text is safe there.
+            self._give_back(text, reply_kind(rejection))
+            self.focus_composer()
+        else:
+            changes = rejection.args.get("changes")
+            if isinstance(changes, dict) and changes:
+                field = next(iter(changes))
+                if field in ("status", "priority", "assignee_id", "group_id", "tags"):
+                    QTimer.singleShot(0, lambda: self.properties.open_editor(field))
+        self._card_busy(mutation_id)
+        self.bridge.run(
+            self.bridge.engine.discard_rejected(mutation_id),
+            on_result=lambda _r: self.reload(),
+            on_error=self._review_failed(mutation_id),
+        )
+
+    def _discard_rejected(self, mutation_id: int) -> None:
+        self._card_busy(mutation_id)
+        self.bridge.run(
+            self.bridge.engine.discard_rejected(mutation_id),
+            on_result=lambda _r: self.reload(),
+            on_error=self._review_failed(mutation_id),
+        )
+
+    def _message_activated(self, message_id: str) -> None:
+        row = self.thread_view.thread_model.row_of(message_id)
+        if row is None:
+            return
+        if self.thread_view.thread_model.message(row).delivery_state == DeliveryState.FAILED:
+            card = self.review.card_for_message(message_id)
+            if card is not None:
+                self.review.focus_card(card)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def scroll_position(self) -> int:
+        return self.thread_view.scroll_position()
+
+    def set_scroll_position(self, value: int) -> None:
+        self.thread_view.set_scroll_position(value)
+
+    def shutdown(self) -> None:
+        """Stop reacting: the tab is going away.  (The tabs then say which ticket the agent
+        is on now, which also ends "typing" here.)"""
+        self._closed = True
+        self._typing_on = False
+        self._idle.stop()
+
+
+def _zone(directory: Directory) -> tzinfo:
+    name = directory.me.timezone if directory.me is not None else "UTC"
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
