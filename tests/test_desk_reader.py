@@ -16,11 +16,12 @@ from sqlalchemy import Connection, Engine
 
 from app.models import wire
 from app.models.entities import draft_id
-from app.sync import cache
+from app.sync import cache, search_index
 from app.sync.desk import PRIORITY_ORDER, STATUS_ORDER, DeskReader
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.search_index import match_expression
 from bench.ui_cache import build_cache
+from tests.world import eventually
 
 T = TypeVar("T")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -564,3 +565,60 @@ def test_rebuild_recreates_derived_tables_and_reader_is_read_only(
 
     asyncio.run(with_reader(path, body))
     engine.dispose()
+
+
+def test_search_index_catches_up_in_the_background_and_never_waits_long(
+    desk: tuple[Path, Engine],
+) -> None:
+    path, engine = desk
+
+    async def body(reader: DeskReader) -> None:
+        await reader.index_pending()
+        with engine.begin() as conn:
+            wire.upsert_many(
+                conn,
+                "message",
+                [message("m-late", "t-6", "customer", NOW, body="Kangaroo invoice attached")],
+            )
+            # Only queued by the trigger: the engine's write stays cheap.
+            assert search_index.pending_count(conn) == 1
+
+        async def indexed() -> bool:
+            with engine.connect() as conn:
+                return search_index.pending_count(conn) == 0
+
+        await eventually(indexed, timeout=10)  # no search needed: the reader's indexer ran
+        assert (await reader.search("kangaroo")).hits[0].ticket_id == "t-6"
+
+    asyncio.run(with_reader(path, body))
+
+
+def test_search_does_not_wait_for_a_long_engine_transaction(desk: tuple[Path, Engine]) -> None:
+    path, _ = desk
+
+    async def body() -> None:
+        # A reader whose background indexer looks only once: the rows queued below are
+        # left for the search to index.
+        reader = DeskReader(path, "a-me", index_idle_s=3600)
+        await reader.open()
+        await reader.index_pending()
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=1)
+        blocker.execute(
+            "INSERT INTO messages (id, ticket_id, kind, author_type, body, created_at, "
+            "delivery_state) VALUES ('m-wombat', 't-6', 'note', 'agent', 'wombat', "
+            "'2026-11-23 10:00:00.000000', 'sent')"
+        )
+        blocker.execute("BEGIN IMMEDIATE")  # the engine is busy with a long catch-up
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # It answers from what is indexed so far instead of waiting...
+        assert (await reader.search("wombat")).hits == ()
+        assert loop.time() - started < 1
+        assert await reader.index_pending(wait_ms=10) is False
+        blocker.execute("COMMIT")
+        blocker.close()
+        # ...and finds the rest once the lock is free.
+        assert (await reader.search("wombat")).hits[0].ticket_id == "t-6"
+        await reader.close()
+
+    asyncio.run(body())
