@@ -736,8 +736,8 @@ class SyncEngine:
         await self.db(lambda c: queries.dismiss_rejection(c, mutation_id))
 
     async def resend_rejected(self, mutation_id: int) -> int:
-        """ "Send anyway" after a conflict: queue a refused change again, now against the
-        ticket's current cached version (the agent has reviewed what changed meanwhile).
+        """Queue a refused change again ("send anyway" after a conflict), now against the
+        ticket's current cached version: the agent has reviewed what changed meanwhile.
 
         A ``message.add``: the failed local message is removed and the same text queued as a
         new message (a new id: the server has already answered the old one).  A
@@ -813,7 +813,7 @@ class SyncEngine:
         return await self._local(work, changed)
 
     async def discard_rejected(self, mutation_id: int) -> None:
-        """ "Discard" a refused change: forget the rejection and, for a ``message.add``, the
+        """Forget a refused change ("discard"): the rejection and, for a ``message.add``, the
         failed message it left in the thread.  Nothing happens if it is already gone."""
         changed: dict[str, set[str]] = {"rejection": {str(mutation_id)}}
 
