@@ -263,7 +263,10 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
                 )
                 assert tabs.tabText(0).endswith(" •")  # the unsent-draft mark
                 await ada.engine.stop()  # offline: the reply must still appear at once
+                view.reload()  # a read under way still holds the draft: it must not return
                 QTest.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+                texts: list[str] = []
+                editor.textChanged.connect(lambda: texts.append(editor.toPlainText()))
                 await until(lambda: len(_rows(view)) == 2)
                 mine = _rows(view)[1]
                 assert (mine["body"], mine["state"], mine["own"]) == (
@@ -278,6 +281,8 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
                 conversation = await ada.reader.conversation("t-1")
                 assert conversation is not None
                 assert conversation.draft is None
+                assert editor.toPlainText() == ""
+                assert texts == []  # no read brought the sent text back, not even for a moment
                 assert not tabs.tabText(0).endswith((" •", " ⚠"))
 
                 # Send and set solved from the keyboard, as a note.
@@ -424,7 +429,9 @@ def test_refused_changes_are_reviewed_send_anyway_edit_discard(
                 ada.engine.start()
                 await until(lambda: len(view.review.cards) == 1, timeout=20)
                 card = next(iter(view.review.cards.values()))
-                assert "While you were writing, Lin replied: “Lin was faster”" in card.detail.text()
+                detail = card.detail.text()
+                assert "While you were writing, Lin replied: “Lin was faster”" in detail
+                assert "Help with 1" not in detail  # seen before Ada wrote: not news
                 failed = [r for r in _rows(view) if r["body"] == "My late answer"]
                 assert failed[0]["state"] == "failed"
                 card.buttons["edit"].click()
@@ -509,6 +516,11 @@ def test_state_round_trip_keys_and_pop_out(
                 # Scroll t-2 somewhere in the middle; pop t-5 out.
                 await until(lambda: v2.thread_view.verticalScrollBar().maximum() > 600)
                 v2.thread_view.verticalScrollBar().setValue(400)
+                # A new message at the end does not move a reader who is not at the bottom.
+                rows_before = len(_rows(v2))
+                await ada.engine.reply("t-2", "A new line at the end")
+                await until(lambda: len(_rows(v2)) == rows_before + 1)
+                assert v2.thread_view.verticalScrollBar().value() == 400
                 tabs.setCurrentIndex(2)
                 tabs.pop_out()
                 assert tabs.is_popped_out("t-5")

@@ -5,13 +5,21 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from app.ui import theme
 from app.ui.bridge import Bridge
 
-_VIEWING_STYLE = "#collisionBanner { background: #e8eefc; color: #1a3a7a; border-radius: 4px; }"
-_TYPING_STYLE = (
-    "#collisionBanner { background: #fbe3b6; color: #5c3a00; border: 1px solid #e0a030;"
-    " border-radius: 4px; font-weight: bold; }"
-)
+
+def _style(typing: bool) -> str:
+    c = theme.colors()
+    if typing:  # amber, bordered, bold: someone may be answering the same customer now
+        edge = c.typing.name()
+        background = c.typing.lighter(185 if not c.dark else 40).name()
+        return (
+            f"#collisionBanner {{ background: {background}; border: 1px solid {edge};"
+            " border-radius: 4px; }"
+        )
+    accent = c.accent.lighter(190 if not c.dark else 45).name()
+    return f"#collisionBanner {{ background: {accent}; border-radius: 4px; }}"
 
 
 def describe(names_viewing: list[str], names_typing: list[str]) -> str:
@@ -72,7 +80,10 @@ class CollisionBanner(QWidget):
         text = describe(sorted(viewing), sorted(typing))
         self.typing = bool(typing)
         self.label.setText(text)
-        self.setStyleSheet(_TYPING_STYLE if typing else _VIEWING_STYLE)
+        self.setStyleSheet(_style(bool(typing)))
+        font = self.label.font()
+        font.setBold(bool(typing))
+        self.label.setFont(font)
         self.setAccessibleDescription(text)
         self.setVisible(bool(text))
 

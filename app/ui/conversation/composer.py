@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.enums import MessageKind, TicketStatus
-from app.ui import shortcuts
+from app.ui import shortcuts, theme
 
 SEND_AND_SET = (
     (TicketStatus.PENDING, "Send and set Pending"),
@@ -31,7 +31,13 @@ SEND_AND_SET = (
     (TicketStatus.SOLVED, "Send and set Solved"),
 )
 
-_NOTE_STYLE = "QPlainTextEdit { background: #fff4c7; color: #3b2f00; }"
+
+def _note_style() -> str:
+    c = theme.colors()
+    return (
+        f"QPlainTextEdit {{ background: {c.note_background.name()};"
+        f" border: 2px solid {c.note_border.name()}; }}"
+    )
 
 
 class NoticeBar(QFrame):
@@ -159,7 +165,7 @@ class Composer(QWidget):
         self.reply_button.setChecked(not note)
         self.note_button.setChecked(note)
         # Colour says "only agents see this" before the agent has to read anything.
-        self.editor.setStyleSheet(_NOTE_STYLE if note else "")
+        self.editor.setStyleSheet(_note_style() if note else "")
         self.editor.setAccessibleName("Internal note text" if note else "Reply text")
         self.editor.setPlaceholderText(
             "Internal note — only agents see this"

@@ -50,10 +50,12 @@ class Explainer:
         agent_name: Callable[[str | None], str],
         my_id: str | None,
         seen_before: dict[int, dict[str, Any]],
+        seen_messages: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.agent_name = agent_name
         self.my_id = my_id
         self.seen_before = seen_before
+        self.seen_messages = seen_messages if seen_messages is not None else {}
 
     def value(self, field: str, value: Any) -> str:
         if value is None or value == "":
@@ -94,7 +96,17 @@ class Explainer:
                 and m.get("author_agent_id") != self.my_id
                 and m.get("kind") != MessageKind.EVENT
             ]
-            for m in others[:2]:
+            message = r.args.get("message")
+            shown = self.seen_messages.get(
+                str(message.get("id")) if isinstance(message, dict) else ""
+            )
+            if shown is not None:
+                # The thread as it was on screen when the agent pressed Send: only what
+                # arrived after that is news.
+                others = [m for m in others if m.get("id") not in shown]
+            else:
+                others = others[:1]  # not known any more (a restart): the newest one
+            for m in reversed(others[:3]):
                 lines.append(self._said(m))
             if not others:
                 lines.append("While you were writing, the ticket was changed by someone else.")

@@ -113,6 +113,8 @@ class ConversationTabs(QTabWidget):
         shortcuts.bind(self, "next_tab", lambda: self._cycle(1))
         shortcuts.bind(self, "prev_tab", lambda: self._cycle(-1))
         shortcuts.bind(self, "pop_out", self.pop_out)
+        self._was_online = bridge.online
+        bridge.connectionChanged.connect(self._connection_changed)
 
     # ---- public API ---------------------------------------------------------------------
 
@@ -301,6 +303,13 @@ class ConversationTabs(QTabWidget):
             self._last_current = ticket_id
             self.ticketActivated.emit(ticket_id or "")
         self.bridge.run(self.bridge.engine.set_viewing(ticket_id))
+
+    def _connection_changed(self, _status: object) -> None:
+        # The server forgets who views what when a connection ends: say it again.
+        online = self.bridge.online
+        if online and not self._was_online and self.current_ticket_id() is not None:
+            self._announce_viewing(force=True)
+        self._was_online = online
 
     def _back_to_tabs(self, view: ConversationView) -> None:
         popped = self._popped.pop(view.ticket_id, None)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from app.models.enums import AuthorType, DeliveryState, MessageKind
 from app.sync.desk_types import MessageItem
+from app.ui import theme
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
@@ -262,26 +263,28 @@ class _Colors:
 
 
 def _colors(palette: QPalette) -> _Colors:
-    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
-    if dark:
+    """The thread's colours for ``palette``; the meaningful ones (notes, failures, muted
+    text) come from the theme so the whole desk agrees on them."""
+    semantic = theme.colors(palette)
+    if semantic.dark:
         return _Colors(
             customer=QColor("#2d2f33"),
             agent=QColor("#1f3350"),
-            note=QColor("#4a3f16"),
+            note=semantic.note_background,
             note_label=QColor("#f2c94c"),
             call=QColor("#1e3a28"),
-            muted=palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text),
-            failed=QColor("#ff6b6b"),
+            muted=semantic.muted_text,
+            failed=semantic.failed,
             border=QColor("#4a4d52"),
         )
     return _Colors(
         customer=QColor("#f1f3f4"),
         agent=QColor("#e3edfd"),
-        note=QColor("#fff4c7"),
+        note=semantic.note_background,
         note_label=QColor("#8a6100"),
         call=QColor("#e3f4e8"),
-        muted=QColor("#6b6f76"),
-        failed=QColor("#c5221f"),
+        muted=semantic.muted_text,
+        failed=semantic.failed,
         border=QColor("#c9ccd1"),
     )
 

@@ -12,6 +12,7 @@ at, so the server can refuse what would overwrite a colleague's work.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import tzinfo
 from functools import partial
@@ -80,6 +81,10 @@ class ConversationView(QWidget):
         self._typing_sent_at = 0.0
         self._typing_on = False
         self._seen_before: dict[int, dict[str, Any]] = {}  # mutation id -> values shown
+        self._seen_messages: dict[str, frozenset[str]] = {}  # sent message -> thread shown
+        self._reads = 0  # reads started so far
+        self._draft_barrier = 0  # drafts only from reads numbered this or later
+        self._first_read = True
         self._title = ""
         self._tooltip = ""
         self.setAccessibleName("Conversation")
@@ -120,7 +125,9 @@ class ConversationView(QWidget):
         self.properties.set_directory(bridge.directory)
         self.properties.changeRequested.connect(self._change_requested)
         layout.addWidget(self.properties)
-        self.explainer = Explainer(bridge.agent_name, bridge.agent_id, self._seen_before)
+        self.explainer = Explainer(
+            bridge.agent_name, bridge.agent_id, self._seen_before, self._seen_messages
+        )
         self.review = ReviewPanel(self.explainer, self)
         self.review.resendRequested.connect(self._resend)
         self.review.editRequested.connect(self._edit_rejected)
@@ -191,9 +198,11 @@ class ConversationView(QWidget):
             return
         self._loading = True
         self._stale = False
+        self._reads += 1
+        read = self._reads
         self.bridge.run(
             self.bridge.reader.conversation(self.ticket_id),
-            on_result=self._loaded,
+            on_result=lambda c: self._loaded(c, read),
             on_error=self._load_failed,
         )
 
@@ -202,16 +211,16 @@ class ConversationView(QWidget):
         if not self._closed:
             self.bridge.taskFailed.emit(exc)
 
-    def _loaded(self, conversation: Conversation | None) -> None:
+    def _loaded(self, conversation: Conversation | None, read: int) -> None:
         self._loading = False
         if self._closed:
             return
         if self._reload_again:
             self._reload_again = False
             self.reload()
-        self._apply(conversation)
+        self._apply(conversation, drafts=read >= self._draft_barrier)
 
-    def _apply(self, conversation: Conversation | None) -> None:
+    def _apply(self, conversation: Conversation | None, *, drafts: bool = True) -> None:
         if conversation is None:
             self.missing = True
             self.unavailable.show()
@@ -239,7 +248,9 @@ class ConversationView(QWidget):
         me = self.bridge.directory.me
         self.thread_view.thread_delegate.channel_label = CHANNEL_LABELS.get(ticket.channel, "")
         self.thread_view.show_messages(conversation.messages, self._zone, me.name if me else None)
-        self._restore_draft(conversation)
+        if drafts:
+            self._restore_draft(conversation)
+        self._first_read = False
         self.review.show_rejections(conversation.rejections)
         self._update_title()
         self.loaded.emit()
@@ -265,11 +276,17 @@ class ConversationView(QWidget):
         )
 
     def _restore_draft(self, conversation: Conversation) -> None:
+        draft = conversation.draft
+        if self._first_read and self.composer.touched and draft is not None:
+            # The agent typed before the saved draft was read: keep both, the draft first.
+            typed = self.composer.text()
+            if draft.body.strip() and draft.body != typed:
+                self._give_back(typed, self.composer.kind, first=draft.body)
+            return
         # Only into a composer the agent has not typed in: an echo of an older save must never
         # replace newer typing (the keeper may hold text not yet in the cache, too).
         if self.composer.touched or self.bridge.drafts.unsaved(self.ticket_id):
             return
-        draft = conversation.draft
         text = draft.body if draft is not None else ""
         kind = draft.kind if draft is not None else self.composer.kind
         if text != self.composer.text() or kind != self.composer.kind:
@@ -406,13 +423,21 @@ class ConversationView(QWidget):
             return
         kind = self.composer.kind
         seen = self.conversation.ticket.version  # what the agent was looking at
+        shown = frozenset(self.thread_view.thread_model.message_ids())
         self.composer.clear_sent()
         self.bridge.drafts.forget(self.ticket_id)
         self._stopped_typing()
         self._update_title()
+        # A read already under way may still hold the draft just sent: until the reply is
+        # in the cache, no read may put that text back into the emptied composer.
+        self._draft_barrier = sys.maxsize
 
         async def work() -> None:
-            await self.bridge.engine.reply(self.ticket_id, text, kind=kind, seen_version=seen)
+            message_id = await self.bridge.engine.reply(
+                self.ticket_id, text, kind=kind, seen_version=seen
+            )
+            self._seen_messages[message_id] = shown
+            self._draft_barrier = self._reads + 1
             if status:
                 await self.bridge.engine.update_ticket(
                     self.ticket_id, {"status": status}, seen_version=seen
@@ -420,6 +445,7 @@ class ConversationView(QWidget):
 
         def failed(exc: BaseException) -> None:
             # Never lose the text: it goes back where it was, with a word on why.
+            self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
             if isinstance(exc, KeyError):
                 self.composer.notice.show_text(
@@ -434,10 +460,12 @@ class ConversationView(QWidget):
 
         self.bridge.run(work(), on_error=failed)
 
-    def _give_back(self, text: str, kind: str) -> None:
+    def _give_back(self, text: str, kind: str, *, first: str | None = None) -> None:
+        """Put ``text`` into the composer without losing what is there (``first`` — or else
+        the composer's current text — goes before it)."""
         if self._closed:
             return
-        current = self.composer.text()
+        current = self.composer.text() if first is None else first
         combined = text if not current.strip() else f"{current.rstrip()}\n\n{text}"
         self.composer.set_draft(combined, kind)
         self.composer.touched = True
