@@ -622,3 +622,30 @@ def test_search_does_not_wait_for_a_long_engine_transaction(desk: tuple[Path, En
         await reader.close()
 
     asyncio.run(body())
+
+
+def test_a_partial_search_schema_is_replaced_whole(desk: tuple[Path, Engine]) -> None:
+    path, engine = desk
+    with engine.begin() as conn:
+        # As an earlier build left it: no queue, a trigger writing the index directly.
+        conn.exec_driver_sql("DROP TABLE fts_messages_queue")
+        conn.exec_driver_sql("DROP TRIGGER fts_messages_ai")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER fts_messages_ai AFTER INSERT ON messages BEGIN "
+            "INSERT INTO fts_messages (rowid, body) VALUES (new.rowid, new.body); END"
+        )
+    engine.dispose()
+    engine = cache.open_cache(path)
+    with engine.begin() as conn:
+        trigger = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'fts_messages_ai'"
+        ).scalar()
+        assert "fts_messages_queue" in str(trigger)
+        assert search_index.pending_count(conn) == 0  # rebuilt from the rows: all indexed
+        conn.exec_driver_sql("INSERT INTO fts_messages (fts_messages) VALUES ('integrity-check')")
+    engine.dispose()
+
+    async def body(reader: DeskReader) -> None:
+        assert (await reader.search("jams")).hits[0].ticket_id == "t-1"
+
+    asyncio.run(with_reader(path, body))

@@ -257,10 +257,16 @@ def create_search_schema(conn: Connection) -> None:
             TABLES,
         ).scalars()
     )
+    if set(TABLES) - existing:
+        # New, or partly there (made by an earlier build of this module): start clean, so
+        # no trigger of another design survives CREATE ... IF NOT EXISTS.
+        drop_search_schema(conn)
+        for statement in SCHEMA:
+            conn.exec_driver_sql(statement)
+        rebuild_search(conn)
+        return
     for statement in SCHEMA:
         conn.exec_driver_sql(statement)
-    if set(TABLES) - existing:
-        rebuild_search(conn)
 
 
 TRIGGERS = tuple(
