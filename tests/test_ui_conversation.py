@@ -253,6 +253,7 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
                 assert view.composer.notice.isVisibleTo(view)
                 assert len(_rows(view)) == 1
 
+                view.focus_composer()  # Ctrl+R
                 QTest.keyClicks(editor, "We have shipped it.")
                 await until(
                     lambda: (
@@ -434,6 +435,14 @@ def test_refused_changes_are_reviewed_send_anyway_edit_discard(
                 assert "Help with 1" not in detail  # seen before Ada wrote: not news
                 failed = [r for r in _rows(view) if r["body"] == "My late answer"]
                 assert failed[0]["state"] == "failed"
+                assert "Not sent" in failed[0]["text"]
+                # Enter on the failed message goes to its review.
+                await _activate(tabs)
+                thread = view.thread_view
+                thread.setFocus()
+                thread.setCurrentIndex(thread.thread_model.index(len(_rows(view)) - 1))
+                QTest.keyClick(thread, Qt.Key.Key_Return)
+                assert QApplication.focusWidget() in card.buttons.values()
                 card.buttons["edit"].click()
                 assert view.composer.text() == "My late answer"
                 await until(lambda: not view.review.cards)
@@ -489,10 +498,14 @@ def test_state_round_trip_keys_and_pop_out(
                 assert _ids(tabs) == ["t-1", "t-2", "t-5"]
                 assert activated == ["t-1", "t-2", "t-5"]
 
-                # Keys: the window is active and the focus is in a composer.
+                # Keys: the window is active and the focus is in a composer (whose text
+                # editor would otherwise take Ctrl+Tab).
                 await _activate(tabs)
+                t5 = tabs.view("t-5")
+                assert t5 is not None
+                t5.focus_composer()
                 focus = QApplication.focusWidget()
-                assert isinstance(focus, QWidget)
+                assert focus is t5.composer.editor
                 QTest.keyClick(focus, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
                 assert tabs.current_ticket_id() == "t-1"  # wrapped around
                 QTest.keyClick(
@@ -559,6 +572,31 @@ def test_state_round_trip_keys_and_pop_out(
                 assert not tabs.is_popped_out("t-5")
                 assert tabs.count() == 3
                 assert tabs.current_ticket_id() == "t-5"
+
+                # The pop-out key in a popped-out window puts it back too; Ctrl+W in the
+                # window closes the conversation itself.
+                tabs.setCurrentIndex(0)
+                tabs.pop_out()
+                popped = tabs.view("t-1")
+                assert popped is not None
+                await _activate(popped.window())
+                QTest.keyClick(
+                    popped.thread_view,
+                    Qt.Key.Key_O,
+                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+                )
+                assert _ids(tabs) == ["t-1", "t-2", "t-5"]
+                tabs.setCurrentIndex(2)
+                tabs.pop_out()
+                popped = tabs.view("t-5")
+                assert popped is not None
+                await _activate(popped.window())
+                QTest.keyClick(
+                    popped.thread_view, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier
+                )
+                assert tabs.view("t-5") is None
+                assert _ids(tabs) == ["t-1", "t-2"]
+                tabs.open_ticket("t-5")
 
                 # Ctrl+W closes the current conversation.
                 await _activate(tabs)
@@ -645,6 +683,43 @@ def test_a_500_message_ticket_opens_and_switches_fast(
                 # Generous bounds on a shared CI core; the report gives the measured numbers.
                 assert min(opened) < 400
                 assert sorted(switches)[len(switches) // 2] < 50
+            finally:
+                await _dispose()
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_typing_notices_are_throttled_and_tab_switches_say_what_is_viewed(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any, monkeypatch: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            calls: list[tuple[str | None, bool]] = []
+            real = ada.engine.set_viewing
+
+            async def recording(ticket_id: str | None, typing: bool = False) -> None:
+                calls.append((ticket_id, typing))
+                await real(ticket_id, typing)
+
+            monkeypatch.setattr(ada.engine, "set_viewing", recording)
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                await _open(tabs, "t-2")
+                tabs.setCurrentIndex(0)
+                await until(lambda: len(calls) >= 3)
+                assert calls == [("t-1", False), ("t-2", False), ("t-1", False)]
+                calls.clear()
+                view._idle.setInterval(200)  # "stopped typing" after 0.2 s instead of 5 s
+                for ch in "Hello there":
+                    QTest.keyClicks(view.composer.editor, ch)
+                await until(lambda: ("t-1", False) in calls)
+                # One "typing" for a burst of keystrokes, then one "stopped".
+                assert calls == [("t-1", True), ("t-1", False)]
             finally:
                 await _dispose()
                 await ada.shutdown()

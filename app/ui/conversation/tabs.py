@@ -132,7 +132,8 @@ class ConversationTabs(QTabWidget):
         else:
             self.setCurrentWidget(view)
         if focus:
-            view.focus_composer()
+            # Reading comes first (arrows scroll the thread); Ctrl+R goes to the composer.
+            view.thread_view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def current_ticket_id(self) -> str | None:
         view = self.currentWidget()
@@ -292,6 +293,11 @@ class ConversationTabs(QTabWidget):
                 view.thread_view.setFocus(Qt.FocusReason.TabFocusReason)
 
     def _current_changed(self, _index: int) -> None:
+        # "Go to the open conversation" (setFocus on the tabs) lands in the current thread.
+        view = self.currentWidget()
+        self.setFocusProxy(
+            view.thread_view if isinstance(view, ConversationView) else self.tabBar()
+        )
         self._announce_viewing()
 
     def _announce_viewing(self, *, force: bool = False) -> None:
