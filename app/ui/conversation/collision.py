@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from app.ui import theme
@@ -68,6 +68,11 @@ class CollisionBanner(QWidget):
     def _viewing_changed(self, _agent_id: str, _ticket_id: object, _typing: bool) -> None:
         self.refresh()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.refresh()
+
     def _directory_changed(self, _directory: object) -> None:
         self.refresh()
 
@@ -80,7 +85,9 @@ class CollisionBanner(QWidget):
         text = describe(sorted(viewing), sorted(typing))
         self.typing = bool(typing)
         self.label.setText(text)
-        self.setStyleSheet(_style(bool(typing)))
+        style = _style(bool(typing))
+        if style != self.styleSheet():  # re-polishing sends PaletteChange: no loops
+            self.setStyleSheet(style)
         font = self.label.font()
         font.setBold(bool(typing))
         self.label.setFont(font)

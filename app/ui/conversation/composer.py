@@ -8,7 +8,7 @@ the agent is typing.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFrame,
@@ -165,7 +165,9 @@ class Composer(QWidget):
         self.reply_button.setChecked(not note)
         self.note_button.setChecked(note)
         # Colour says "only agents see this" before the agent has to read anything.
-        self.editor.setStyleSheet(_note_style() if note else "")
+        style = _note_style() if note else ""
+        if style != self.editor.styleSheet():
+            self.editor.setStyleSheet(style)
         self.editor.setAccessibleName("Internal note text" if note else "Reply text")
         self.editor.setPlaceholderText(
             "Internal note — only agents see this"
@@ -177,6 +179,11 @@ class Composer(QWidget):
         if by_agent:
             self.touched = True
             self.edited.emit(self.text(), self._kind)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light/dark switched: re-tint the note
+            self.set_kind(self._kind)
 
     def toggle_kind(self) -> None:
         other = MessageKind.REPLY if self._kind == MessageKind.NOTE else MessageKind.NOTE

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QTabWidget, QVBoxLayout, QWidget
 
 from app.ui import shortcuts
 from app.ui.bridge import Bridge
@@ -101,6 +101,8 @@ class ConversationTabs(QTabWidget):
         self.tabCloseRequested.connect(lambda i: self._close_index(i))
         self.currentChanged.connect(self._current_changed)
         self.tabBar().tabMoved.connect(lambda _a, _b: self.tabsChanged.emit())
+        self.tabBar().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tabBar().customContextMenuRequested.connect(self._tab_menu)
 
         self._state_timer = QTimer(self)
         self._state_timer.setSingleShot(True)
@@ -124,6 +126,7 @@ class ConversationTabs(QTabWidget):
         if view is None:
             view = self._new_view(ticket_id)
             self.insertTab(self.currentIndex() + 1, view, view.title())
+            self._retitle(view)
             self.tabsChanged.emit()
         if ticket_id in self._popped:
             window = self._popped[ticket_id][0]
@@ -266,6 +269,7 @@ class ConversationTabs(QTabWidget):
             self.setTabText(index, view.title())
             self.setTabToolTip(index, view.tooltip())
             self.setTabWhatsThis(index, view.tooltip())
+            self.tabBar().setAccessibleTabName(index, view.tooltip().replace("\n", ", "))
 
     def _loaded(self, view: ConversationView) -> None:
         ticket_id = view.ticket_id
@@ -309,6 +313,22 @@ class ConversationTabs(QTabWidget):
             self._last_current = ticket_id
             self.ticketActivated.emit(ticket_id or "")
         self.bridge.run(self.bridge.engine.set_viewing(ticket_id))
+
+    def _tab_menu(self, pos: QPoint) -> None:
+        index = self.tabBar().tabAt(pos)
+        view = self.widget(index) if index >= 0 else None
+        if not isinstance(view, ConversationView):
+            return
+        menu = QMenu(self)
+        menu.setAccessibleName("Conversation tab menu")
+        pop = menu.addAction(f"Open in its own window\t{shortcuts.label('pop_out')}")
+        close = menu.addAction(f"Close\t{shortcuts.label('close_tab')}")
+        chosen = menu.exec(self.tabBar().mapToGlobal(pos))
+        if chosen is pop:
+            self.setCurrentWidget(view)
+            self.pop_out()
+        elif chosen is close:
+            self.close_ticket(view.ticket_id)
 
     def _connection_changed(self, _status: object) -> None:
         # The server forgets who views what when a connection ends: say it again.

@@ -26,10 +26,20 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
+    QMenu,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -298,9 +308,10 @@ class ThreadDelegate(QStyledItemDelegate):
     PAD = 8
     SIDE_GAP = 0.16  # the share of the width left empty on the other side of a bubble
 
-    def __init__(self, view: QListView, channel_label: str = "") -> None:
+    def __init__(self, view: QListView, channel: str = "", channel_label: str = "") -> None:
         super().__init__(view)
         self._view = view
+        self.channel = channel  # the ticket's channel: its icon marks the customer's messages
         self.channel_label = channel_label
         self._heights: dict[tuple[str, int, str, str, str], int] = {}
 
@@ -454,6 +465,11 @@ class ThreadDelegate(QStyledItemDelegate):
             tag = f"via {self.channel_label}"
         if tag:
             tag_rect = header.adjusted(fm_bold.horizontalAdvance(name) + 10, 0, -used_right, 0)
+            if author_type == AuthorType.CUSTOMER and kind == MessageKind.REPLY and self.channel:
+                side = fm_small.height()
+                icon_rect = QRect(tag_rect.left(), tag_rect.center().y() - side // 2, side, side)
+                theme.channel_icon(self.channel).paint(painter, icon_rect)
+                tag_rect.setLeft(icon_rect.right() + 4)
             painter.setFont(small)
             painter.setPen(colors.note_label if kind == MessageKind.NOTE else colors.muted)
             if kind == MessageKind.NOTE:
@@ -548,6 +564,8 @@ class ThreadView(QListView):
         self.verticalScrollBar().rangeChanged.connect(self._apply_pending_scroll)
         self.verticalScrollBar().actionTriggered.connect(self._user_scrolled)
         self.doubleClicked.connect(self._activated)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
 
     # ---- scrolling ----------------------------------------------------------------------
 
@@ -615,6 +633,22 @@ class ThreadView(QListView):
             self._activated(self.currentIndex())
             return
         super().keyPressEvent(event)
+
+    def _menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = QMenu(self)
+        menu.setAccessibleName("Message menu")
+        copy = menu.addAction("Copy text")
+        review = None
+        if index.data(ThreadRole.DELIVERY) == DeliveryState.FAILED:
+            review = menu.addAction("Review why it was not sent…")
+        chosen = menu.exec(self.viewport().mapToGlobal(pos))
+        if chosen is copy:
+            QGuiApplication.clipboard().setText(str(index.data(ThreadRole.BODY)))
+        elif chosen is not None and chosen is review:
+            self._activated(index)
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

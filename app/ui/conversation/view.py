@@ -246,6 +246,7 @@ class ConversationView(QWidget):
         self._show_header(ticket)
         self.properties.show_ticket(ticket)
         me = self.bridge.directory.me
+        self.thread_view.thread_delegate.channel = ticket.channel
         self.thread_view.thread_delegate.channel_label = CHANNEL_LABELS.get(ticket.channel, "")
         self.thread_view.show_messages(conversation.messages, self._zone, me.name if me else None)
         if drafts:
