@@ -1,6 +1,7 @@
 """``switchboard``: the workstation, and a scriptable command line over its sync engine.
 
-    switchboard demo                      embedded server with demo data, signed in as Ada
+    switchboard                           the workstation window (sign in, or the saved session)
+    switchboard demo [--headless]         embedded server with demo data, the desk signed in as Ada
     switchboard login EMAIL [--server URL] (password prompted, or read from stdin)
     switchboard logout [--forget-cache]
     switchboard sync status
@@ -17,18 +18,15 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import hashlib
 import json
 import logging
 import os
-import ssl
 import sys
+import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -36,53 +34,18 @@ from app.sync import credentials, queries
 from app.sync import protocol as p
 from app.sync.engine import RequestFailed, SyncEngine
 from app.sync.observer import ConnectionState, ConnectionStatus, SyncObserver
+from app.sync.profile import (
+    DEFAULT_SERVER,
+    Profile,
+    cache_path,
+    data_dir,
+    tls_context,
+)
 
 log = logging.getLogger("switchboard")
-DEFAULT_SERVER = "ws://127.0.0.1:8765"
 CONNECT_WAIT_S = 8.0
 DEMO_EMAIL = "ada@example.com"
 DEMO_PASSWORD = "demo"  # noqa: S105 (the published demo password; see app/server/demo.py)
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("switchboard", "Switchboard"))
-
-
-def settings_path() -> Path:
-    return Path(platformdirs.user_config_dir("switchboard", "Switchboard")) / "workstation.json"
-
-
-def cache_path(server_url: str, email: str) -> Path:
-    """One cache file per server and account."""
-    key = hashlib.sha256(f"{server_url.rstrip('/')}|{email.lower()}".encode()).hexdigest()[:16]
-    return data_dir() / "caches" / f"{key}.db"
-
-
-@dataclass
-class Profile:
-    """Which server and account this workstation last signed in to (no secrets here)."""
-
-    server: str
-    email: str
-
-    @classmethod
-    def load(cls) -> Profile | None:
-        try:
-            data = json.loads(settings_path().read_text("utf-8"))
-            return cls(str(data["server"]), str(data["email"]))
-        except (OSError, ValueError, KeyError):
-            return None
-
-    def save(self) -> None:
-        path = settings_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"server": self.server, "email": self.email}), "utf-8")
-
-
-def tls_context(server_url: str) -> ssl.SSLContext | None:
-    """How to verify a ``wss://`` server: the system's CAs, or the bundle named by
-    SSL_CERT_FILE (a company's private CA); the engine makes the same choice itself."""
-    return ssl.create_default_context() if server_url.startswith("wss://") else None
 
 
 def _token_for(profile: Profile) -> str | None:
@@ -300,26 +263,109 @@ async def cmd_reply(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_demo(args: argparse.Namespace) -> int:
-    # Imported here: only the demo runs a server inside the workstation's process.
-    from app.server.app import SwitchboardServer
-    from app.server.cli import seed_demo_if_empty
-    from app.server.store import open_store
+class EmbeddedServer:
+    """The demo server on a thread of its own, with its own asyncio loop.
 
-    demo_dir = data_dir() / "demo"
-    store = open_store(f"sqlite:///{demo_dir / 'server.db'}")
-    if seed_demo_if_empty(store):
-        print(
-            "seeded the demo: agents ada, lin (agents), sam (supervisor), admin — "
-            "all @example.com with password 'demo'"
+    The window's loop stays the workstation's alone: a catch-up the server computes never
+    delays a repaint, and the desk behaves as it would against a remote server.
+    """
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.url = ""
+        self.seeded = False
+        self._thread = threading.Thread(target=self._main, name="demo-server", daemon=True)
+
+    def start(self) -> str:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        # Imported here: only the demo runs a server inside the workstation's process.
+        from app.server.app import SwitchboardServer
+        from app.server.cli import seed_demo_if_empty
+        from app.server.store import open_store
+
+        store = await asyncio.to_thread(
+            open_store, f"sqlite:///{data_dir() / 'demo' / 'server.db'}"
         )
-    server = SwitchboardServer(store)
-    try:
-        await server.start("127.0.0.1", args.port)
-    except OSError:
-        await server.start("127.0.0.1", 0)  # the usual port is taken: any free one will do
+        self.seeded = await asyncio.to_thread(seed_demo_if_empty, store)
+        server = SwitchboardServer(store)
+        try:
+            await server.start("127.0.0.1", self._port)
+        except OSError:
+            await server.start("127.0.0.1", 0)  # the usual port is taken: any free one will do
+        self.url = server.url
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await server.stop()
+            store.dispose()
+
+
+SEEDED_TEXT = (
+    "seeded the demo: agents ada, lin (agents), sam (supervisor), admin — "
+    "all @example.com with password 'demo'"
+)
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """Without a display (``--headless``, ``--once``): serve and print; else open the desk."""
+    server = EmbeddedServer(args.port)
+    await asyncio.to_thread(server.start)
+    if server.seeded:
+        print(SEEDED_TEXT)
     print(f"listening on {server.url}")
-    engine = SyncEngine(demo_dir / "ada.cache.db", server.url)
+    try:
+        return await _demo_in_terminal(server.url, once=args.once)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+def run_demo_desk(port: int) -> int:
+    """``switchboard demo``: the embedded server and the window, signed in as Ada."""
+    from app.ui.main import run_workstation
+
+    server = EmbeddedServer(port)
+    server.start()
+    if server.seeded:
+        print(SEEDED_TEXT)
+    print(f"listening on {server.url}; opening the desk signed in as {DEMO_EMAIL}")
+    try:
+        return run_workstation(
+            server=server.url,
+            email=DEMO_EMAIL,
+            password=DEMO_PASSWORD,
+            cache=data_dir() / "demo" / "ada.cache.db",
+        )
+    finally:
+        server.stop()
+
+
+async def _demo_in_terminal(url: str, *, once: bool) -> int:
+    engine = SyncEngine(data_dir() / "demo" / "ada.cache.db", url)
     await engine.open()
     try:
         await engine.login(DEMO_EMAIL, DEMO_PASSWORD)
@@ -335,18 +381,16 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         ):
             print(f"  #{t['number']:<5} {t['subject'][:70]}")
         print(
-            "The workstation window arrives with the next issue; meanwhile, in another "
-            f"terminal:\n  switchboard login {DEMO_EMAIL} --server {server.url}   "
+            "The desk opens with `switchboard demo` (no --headless); or, in another "
+            f"terminal:\n  switchboard login {DEMO_EMAIL} --server {url}   "
             f"(password: {DEMO_PASSWORD})\n  switchboard tickets list --mine\n"
             "Ctrl+C stops the demo."
         )
-        if args.once:
+        if once:
             return 0
         await asyncio.Event().wait()
     finally:
         await engine.close()
-        await server.stop()
-        store.dispose()
     return 0
 
 
@@ -360,6 +404,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the embedded demo server and sign in as Ada")
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--once", action="store_true", help="sync, print a summary and exit")
+    demo.add_argument(
+        "--headless", action="store_true", help="no window: serve and print how to connect"
+    )
 
     login = sub.add_parser("login", help="sign in and keep the session in the OS keychain")
     login.add_argument("email")
@@ -407,12 +454,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command is None:
-        print(
-            "The Switchboard workstation window arrives with the next release. "
-            "Until then: `switchboard demo` runs a demo desk, `switchboard --help` lists the "
-            "commands."
-        )
-        return 0
+        from app.ui.main import run_workstation
+
+        return run_workstation(server=args.server, email=args.email)
+    if args.command == "demo" and not (args.once or args.headless):
+        return run_demo_desk(args.port)
     if args.command != "login" and (args.server or args.email):
         saved = Profile.load()
         server = args.server or (saved.server if saved else DEFAULT_SERVER)

@@ -204,7 +204,7 @@ def test_demo_once_seeds_syncs_and_exits(tmp_path: Path) -> None:
 def test_the_demo_instructions_work_in_another_terminal(tmp_path: Path) -> None:
     env = workstation_env(tmp_path / "home")
     demo = subprocess.Popen(
-        [WORKSTATION_SCRIPT, "demo", "--port", "0"],
+        [WORKSTATION_SCRIPT, "demo", "--headless", "--port", "0"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

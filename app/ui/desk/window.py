@@ -1,0 +1,289 @@
+"""The main window: views │ ticket list over conversation tabs │ customer 360.
+
+It only composes and wires: each panel reads its own data through the bridge.  What the agent
+arranged — window geometry, splitter positions, the current view, open tabs and their scroll
+positions — is saved in ``QSettings`` and comes back after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import zoneinfo
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.sync.desk_types import ViewSpec
+from app.ui import shortcuts, theme
+from app.ui.bridge import Bridge
+from app.ui.canned.picker import CannedPicker
+from app.ui.conversation.tabs import ConversationTabs
+from app.ui.customer.panel import CustomerPanel
+from app.ui.desk.ticket_list import TicketListModel, TicketTable
+from app.ui.desk.views import SavedViews, ViewsPanel
+from app.ui.search.palette import SearchPalette
+from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from app.ui.tray import DeskTray
+
+log = logging.getLogger(__name__)
+SAVE_STATE_AFTER_MS = 1000
+
+
+class DeskWindow(QMainWindow):
+    """The agent's desk.
+
+    Signals: ``signOutRequested()`` (File ▸ Sign out), ``closed()`` after the window closed
+    and everything it held (drafts) was saved.
+    """
+
+    signOutRequested = Signal()
+    closed = Signal()
+
+    def __init__(self, bridge: Bridge, settings: QSettings, account_key: str) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self._settings = settings
+        self._account_key = account_key
+        self._closing = False
+        self.setWindowTitle("Switchboard")
+        self.setWindowIcon(theme.app_icon())
+        self.setObjectName("desk")
+        self.setAccessibleName("Switchboard desk")
+        me = bridge.directory.me
+        tz: Any = zoneinfo.ZoneInfo(me.timezone) if me and me.timezone else None
+
+        # -- panels
+        self.views = ViewsPanel(bridge, SavedViews(settings, account_key), self)
+        self.ticket_model = TicketListModel(bridge, self)
+        if tz is not None:
+            self.ticket_model.set_timezone(tz)
+        self.ticket_table = TicketTable(bridge, self.ticket_model, self)
+        self.list_title = QLabel("", self)
+        self.list_title.setObjectName("panelTitle")
+        list_box = QWidget(self)
+        list_layout = QVBoxLayout(list_box)
+        list_layout.setContentsMargins(0, 6, 0, 0)
+        list_layout.setSpacing(4)
+        list_layout.addWidget(self.list_title)
+        list_layout.addWidget(self.ticket_table)
+        self.tabs = ConversationTabs(bridge, self)
+        self.customer = CustomerPanel(bridge, self)
+        self.canned = CannedPicker(bridge, self)
+        self.search = SearchPalette(bridge, self)
+
+        self.middle = QSplitter(Qt.Orientation.Vertical, self)
+        self.middle.setObjectName("middleSplitter")
+        self.middle.addWidget(list_box)
+        self.middle.addWidget(self.tabs)
+        self.middle.setStretchFactor(0, 2)
+        self.middle.setStretchFactor(1, 3)
+        self.middle.setChildrenCollapsible(False)
+        self.main = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main.setObjectName("mainSplitter")
+        self.main.addWidget(self.views)
+        self.main.addWidget(self.middle)
+        self.main.addWidget(self.customer)
+        self.main.setStretchFactor(1, 1)
+        self.main.setSizes([210, 930, 300])
+        self.middle.setSizes([330, 520])
+        self.setCentralWidget(self.main)
+        presence = PresenceChoice(bridge)  # one choice, shown in the status bar and the tray
+        self.status = DeskStatusBar(bridge, presence, self)
+        self.setStatusBar(self.status)
+        self.tray = DeskTray(bridge, self, presence)
+
+        # -- wiring
+        self.views.viewChosen.connect(self._show_view)
+        self.ticket_model.loaded.connect(self._update_list_title)
+        self.ticket_model.rowsInserted.connect(lambda *_: self._update_list_title())
+        self.ticket_model.rowsRemoved.connect(lambda *_: self._update_list_title())
+        self.ticket_table.openTickets.connect(self.open_tickets)
+        self.tabs.ticketActivated.connect(self._ticket_activated)
+        self.tabs.cannedRequested.connect(self._pick_canned)
+        self.canned.chosen.connect(
+            lambda tid, text, unknown: self.tabs.insert_into_composer(tid, text, tuple(unknown))
+        )
+        self.tray.quitRequested.connect(self.close)
+        self.tabs.tabsChanged.connect(self._schedule_save)
+        self.customer.openTicket.connect(self.open_ticket)
+        self.search.openTicket.connect(self.open_ticket)
+        self.tray.openTicket.connect(self.open_ticket)
+        self.status.signInRequested.connect(self.signOutRequested)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
+        self._save_timer.timeout.connect(self.save_state)
+        self._build_menus()
+        self._bind_shortcuts()
+        self.resize(1440, 900)
+
+    # ---- start-up ----------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Fill the desk from the cache and put back what the agent had open."""
+        self.restore_geometry()
+        view_key = self._value("current_view")
+        await self.views.load(view_key if isinstance(view_key, str) else None)
+        tabs = self._value("tabs")
+        if isinstance(tabs, str):
+            try:
+                self.tabs.restore(json.loads(tabs))
+            except (ValueError, TypeError, KeyError):
+                log.warning("could not restore the open tabs; starting with none")
+
+    def _value(self, key: str) -> Any:
+        return self._settings.value(f"desk/{self._account_key}/{key}")
+
+    def restore_geometry(self) -> None:
+        geometry = self._settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        for splitter in (self.main, self.middle):
+            sizes = self._settings.value(f"window/{splitter.objectName()}")
+            if isinstance(sizes, QByteArray):
+                splitter.restoreState(sizes)
+
+    def save_state(self) -> None:
+        self._settings.setValue("window/geometry", self.saveGeometry())
+        for splitter in (self.main, self.middle):
+            self._settings.setValue(f"window/{splitter.objectName()}", splitter.saveState())
+        key = self.views.current_key()
+        if key is not None:
+            self._settings.setValue(f"desk/{self._account_key}/current_view", key)
+        self._settings.setValue(f"desk/{self._account_key}/tabs", json.dumps(self.tabs.state()))
+        self._settings.sync()
+
+    def _schedule_save(self) -> None:
+        self._save_timer.start()
+
+    # ---- actions -----------------------------------------------------------------------
+
+    def open_ticket(self, ticket_id: str) -> None:
+        self.tabs.open_ticket(ticket_id)
+        self.tray.mark_read(ticket_id)
+
+    def open_tickets(self, ticket_ids: list[str]) -> None:
+        for i, tid in enumerate(ticket_ids):
+            self.tabs.open_ticket(tid, focus=i == len(ticket_ids) - 1)
+            self.tray.mark_read(tid)
+
+    def _show_view(self, spec: ViewSpec) -> None:
+        self.list_title.setText(spec.title)
+        self.bridge.run(self.ticket_model.show_view(spec))
+        self._schedule_save()
+
+    def _update_list_title(self) -> None:
+        spec = self.ticket_model.spec
+        if spec is not None:
+            n = self.ticket_model.rowCount()
+            self.list_title.setText(f"{spec.title} — {n:,} ticket{'s' if n != 1 else ''}")
+
+    def _ticket_activated(self, ticket_id: str) -> None:
+        if not ticket_id:
+            self.customer.show_customer(None)
+            return
+        self.tray.mark_read(ticket_id)
+        self.bridge.run(
+            self.bridge.reader.conversation(ticket_id),
+            on_result=lambda c: self.customer.show_customer(c.ticket.customer_id if c else None),
+        )
+
+    def _pick_canned(self, ticket_id: str) -> None:
+        self.canned.pick(ticket_id)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        sign_out = file_menu.addAction("Sign out…")
+        sign_out.triggered.connect(self.signOutRequested)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("Quit")
+        quit_action.setShortcuts(shortcuts.sequences("quit"))
+        quit_action.triggered.connect(self.close)
+        view_menu = bar.addMenu("&View")
+        appearance = view_menu.addMenu("Appearance")
+        group = QActionGroup(self)
+        current = str(self._settings.value("appearance", "system"))
+        for mode, text in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
+            action = QAction(text, group)
+            action.setCheckable(True)
+            action.setChecked(mode == current)
+            action.triggered.connect(lambda _c=False, m=mode: self._set_appearance(m))
+            appearance.addAction(action)
+        customer_toggle = view_menu.addAction("Customer panel")
+        customer_toggle.setCheckable(True)
+        customer_toggle.setChecked(True)
+        customer_toggle.toggled.connect(self.customer.setVisible)
+        view_menu.addAction("New filter…").triggered.connect(self.views.new_filter)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts").triggered.connect(self.show_cheatsheet)
+        help_menu.addAction("Open the log folder").triggered.connect(self._open_logs)
+        help_menu.addAction("About Switchboard").triggered.connect(self._about)
+
+    def _bind_shortcuts(self) -> None:
+        shortcuts.bind(self, "search", self.search.open)
+        shortcuts.bind(self, "cheatsheet", self.show_cheatsheet)
+        shortcuts.bind(self, "focus_views", self.views.list.setFocus)
+        shortcuts.bind(self, "focus_list", self.ticket_table.setFocus)
+        shortcuts.bind(self, "focus_conversation", self.tabs.setFocus)
+        shortcuts.bind(self, "retry_now", self.bridge.engine.retry_now)
+        shortcuts.bind(self, "assign_to_me", self.ticket_table.assign_to_me)
+        shortcuts.bind(self, "save_filter", self.views.new_filter)
+
+    def show_cheatsheet(self) -> None:
+        shortcuts.CheatSheet(self).exec()
+
+    def _set_appearance(self, mode: str) -> None:
+        self._settings.setValue("appearance", mode)
+        theme.apply_theme(self._app(), mode)
+
+    @staticmethod
+    def _app() -> QApplication:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        return app
+
+    def _open_logs(self) -> None:
+        from app.ui import crash
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(crash.log_dir())))
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Switchboard",
+            "<b>Switchboard</b><br>The offline-first desk for support teams.<br><br>"
+            f"Connected to {self.bridge.engine.server_url}",
+        )
+
+    # ---- closing -----------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing:
+            event.accept()
+            return
+        # Drafts are flushed before the window goes: ask the loop, then close for real.
+        event.ignore()
+        self._closing = True
+        self.save_state()
+        self.bridge.run(self._close())
+
+    async def _close(self) -> None:
+        try:
+            await asyncio.wait_for(self.tabs.close_all(), 5)
+        finally:
+            self.tray.hide()
+            self.close()
+            self.closed.emit()

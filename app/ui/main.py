@@ -1,0 +1,173 @@
+"""Starting the workstation: one QApplication, one qasync loop, sign-in or the saved session.
+
+The desk opens from the local cache at once, even with the server unreachable, and syncs in
+the background.  Signing out comes back here and shows the sign-in dialog again; closing the
+window waits until every draft is saved, then quits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.sync.profile import Profile
+from app.ui import crash, session, theme
+from app.ui.desk.window import DeskWindow
+from app.ui.signin import confirm_and_sign_out, run_sign_in
+
+log = logging.getLogger(__name__)
+STARTED = time.perf_counter()  # for the start-up figure in the log
+
+
+def account_key(server: str, email: str) -> str:
+    """A settings key for one account on one server (no address or email in clear)."""
+    return hashlib.sha256(f"{server.rstrip('/')}|{email.lower()}".encode()).hexdigest()[:16]
+
+
+class Workstation:
+    """Runs sign-in → desk → (sign out → sign-in …) until the agent quits."""
+
+    def __init__(self, app: QApplication, settings: QSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.window: DeskWindow | None = None
+        self.reporter: crash.CrashReporter | None = None
+
+    def quit(self) -> None:
+        """Quit as the window's close does: drafts saved, then out."""
+        if self.window is not None:
+            self.window.close()
+        else:
+            self.app.quit()
+
+    async def run(
+        self, *, server: str | None = None, email: str | None = None, password: str | None = None
+    ) -> int:
+        auto = (server, email, password) if server and email and password else None
+        while True:
+            current = await self._session(auto, server, email)
+            auto = None
+            if current is None:
+                return 0
+            outcome = await self._desk(current)
+            if outcome == "quit":
+                return 0
+
+    async def _session(
+        self,
+        auto: tuple[str, str, str] | None,
+        server: str | None,
+        email: str | None,
+    ) -> session.Session | None:
+        if auto is not None:
+            try:
+                return await session.sign_in(*auto, keep=False)
+            except session.SignInError as exc:
+                log.warning("automatic sign-in failed: %s", exc)
+        elif server is None and email is None:
+            resumed = await session.resume()
+            if resumed is not None:
+                return resumed
+        profile = None
+        if server or email:
+            saved = await asyncio.to_thread(Profile.load)
+            profile = Profile(
+                server or (saved.server if saved else ""), email or (saved.email if saved else "")
+            )
+        return await run_sign_in(profile)
+
+    async def _desk(self, current: session.Session) -> str:
+        try:
+            bridge = await session.open_bridge(current)
+        except session.SignInError as exc:
+            QMessageBox.information(None, "Sign in again", str(exc))
+            return "signed_out"
+        await bridge.reload_directory()
+        if self.reporter is not None:
+            bridge.taskFailed.connect(self.reporter.report)
+        window = DeskWindow(bridge, self.settings, account_key(current.server, current.email))
+        self.window = window
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def finish(result: str) -> None:
+            if not outcome.done():
+                outcome.set_result(result)
+
+        window.closed.connect(lambda: finish("quit"))
+        window.signOutRequested.connect(lambda: bridge.run(self._sign_out(window, current, finish)))
+        await window.load()
+        window.show()
+        log.info("desk interactive %.0f ms after start", (time.perf_counter() - STARTED) * 1000)
+        result = await outcome
+        if result == "quit":
+            await bridge.shutdown()
+        window.deleteLater()
+        self.window = None
+        return result
+
+    async def _sign_out(
+        self, window: DeskWindow, current: session.Session, finish: Callable[[str], None]
+    ) -> None:
+        window.save_state()
+        await window.tabs.close_all()  # drafts reach the cache (and the outbox) first
+        result = await confirm_and_sign_out(window.bridge, current, window)
+        if result is None:
+            return
+        window.tray.hide()
+        window.hide()
+        finish("signed_out")
+
+
+def _display_available() -> bool:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True  # Windows and macOS always have one; a chosen platform knows best
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_workstation(
+    *,
+    server: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    cache: Path | None = None,
+) -> int:
+    """The ``switchboard`` program: returns its exit code when the agent quits."""
+    if not _display_available():
+        print(
+            "Switchboard needs a desktop session to open its window (no display found). "
+            "On a server, `switchboard demo --headless` runs the demo without one.",
+            file=sys.stderr,
+        )
+        return 2
+    del cache  # one cache per server and account, chosen by the session
+    QCoreApplication.setOrganizationName("Switchboard")
+    QCoreApplication.setApplicationName("Switchboard")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # the desk decides: drafts are saved first
+    app.setWindowIcon(theme.app_icon())
+    log_path = crash.install_logging()
+    settings = QSettings()
+    theme.apply_theme(app, str(settings.value("appearance", "system")))
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    workstation = Workstation(app, settings)
+    workstation.reporter = crash.install_excepthook(log_path, loop=loop)
+    workstation.reporter.quitRequested.connect(workstation.quit)
+    with loop:
+        done = loop.run_until_complete(
+            workstation.run(server=server, email=email, password=password)
+        )
+    return int(done)
