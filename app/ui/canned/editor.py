@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -157,6 +157,10 @@ class CannedEditor(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+
+        # Enter in a line saves (the default button); in the text it is a new line, so the
+        # usual Ctrl+Enter saves from there too.
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.save)
 
         self._fill_scopes()
         self.title_edit.setFocus()

@@ -155,6 +155,7 @@ class CannedPicker(QDialog):
         self._list_generation = 0
         self._insert_when_ready = False
         self._inserted = False
+        self._query_changed = False  # the next list answers a new filter: select its best
         self.editor: CannedEditor | None = None
         self.setWindowTitle("Insert a canned response")
         self.setAccessibleName("Canned responses")
@@ -232,8 +233,11 @@ class CannedPicker(QDialog):
 
         QShortcut(QKeySequence(QKeySequence.StandardKey.New), self, self.new_response)
         QShortcut(QKeySequence("F2"), self, self.edit_current)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.list_view)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)  # in the filter, Delete edits text
+        delete.activated.connect(self.request_delete)
 
-        self.search_edit.textChanged.connect(lambda _text: self.reload())
+        self.search_edit.textChanged.connect(self._filter_changed)
         self.search_edit.navigate.connect(self._move)
         self.search_edit.accepted.connect(self.insert_current)
         bridge.entitiesChanged.connect(self._entities_changed)
@@ -314,6 +318,10 @@ class CannedPicker(QDialog):
             self._insert_when_ready = False
             self.insert_current()
 
+    def _filter_changed(self, _text: str) -> None:
+        self._query_changed = True
+        self.reload()
+
     def reload(self) -> None:
         """Re-read the list for the current filter (only the newest answer is shown)."""
         self._list_generation += 1
@@ -328,10 +336,10 @@ class CannedPicker(QDialog):
         if generation != self._list_generation:
             return
         self.model.set_rows(items)
-        if not self.list_view.currentIndex().isValid() and self.model.rowCount():
-            self.list_view.setCurrentIndex(self.model.index(0, 0))
-        elif self.search_edit.hasFocus() and self.model.rowCount():
-            # Typing narrows the list: the best match (the first) is what Enter inserts.
+        new_filter, self._query_changed = self._query_changed, False
+        if self.model.rowCount() and (new_filter or not self.list_view.currentIndex().isValid()):
+            # Typing narrows the list: the best match (the first) is what Enter inserts.  A
+            # change from the server keeps the agent's choice where it is.
             self.list_view.setCurrentIndex(self.model.index(0, 0))
         if not items:
             query = self.search_edit.text().strip()

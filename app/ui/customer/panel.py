@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.desk_types import CustomerCard, TicketBrief
+from app.ui import theme
 from app.ui.bridge import Bridge
 
 R = TypeVar("R")
@@ -199,6 +200,9 @@ class IdentityModel(KeyedListModel[tuple[str, str]]):
             return f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
         if role == Qt.ItemDataRole.EditRole:
             return value
+        if role == Qt.ItemDataRole.DecorationRole:
+            # The kinds of identity are the channels they reach the customer on.
+            return theme.channel_icon(kind)
         return None
 
 
@@ -231,6 +235,23 @@ def local_time_text(timezone: str, now: datetime) -> str:
         day = QLocale().dayName(moment.date().dayOfWeek(), QLocale.FormatType.ShortFormat)
         clock = f"{day} {clock}"
     return f"{clock} local ({utc})"
+
+
+def _badge_style(tier: str) -> str:
+    """The tier badge's look: VIP stands out in the accent colour, gold and silver in
+    theirs (with dark text, legible on light and dark palettes alike)."""
+    background = {
+        "vip": theme.colors().accent.name(),
+        "gold": "#e0b84c",
+        "silver": "#c9ced6",
+    }.get(tier)
+    if background is None:
+        return ""
+    text = "#ffffff" if tier == "vip" else "#1f2937"
+    return (
+        f"QLabel {{ background: {background}; color: {text}; border-radius: 4px;"
+        " padding: 1px 6px; font-weight: bold; }"
+    )
 
 
 def _language_text(code: str) -> str:
@@ -353,7 +374,7 @@ class CustomerPanel(QWidget):
         self.identity_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.identity_view.setMaximumHeight(96)
         self.identity_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        copy = QAction("Copy", self.identity_view)
+        copy = QAction(theme.icon("copy"), "Copy", self.identity_view)
         copy.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Copy))
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_identity)
@@ -474,7 +495,7 @@ class CustomerPanel(QWidget):
         badge = TIER_LABELS.get(card.tier, card.tier.title())
         self.tier_badge.setText(badge)
         self.tier_badge.setVisible(bool(badge))
-        self.tier_badge.setProperty("tier", card.tier)  # for the theme's style sheet
+        self.tier_badge.setStyleSheet(_badge_style(card.tier))
         self.organization_label.setText(card.organization or "—")
         self.language_label.setText(_language_text(card.language))
         self.since_label.setText(

@@ -64,6 +64,7 @@ from app.sync.desk_types import SearchHit, SearchResults
 from app.sync.engine import RequestFailed
 from app.sync.observer import ConnectionStatus
 from app.ui.bridge import Bridge
+from app.ui.theme import colors
 
 log = logging.getLogger(__name__)
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -103,6 +104,7 @@ class PaletteRow:
     customer_id: str | None = None
     number: int | None = None
     enabled: bool = True
+    title_marks: str = ""  # the title's end with its matches in [ ] (when the match is there)
 
     @property
     def selectable(self) -> bool:
@@ -192,6 +194,11 @@ class SearchResultsModel(QAbstractListModel):
                 return row.title
             return f"{row.title} — {plain}"
         if role == TitleHtmlRole:
+            if row.title_marks:
+                plain_end = len(row.title) - len(row.title_marks.replace("[", "").replace("]", ""))
+                return html.escape(row.title[:plain_end], quote=True) + snippet_html(
+                    row.title_marks
+                )
             return html.escape(row.title, quote=True)
         if role == SnippetHtmlRole:
             return snippet_html(row.snippet) if row.snippet else ""
@@ -244,17 +251,30 @@ class SearchHitDelegate(QStyledItemDelegate):
     Paints only from ``index.data(role)``: the escaped HTML the model made.
     """
 
-    def _document(self, option: QStyleOptionViewItem, index: AnyIndex) -> QTextDocument:
+    def _document(
+        self, option: QStyleOptionViewItem, index: AnyIndex, selected: bool = False
+    ) -> QTextDocument:
         doc = QTextDocument()
         doc.setDocumentMargin(2)
         doc.setDefaultFont(option.font)
         title = str(index.data(TitleHtmlRole) or "")
         snippet = str(index.data(SnippetHtmlRole) or "")
         row = index.data(RowRole)
-        if isinstance(row, PaletteRow) and row.kind == RowKind.HEADER:
+        kind = row.kind if isinstance(row, PaletteRow) else RowKind.HIT
+        enabled = isinstance(row, PaletteRow) and row.enabled
+        palette = colors()
+        # Selected rows keep the view's highlighted-text colour; elsewhere snippets are
+        # muted and actions that reach the server wear the accent, so they read as actions.
+        muted = "" if selected else f" style='color:{palette.muted_text.name()}'"
+        if kind == RowKind.HEADER:
             body = f"<b>{title}</b>"
+        elif kind == RowKind.NOTE:
+            body = f"<i{muted}>{title}</i>"
+        elif kind in (RowKind.SERVER_ACTION, RowKind.FETCH_NUMBER):
+            accent = "" if selected or not enabled else f" style='color:{palette.accent.name()}'"
+            body = f"<span{accent}>{title}</span>"
         elif snippet:
-            body = f"{title}<br/><span style='font-size:small'>{snippet}</span>"
+            body = f"{title}<br/><span{muted}>{snippet}</span>"
         else:
             body = title
         doc.setHtml(body)
@@ -263,14 +283,14 @@ class SearchHitDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        doc = self._document(opt, index)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        doc = self._document(opt, index, selected)
         opt.text = ""
         widget = opt.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         context = QAbstractTextDocumentLayout.PaintContext()
         palette = opt.palette
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         enabled = bool(index.flags() & Qt.ItemFlag.ItemIsEnabled)
         group = QPalette.ColorGroup.Normal if enabled else QPalette.ColorGroup.Disabled
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -338,6 +358,9 @@ class SearchPalette(QDialog):
         self._open_when_shown = False  # Enter came before its results: open the first one
         self.setWindowTitle("Search")
         self.setAccessibleName("Search everywhere")
+        self.setObjectName("searchPalette")
+        # Frameless: draw its own edge so it does not melt into the window behind it.
+        self.setStyleSheet("#searchPalette { border: 1px solid palette(mid); border-radius: 6px; }")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.resize(640, 440)
 
@@ -376,6 +399,7 @@ class SearchPalette(QDialog):
         self.query_edit.navigate.connect(self.move_selection)
         self.query_edit.accepted.connect(self.activate_current)
         bridge.connectionChanged.connect(self._connection_changed)
+        bridge.entitiesChanged.connect(self._entities_changed)
 
     # ---- opening and closing -----------------------------------------------------------
 
@@ -431,6 +455,7 @@ class SearchPalette(QDialog):
         if generation != self._generation:
             return  # a newer query was typed meanwhile: never show an older answer over it
         self._searching = False
+        same_query = query == self._query
         self._query = query
         rows: list[PaletteRow] = []
         by_kind: dict[str, list[SearchHit]] = {}
@@ -444,17 +469,7 @@ class SearchPalette(QDialog):
             if not hits:
                 continue
             rows.append(PaletteRow(RowKind.HEADER, section))
-            rows.extend(
-                PaletteRow(
-                    RowKind.HIT,
-                    hit.title,
-                    hit.snippet if hit.snippet != hit.title else "",
-                    hit_kind=hit.kind,
-                    ticket_id=hit.ticket_id,
-                    customer_id=hit.customer_id,
-                )
-                for hit in hits
-            )
+            rows.extend(_hit_row(hit) for hit in hits)
         number_found = number is not None and any(
             h.kind == "ticket" and h.title.startswith(f"#{number} ") for h in results.hits
         )
@@ -463,8 +478,10 @@ class SearchPalette(QDialog):
         if number is not None and number >= 1 and not number_found:
             rows.append(self._fetch_number_row(number))
         rows.append(self._server_action_row())
+        previous = self.model.row_at(self.results_view.currentIndex()) if same_query else None
         self.model.set_rows(rows)
-        self._select_first()
+        if previous is None or not self._reselect(previous):
+            self._select_first()
         count = len(results.hits)
         self.status_label.setText(
             f"{count} result{'s' if count != 1 else ''} · {results.elapsed_ms:.0f} ms"
@@ -473,6 +490,37 @@ class SearchPalette(QDialog):
         if self._open_when_shown:
             self._open_when_shown = False
             self.activate_current()
+
+    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+        # While open, the answer follows the cache (a ticket arriving, a subject changing),
+        # through the debounce so a catch-up's burst costs one search.  The agent's current
+        # row stays current (see _reselect).
+        if (
+            self.isVisible()
+            and self._query
+            and not self._server_rows_shown()
+            and {"ticket", "customer", "message"} & changed.keys()
+        ):
+            self._debounce.start()
+
+    def _server_rows_shown(self) -> bool:
+        # Once the server was asked (its row replaced by its answer), a local change does not
+        # throw that answer away: the agent asked for it.
+        return self.model.rowCount() > 0 and self.model.find(RowKind.SERVER_ACTION) < 0
+
+    def _reselect(self, previous: PaletteRow) -> bool:
+        for n, row in enumerate(self.model.rows):
+            if row.selectable and (row.kind, row.ticket_id, row.customer_id, row.number) == (
+                previous.kind,
+                previous.ticket_id,
+                previous.customer_id,
+                previous.number,
+            ):
+                index = self.model.index(n, 0)
+                self.results_view.setCurrentIndex(index)
+                self.results_view.scrollTo(index)
+                return True
+        return False
 
     def _fetch_number_row(self, number: int) -> PaletteRow:
         if self._bridge.online:
@@ -652,6 +700,26 @@ class SearchPalette(QDialog):
             on_result=done,
             on_error=failed,
         )
+
+
+def _hit_row(hit: SearchHit) -> PaletteRow:
+    """A local hit; when the match is in the title itself (a ticket's subject, a customer's
+    name) it is marked there instead of repeating the title as a snippet."""
+    marked = hit.snippet.replace("\n", " ")
+    unmarked = marked.replace("[", "").replace("]", "")
+    title_marks = ""
+    snippet = hit.snippet
+    if unmarked and hit.title.endswith(unmarked) and "…" not in unmarked:
+        title_marks, snippet = marked, ""
+    return PaletteRow(
+        RowKind.HIT,
+        hit.title,
+        snippet,
+        hit_kind=hit.kind,
+        ticket_id=hit.ticket_id,
+        customer_id=hit.customer_id,
+        title_marks=title_marks,
+    )
 
 
 def _server_trouble(exc: BaseException) -> str:
