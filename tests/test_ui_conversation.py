@@ -175,6 +175,27 @@ def test_thread_model_is_a_correct_model_and_changes_in_small_steps(
     qtmodeltester.check(model)
 
 
+def test_long_older_messages_are_shortened_until_opened(qapp: Any) -> None:
+    model = ThreadModel()
+    long = "Quoted history\n" * 200
+    old = MessageItem("old", "reply", "customer", "C", long, T0, "sent")
+    newest = MessageItem("new", "reply", "customer", "C", long, T0 + timedelta(hours=1), "sent")
+    model.set_messages((old, newest), UTC, None)
+    assert model.index(0).data(ThreadRole.COLLAPSED) is True
+    assert model.index(1).data(ThreadRole.COLLAPSED) is False  # the newest is shown whole
+    shown = model.index(0).data(ThreadRole.SHOWN_BODY)
+    assert len(shown) < 300
+    assert "press Enter" in shown
+    assert model.index(0).data(ThreadRole.BODY) == long  # the data itself is never cut
+    assert model.toggle_expanded("old")
+    assert model.index(0).data(ThreadRole.SHOWN_BODY) == long
+    # A reply arrives: the message that was newest stays whole (it was read that way).
+    reply = MessageItem("r", "reply", "agent", "Ada", "ok", T0 + timedelta(hours=2), "queued")
+    model.set_messages((old, newest, reply), UTC, "Ada")
+    assert model.index(1).data(ThreadRole.COLLAPSED) is False
+    assert not model.toggle_expanded("r")  # short: nothing to open
+
+
 def test_times_follow_the_agents_timezone(qapp: Any) -> None:
     from zoneinfo import ZoneInfo
 

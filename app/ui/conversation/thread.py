@@ -11,13 +11,14 @@ Message bodies are untrusted (customer emails, hostile HTML): they are drawn wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -53,6 +54,12 @@ from app.ui import theme
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
 MAX_PAINTED_CHARS = 20_000
+# Older long messages (email chains with quoted history) are shown collapsed to their first
+# lines, expanded with Enter or a double-click; the newest message is always shown whole.
+# Measuring wrapped text is what opening a long thread costs, so this bounds it too.
+COLLAPSE_CHARS = 600
+COLLAPSE_LINES = 8
+_WRAP = int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs)
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -70,6 +77,9 @@ class ThreadRole(IntEnum):
     DELIVERY = Qt.ItemDataRole.UserRole + 8  # DeliveryState value
     DATE_LABEL = Qt.ItemDataRole.UserRole + 9  # "Monday 23 November 2026" on a day's first row
     OWN = Qt.ItemDataRole.UserRole + 10  # written by the signed-in agent
+    SHOWN_BODY = Qt.ItemDataRole.UserRole + 11  # the text painted: collapsed or capped
+    COLLAPSED = Qt.ItemDataRole.UserRole + 12  # a long older message shown shortened
+    LAYOUT = Qt.ItemDataRole.UserRole + 13  # (id, date label, kind, own, shown body): sizing
 
 
 KIND_LABELS: dict[str, str] = {
@@ -86,12 +96,31 @@ DELIVERY_LABELS: dict[str, str] = {
 }
 
 
+def collapsible(body: str) -> bool:
+    return len(body) > COLLAPSE_CHARS or body.count("\n", 0, COLLAPSE_CHARS + 1) >= COLLAPSE_LINES
+
+
+def shown_body(body: str, collapsed: bool) -> str:
+    if collapsed:
+        lines = body[:COLLAPSE_CHARS].split("\n")[: COLLAPSE_LINES - 1]
+        preview = "\n".join(lines).rstrip()
+        return f"{preview} …\n[Shortened — press Enter or double-click to show it all]"
+    if len(body) <= MAX_PAINTED_CHARS:
+        return body
+    rest = len(body) - MAX_PAINTED_CHARS
+    return (
+        f"{body[:MAX_PAINTED_CHARS]}\n… {rest:,} more characters"
+        " (copy the message to read them all)"
+    )
+
+
 @dataclass(frozen=True)
 class _Row:
     item: MessageItem
     time_text: str
     date_label: str
     own: bool
+    collapsed: bool = False
 
     @property
     def text(self) -> str:
@@ -120,6 +149,7 @@ class ThreadModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
+        self._expanded: set[str] = set()  # long messages the agent opened up
 
     # ---- Qt model API -------------------------------------------------------------------
 
@@ -155,6 +185,19 @@ class ThreadModel(QAbstractListModel):
             return row.date_label
         if role == ThreadRole.OWN:
             return row.own
+        if role == ThreadRole.SHOWN_BODY:
+            return shown_body(item.body, row.collapsed)
+        if role == ThreadRole.COLLAPSED:
+            return row.collapsed
+        if role == ThreadRole.LAYOUT:
+            shown = item.body if item.kind == MessageKind.EVENT else None
+            return (
+                item.id,
+                row.date_label,
+                item.kind,
+                row.own,
+                shown if shown is not None else shown_body(item.body, row.collapsed),
+            )
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -183,7 +226,10 @@ class ThreadModel(QAbstractListModel):
         self, messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None
     ) -> None:
         """Show ``messages`` (oldest first), changing only what changed."""
-        new_rows = _rows_for(messages, zone, my_name)
+        if messages:
+            # Shown whole as the newest once, never shortened under the reader's eyes later.
+            self._expanded.add(messages[-1].id)
+        new_rows = _rows_for(messages, zone, my_name, self._expanded)
         new_ids = [r.item.id for r in new_rows]
         wanted = set(new_ids)
         # 1. Rows that went away (a message of a ticket merged away, a failed one discarded).
@@ -230,11 +276,33 @@ class ThreadModel(QAbstractListModel):
     def _index(self) -> None:
         self._row_of = {r.item.id: i for i, r in enumerate(self._rows)}
 
+    def toggle_expanded(self, message_id: str) -> bool:
+        """Show a shortened message whole, or shorten it again; False if it is not long."""
+        row = self._row_of.get(message_id)
+        if row is None:
+            return False
+        old = self._rows[row]
+        is_last = row == len(self._rows) - 1
+        if is_last or old.item.kind == MessageKind.EVENT or not collapsible(old.item.body):
+            return False
+        if old.collapsed:
+            self._expanded.add(message_id)
+        else:
+            self._expanded.discard(message_id)
+        collapsed = message_id not in self._expanded
+        self._rows[row] = replace(old, collapsed=collapsed)
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [])
+        return True
 
-def _rows_for(messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None) -> list[_Row]:
+
+def _rows_for(
+    messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None, expanded: set[str]
+) -> list[_Row]:
     rows: list[_Row] = []
     last_day = None
-    for m in messages:
+    newest = len(messages) - 1
+    for i, m in enumerate(messages):
         local = m.created_at.astimezone(zone)
         day = local.date()
         label = date_label(local) if day != last_day else ""
@@ -243,7 +311,13 @@ def _rows_for(messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | No
             m.delivery_state in (DeliveryState.QUEUED, DeliveryState.FAILED)
             or (my_name is not None and m.author_name == my_name)
         )
-        rows.append(_Row(m, local.strftime("%H:%M"), label, own))
+        collapsed = (
+            i != newest
+            and m.kind != MessageKind.EVENT
+            and m.id not in expanded
+            and collapsible(m.body)
+        )
+        rows.append(_Row(m, local.strftime("%H:%M"), label, own, collapsed))
     return rows
 
 
@@ -313,59 +387,57 @@ class ThreadDelegate(QStyledItemDelegate):
         self._view = view
         self.channel = channel  # the ticket's channel: its icon marks the customer's messages
         self.channel_label = channel_label
-        self._heights: dict[tuple[str, int, str, str, str], int] = {}
+        self._heights: dict[tuple[str, int, str, str, bool, int], int] = {}
+        self._font_cache: tuple[QFont, QFont, QFont] | None = None
+        self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
+        self.width = 600  # the viewport's width, kept by the view (asking Qt per row is slow)
 
     def clear_cache(self) -> None:
+        """Forget measured heights and fonts (the font or the style changed)."""
         self._heights.clear()
+        self._font_cache = None
+        self._metrics = None
 
     # Geometry shared by sizeHint and paint, so the two can never disagree.
     def _fonts(self) -> tuple[QFont, QFont, QFont]:
-        base = self._view.font()
-        bold = QFont(base)
-        bold.setBold(True)
-        small = QFont(base)
-        small.setPointSizeF(max(6.0, base.pointSizeF() * 0.88))
-        return base, bold, small
+        if self._font_cache is None:
+            base = self._view.font()
+            bold = QFont(base)
+            bold.setBold(True)
+            small = QFont(base)
+            small.setPointSizeF(max(6.0, base.pointSizeF() * 0.88))
+            self._font_cache = (base, bold, small)
+            self._metrics = (QFontMetrics(base), QFontMetrics(bold), QFontMetrics(small))
+        return self._font_cache
+
+    def _fm(self) -> tuple[QFontMetrics, QFontMetrics, QFontMetrics]:
+        if self._metrics is None:
+            self._fonts()
+        assert self._metrics is not None
+        return self._metrics
 
     def _bubble_width(self, width: int) -> int:
         return max(120, int(width * (1 - self.SIDE_GAP)) - 2 * self.MARGIN)
 
-    @staticmethod
-    def _painted_body(body: str) -> str:
-        if len(body) <= MAX_PAINTED_CHARS:
-            return body
-        rest = len(body) - MAX_PAINTED_CHARS
-        return (
-            f"{body[:MAX_PAINTED_CHARS]}\n… {rest:,} more characters"
-            " (copy the message to read them all)"
-        )
-
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        width = max(200, self._view.viewport().width())
-        mid = str(index.data(ThreadRole.ID))
-        label = str(index.data(ThreadRole.DATE_LABEL) or "")
-        kind = str(index.data(ThreadRole.KIND))
-        own = "own" if index.data(ThreadRole.OWN) else ""
-        key = (mid, width, label, kind, own)
+        width = max(200, self.width)
+        mid, label, kind, own, body = index.data(ThreadRole.LAYOUT)
+        # The shown text's length and ends stand in for the text itself in the key: a row's
+        # text changes only between shortened and whole, which changes its length.
+        key = (mid, width, label, kind, own, len(body))
         cached = self._heights.get(key)
         if cached is not None:
             return QSize(width, cached)
-        base, bold, small = self._fonts()
-        fm_small = QFontMetrics(small)
+        fm_base, fm_bold, fm_small = self._fm()
         height = self.MARGIN // 2
         if label:
             height += fm_small.height() + self.MARGIN
         if kind == MessageKind.EVENT:
             height += fm_small.height() + self.MARGIN // 2
         else:
-            body = self._painted_body(str(index.data(ThreadRole.BODY)))
             text_w = self._bubble_width(width) - 2 * self.PAD
-            rect = QFontMetrics(base).boundingRect(
-                QRect(0, 0, text_w, 1_000_000),
-                int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs),
-                body,
-            )
-            height += self.PAD + QFontMetrics(bold).height() + 4 + rect.height() + self.PAD
+            rect = fm_base.boundingRect(QRect(0, 0, text_w, 1_000_000), _WRAP, body)
+            height += self.PAD + fm_bold.height() + 4 + rect.height() + self.PAD
             if own:
                 height += fm_small.height() + 2
             height += self.MARGIN // 2
@@ -489,11 +561,7 @@ class ThreadDelegate(QStyledItemDelegate):
         )
         painter.setFont(base)
         painter.setPen(text_color)
-        painter.drawText(
-            body_rect,
-            int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs),
-            self._painted_body(str(index.data(ThreadRole.BODY))),
-        )
+        painter.drawText(body_rect, _WRAP, str(index.data(ThreadRole.SHOWN_BODY)))
         if own:
             foot = QRect(
                 inner.left(),
@@ -554,6 +622,8 @@ class ThreadView(QListView):
         self.setAccessibleDescription("Messages of this ticket, oldest first")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always there: a scroll bar appearing would narrow the rows and re-measure them all.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -623,8 +693,21 @@ class ThreadView(QListView):
     def resizeEvent(self, event: Any) -> None:
         stick = self.at_bottom()
         super().resizeEvent(event)
+        self._track_width()
         if stick and self._pending_scroll is None:
             self.scrollToBottom()
+
+    def _track_width(self) -> None:
+        width = self.viewport().width()
+        if width != self.thread_delegate.width:
+            self.thread_delegate.width = width
+            self.scheduleDelayedItemsLayout()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.thread_delegate.clear_cache()
+            self.scheduleDelayedItemsLayout()
 
     # ---- keyboard -----------------------------------------------------------------------
 
@@ -652,4 +735,6 @@ class ThreadView(QListView):
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.messageActivated.emit(str(index.data(ThreadRole.ID)))
+            message_id = str(index.data(ThreadRole.ID))
+            self.thread_model.toggle_expanded(message_id)
+            self.messageActivated.emit(message_id)
