@@ -51,6 +51,7 @@ def aloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     the workstation.  Drive a test with ``aloop.run_until_complete(body())``."""
     import qasync
 
+    qapp.setQuitOnLastWindowClosed(False)  # as the workstation: closing a desk is not quitting
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:

@@ -81,6 +81,7 @@ class Bridge(QObject):
         self._pending: dict[str, set[str]] = {}
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._shut_down = False
         engine.observer = _Observer(self)
 
     @property
@@ -144,6 +145,9 @@ class Bridge(QObject):
         reporter): nothing fails silently.
         """
         task = asyncio.get_event_loop().create_task(coro)
+        if self._shut_down:
+            task.cancel()  # a timer or a late signal after shutdown: the databases are closed
+            return task
         self._tasks.add(task)
 
         def done(t: asyncio.Task[T]) -> None:
@@ -167,6 +171,7 @@ class Bridge(QObject):
     async def shutdown(self) -> None:
         """Save every draft, stop syncing, close both databases."""
         await self.drafts.flush()
+        self._shut_down = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -271,7 +271,8 @@ class DeskWindow(QMainWindow):
     # ---- closing -----------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._closing:
+        if self._closing or not _loop_running():
+            # Closing for real, or torn down after the loop ended: nothing left to await.
             event.accept()
             return
         # Drafts are flushed before the window goes: ask the loop, then close for real.
@@ -287,3 +288,10 @@ class DeskWindow(QMainWindow):
             self.tray.hide()
             self.close()
             self.closed.emit()
+
+
+def _loop_running() -> bool:
+    try:
+        return asyncio.get_event_loop().is_running()
+    except RuntimeError:
+        return False

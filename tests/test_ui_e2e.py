@@ -1,0 +1,280 @@
+"""Whole desks against a real server: two agents at once, offline work across a restart, and
+a workstation killed while its agent types.
+
+Each desk is the real main window over its own cache file, driven with key presses and
+combo-box choices as an agent would; nothing is refreshed by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from sqlalchemy import Engine, func, select
+
+from app.models.tables import T_MESSAGES
+from app.server.app import SwitchboardServer
+from app.sync.desk import DeskReader
+from app.sync.engine import SyncEngine
+from app.ui.bridge import Bridge
+from app.ui.conversation.view import ConversationView
+from app.ui.desk.window import DeskWindow
+from tests.ui_world import signed_in_bridge, until
+from tests.world import PASSWORD, make_store, running_server
+
+pytestmark = pytest.mark.slow
+CARE_QUEUE = "group:g-care"
+
+
+def settings_for(tmp: Path, name: str) -> QSettings:
+    return QSettings(str(tmp / f"{name}.ini"), QSettings.Format.IniFormat)
+
+
+async def open_desk(bridge: Bridge, settings: QSettings, qtbot: Any) -> DeskWindow:
+    window = DeskWindow(bridge, settings, "account")
+    qtbot.addWidget(window)
+    await window.load()
+    window.show()
+    return window
+
+
+async def open_conversation(window: DeskWindow, ticket_id: str) -> ConversationView:
+    window.open_ticket(ticket_id)
+    view = window.tabs.view(ticket_id)
+    assert view is not None
+    await until(lambda: view.thread_view.thread_model.rowCount() > 0)
+    return view
+
+
+async def press_send(window: DeskWindow, view: ConversationView) -> None:
+    """Ctrl+Enter in the composer, as the agent presses it (shortcuts need an active window)."""
+    window.activateWindow()
+    await until(window.isActiveWindow)
+    view.composer.editor.setFocus()
+    QTest.keyClick(view.composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def bodies(view: ConversationView) -> list[str]:
+    model = view.thread_view.thread_model
+    return [model.message(r).body for r in range(model.rowCount())]
+
+
+def test_two_agents_see_each_other_live_and_a_stale_change_goes_to_review(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                desk_a = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
+                desk_b = await open_desk(lin, settings_for(tmp_path, "lin"), qtbot)
+                assert desk_b.views.select(CARE_QUEUE)
+                await until(lambda: desk_b.ticket_model.row_of("t-1") is not None)
+                on_a = await open_conversation(desk_a, "t-1")
+                on_b = await open_conversation(desk_b, "t-1")
+                # Lin sees Ada open the ticket, then type.
+                await until(lambda: "Ada" in on_b.banner.text())
+                QTest.keyClicks(on_a.composer.editor, "We have shipped a replacement.")
+                await until(lambda: on_b.banner.typing)
+                assert "typing" in on_b.banner.text().lower()
+                # Ada sends with Ctrl+Enter: Lin's open tab shows the reply without a refresh,
+                # and Lin's list moves the ticket to the top (last updated first).
+                await press_send(desk_a, on_a)
+                await until(lambda: "We have shipped a replacement." in bodies(on_b))
+                await until(lambda: desk_b.ticket_model.ticket_id(0) == "t-1")
+                assert on_a.composer.text() == ""
+
+                # Lin's view goes stale: offline, Lin changes the status while Ada (online)
+                # changes it first.  The server refuses Lin's change; Lin's tab shows it for
+                # review instead of overwriting Ada's.
+                await lin.engine.stop()
+                status_a = on_a.properties.status
+                status_a.setCurrentIndex(status_a.findData("pending"))
+                status_a.activated.emit(status_a.currentIndex())
+                await ada.engine.wait_drained(10)
+                status_b = on_b.properties.status
+                status_b.setCurrentIndex(status_b.findData("solved"))
+                status_b.activated.emit(status_b.currentIndex())
+                await until(
+                    lambda: (
+                        desk_b.ticket_model.ticket(desk_b.ticket_model.row_of("t-1") or 0)
+                        is not None
+                    )
+                )
+                lin.engine.start()
+                await until(lambda: bool(on_b.review.cards), timeout=15)
+                card = next(iter(on_b.review.cards.values()))
+                assert card.rejection.code == "conflict"
+                assert set(card.buttons) >= {"resend", "edit", "discard"}
+                # What the agent sees now is the server's status (Ada's), not their own.
+                await until(lambda: on_b.properties.status.currentData() == "pending")
+            finally:
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_offline_reply_and_status_survive_a_restart_and_are_sent_once(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    text = "Offline answer: your repair is ready for pick-up."
+
+    async def body() -> None:
+        async with running_server(store) as first:
+            url = first.url
+            port = int(url.rsplit(":", 1)[1])
+            ada = await signed_in_bridge(tmp_path, url, "ada@example.com")
+            desk = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
+            view = await open_conversation(desk, "t-1")
+        # The server is gone.  Ada writes a reply and changes the status anyway.
+        await until(lambda: not ada.online)
+        QTest.keyClicks(view.composer.editor, text)
+        await press_send(desk, view)
+        await until(lambda: text in bodies(view))
+        status = view.properties.status
+        status.setCurrentIndex(status.findData("pending"))
+        status.activated.emit(status.currentIndex())
+        QTest.keyClicks(view.composer.editor, "A second thought, not sent yet")
+        await until(
+            lambda: "2 changes" in desk.status.text() or "changes waiting" in desk.status.text()
+        )
+        # Closing the desk saves the half-written second reply as a draft.
+        desk.close()
+        await until(lambda: not desk.isVisible())
+        token = ada.engine.token
+        await ada.shutdown()
+
+        # A new workstation process on the same cache: the tab, the queued work and the
+        # draft are all there before the server is back.
+        again = await reopened_bridge(tmp_path, url, token)
+        desk2 = await open_desk(again, settings_for(tmp_path, "ada"), qtbot)
+        view2 = desk2.tabs.view("t-1")
+        assert view2 is not None
+        await until(lambda: text in bodies(view2))
+        await until(lambda: view2.composer.text() == "A second thought, not sent yet")
+        again.engine.start()
+        async with server_on(store, port):
+            await again.engine.wait_online(20)
+            await again.engine.wait_drained(20)
+            await until(lambda: view2.properties.status.currentData() == "pending")
+        with store.connect() as conn:
+            sent = conn.execute(
+                select(func.count()).select_from(T_MESSAGES).where(T_MESSAGES.c.body == text)
+            ).scalar()
+        assert sent == 1  # exactly once, though the engine restarted with it queued
+        draft = (await again.reader.conversation("t-1")).draft  # type: ignore[union-attr]
+        assert draft is not None
+        assert draft.body == "A second thought, not sent yet"
+        await again.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+@contextlib.asynccontextmanager
+async def server_on(store: Engine, port: int) -> AsyncIterator[SwitchboardServer]:
+    """A server on a given port: the workstation reconnects to the address it knows."""
+    server = SwitchboardServer(store)
+    await server.start("127.0.0.1", port)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def reopened_bridge(tmp: Path, url: str, token: str | None) -> Bridge:
+    """Ada's cache (the file signed_in_bridge gave her) in a new engine, not yet syncing."""
+    engine = SyncEngine(tmp / "ada.cache.db", url, token=token)
+    await engine.open()
+    assert engine.agent_id is not None
+    reader = DeskReader(engine.cache_path, engine.agent_id)
+    await reader.open()
+    bridge = Bridge(engine, reader)
+    await bridge.reload_directory()
+    return bridge
+
+
+# ---- crash safety ----------------------------------------------------------------------------
+
+TYPIST = Path(__file__).with_name("ui_typist.py")
+
+
+def test_killed_while_typing_the_draft_is_there_after_restart(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """SIGKILL in the middle of typing: at most the last 500 ms of keystrokes may be lost."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
+            typist = subprocess.Popen(  # noqa: ASYNC220 (one start, then read off-loop)
+                [sys.executable, str(TYPIST), server.url, str(tmp_path), PASSWORD],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            typed: list[tuple[float, int]] = []  # (monotonic time, characters typed by then)
+            try:
+                assert typist.stdout is not None
+                loop = asyncio.get_running_loop()
+                while True:
+                    line = await loop.run_in_executor(None, typist.stdout.readline)
+                    assert line, "the typist ended before typing"
+                    if line.startswith("typed "):
+                        typed.append((time.monotonic(), int(line.split()[1])))
+                    if len(typed) >= 60:  # ~1.2 s of typing at 50 characters a second
+                        break
+                killed_at = time.monotonic()
+                typist.send_signal(signal.SIGKILL)
+                typist.wait(10)
+            finally:
+                if typist.poll() is None:
+                    typist.kill()
+                    typist.wait()
+                for stream in (typist.stdout, typist.stderr):
+                    if stream is not None:
+                        stream.close()
+            # Every keystroke typed 500 ms before the kill must be in the cache.
+            promised = max((n for t, n in typed if t <= killed_at - 0.5), default=0)
+            assert promised > 0
+            reader = DeskReader(tmp_path / "typist.cache.db", "a-ada")
+            await reader.open()
+            try:
+                conversation = await reader.conversation("t-1")
+            finally:
+                await reader.close()
+            assert conversation is not None
+            assert conversation.draft is not None
+            from tests.ui_typist import TEXT
+
+            saved = conversation.draft.body
+            assert TEXT.startswith(saved)
+            assert len(saved) >= promised, (len(saved), promised)
+
+            # And the desk, opened again, shows it in the composer of the restored tab.
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com", name="typist")
+            try:
+                desk = await open_desk(ada, settings_for(tmp_path, "typist"), qtbot)
+                view = desk.tabs.view("t-1") or await open_conversation(desk, "t-1")
+                await until(lambda: view.composer.text() == saved)
+            finally:
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
