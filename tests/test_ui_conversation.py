@@ -484,6 +484,24 @@ def test_refused_changes_are_reviewed_send_anyway_edit_discard(
                 await until(lambda: not view.review.cards)
                 assert not any(r["body"] == "My late answer" for r in _rows(view))
                 assert await ada.reader.rejections("t-1") == []
+
+                # 4. "Send again" on the failed message itself (its context menu).
+                await ada.engine.stop()
+                await lin.engine.reply("t-1", "Lin a third time")
+                await lin.engine.wait_drained()
+                QTest.keyClicks(view.composer.editor, "Third try")
+                view.send()
+                ada.engine.start()
+                await until(lambda: len(view.review.cards) == 1, timeout=20)
+                failed_id = next(r["id"] for r in _rows(view) if r["body"] == "Third try")
+                view.retry_message(failed_id)
+                await until(
+                    lambda: (
+                        [r["state"] for r in _rows(view) if r["body"] == "Third try"] == ["sent"]
+                    ),
+                    timeout=20,
+                )
+                assert not view.review.cards
             finally:
                 await _dispose()
                 await ada.shutdown()

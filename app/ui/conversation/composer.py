@@ -176,6 +176,13 @@ class Composer(QWidget):
         )
         self.kind_hint.setText("Only agents see notes" if note else "")
         self.send_button.setText("Add note" if note else "Send")
+        verb = "Add note" if note else "Send"
+        for status, text in SEND_AND_SET:
+            action = self.send_actions.get(status)
+            if action is not None:
+                keys = action.text().partition("\t")[2]
+                label = text.replace("Send", verb, 1)
+                action.setText(f"{label}\t{keys}" if keys else label)
         if by_agent:
             self.touched = True
             self.edited.emit(self.text(), self._kind)

@@ -607,10 +607,12 @@ class ThreadView(QListView):
     """The thread's list view: stays at the bottom when it was there, otherwise keeps the
     message under the top edge where it was while rows arrive above or below.
 
-    Signals: ``messageActivated(str)`` — Enter or double-click on a message (the id).
+    Signals: ``messageActivated(str)`` — Enter or double-click on a message (the id);
+    ``retryRequested(str)`` — "Send again" on a message that was not sent (the id).
     """
 
     messageActivated = Signal(str)
+    retryRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -724,14 +726,19 @@ class ThreadView(QListView):
         menu = QMenu(self)
         menu.setAccessibleName("Message menu")
         copy = menu.addAction("Copy text")
-        review = None
+        review = retry = None
         if index.data(ThreadRole.DELIVERY) == DeliveryState.FAILED:
+            retry = menu.addAction("Send again")
             review = menu.addAction("Review why it was not sent…")
         chosen = menu.exec(self.viewport().mapToGlobal(pos))
+        if chosen is None:
+            return
         if chosen is copy:
             QGuiApplication.clipboard().setText(str(index.data(ThreadRole.BODY)))
-        elif chosen is not None and chosen is review:
+        elif chosen is review:
             self._activated(index)
+        elif chosen is retry:
+            self.retryRequested.emit(str(index.data(ThreadRole.ID)))
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

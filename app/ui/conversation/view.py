@@ -149,6 +149,7 @@ class ConversationView(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.thread_view = ThreadView(self.splitter)
         self.thread_view.messageActivated.connect(self._message_activated)
+        self.thread_view.retryRequested.connect(self.retry_message)
         self.thread_view.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
         self.composer = Composer(self.splitter)
         self.composer.edited.connect(self._edited)
@@ -572,6 +573,17 @@ class ConversationView(QWidget):
             on_result=lambda _r: self.reload(),
             on_error=self._review_failed(mutation_id),
         )
+
+    def retry_message(self, message_id: str) -> None:
+        """ "Send again" on a message that was not sent: after a conflict the agent has now
+        seen the thread, so it is sent anyway; any other refusal is shown for review."""
+        card = self.review.card_for_message(message_id)
+        if card is None:
+            return
+        if "resend" in card.buttons:
+            self._resend(card.rejection.mutation_id)
+        else:
+            self.review.focus_card(card)
 
     def _message_activated(self, message_id: str) -> None:
         row = self.thread_view.thread_model.row_of(message_id)
