@@ -322,8 +322,8 @@ def test_customer_panel_follows_the_customer_live(
                 # A past ticket too (ada solves t-2: it moves to the past list).
                 await ada.engine.update_ticket("t-2", {"status": "solved"})
                 await until(lambda: [t.id for t in panel.past_tickets.rows] == ["t-2"])
-                panel.past_view.setCurrentIndex(panel.past_tickets.index(0, 0))
-                panel.past_view.activated.emit(panel.past_tickets.index(0, 0))
+                where = panel.past_view.visualRect(panel.past_tickets.index(0, 0)).center()
+                qtbot.mouseDClick(panel.past_view.viewport(), Qt.MouseButton.LeftButton, pos=where)
                 assert opened[-1] == "t-2"
 
                 # No tab open: the empty state; an unknown customer says so.

@@ -251,6 +251,9 @@ class CannedPicker(QDialog):
 
     def pick(self, ticket_id: str, initial: str = "") -> None:
         """Open for ``ticket_id`` with ``initial`` as the filter (a leading "/" is dropped)."""
+        if self.isVisible() and self._ticket_id and not self._inserted:
+            # Re-aimed at another conversation while open: the first request is over.
+            self.dismissed.emit(self._ticket_id)
         self._ticket_id = ticket_id
         self._inserted = False
         self._insert_when_ready = False

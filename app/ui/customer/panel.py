@@ -496,6 +496,7 @@ class CustomerPanel(QWidget):
         self.tier_badge.setText(badge)
         self.tier_badge.setVisible(bool(badge))
         self.tier_badge.setStyleSheet(_badge_style(card.tier))
+        self.tier_badge.setAccessibleName(f"Customer tier: {card.tier}")  # not "star VIP"
         self.organization_label.setText(card.organization or "—")
         self.language_label.setText(_language_text(card.language))
         self.since_label.setText(
