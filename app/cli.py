@@ -288,9 +288,12 @@ class EmbeddedServer:
         return self.url
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
+        """Stop serving and wait for the thread (safe to call twice)."""
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile: it is over
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread.is_alive():
+            self._thread.join(15)
 
     def _main(self) -> None:
         try:
