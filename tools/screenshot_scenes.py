@@ -59,7 +59,7 @@ def save(shot: QPixmap, out: Path, name: str) -> None:
 async def scenes(out: Path, size: tuple[int, int], url: str) -> tuple[Bridge, DeskWindow]:
     ada = await signed_in(url, "ada@example.com")
     lin = await signed_in(url, "lin@example.com")
-    settings = QSettings(str(out / ".screenshots-settings.ini"), QSettings.Format.IniFormat)
+    settings = QSettings(str(Path.home() / "screenshots.ini"), QSettings.Format.IniFormat)
     settings.clear()
     window = DeskWindow(ada, settings, "screenshots")
     window.resize(*size)
