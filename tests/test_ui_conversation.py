@@ -276,13 +276,16 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
 
                 view.focus_composer()  # Ctrl+R
                 QTest.keyClicks(editor, "We have shipped it.")
-                await until(
-                    lambda: (
-                        (c := view.conversation) is not None
+
+                async def draft_saved() -> bool:
+                    c = await ada.reader.conversation("t-1")
+                    return (
+                        c is not None
                         and c.draft is not None
-                        and c.draft.body == "We have shipped it."
+                        and c.draft.body == editor.toPlainText()
                     )
-                )
+
+                await eventually(draft_saved)
                 assert tabs.tabText(0).endswith(" •")  # the unsent-draft mark
                 await ada.engine.stop()  # offline: the reply must still appear at once
                 view.reload()  # a read under way still holds the draft: it must not return

@@ -162,7 +162,11 @@ class ConversationTabs(QTabWidget):
             self._closing.discard(view)
             view.deleteLater()
 
-        self.bridge.run(view.flush_draft(), on_result=flushed)
+        def failed(exc: BaseException) -> None:
+            flushed()
+            self.bridge.taskFailed.emit(exc)  # the keeper retries the save on its own
+
+        self.bridge.run(view.flush_draft(), on_result=flushed, on_error=failed)
         self.tabsChanged.emit()
 
     def state(self) -> dict[str, Any]:
@@ -183,21 +187,28 @@ class ConversationTabs(QTabWidget):
         entries = state.get("tabs") if isinstance(state, dict) else None
         if not isinstance(entries, list):
             return
-        for entry in entries:
+        current = state.get("current")
+        wanted = current if isinstance(current, int) and not isinstance(current, bool) else 0
+        # "current" counts saved entries: the tab of that entry, or — if it was skipped — the
+        # nearest one before it (else the first after it).
+        current_view: ConversationView | None = None
+        for position, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 continue
             ticket_id = entry.get("ticket_id")
-            scroll = entry.get("scroll", 0)
+            scroll = entry.get("scroll")
             if not isinstance(ticket_id, str) or not ticket_id or ticket_id in self._views:
                 continue
             view = self._new_view(ticket_id)
             self._silent_if_missing.add(ticket_id)
             self.addTab(view, view.title())
-            if isinstance(scroll, int) and not isinstance(scroll, bool) and scroll > 0:
-                view.set_scroll_position(scroll)
-        current = state.get("current")
-        if isinstance(current, int) and 0 <= current < self.count():
-            self.setCurrentIndex(current)
+            self._retitle(view)
+            if isinstance(scroll, int) and not isinstance(scroll, bool) and scroll >= 0:
+                view.set_scroll_position(scroll)  # else: at the newest message, as when opened
+            if position <= wanted or current_view is None:
+                current_view = view
+        if current_view is not None:
+            self.setCurrentWidget(current_view)
         self.tabsChanged.emit()
 
     def insert_into_composer(

@@ -655,12 +655,16 @@ class ThreadView(QListView):
         self._pending_scroll = max(0, value)
         self._apply_pending_scroll()
 
-    def _apply_pending_scroll(self) -> None:
-        if self._pending_scroll is None:
+    def _apply_pending_scroll(self, *, final: bool = False) -> None:
+        """Apply a restored position once the rows are laid out for real: a hidden view's
+        range is not its real one, so the position waits until the view is shown."""
+        if self._pending_scroll is None or not self.isVisible():
+            return
+        if self.thread_model.rowCount() == 0:
             return
         bar = self.verticalScrollBar()
         bar.setValue(min(self._pending_scroll, bar.maximum()))
-        if bar.value() == self._pending_scroll:
+        if final or bar.value() == self._pending_scroll:
             self._pending_scroll = None
 
     def _user_scrolled(self, _action: int) -> None:
@@ -680,7 +684,7 @@ class ThreadView(QListView):
         self.thread_model.set_messages(messages, zone, my_name)
         if self._pending_scroll is not None:
             self.doItemsLayout()
-            self._apply_pending_scroll()
+            self._apply_pending_scroll(final=True)
         elif stick:
             self.scrollToBottom()
         elif anchor is not None:
@@ -714,6 +718,7 @@ class ThreadView(QListView):
     # ---- keyboard -----------------------------------------------------------------------
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        self._pending_scroll = None  # the agent moves: their place wins over a restored one
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self._activated(self.currentIndex())
             return

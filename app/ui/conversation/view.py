@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.models.enums import DeliveryState
@@ -310,7 +310,9 @@ class ConversationView(QWidget):
                     relevant = True
                 else:
                     self._stale = True
-        if not relevant and changed.get("draft"):
+        # A draft saved elsewhere matters only to a composer the agent has not typed in (see
+        # _restore_draft); skipping the rest spares a re-read per save while typing here.
+        if not relevant and changed.get("draft") and not self.composer.touched:
             if self.isVisible():
                 relevant = True
             else:
@@ -334,12 +336,19 @@ class ConversationView(QWidget):
         self.explainer.my_id = self.bridge.agent_id
         self.properties.set_directory(directory)
         if self.conversation is not None:
-            self._apply(self.conversation)
+            self._apply(self.conversation, drafts=False)  # names and times; not old text
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._stale:
             self.reload()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        # Another tab is current now and the tabs announce it (which ends "typing" too);
+        # a late "stopped typing" from here would claim this ticket back.
+        self._idle.stop()
+        self._typing_on = False
 
     # ---- title and marks ----------------------------------------------------------------
 
@@ -466,6 +475,8 @@ class ConversationView(QWidget):
         """Put ``text`` into the composer without losing what is there (``first`` — or else
         the composer's current text — goes before it)."""
         if self._closed:
+            # The tab is gone: the text goes to the stored draft instead, after what is there.
+            self.bridge.run(self._keep_in_draft(text, kind))
             return
         current = self.composer.text() if first is None else first
         combined = text if not current.strip() else f"{current.rstrip()}\n\n{text}"
@@ -473,6 +484,12 @@ class ConversationView(QWidget):
         self.composer.touched = True
         self.bridge.drafts.typed(self.ticket_id, combined, kind)
         self._update_title()
+
+    async def _keep_in_draft(self, text: str, kind: str) -> None:
+        conversation = await self.bridge.reader.conversation(self.ticket_id)
+        stored = conversation.draft.body if conversation and conversation.draft else ""
+        combined = text if not stored.strip() else f"{stored.rstrip()}\n\n{text}"
+        await self.bridge.engine.save_draft(self.ticket_id, combined, kind)
 
     def insert_canned(self, text: str, unknown: tuple[str, ...] = ()) -> None:
         self.composer.insert_text(text)
