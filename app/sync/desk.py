@@ -79,7 +79,7 @@ CHUNK = 500
 INDEX_BATCH = 2000
 INDEX_IDLE_S = 1.0  # how often to look for rows to index when there were none
 INDEX_BUSY_MS = 250  # give up a batch (and retry later) if the engine writes that long
-INDEX_SEARCH_WAIT_MS = 30  # the same, before a search
+INDEX_READ_WAIT_MS = 30  # the same, before a search or a read of waiting times
 
 _NUMBER = re.compile(r"^\s*#?\s*(\d{1,9})\s*$")
 
@@ -421,6 +421,9 @@ class DeskReader:
         last in either direction.
         """
 
+        if sort.column == TicketColumn.WAITING:
+            await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)  # new messages' times
+
         def work(conn: Connection) -> list[str]:
             where, params = self._view_filter(spec, utcnow())
             key = SORT_KEYS[sort.column]
@@ -454,6 +457,7 @@ class DeskReader:
     async def ticket_rows(self, ids: Sequence[str]) -> dict[str, TicketRow]:
         """The list rows of these tickets (a page of the list); missing ids are left out."""
         id_list = list(dict.fromkeys(ids))
+        await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)  # new messages' waiting times
 
         def work(conn: Connection) -> dict[str, TicketRow]:
             pending = _pending_tickets(conn)
@@ -695,7 +699,7 @@ class DeskReader:
 
         started = time.perf_counter()
         # The agent is waiting: if a catch-up is writing, search what is indexed already.
-        await self.index_pending(wait_ms=INDEX_SEARCH_WAIT_MS)
+        await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)
 
         def work(conn: Connection) -> SearchResults:
             hits = _search(conn, query, max(0, limit))
