@@ -8,6 +8,12 @@ runs in one read transaction and sees one consistent snapshot.
 Queries are plain SQL over the cache's tables plus the derived tables of
 ``app/sync/search_index.py`` (``ticket_activity`` for waiting times, the FTS5 tables for
 search); answers are the frozen dataclasses of ``app/sync/desk_types.py``.
+
+The one thing the reader writes is that derived data: the engine's triggers only queue new
+rows, and a second connection, on a thread of its own, indexes them in short batches in the
+background and before a search or a read of waiting times (``index_pending``).  It never
+waits long for the engine's write lock: if a catch-up holds it, the read answers from what
+is indexed so far.
 """
 
 # S608: the SQL here is assembled from constants and runs of "?" placeholders only; every
@@ -152,7 +158,11 @@ def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
 
 
 class DeskReader:
-    """Every read the desk makes, on a reader thread of its own."""
+    """Every read the desk makes, on a reader thread of its own.
+
+    ``open()`` before use (after the engine has opened the cache), ``close()`` at the end.
+    Every method may be awaited from the UI's loop; none blocks it.
+    """
 
     def __init__(
         self, cache_path: Path, agent_id: str, *, index_idle_s: float = INDEX_IDLE_S
@@ -255,14 +265,17 @@ class DeskReader:
 
     async def _keep_index_current(self) -> None:
         """Index new rows as they arrive, so a search rarely has any left to do."""
+        delay = self.index_idle_s
         while True:
             try:
                 await self.index_pending()
+                delay = self.index_idle_s
             except Exception:
                 # A bug, or a disk that cannot be written: searches still work on what is
-                # indexed.  Say so, and keep trying.
+                # indexed.  Say so, and keep trying, less often while it keeps failing.
                 log.exception("indexing the cache for search failed")
-            await asyncio.sleep(self.index_idle_s)
+                delay = min(60.0, max(delay, self.index_idle_s) * 2)
+            await asyncio.sleep(delay)
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one read transaction on the reader thread."""
