@@ -675,6 +675,27 @@ def test_canned_text_goes_into_the_composer_with_unknown_placeholders_noted(
                 assert view.composer.text() == "Hi {{customer.nickname}}, done."
                 assert view.composer.notice.isVisibleTo(view)
                 assert "customer.nickname" in view.composer.notice.label.text()
+
+                # Alt+S opens the status picker from anywhere in the conversation.
+                await _activate(tabs)
+                view.thread_view.setFocus()
+                QTest.keyClick(view.thread_view, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+                status = view.properties.status
+                assert QApplication.focusWidget() in (status, status.view())  # its list is open
+                assert status.view().isVisible()
+                status.hidePopup()
+
+                # A ticket this desk does not have (another group's) opens as "unavailable"
+                # and nothing can be sent to it; the text stays.
+                tabs.open_ticket("t-3")
+                other = tabs.view("t-3")
+                assert other is not None
+                await until(lambda: other.missing)
+                assert tabs.tabText(tabs.currentIndex()) == "Unavailable"
+                QTest.keyClicks(other.composer.editor, "Hello?")
+                other.send()
+                assert other.composer.text() == "Hello?"
+                assert "not available" in other.composer.notice.label.text()
             finally:
                 await _dispose()
                 await ada.shutdown()
