@@ -175,7 +175,8 @@ class TicketBriefModel(KeyedListModel[TicketBrief]):
     def row_data(self, row: TicketBrief, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             number = f"#{row.number}" if row.number is not None else "(not yet numbered)"
-            return f"{number}  {row.subject}  ·  {status_text(row.status)}"
+            # The status before the subject: a long subject elides, the status stays visible.
+            return f"{number}  {status_text(row.status)}  ·  {row.subject}"
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             number = f"Ticket {row.number}" if row.number is not None else "New ticket"
             updated = QLocale().toString(
@@ -373,6 +374,8 @@ class CustomerPanel(QWidget):
         self.identity_view.setAccessibleName("Ways to reach the customer")
         self.identity_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.identity_view.setMaximumHeight(96)
+        self.identity_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the domain
+        self.identity_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.identity_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         copy = QAction(theme.icon("copy"), "Copy", self.identity_view)
         copy.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Copy))
@@ -409,6 +412,8 @@ class CustomerPanel(QWidget):
         view.setAccessibleName(name)
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         view.setUniformItemSizes(True)
+        view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # ``activated`` is Enter on the keyboard and the platform's click/double-click rule.
         view.activated.connect(self._ticket_activated)
         return view
@@ -500,9 +505,11 @@ class CustomerPanel(QWidget):
         self.organization_label.setText(card.organization or "—")
         self.language_label.setText(_language_text(card.language))
         self.since_label.setText(
+            # "May 2025": the day adds nothing here, and the short numeric date format of
+            # some locales ("31 05 2025") reads like a phone number
             QLocale().toString(
                 QDateTime.fromSecsSinceEpoch(int(card.customer_since.timestamp())).date(),
-                QLocale.FormatType.ShortFormat,
+                "MMMM yyyy",
             )
         )
         notes = card.notes.strip()

@@ -119,6 +119,7 @@ class DeskWindow(QMainWindow):
         self.tabs.tabsChanged.connect(self._schedule_save)
         self.customer.openTicket.connect(self.open_ticket)
         self.search.openTicket.connect(self.open_ticket)
+        self.search.openCustomer.connect(self._show_customer)
         self.tray.openTicket.connect(self.open_ticket)
         self.status.signInRequested.connect(self.signOutRequested)
         self._save_timer = QTimer(self)
@@ -199,6 +200,11 @@ class DeskWindow(QMainWindow):
             self.bridge.reader.conversation(ticket_id),
             on_result=lambda c: self.customer.show_customer(c.ticket.customer_id if c else None),
         )
+
+    def _show_customer(self, customer_id: str) -> None:
+        """A customer chosen in search: their card, with their tickets one click away."""
+        self.customer.setVisible(True)
+        self.customer.show_customer(customer_id)
 
     def _pick_canned(self, ticket_id: str) -> None:
         self.canned.pick(ticket_id)

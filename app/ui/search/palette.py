@@ -379,6 +379,7 @@ class SearchPalette(QDialog):
         self.results_view.setModel(self.model)
         self.results_view.setItemDelegate(SearchHitDelegate(self.results_view))
         self.results_view.setAccessibleName("Search results")
+        self.results_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.results_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.results_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # typing stays in the query
