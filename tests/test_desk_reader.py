@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine
 
 from app.models import wire
@@ -649,3 +651,20 @@ def test_a_partial_search_schema_is_replaced_whole(desk: tuple[Path, Engine]) ->
         assert (await reader.search("jams")).hits[0].ticket_id == "t-1"
 
     asyncio.run(with_reader(path, body))
+
+
+@given(st.text(max_size=60), st.integers(min_value=1, max_value=4))
+@settings(max_examples=300, deadline=None)
+def test_any_text_makes_a_valid_match_expression(query: str, min_prefix: int) -> None:
+    expression = match_expression(query, min_prefix)
+    if not any(ch.isalnum() for ch in query):
+        assert expression is None
+        return
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE f USING fts5(body, tokenize='{search_index.TOKENIZE}')")
+    db.execute("INSERT INTO f (body) VALUES (?)", (query,))
+    if expression is not None:
+        # Valid FTS5, and what was typed finds the text it was typed from.
+        (found,) = db.execute("SELECT count(*) FROM f WHERE f MATCH ?", (expression,)).fetchone()
+        assert found == 1, expression
+    db.close()

@@ -38,7 +38,6 @@ finds "Müller".
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from sqlalchemy import Connection
 
@@ -407,28 +406,20 @@ _WORD = re.compile(r"[^\W_]+(?:[\u0300-\u036f]*[^\W_]*)*", re.UNICODE)
 def match_expression(query: str, min_prefix: int = 1) -> str | None:
     """An FTS5 MATCH expression for what the agent typed, or None when it holds no word.
 
-    Only words (letters and digits) are kept, each whitespace-separated chunk as a quoted
-    phrase, so nothing the agent types is FTS syntax (``AND``, ``NEAR(``, ``*``, ``"``,
-    parentheses are just text); every chunk must match.  The last
-    word is a prefix (the agent is still typing it) unless the query ends with a space or
-    the word is shorter than ``min_prefix``: on a million messages, "a*" would merge the
-    lists of thousands of words only to show the newest fifty.
+    Each whitespace-separated chunk becomes one quoted string, which FTS5 tokenizes with the
+    index's own tokenizer: "zoe@mail.test" finds that address as a phrase, and nothing the
+    agent types is FTS syntax (``AND``, ``NEAR(``, ``*``, ``"``, parentheses are just
+    text).  Every chunk must match.  The last word is a prefix (the agent is still typing
+    it) unless the query ends with a space or the word is shorter than ``min_prefix``: on a
+    million messages, "a*" would merge the lists of thousands of words only to show the
+    newest fifty.
     """
-    phrases: list[list[str]] = []
-    budget = 16  # a pasted paragraph must not become a huge query
-    for chunk in unicodedata.normalize("NFKC", query).split():
-        words = _WORD.findall(chunk)[:budget]
-        if words:
-            phrases.append(words)
-            budget -= len(words)
-        if budget <= 0:
-            break
-    if not phrases:
+    # A NUL ends the string for FTS5's parser ("unterminated string"): it separates words.
+    chunks = [c for c in query.replace("\x00", " ").split() if _WORD.search(c)][:16]
+    if not chunks:
         return None
-    # One phrase per whitespace-separated chunk: "zoe@mail.test" must find that address, not
-    # any customer named Zoe whose address mentions a mail server.  A word of letters and
-    # digits cannot contain a double quote, so quoting needs no escaping.
-    terms = ['"' + " ".join(words) + '"' for words in phrases]
-    if not query[-1:].isspace() and len(phrases[-1][-1]) >= min_prefix:
+    terms = ['"' + c.replace('"', '""') + '"' for c in chunks]
+    last_word = _WORD.findall(chunks[-1])[-1]
+    if not query[-1:].isspace() and len(last_word) >= min_prefix:
         terms[-1] += "*"
     return " ".join(terms)
