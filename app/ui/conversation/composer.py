@@ -164,6 +164,10 @@ class Composer(QWidget):
         note = self._kind == MessageKind.NOTE
         self.reply_button.setChecked(not note)
         self.note_button.setChecked(note)
+        for button in (self.reply_button, self.note_button):
+            font = button.font()
+            font.setBold(button.isChecked())  # the pressed look alone is faint in some styles
+            button.setFont(font)
         # Colour says "only agents see this" before the agent has to read anything.
         style = _note_style() if note else ""
         if style != self.editor.styleSheet():
