@@ -159,6 +159,27 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _hit_total(
+    plan: list[tuple[str, str, datetime, datetime, int, str | None, str]],
+    big: set[str],
+    total: int,
+    rng: random.Random,
+) -> None:
+    """Nudge the ordinary threads' lengths (random draws) so the messages add up to
+    ``total`` exactly; long threads keep theirs."""
+    ordinary = [i for i, p in enumerate(plan) if p[0] not in big]
+    missing = total - sum(p[4] for p in plan)
+    while missing and ordinary:
+        i = rng.choice(ordinary)
+        tid, cid, opened, until, count, assignee, gid = plan[i]
+        step = 1 if missing > 0 else -1
+        if count + step < 1:  # every thread keeps its first message
+            ordinary.remove(i)
+            continue
+        plan[i] = (tid, cid, opened, until, count + step, assignee, gid)
+        missing -= step
+
+
 def build_cache(
     path: Path,
     tickets: int = 50_000,
@@ -362,6 +383,7 @@ def build_cache(
             big_ids.append(tid)
         elif len(sample_ids) < 20 and 3 <= count <= 30:
             sample_ids.append(tid)
+    _hit_total(ticket_plan, set(big_ids), messages, rng)
     db.execute("BEGIN")
     db.executemany(
         "INSERT INTO tickets (id, number, subject, status, priority, channel, customer_id, "
