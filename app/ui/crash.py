@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import logging.handlers
 import os
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 import platformdirs
-from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import QObject, Qt, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -416,3 +417,45 @@ def install_excepthook(
         bridge.taskFailed.connect(reporter.report)
         reporter._uninstall.append(lambda: bridge.taskFailed.disconnect(reporter.report))
     return reporter
+
+
+# ---- garbage collection on the UI thread ---------------------------------------------------
+
+
+class UiThreadGarbageCollector(QObject):
+    """Runs Python's cycle collector on the UI thread only.
+
+    Left to itself the collector runs on whichever thread happens to allocate — often the
+    cache or desk-reader thread.  A widget it frees there is destroyed on the wrong thread:
+    its timers cannot be stopped from there and later fire on freed memory (a segfault in
+    ``QTimerInfoList::activateTimers``).  So automatic collection is switched off and this
+    timer collects, generation by generation, as the thresholds say.
+    """
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    def check(self) -> None:
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        generation = -1
+        for gen in range(3):
+            if counts[gen] > thresholds[gen]:
+                generation = gen
+        if generation >= 0:
+            gc.collect(generation)
+
+    def uninstall(self) -> None:
+        self._timer.stop()
+        if self._was_enabled:
+            gc.enable()
+
+
+def install_ui_thread_gc(parent: QObject | None = None) -> UiThreadGarbageCollector:
+    """Collect garbage on the UI thread only (keep the returned object for the app's life)."""
+    return UiThreadGarbageCollector(parent if parent is not None else QApplication.instance())

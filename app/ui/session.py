@@ -19,9 +19,8 @@ import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
@@ -302,38 +301,12 @@ async def unsent_changes(engine: SyncEngine) -> int:
     return int(await engine.read(cache.outbox_count))
 
 
-async def _end_session_directly(server: str, token: str) -> bool:
-    """Revoke the session on the server over a connection of its own (for an engine without
-    ``end_session``); False if the server could not be reached."""
-    try:
-        async with ws_connect(
-            server + p.SYNC_PATH,
-            additional_headers={"Authorization": f"Bearer {token}"},
-            ssl=tls_context(server),
-            open_timeout=END_SESSION_WAIT_S,
-        ) as ws:
-            await ws.send(p.encode({"type": "logout"}))
-            async with asyncio.timeout(END_SESSION_WAIT_S):
-                async for _ in ws:
-                    pass  # the server answers by closing with 1000 "signed out"
-    except InvalidStatus as exc:
-        return exc.response.status_code == 401  # already over (expired, revoked)
-    except (OSError, InvalidHandshake, TimeoutError):
-        return False
-    return ws.close_code == 1000
-
-
 async def _end_session(engine: SyncEngine) -> bool:
-    end: Any = getattr(engine, "end_session", None)
-    if callable(end):
-        try:
-            return bool(await end())
-        except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as exc:
-            log.info("could not end the session on the server: %s", exc)
-            return False
-    if engine.token is None:
-        return True
-    return await _end_session_directly(engine.server_url, engine.token)
+    try:
+        return await engine.end_session(END_SESSION_WAIT_S)
+    except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as exc:
+        log.info("could not end the session on the server: %s", exc)
+        return False
 
 
 async def _delete_cache_files(path: Path) -> None:

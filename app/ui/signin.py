@@ -74,6 +74,7 @@ class SignInDialog(QDialog):
         super().__init__(parent)
         self.session: Session | None = None
         self._task: asyncio.Task[Session] | None = None
+        self._abandoned = False  # the agent closed the dialog while it was signing in
         self._wait_left = 0
         self.keychain = credentials.keychain_available() if keychain is None else keychain
         self.setWindowTitle("Sign in to Switchboard")
@@ -204,13 +205,21 @@ class SignInDialog(QDialog):
                 edit.setFocus()
                 return
         self._set_busy(True)
+        self._abandoned = False
         keep = self.keep_check.isChecked() and self.keychain
         self._task = asyncio.get_running_loop().create_task(sign_in(server, email, password, keep))
         self._task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[Session]) -> None:
         self._set_busy(False)
+        self._task = None  # the task holds this dialog (its callback): no reference cycle
         if task.cancelled():
+            if not self._abandoned:
+                # Nobody here cancelled it: a connect timeout surfaced as a cancellation.
+                self._show_error(
+                    "The server did not answer in time. Check the server address and the "
+                    "network connection, then try again."
+                )
             return
         exc = task.exception()
         if exc is None:
@@ -256,14 +265,17 @@ class SignInDialog(QDialog):
         self.sign_in_button.setEnabled(not waiting and not self.busy)
         self.sign_in_button.setText(f"Try again in {self._wait_left} s" if waiting else "Sign in")
 
-    def reject(self) -> None:
+    def _abandon(self) -> None:
         if self._task is not None and not self._task.done():
+            self._abandoned = True
             self._task.cancel()  # a sign-in nobody waits for must not finish in the dark
+
+    def reject(self) -> None:
+        self._abandon()
         super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._abandon()
         super().closeEvent(event)
 
 

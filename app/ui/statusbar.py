@@ -12,6 +12,7 @@ the server forgets a connection's presence when the connection ends.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import TYPE_CHECKING
@@ -103,7 +104,10 @@ class PresenceChoice(QObject):
     def _connection_changed(self, status: ConnectionStatus) -> None:
         online = status.state == ConnectionState.ONLINE
         if online and not self._was_online:
-            self._send()  # a new connection: the server knows nothing of the last one's
+            # A new connection: say it again rather than trust the server to remember.  Sent
+            # from the next loop turn, not from inside the engine's status callback (starting
+            # the bridge's task there crashed PySide 6.12 at exit, bool refcount).
+            asyncio.get_running_loop().call_soon(self._send)
         self._was_online = online
 
 

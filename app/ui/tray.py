@@ -86,6 +86,14 @@ def badge_icon(unread: int, online: bool) -> QIcon:
     return QIcon(base)
 
 
+def _set_badge_number(count: int) -> None:
+    """The dock (macOS) or taskbar (Windows) badge, where Qt (6.5 and later) supports it."""
+    app = QGuiApplication.instance()
+    set_badge = getattr(app, "setBadgeNumber", None)
+    if set_badge is not None:
+        set_badge(count)
+
+
 class DeskTray(QObject):
     """Tray icon, unread badge, menu (Open, presence, Quit) and native notifications.
 
@@ -285,9 +293,7 @@ class DeskTray(QObject):
         if self.tray is not None:
             self.tray.setIcon(badge_icon(count, self.bridge.online))
             self.tray.setToolTip(f"Switchboard — {count} unread" if count else "Switchboard")
-        set_badge = getattr(QGuiApplication, "setBadgeNumber", None)
-        if set_badge is not None:  # the dock (macOS) or taskbar (Windows) badge, Qt ≥ 6.5
-            set_badge(count)
+        _set_badge_number(count)
 
     # ---- window, menu, connection ----------------------------------------------------------
 
@@ -326,6 +332,4 @@ class DeskTray(QObject):
         """Take the icon out of the tray (on sign-out or quit)."""
         if self.tray is not None:
             self.tray.hide()
-        set_badge = getattr(QGuiApplication, "setBadgeNumber", None)
-        if set_badge is not None:
-            set_badge(0)
+        _set_badge_number(0)

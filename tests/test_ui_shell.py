@@ -1,0 +1,579 @@
+"""The workstation's shell: sign-in and sign-out, crash reporting, the status bar and the
+tray — real widgets on a qasync loop against a real server on 127.0.0.1, port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import errno
+import gc
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.errors import PasswordDeleteError
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.server.app import SwitchboardServer
+from app.sync import credentials
+from app.sync.engine import SignedOut
+from app.sync.profile import Profile, cache_path
+from app.ui import crash
+from app.ui.session import (
+    Session,
+    UnsentChanges,
+    open_bridge,
+    resume,
+    sign_in,
+    sign_out,
+    unsent_changes,
+)
+from app.ui.signin import NO_KEYCHAIN_TEXT, SignInDialog, SignOutDialog
+from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from app.ui.tray import DeskTray, mention_pattern
+from tests.ui_world import signed_in_bridge, until
+from tests.world import PASSWORD, make_store, running_server
+
+ADA = "ada@example.com"
+
+# PySide6 6.12.0 drops a reference to True or None on signal deliveries to Python slots and
+# on Python-side emits: after a few hundred the interpreter frees True and aborts (6.11.3 does
+# not; pinning it is the real fix, in pyproject.toml).  Until then these three immortal
+# objects get a billion spare references, so this module's tests test the shell, not that.
+for _singleton in (True, False, None):
+    ctypes.c_ssize_t.from_address(id(_singleton)).value += 1_000_000_000
+
+
+class MemoryKeyring(KeyringBackend):
+    """A working keychain that forgets everything when the test ends."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.entries[(service, username)]
+        except KeyError:
+            raise PasswordDeleteError(username) from None
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
+    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
+    on the UI thread only.  Left to run on the cache or server thread, it destroys widgets
+    there, and their timers later fire on freed memory."""
+    gc.collect()
+    collector = crash.install_ui_thread_gc(qapp)
+    assert not gc.isenabled()
+    try:
+        yield
+    finally:
+        collector.uninstall()
+        collector.deleteLater()
+        gc.collect()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every directory the workstation writes to, under the test's tmp dir."""
+    root = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(root))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        monkeypatch.setenv(var, str(root / sub))
+    monkeypatch.setenv("SWITCHBOARD_LOG_DIR", str(root / "logs"))
+    monkeypatch.delenv("SWITCHBOARD_TOKEN", raising=False)
+    return root
+
+
+def _use_keyring(backend: KeyringBackend) -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    backend = MemoryKeyring()
+    yield from (backend for _ in _use_keyring(backend))
+
+
+@pytest.fixture
+def no_keychain() -> Iterator[None]:
+    yield from _use_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def files_containing(root: Path, secret: str) -> list[Path]:
+    needle = secret.encode()
+    return [f for f in root.rglob("*") if f.is_file() and needle in f.read_bytes()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def submit(dialog: SignInDialog, server: str, email: str, password: str) -> None:
+    dialog.server_edit.setText(server)
+    dialog.email_edit.setText(email)
+    dialog.password_edit.setText(password)
+    dialog.sign_in_button.click()
+    assert dialog.busy
+    assert not dialog.password_edit.isEnabled()
+    assert dialog.sign_in_button.text() == "Signing in…"
+    await until(lambda: not dialog.busy, 20)
+
+
+# ---- sign-in ---------------------------------------------------------------------------------
+
+
+def test_sign_in_with_a_keychain_keeps_the_token_there(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    home: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            dialog = SignInDialog()
+            qtbot.addWidget(dialog)
+            assert dialog.keychain_note.isHidden()
+            assert dialog.keep_check.isChecked()
+            assert dialog.keep_check.isEnabled()
+            signed: list[Session] = []
+            dialog.signedIn.connect(signed.append)
+            await submit(dialog, server.url, ADA, PASSWORD)
+            assert dialog.error_text() == ""
+            assert dialog.result() == QDialog.DialogCode.Accepted.value
+            session = dialog.session
+            assert session is not None
+            assert signed == [session]
+            assert session.agent_id == "a-ada"
+            assert session.remembered
+            assert dialog.password_edit.text() == ""  # not kept in the widget
+            assert list(memory_keyring.entries.values()) == [session.token]
+            assert session.token not in repr(session)
+            assert files_containing(home, session.token) == []
+            assert files_containing(home, ADA)  # the profile is there: the search works
+            # Next start: straight to the desk from the keychain and the cache.
+            resumed = await resume()
+            assert resumed is not None
+            assert (resumed.token, resumed.email, resumed.cache_path) == (
+                session.token,
+                ADA,
+                cache_path(server.url, ADA),
+            )
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_sign_in_failures_are_explained(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    home: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            dialog = SignInDialog()
+            qtbot.addWidget(dialog)
+            await submit(dialog, server.url, ADA, "not the password")
+            assert dialog.session is None
+            assert "email or password is not right" in dialog.error_text()
+            assert dialog.password_edit.selectedText() == "not the password"
+            assert memory_keyring.entries == {}
+            # A failed first sign-in leaves no empty cache behind.
+            assert not cache_path(server.url, ADA).exists()
+
+            await submit(dialog, f"127.0.0.1:{free_port()}", ADA, PASSWORD)
+            assert dialog.session is None
+            text = dialog.error_text()
+            assert "Cannot reach ws://127.0.0.1:" in text
+            assert "Check the server address" in text
+            assert "network" in text
+            assert dialog.server_edit.isEnabled()
+            assert dialog.sign_in_button.isEnabled()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_without_a_keychain_the_dialog_says_so_and_no_file_holds_the_token(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    home: Path,
+    no_keychain: None,
+) -> None:
+    assert not credentials.keychain_available()
+
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            dialog = SignInDialog(Profile(server.url, ADA))
+            qtbot.addWidget(dialog)
+            # Said before signing in, not after.
+            assert not dialog.keychain_note.isHidden()
+            assert dialog.keychain_note.text() == NO_KEYCHAIN_TEXT
+            assert not dialog.keep_check.isChecked()
+            assert not dialog.keep_check.isEnabled()
+            await submit(dialog, server.url, ADA, PASSWORD)
+            session = dialog.session
+            assert session is not None
+            assert not session.remembered
+            assert len(session.token) >= 32
+            # The token works from memory: the desk opens and syncs.
+            crash.install_logging()
+            bridge = await open_bridge(session)
+            await bridge.engine.wait_online(20)
+            await bridge.shutdown()
+            assert await resume() is None  # nothing to resume from next time
+        store.dispose()
+        assert (home / "data").is_dir()
+        assert (home / "logs").is_dir()
+        assert files_containing(home, session.token) == []
+        assert files_containing(tmp_path, PASSWORD) == []
+
+    aloop.run_until_complete(body())
+
+
+# ---- sign-out --------------------------------------------------------------------------------
+
+
+def cache_files(path: Path) -> list[Path]:
+    return [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+
+
+def test_sign_out_forgets_the_token_and_never_deletes_unsent_work_silently(
+    aloop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    home: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", 0)
+        # Online, nothing waiting: sign out and delete this computer's copy.
+        session = await sign_in(server.url, ADA, PASSWORD, keep=True)
+        bridge = await open_bridge(session)
+        await bridge.engine.wait_online(20)
+        assert cache_files(session.cache_path)
+        result = await sign_out(bridge, delete_cache=True, session=session)
+        assert result.ended_on_server
+        assert result.cache_deleted
+        assert memory_keyring.entries == {}
+        assert cache_files(session.cache_path) == []
+
+        # Offline with a reply waiting: deleting the copy is refused, nothing is touched.
+        session = await sign_in(server.url, ADA, PASSWORD, keep=True)
+        bridge = await open_bridge(session)
+        await bridge.engine.wait_online(20)
+        await server.stop()
+        await until(lambda: not bridge.online)
+        await bridge.engine.reply("t-1", "written on the train")
+        assert await unsent_changes(bridge.engine) == 1
+        with pytest.raises(UnsentChanges) as refused:
+            await sign_out(bridge, delete_cache=True, session=session)
+        assert refused.value.count == 1
+        assert "1 change on this computer has not reached the server" in str(refused.value)
+        assert list(memory_keyring.entries.values()) == [session.token]
+        assert bridge.engine.cache_path.exists()
+        # Signing out without deleting keeps the unsent reply for the next sign-in.
+        result = await sign_out(bridge, delete_cache=False, session=session)
+        assert not result.ended_on_server  # unreachable: the session expires on its own
+        assert memory_keyring.entries == {}
+        assert cache_files(session.cache_path)
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_sign_out_dialog_needs_a_counted_confirmation_to_lose_unsent_changes(
+    qtbot: QtBot,
+) -> None:
+    dialog = SignOutDialog(ADA, unsent=2)
+    qtbot.addWidget(dialog)
+    assert "2 changes have not reached the server" in dialog.unsent_label.text()
+    assert dialog.sign_out_button.isEnabled()
+    assert not dialog.delete_cache
+    dialog.delete_check.setChecked(True)
+    assert not dialog.discard_check.isHidden()
+    assert "delete my 2 unsent changes" in dialog.discard_check.text()
+    assert not dialog.sign_out_button.isEnabled()
+    dialog.discard_check.setChecked(True)
+    assert dialog.sign_out_button.isEnabled()
+    assert dialog.delete_cache
+    assert dialog.discard_unsent
+
+    calm = SignOutDialog(ADA, unsent=0)
+    qtbot.addWidget(calm)
+    assert calm.unsent_label.isHidden()
+    calm.delete_check.setChecked(True)
+    assert calm.sign_out_button.isEnabled()
+    assert calm.discard_check.isHidden()
+
+
+# ---- errors and crashes ----------------------------------------------------------------------
+
+
+def test_explain_known_errors_in_plain_words_and_bugs_not_at_all() -> None:
+    full = crash.explain(OSError(errno.ENOSPC, "No space left on device"))
+    assert full is not None
+    assert "disk is full" in full
+    assert "Free some space" in full
+    assert "Your work is safe in" in full
+    wrapped = RuntimeError("commit failed")  # how SQLAlchemy wraps sqlite3's error
+    wrapped.__cause__ = OSError("(sqlite3.OperationalError) database or disk is full")
+    assert "disk is full" in (crash.explain(wrapped) or "")
+    refused = crash.explain(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    assert refused is not None
+    assert "server cannot be reached" in refused
+    assert "network" in refused
+    assert "Sign in again" in (crash.explain(SignedOut("session expired")) or "")
+    assert "busy in another program" in (crash.explain(Exception("database is locked")) or "")
+    assert "permission" in (crash.explain(PermissionError(errno.EACCES, "no", "/x")) or "")
+    assert crash.explain(ZeroDivisionError("division by zero")) is None
+    assert crash.explain(KeyError("ticket_id")) is None
+
+
+def _a_bug() -> None:
+    raise ZeroDivisionError("the rota divides by zero agents")
+
+
+def test_crash_dialog_shows_the_traceback_copies_it_and_never_stacks(
+    aloop: asyncio.AbstractEventLoop, qtbot: QtBot, home: Path
+) -> None:
+    log_path = crash.install_logging()
+    assert log_path.parent == home / "logs"
+
+    async def body() -> None:
+        reporter = crash.install_excepthook(log_path, loop=asyncio.get_running_loop())
+        try:
+            try:
+                _a_bug()
+            except ZeroDivisionError as exc:
+                reporter.report(exc)
+            dialog = reporter.dialog
+            assert dialog is not None
+            assert dialog.isVisible()
+            details = dialog.details_text()
+            assert "ZeroDivisionError: the rota divides by zero agents" in details
+            assert "_a_bug" in details
+            assert str(log_path) in dialog.log_label.text()
+            dialog.copy_button.click()
+            assert QGuiApplication.clipboard().text() == details
+
+            # The same error again, from a worker thread and from the loop: one dialog.
+            worker = threading.Thread(target=_a_bug)
+            worker.start()
+            worker.join()
+            await until(lambda: dialog.occurrences == 2)
+            asyncio.get_running_loop().call_soon(_a_bug)
+            await until(lambda: dialog.occurrences == 3)
+            assert reporter.dialog is dialog
+            assert "happened 3 times" in dialog.count_label.text()
+            quits: list[bool] = []
+            reporter.quitRequested.connect(lambda: quits.append(True))
+            dialog.quit_button.click()
+            assert quits == [True]
+            await until(lambda: reporter.dialog is None)
+            # Known errors get words, not a traceback.
+            reporter.report(OSError(errno.ENOSPC, "No space left on device"))
+            assert reporter.dialog is None
+            assert reporter.notice is not None
+            assert "disk is full" in reporter.notice.text()
+            reporter.notice.close()
+        finally:
+            reporter.uninstall()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        assert "the rota divides by zero agents" in log_path.read_text("utf-8")
+
+    aloop.run_until_complete(body())
+
+
+# ---- status bar ------------------------------------------------------------------------------
+
+
+def test_status_bar_follows_the_connection_and_counts_waiting_changes(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    settings: QSettings,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", 0)
+        port = server.port
+        bridge = await signed_in_bridge(tmp_path, server.url, ADA)
+        bar = DeskStatusBar(bridge, PresenceChoice(bridge, settings))
+        qtbot.addWidget(bar)
+        assert bar.text() == "Online"
+        assert bar.retry_button.isHidden()
+        assert bar.sign_in_button.isHidden()
+        assert bar.presence_combo.currentText() == "Available"
+
+        await server.stop()
+        await until(lambda: bar.text().startswith("Reconnecting in "))
+        assert bar.text().endswith(" s")
+        assert not bar.retry_button.isHidden()
+        await bridge.engine.reply("t-1", "queued while the server is down")
+        await until(lambda: "Offline — 1 change waiting to send" in bar.text())
+
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", port)
+        bar.retry_button.click()  # no need to wait out the backoff
+        await until(lambda: bar.text() == "Online", 20)
+        assert bar.retry_button.isHidden()
+        await bridge.shutdown()
+        await server.stop()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_presence_is_remembered_and_sent_again_after_a_reconnect(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    settings: QSettings,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", 0)
+        port = server.port
+        ada = await signed_in_bridge(tmp_path, server.url, ADA)
+        lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+        bar = DeskStatusBar(ada, PresenceChoice(ada, settings))
+        qtbot.addWidget(bar)
+        bar.presence.set("busy")
+        await until(lambda: lin.presence.get("a-ada") == "busy")
+        assert settings.value("presence/a-ada") == "busy"
+        assert PresenceChoice(ada, settings).status == "busy"  # the next start
+
+        await server.stop()
+        await until(lambda: not ada.online and not lin.online)
+        lin.presence.clear()
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", port)
+        ada.engine.retry_now()
+        lin.engine.retry_now()
+        await until(lambda: lin.presence.get("a-ada") == "busy", 20)
+        for bridge in (ada, lin):
+            await bridge.shutdown()
+        await server.stop()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+# ---- tray ------------------------------------------------------------------------------------
+
+
+def test_mention_pattern_matches_first_name_or_email_local_part() -> None:
+    pattern = mention_pattern("Ada Lovelace", "ada.l@example.com")
+    assert pattern is not None
+    for text in ("@Ada can you look?", "thanks @ADA.", "cc @ada.l", "(@ada)"):
+        assert pattern.search(text), text
+    for text in ("@adam knows", "mail ada@example.com", "@adalovelace", "Ada"):
+        assert not pattern.search(text), text
+
+
+def test_tray_notifies_of_assignment_and_mentions_by_others_and_opens_the_ticket(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    settings: QSettings,
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, ADA)
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            window = QWidget()
+            qtbot.addWidget(window)
+            tray = DeskTray(ada, window, PresenceChoice(ada, settings))
+            notified: list[tuple[str, str, str]] = []
+            unread: list[int] = []
+            opened: list[str] = []
+            tray.notified.connect(lambda *n: notified.append(n))
+            tray.unreadChanged.connect(unread.append)
+            tray.openTicket.connect(opened.append)
+
+            # The agent's own changes are no news.
+            await ada.engine.update_ticket("t-1", {"assignee_id": None})
+            await ada.engine.wait_drained(10)
+            await ada.engine.update_ticket("t-1", {"assignee_id": "a-ada"})
+            await ada.engine.reply("t-1", "@ada note to self", kind="note")
+            await ada.engine.wait_drained(10)
+
+            # A colleague assigns a ticket to Ada: one notification, one unread ticket.
+            await lin.engine.update_ticket("t-2", {"assignee_id": "a-ada"})
+            await until(lambda: len(notified) >= 1)
+            assert notified[0][0] == "Ticket assigned to you"
+            assert "#2 Ticket 2" in notified[0][1]
+            assert notified[0][2] == "t-2"
+            assert unread[-1] == 1
+            assert tray.unread == {"t-2"}
+
+            # A colleague mentions Ada in a note on her ticket.
+            await lin.engine.reply("t-1", "@Ada the customer called again", kind="note")
+            await until(lambda: len(notified) >= 2)
+            assert notified[1][0] == "Lin mentioned you"
+            assert notified[1][1] == "#1 Ticket 1: @Ada the customer called again"
+            assert notified[1][2] == "t-1"
+            assert unread[-1] == 2
+
+            # Clicking the (last) notification opens its ticket and marks it read.
+            tray.notification_clicked()
+            assert opened == ["t-1"]
+            assert tray.unread == {"t-2"}
+            assert unread[-1] == 1
+            tray.mark_read("t-2")
+            assert unread[-1] == 0
+            await ada.engine.wait_drained(10)
+            assert len(notified) == 2  # nothing about Ada's own assignment or note
+            for bridge in (ada, lin):
+                await bridge.shutdown()
+        store.dispose()
+
+    aloop.run_until_complete(body())
