@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -59,3 +60,6 @@ def aloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        # Collect the test's Qt objects now, on this thread: left to chance, a collection may
+        # run on a database thread and destroy the loop's timers there (a crash in Qt).
+        gc.collect()
