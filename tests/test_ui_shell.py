@@ -9,8 +9,11 @@ import errno
 import gc
 import logging
 import socket
+import ssl
+import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keyring
@@ -25,12 +28,16 @@ from pytestqt.qtbot import QtBot
 
 from app.server.app import SwitchboardServer
 from app.sync import credentials
-from app.sync.engine import SignedOut
-from app.sync.profile import Profile, cache_path
-from app.ui import crash
+from app.sync.desk_types import MessageItem
+from app.sync.engine import RequestFailed, SignedOut
+from app.sync.profile import Profile, cache_path, normalize_server
+from app.ui import crash, theme
 from app.ui.session import (
     Session,
+    SignInError,
+    SignInProblem,
     UnsentChanges,
+    explain_sign_in_failure,
     open_bridge,
     resume,
     sign_in,
@@ -574,6 +581,118 @@ def test_tray_notifies_of_assignment_and_mentions_by_others_and_opens_the_ticket
             assert len(notified) == 2  # nothing about Ada's own assignment or note
             for bridge in (ada, lin):
                 await bridge.shutdown()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+# ---- smaller pieces --------------------------------------------------------------------------
+
+
+def test_sign_in_refusals_and_tls_failures_are_explained() -> None:
+    limited = explain_sign_in_failure(
+        RequestFailed("rate_limited", "too many failed sign-ins; try again in 412 s"), "ws://x"
+    )
+    assert limited is not None
+    assert limited.problem == SignInProblem.RATE_LIMITED
+    assert limited.retry_after == 412
+    assert "Wait 412 s" in str(limited)
+    disabled = explain_sign_in_failure(RequestFailed("agent_disabled", "disabled"), "ws://x")
+    assert disabled is not None
+    assert "switched off" in str(disabled)
+    tls = explain_sign_in_failure(
+        ssl.SSLCertVerificationError(1, "certificate verify failed"), "wss://desk.example.com"
+    )
+    assert tls is not None
+    assert tls.problem == SignInProblem.TLS
+    assert "security certificate of wss://desk.example.com" in str(tls)
+    assert explain_sign_in_failure(ZeroDivisionError(), "ws://x") is None
+    assert normalize_server(" https://desk.example.com/ ") == "wss://desk.example.com"
+    assert normalize_server("desk.example.com:8765") == "ws://desk.example.com:8765"
+
+
+def test_rate_limited_sign_in_counts_down_before_it_may_try_again(
+    aloop: asyncio.AbstractEventLoop, qtbot: QtBot, home: Path, no_keychain: None
+) -> None:
+    dialog = SignInDialog()
+    qtbot.addWidget(dialog)
+    dialog._refused(SignInError(SignInProblem.RATE_LIMITED, "Too many attempts", retry_after=2))
+    assert dialog.error_text() == "Too many attempts"
+    assert not dialog.sign_in_button.isEnabled()
+    assert dialog.sign_in_button.text() == "Try again in 2 s"
+
+    async def body() -> None:
+        await until(lambda: dialog.sign_in_button.isEnabled(), 5)
+
+    aloop.run_until_complete(body())
+    assert dialog.sign_in_button.text() == "Sign in"
+
+
+def test_theme_follows_the_chosen_mode_and_loads_every_icon(qapp: QApplication) -> None:
+    before = (qapp.palette(), qapp.styleSheet(), qapp.style().objectName())
+    try:
+        theme.apply_theme(qapp, "dark")
+        assert theme.is_dark()
+        dark = theme.colors()
+        assert dark.dark
+        theme.apply_theme(qapp, "light")
+        assert not theme.is_dark()
+        light = theme.colors()
+        assert light.note_background != dark.note_background
+        assert "QStatusBar" in qapp.styleSheet()
+        with pytest.raises(ValueError, match="theme mode"):
+            theme.apply_theme(qapp, "sepia")
+        for channel in ("email", "phone", "chat", "social", "web", "walk_in"):
+            icon = theme.channel_icon(channel)
+            assert not icon.isNull(), channel
+            assert not icon.pixmap(24, 24).isNull()
+        for name in ("presence-available", "presence-busy", "presence-away", "tray"):
+            assert not theme.icon(name).isNull(), name
+        assert not theme.app_icon().isNull()
+        assert theme.icon("no-such-icon").isNull()
+    finally:
+        qapp.setPalette(before[0])
+        qapp.setStyleSheet(before[1])
+        qapp.setStyle(before[2])
+
+
+def test_resources_are_found_inside_a_pyinstaller_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert theme.icon_path("tray") == tmp_path / "resources" / "icons" / "tray.svg"
+
+
+def test_tray_tells_of_a_customer_reply_on_a_ticket_the_agent_owns(
+    aloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path, settings: QSettings
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, ADA)
+            window = QWidget()
+            qtbot.addWidget(window)
+            tray = DeskTray(ada, window, PresenceChoice(ada, settings))
+            notified: list[tuple[str, str, str]] = []
+            tray.notified.connect(lambda *n: notified.append(n))
+            await until(lambda: "t-1" in tray._mine)  # Ada's ticket, known at start
+            rows = await ada.reader.ticket_rows(["t-1", "t-2"])
+            reply = MessageItem(
+                id="m-new",
+                kind="reply",
+                author_type="customer",
+                author_name="Customer 2",
+                body="It still jams\nafter the update",
+                created_at=datetime.now(UTC),
+                delivery_state="delivered",
+            )
+            tray._message_arrived("t-1", reply, rows["t-1"])
+            assert notified == [
+                ("Customer 2 replied", "#1 Ticket 1: It still jams after the update", "t-1")
+            ]
+            tray._message_arrived("t-2", reply, rows["t-2"])  # not hers: no news for her
+            assert len(notified) == 1
+            await ada.shutdown()
         store.dispose()
 
     aloop.run_until_complete(body())

@@ -12,6 +12,7 @@ tickets, and never deletes unsent changes without an explicit, counted confirmat
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -322,7 +323,7 @@ class SignOutDialog(QDialog):
         self.unsent = unsent
         self.setWindowTitle("Sign out")
         self.setAccessibleName("Sign out")
-        question = QLabel(f"Sign out of Switchboard as <b>{email}</b>?")
+        question = QLabel(f"Sign out of Switchboard as <b>{html.escape(email)}</b>?")
         question.setTextFormat(Qt.TextFormat.RichText)
         question.setWordWrap(True)
         self.unsent_label = QLabel(
