@@ -138,16 +138,17 @@ class Bridge(QObject):
         *,
         on_result: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-    ) -> asyncio.Task[T]:
+    ) -> asyncio.Task[T] | None:
         """Start ``coro`` on the loop; its result goes to ``on_result`` on the UI thread.
 
         An exception goes to ``on_error`` if given, else to ``taskFailed`` (the crash
-        reporter): nothing fails silently.
+        reporter): nothing fails silently.  After ``shutdown()`` (a timer firing while the
+        window closes) nothing starts and None is returned: the databases are closed.
         """
+        if self._shut_down or not loop_running():
+            coro.close()
+            return None
         task = asyncio.get_event_loop().create_task(coro)
-        if self._shut_down:
-            task.cancel()  # a timer or a late signal after shutdown: the databases are closed
-            return task
         self._tasks.add(task)
 
         def done(t: asyncio.Task[T]) -> None:
@@ -177,3 +178,11 @@ class Bridge(QObject):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.engine.close()
         await self.reader.close()
+
+
+def loop_running() -> bool:
+    """Whether the workstation's asyncio loop is running (false while it shuts down)."""
+    try:
+        return asyncio.get_event_loop().is_running()
+    except RuntimeError:  # no loop at all: the workstation is shutting down
+        return False

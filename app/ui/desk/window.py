@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.sync.desk_types import ViewSpec
 from app.ui import shortcuts, theme
-from app.ui.bridge import Bridge
+from app.ui.bridge import Bridge, loop_running
 from app.ui.canned.picker import CannedPicker
 from app.ui.conversation.tabs import ConversationTabs
 from app.ui.customer.panel import CustomerPanel
@@ -277,7 +277,7 @@ class DeskWindow(QMainWindow):
     # ---- closing -----------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._closing or not _loop_running():
+        if self._closing or not loop_running():
             # Closing for real, or torn down after the loop ended: nothing left to await.
             event.accept()
             return
@@ -294,10 +294,3 @@ class DeskWindow(QMainWindow):
             self.tray.hide()
             self.close()
             self.closed.emit()
-
-
-def _loop_running() -> bool:
-    try:
-        return asyncio.get_event_loop().is_running()
-    except RuntimeError:
-        return False
