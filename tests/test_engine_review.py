@@ -16,6 +16,7 @@ from app.models.entities import Message, Ticket
 from app.sync import protocol as p
 from app.sync import queries
 from app.sync.desk import DeskReader
+from app.sync.desk_types import TicketSort
 from app.sync.engine import SyncEngine
 from app.sync.observer import ConnectionState
 from tests.world import Recorder, eventually, make_store, running_server, workstation
@@ -207,5 +208,37 @@ def test_end_session_without_a_live_connection(tmp_path: Path) -> None:
         assert await lin.end_session(timeout=2.0) is False
         assert lin.status.state == ConnectionState.SIGNED_OUT
         await lin.close()
+
+    asyncio.run(scenario())
+
+
+def test_desk_reader_follows_the_engine_as_it_syncs(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            lin, _ = await workstation(tmp_path, server.url, "lin@example.com")
+            reader = DeskReader(ada.cache_path, "a-ada")
+            await reader.open()
+            mine = reader.builtin_views(await reader.directory())[0]
+            assert await reader.ticket_ids(mine, TicketSort()) == ["t-1"]
+            rows = await reader.ticket_rows(["t-1"])
+            assert rows["t-1"].waiting_since is not None  # the customer wrote; no answer yet
+
+            await lin.reply("t-1", "Platypus parts are on their way.")
+
+            async def ada_has_it() -> bool:
+                hits = (await reader.search("platypus")).hits
+                return any(h.kind == "message" and h.ticket_id == "t-1" for h in hits)
+
+            await eventually(ada_has_it)
+            rows = await reader.ticket_rows(["t-1"])
+            assert rows["t-1"].waiting_since is None  # lin answered
+            conversation = await reader.conversation("t-1")
+            assert conversation is not None
+            assert conversation.messages[-1].author_name == "Lin"
+            await reader.close()
+            await ada.close()
+            await lin.close()
 
     asyncio.run(scenario())
