@@ -341,9 +341,9 @@ class TicketListModel(QAbstractTableModel):
             spec, generation = self._spec, self._generation
             assert spec is not None
             ids = await self._bridge.reader.ticket_ids(spec, self._sort)
-            wanted = [
-                t for t in changed if t in set(ids) and (t in self._rows or t not in self._ids)
-            ]
+            in_view, shown = set(ids), set(self._ids)
+            # rows we hold that changed, and rows about to join the list
+            wanted = [t for t in changed if t in in_view and (t in self._rows or t not in shown)]
             rows = await self._bridge.reader.ticket_rows(wanted) if wanted else {}
             if generation != self._generation:
                 return
