@@ -463,7 +463,13 @@ class DeskReader:
             else:
                 order = f"{key} {direction}, t.id {direction}"
             sql = f"SELECT t.id FROM tickets t {joins} WHERE {where} ORDER BY {order}"
-            return list(conn.exec_driver_sql(sql, tuple(params)).scalars())
+            # Straight from the driver's cursor: for 50,000 ids SQLAlchemy's result rows
+            # cost about as much as the query itself.
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                return [row[0] for row in cursor.execute(sql, tuple(params))]
+            finally:
+                cursor.close()
 
         return await self._read(work)
 
