@@ -30,6 +30,7 @@ from app.server.app import SwitchboardServer
 from app.sync import credentials
 from app.sync.desk_types import MessageItem
 from app.sync.engine import RequestFailed, SignedOut
+from app.sync.observer import ConnectionState, ConnectionStatus
 from app.sync.profile import Profile, cache_path, normalize_server
 from app.ui import crash, theme
 from app.ui.session import (
@@ -45,7 +46,7 @@ from app.ui.session import (
     unsent_changes,
 )
 from app.ui.signin import NO_KEYCHAIN_TEXT, SignInDialog, SignOutDialog
-from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from app.ui.statusbar import DeskStatusBar, PresenceChoice, describe
 from app.ui.tray import DeskTray, mention_pattern
 from tests.ui_world import signed_in_bridge, until
 from tests.world import PASSWORD, make_store, running_server
@@ -653,7 +654,7 @@ def test_theme_follows_the_chosen_mode_and_loads_every_icon(qapp: QApplication) 
     finally:
         qapp.setPalette(before[0])
         qapp.setStyleSheet(before[1])
-        qapp.setStyle(before[2])
+        qapp.setStyle(before[2] or "Fusion")
 
 
 def test_resources_are_found_inside_a_pyinstaller_bundle(
@@ -696,3 +697,21 @@ def test_tray_tells_of_a_customer_reply_on_a_ticket_the_agent_owns(
         store.dispose()
 
     aloop.run_until_complete(body())
+
+
+def test_status_words_for_every_connection_state() -> None:
+    def words(state: ConnectionState, outbox: int = 0, left: int | None = None) -> str:
+        return describe(ConnectionStatus(state, outbox=outbox), left)
+
+    assert words(ConnectionState.ONLINE) == "Online"
+    assert words(ConnectionState.ONLINE, 3) == "Online — sending 3 changes…"
+    assert words(ConnectionState.SYNCING) == "Syncing…"
+    assert words(ConnectionState.RECONNECTING, 0, 7) == "Reconnecting in 7 s"
+    assert words(ConnectionState.RECONNECTING, 0, 0) == "Reconnecting now"
+    assert (
+        words(ConnectionState.RECONNECTING, 2, 4)
+        == "Offline — 2 changes waiting to send · reconnecting in 4 s"
+    )
+    assert words(ConnectionState.OFFLINE, 1) == "Offline — 1 change waiting to send"
+    assert words(ConnectionState.SIGNED_OUT) == "Signed out — sign in again"
+    assert words(ConnectionState.INCOMPATIBLE) == "This server needs a newer Switchboard"
