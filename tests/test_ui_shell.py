@@ -4,7 +4,6 @@ tray — real widgets on a qasync loop against a real server on 127.0.0.1, port 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
 import gc
 import logging
@@ -52,13 +51,6 @@ from tests.ui_world import signed_in_bridge, until
 from tests.world import PASSWORD, make_store, running_server
 
 ADA = "ada@example.com"
-
-# PySide6 6.12.0 drops a reference to True or None on signal deliveries to Python slots and
-# on Python-side emits: after a few hundred the interpreter frees True and aborts (6.11.3 does
-# not; pinning it is the real fix, in pyproject.toml).  Until then these three immortal
-# objects get a billion spare references, so this module's tests test the shell, not that.
-for _singleton in (True, False, None):
-    ctypes.c_ssize_t.from_address(id(_singleton)).value += 1_000_000_000
 
 
 class MemoryKeyring(KeyringBackend):

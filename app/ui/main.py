@@ -156,6 +156,8 @@ def run_workstation(
     app.setQuitOnLastWindowClosed(False)  # the desk decides: drafts are saved first
     app.setWindowIcon(theme.app_icon())
     log_path = crash.install_logging()
+    # Qt objects must die on the UI thread: the cycle collector runs there, on a timer.
+    collector = crash.install_ui_thread_gc(app)
     settings = QSettings()
     theme.apply_theme(app, str(settings.value("appearance", "system")))
 
@@ -170,4 +172,5 @@ def run_workstation(
         done = loop.run_until_complete(
             workstation.run(server=server, email=email, password=password)
         )
+    collector.uninstall()
     return int(done)
