@@ -119,8 +119,11 @@ def test_views_have_live_counts_and_saved_filters_persist(
                 model: ViewsModel = panel.model
                 qtmodeltester.check(model)
                 keys = [model.spec(r).key for r in range(model.rowCount())]  # type: ignore[union-attr]
-                assert keys[0] == "mine" and "unassigned" in keys and keys[-1] == "saved:1"
-                assert chosen and chosen[-1].key == "mine"
+                assert keys[0] == "mine"
+                assert "unassigned" in keys
+                assert keys[-1] == "saved:1"
+                assert chosen
+                assert chosen[-1].key == "mine"
 
                 def count(key: str) -> int:
                     return int(model.index(model.row_of(key) or 0).data(model_count_role()))
