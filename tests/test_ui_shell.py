@@ -91,6 +91,13 @@ def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
         gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A test that installs the workstation's logging leaves the root logger as it was."""
+    yield
+    crash.uninstall_logging()
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every directory the workstation writes to, under the test's tmp dir."""

@@ -55,6 +55,8 @@ LOG_BACKUPS = 5
 MAX_DETAILS_CHARS = 60_000  # a runaway burst must not make the dialog unusable
 
 _handler: logging.Handler | None = None
+_level_before: int | None = None  # the root logger's level before install_logging
+_qt_handler_before: Any = None
 
 
 def log_dir() -> Path:
@@ -88,16 +90,34 @@ def install_logging(level: int = logging.INFO) -> Path:
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     )
+    global _level_before, _qt_handler_before
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
         _handler.close()
+    else:
+        _level_before = root.level
+        _qt_handler_before = qInstallMessageHandler(_qt_message)
     _handler = handler
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
-    qInstallMessageHandler(_qt_message)
     return path
+
+
+def uninstall_logging() -> None:
+    """Undo ``install_logging``: the file handler goes, levels and Qt's handler come back."""
+    global _handler, _level_before, _qt_handler_before
+    if _handler is None:
+        return
+    root = logging.getLogger()
+    root.removeHandler(_handler)
+    _handler.close()
+    _handler = None
+    if _level_before is not None:
+        root.setLevel(_level_before)
+    qInstallMessageHandler(_qt_handler_before)
+    _level_before = _qt_handler_before = None
 
 
 # ---- known errors ------------------------------------------------------------------------
