@@ -116,6 +116,8 @@ class DeskWindow(QMainWindow):
             lambda tid, text, unknown: self.tabs.insert_into_composer(tid, text, tuple(unknown))
         )
         self.tray.quitRequested.connect(self.close)
+        self.tray.unreadChanged.connect(self._unread_changed)
+        self.tray.notified.connect(self._notified)
         self.tabs.tabsChanged.connect(self._schedule_save)
         self.customer.openTicket.connect(self.open_ticket)
         self.search.openTicket.connect(self.open_ticket)
@@ -200,6 +202,14 @@ class DeskWindow(QMainWindow):
             self.bridge.reader.conversation(ticket_id),
             on_result=lambda c: self.customer.show_customer(c.ticket.customer_id if c else None),
         )
+
+    def _unread_changed(self, count: int) -> None:
+        # The taskbar shows the title: the count is visible with the window minimised.
+        self.setWindowTitle(f"Switchboard ({count})" if count else "Switchboard")
+
+    def _notified(self, title: str, text: str, _ticket_id: str) -> None:
+        if self.tray.tray is None:  # no system tray (some Linux desktops): say it here
+            self.status.showMessage(f"{title}: {text}", 10_000)
 
     def _show_customer(self, customer_id: str) -> None:
         """A customer chosen in search: their card, with their tickets one click away."""
