@@ -95,6 +95,7 @@ class Scale:
     page_steps: int = 100
     jumps: int = 60
     changes: int = 30
+    cache_root: Path = CACHE_ROOT  # where builds are kept (a test keeps its own elsewhere)
 
 
 def _builder_key(tickets: int, messages: int) -> str:
@@ -105,7 +106,9 @@ def _builder_key(tickets: int, messages: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def pristine_cache(tickets: int = TICKETS, messages: int = MESSAGES) -> DeskCache:
+def pristine_cache(
+    tickets: int = TICKETS, messages: int = MESSAGES, cache_root: Path = CACHE_ROOT
+) -> DeskCache:
     """The kept build for this builder and size, building it first if there is none.
 
     Built into a temporary name and renamed when complete, so an interrupted build is never
@@ -114,7 +117,7 @@ def pristine_cache(tickets: int = TICKETS, messages: int = MESSAGES) -> DeskCach
     from bench.ui_cache import build_cache
 
     key = _builder_key(tickets, messages)
-    home = CACHE_ROOT / key
+    home = cache_root / key
     meta_path = home / "built.json"
     reuse = os.environ.get("BENCH_DESK_REUSE", "1") != "0"
     if reuse and meta_path.exists():
@@ -128,11 +131,13 @@ def pristine_cache(tickets: int = TICKETS, messages: int = MESSAGES) -> DeskCach
             build_s=0.0,
             reused=True,
         )
-    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
-    for other in CACHE_ROOT.iterdir():
-        if other.name != key:
+    cache_root.mkdir(parents=True, exist_ok=True)
+    for other in cache_root.iterdir():
+        # Another key's build is stale; a build under way elsewhere (younger than an hour)
+        # is left alone.
+        if other.name != key and time.time() - other.stat().st_mtime > 3600:
             shutil.rmtree(other, ignore_errors=True)
-    building = Path(tempfile.mkdtemp(prefix=f"{key}.building-", dir=CACHE_ROOT))
+    building = Path(tempfile.mkdtemp(prefix=f"{key}.building-", dir=cache_root))
     try:
         started = time.perf_counter()
         built = build_cache(building / "ui.cache.db", tickets, messages)
@@ -294,7 +299,9 @@ class Probe:
 
     async def start(self) -> None:
         argv = [sys.executable, "-m", "bench.desk_probe", self.mode, str(self.ws.config_path)]
-        spy = shutil.which("py-spy")
+        spy = shutil.which("py-spy") or shutil.which(
+            "py-spy", path=str(Path(sys.executable).parent)
+        )
         if self.under_py_spy is not None and spy is not None:
             argv = [
                 spy,
@@ -388,7 +395,7 @@ def _ms(ns: int) -> float:
 async def run_cold_start(scale: Scale | None = None) -> list[Result]:
     """Scenario 1: fresh processes to an interactive, painted desk (median of ``cold_runs``)."""
     scale = scale or Scale()
-    built = await asyncio.to_thread(pristine_cache, scale.tickets, scale.messages)
+    built = await asyncio.to_thread(pristine_cache, scale.tickets, scale.messages, scale.cache_root)
     with temp_dir("desk-cold") as root:
         ws = Workspace(root)
         await _prepared(ws, built, {})
@@ -460,7 +467,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 async def run_desk(scale: Scale | None = None) -> list[Result]:
     """Scenarios 2 to 6 in one workstation process (see bench/README.md)."""
     scale = scale or Scale()
-    built = await asyncio.to_thread(pristine_cache, scale.tickets, scale.messages)
+    built = await asyncio.to_thread(pristine_cache, scale.tickets, scale.messages, scale.cache_root)
     queries = await asyncio.to_thread(search_queries, built.path)
     with temp_dir("desk") as root:
         ws = Workspace(root)
