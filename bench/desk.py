@@ -529,8 +529,9 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
         "ms",
         TARGET_FRAME_MS,
         detail={
-            "what": "one frame: tabs.setCurrentIndex(other) + tabs.repaint() + processEvents(), "
-            "random switches among the open tabs (5 with 500+ messages); figure: p99",
+            "what": "one frame: tabs.setCurrentIndex(other) + processEvents() (Qt paints there; "
+            "the new tab's thread is repainted if it was not), random switches among the open "
+            "tabs (5 with 500+ messages); figure: p99",
             "tabs": switched["tabs"],
             "frames": _summary(switched["frames_ms"]),
             "to_long_thread": _summary(switched["to_long_thread_ms"]),
@@ -546,8 +547,9 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
         "ms",
         TARGET_FRAME_MS,
         detail={
-            "what": "one frame: a wheel notch / page step / scroll-bar jump + the list "
-            "viewport's synchronous repaint + processEvents(); figure: p99 of all frames",
+            "what": "one frame: a wheel notch / page step / scroll-bar jump + processEvents() "
+            "(Qt paints there; the list viewport is repainted if it was not); figure: p99 of "
+            "all frames",
             "list_rows": scrolled["rows"],
             "wheel": _summary(scrolled["wheel_frames_ms"]),
             "page": _summary(scrolled["page_frames_ms"]),
