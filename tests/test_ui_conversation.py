@@ -788,3 +788,40 @@ def test_typing_notices_are_throttled_and_tab_switches_say_what_is_viewed(
                 await ada.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_closing_a_popped_out_conversation_saves_its_draft_without_errors(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    errors: list[dict[str, Any]] = []
+    aloop.set_exception_handler(lambda _loop, context: errors.append(context))
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            failed: list[BaseException] = []
+            ada.taskFailed.connect(failed.append)
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                view.composer.editor.setPlainText("typed in the window")
+                tabs.pop_out()
+                assert tabs.is_popped_out("t-1")
+                tabs.close_ticket("t-1")  # Ctrl+W in the window
+                assert tabs.view("t-1") is None
+
+                async def saved() -> bool:
+                    c = await ada.reader.conversation("t-1")
+                    return c is not None and c.draft is not None
+
+                await eventually(saved)
+                for _ in range(20):  # the window and the view are deleted later
+                    await asyncio.sleep(0.01)
+                assert errors == []
+                assert failed == []
+            finally:
+                await _dispose()
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMenu, QTabWidget, QVBoxLayout, QWidget
@@ -58,10 +59,12 @@ class PopOutWindow(QWidget):
         self.closeConversation.emit(self.view)
 
     def release(self) -> ConversationView:
-        """Hand the view back (it is about to be re-parented) and close without a signal."""
+        """Hand the view back and close without a signal.  The view leaves this window at
+        once (no parent until the tabs take it): deleting the window must not delete it."""
         self._leaving = True
         self.view.titleChanged.disconnect(self._retitle)
         self.close()
+        self.view.setParent(None)
         return self.view
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -160,7 +163,8 @@ class ConversationTabs(QTabWidget):
 
         def flushed(_result: object = None) -> None:
             self._closing.discard(view)
-            view.deleteLater()
+            if shiboken6.isValid(view):
+                view.deleteLater()
 
         def failed(exc: BaseException) -> None:
             flushed()
