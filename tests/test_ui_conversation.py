@@ -825,3 +825,79 @@ def test_closing_a_popped_out_conversation_saves_its_draft_without_errors(
                 await ada.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_tag_edits_keep_a_colleagues_concurrent_tag_change(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                sent: list[dict[str, Any]] = []
+                view.properties.changeRequested.connect(sent.append)
+                field = view.properties.tags
+                await _activate(tabs)
+
+                def tags_now() -> tuple[str, ...]:
+                    c = view.conversation
+                    return c.ticket.tags if c is not None else ()
+
+                # 1. Alt+T, a colleague tags the ticket meanwhile, then Tab: nothing is sent
+                #    (the agent typed nothing) and the colleague's tag is shown.
+                QTest.keyClick(view.thread_view, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+                assert QApplication.focusWidget() is field
+                await lin.engine.update_ticket("t-1", {"tags": ["vip"]})
+                await lin.engine.wait_drained()
+                await until(lambda: tags_now() == ("vip",))
+                QTest.keyClick(field, Qt.Key.Key_Tab)
+                assert QApplication.focusWidget() is not field
+                await asyncio.sleep(0.1)
+                assert sent == []
+                assert field.text() == "vip"
+                await ada.engine.wait_drained()
+                assert tags_now() == ("vip",)
+
+                # 2. The agent adds "billing" while the colleague adds "urgent": both stay.
+                QTest.keyClick(view.thread_view, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+                field.end(False)
+                QTest.keyClicks(field, ", billing")
+                await lin.engine.update_ticket("t-1", {"tags": ["vip", "urgent"]})
+                await lin.engine.wait_drained()
+                await until(lambda: tags_now() == ("vip", "urgent"))
+                assert field.text() == "vip, billing"  # the agent's text is not replaced
+                assert view.properties.tags_notice.isVisibleTo(view)  # ... but it is said
+                assert "vip, urgent" in view.properties.tags_notice.text()
+                QTest.keyClick(field, Qt.Key.Key_Tab)
+                assert sent == [{"tags": ["vip", "urgent", "billing"]}]
+                await ada.engine.wait_drained()
+                await until(lambda: tags_now() == ("vip", "urgent", "billing"))
+                assert not view.review.cards  # sent over the latest version: not refused
+
+                # 3. Removing one tag removes only that one.
+                QTest.keyClick(view.thread_view, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+                QTest.keyClicks(field, "vip, billing")  # replaces the selected text
+                await lin.engine.update_ticket("t-1", {"tags": ["vip", "urgent", "billing", "x"]})
+                await lin.engine.wait_drained()
+                await until(lambda: "x" in tags_now())
+                QTest.keyClick(field, Qt.Key.Key_Return)
+                assert sent[-1] == {"tags": ["vip", "billing", "x"]}
+                await ada.engine.wait_drained()
+                await until(lambda: tags_now() == ("vip", "billing", "x"))
+
+                async def lin_sees() -> bool:
+                    c = await lin.reader.conversation("t-1")
+                    return c is not None and c.ticket.tags == ("vip", "billing", "x")
+
+                await eventually(lin_sees)
+            finally:
+                await _dispose()
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())

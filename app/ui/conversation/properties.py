@@ -4,13 +4,18 @@ Edits are reported, not applied: the conversation view sends them with the ticke
 agent was looking at, so a change made over a colleague's is refused and reviewed, never
 silently written.  Only the agent's own choices (``activated``, ``editingFinished``) count;
 showing a new version of the ticket never sends anything.
+
+Tags are edited as text, so a colleague may change them while the agent types: the field
+keeps the agent's text, says that the tags changed meanwhile, and what is sent is the agent's
+edit (tags added and removed since the field took focus) applied to the latest tags, never
+the text as a whole list over the colleague's change.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from app.models.enums import Priority, TicketStatus
@@ -39,6 +44,15 @@ FIELD_LABELS: dict[str, str] = {
     "tags": "Tags",
     "subject": "Subject",
 }
+
+
+def apply_tag_edit(before: list[str], typed: list[str], latest: list[str]) -> list[str]:
+    """The agent turned ``before`` into ``typed``; apply the same additions and removals to
+    ``latest`` (the tags now, a colleague's change included), keeping its order."""
+    added = [t for t in typed if t not in before]
+    removed = {t for t in before if t not in typed}
+    kept = [t for t in latest if t not in removed]
+    return kept + [t for t in added if t not in kept]
 
 
 def parse_tags(text: str) -> list[str]:
@@ -83,9 +97,18 @@ class PropertiesBar(QWidget):
         self.tags.setPlaceholderText("tags, comma separated")
         self.tags.setToolTip(f"Tags, separated by commas ({shortcuts.label('edit_tags')})")
         self.tags.editingFinished.connect(self._tags_edited)
+        self.tags.installEventFilter(self)
         tags_label.setBuddy(self.tags)
         layout.addWidget(tags_label)
         layout.addWidget(self.tags, 1)
+        # Said when a colleague changes the tags while the agent edits them.
+        self.tags_notice = QLabel(self)
+        self.tags_notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.tags_notice.setAccessibleName("Tags changed meanwhile")
+        self.tags_notice.hide()
+        layout.addWidget(self.tags_notice)
+        self._tags_base: list[str] = []  # the tags shown when the agent began editing
+        self._tags_behind = False  # a newer ticket came while the field had focus
 
         self.status.activated.connect(lambda _i: self._chosen("status", self.status))
         self.priority.activated.connect(lambda _i: self._chosen("priority", self.priority))
@@ -133,8 +156,43 @@ class PropertiesBar(QWidget):
         self._select(self.priority, ticket.priority)
         self._select(self.assignee, ticket.assignee_id or "")
         self._select(self.group, ticket.group_id or "")
-        if not self.tags.hasFocus():  # never replace tags the agent is typing
-            self.tags.setText(", ".join(ticket.tags))
+        if not self.tags.hasFocus():
+            self._show_tags()
+        elif not self.tags.isModified():
+            # In the field but nothing typed yet: the latest tags are what an edit starts from.
+            selected = self.tags.hasSelectedText()
+            self._show_tags()
+            if selected:
+                self.tags.selectAll()
+        elif list(ticket.tags) != self._tags_base:
+            # Never replace tags the agent is typing; say that they changed instead.
+            self._tags_behind = True
+            now = ", ".join(ticket.tags) or "none"
+            self.tags_notice.setText(
+                f"Tags changed meanwhile (now: {now}); your edit will be applied to them"
+            )
+            self.tags_notice.show()
+
+    def _show_tags(self) -> None:
+        tags = list(self.ticket.tags) if self.ticket is not None else []
+        self.tags.setText(", ".join(tags))  # also clears isModified()
+        self._tags_base = tags
+        self._tags_behind = False
+        self.tags_notice.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.tags:
+            if event.type() == QEvent.Type.FocusIn and not self.tags.isModified():
+                # Edits count from what the field shows now.
+                self._tags_base = parse_tags(self.tags.text())
+            elif (
+                event.type() == QEvent.Type.FocusOut
+                and not self.tags.isModified()
+                and self._tags_behind
+            ):
+                # Not edited (or already sent): show the latest tags again.
+                self._show_tags()
+        return super().eventFilter(watched, event)
 
     @staticmethod
     def _select(combo: QComboBox, value: str) -> None:
@@ -174,8 +232,17 @@ class PropertiesBar(QWidget):
             self.changeRequested.emit({field: value})
 
     def _tags_edited(self) -> None:
-        if self.ticket is None:
+        # Leaving the field (Tab, Esc, a click elsewhere) without typing sends nothing.
+        if self.ticket is None or not self.tags.isModified():
             return
-        tags = parse_tags(self.tags.text())
-        if tags != list(self.ticket.tags):
+        typed = parse_tags(self.tags.text())
+        latest = list(self.ticket.tags)
+        tags = apply_tag_edit(self._tags_base, typed, latest)
+        self.tags.setModified(False)
+        self._tags_base = tags
+        self._tags_behind = False
+        self.tags_notice.hide()
+        if tags != parse_tags(self.tags.text()):
+            self.tags.setText(", ".join(tags))
+        if tags != latest:
             self.changeRequested.emit({"tags": tags})
