@@ -901,3 +901,39 @@ def test_tag_edits_keep_a_colleagues_concurrent_tag_change(
                 await lin.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_send_and_set_status_keeps_a_queued_reply_out_of_the_composer_when_the_status_fails(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any, monkeypatch: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+
+            async def refuse(*_args: Any, **_kwargs: Any) -> int:
+                raise ValueError("that status is not allowed here")
+
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                monkeypatch.setattr(ada.engine, "update_ticket", refuse)
+                QTest.keyClicks(view.composer.editor, "Fixed, closing")
+                view.send("solved")
+                await until(lambda: any(r["body"] == "Fixed, closing" for r in _rows(view)))
+                await until(lambda: view.composer.notice.isVisibleTo(view))
+                notice = view.composer.notice.label.text()
+                assert "Sent; the status was not changed" in notice
+                assert "not allowed" in notice
+                assert view.composer.text() == ""  # queued: never given back to send twice
+                await ada.drafts.flush("t-1")
+                conversation = await ada.reader.conversation("t-1")
+                assert conversation is not None
+                assert conversation.draft is None
+                assert conversation.ticket.status != "solved"
+            finally:
+                await _dispose()
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())

@@ -443,19 +443,36 @@ class ConversationView(QWidget):
         # in the cache, no read may put that text back into the emptied composer.
         self._draft_barrier = sys.maxsize
 
-        async def work() -> None:
+        async def work() -> Exception | None:
             message_id = await self.bridge.engine.reply(
                 self.ticket_id, text, kind=kind, seen_version=seen
             )
             self._seen_messages[message_id] = shown
             self._draft_barrier = self._reads + 1
             if status:
-                await self.bridge.engine.update_ticket(
-                    self.ticket_id, {"status": status}, seen_version=seen
-                )
+                # The reply is queued now: a failure from here on is the status's alone, and
+                # the text must not go back to the composer (it would be sent twice).
+                try:
+                    await self.bridge.engine.update_ticket(
+                        self.ticket_id, {"status": status}, seen_version=seen
+                    )
+                except Exception as exc:  # said in words by sent()
+                    return exc
+            return None
+
+        def sent(status_failed: Exception | None) -> None:
+            if status_failed is None or self._closed:
+                return
+            why = status_failed.args[0] if status_failed.args else status_failed
+            if isinstance(status_failed, KeyError):
+                why = "this ticket is no longer on this workstation"
+            self.composer.notice.show_text(f"Sent; the status was not changed: {why}")
+            if not isinstance(status_failed, (KeyError, ValueError)):
+                self.bridge.taskFailed.emit(status_failed)
 
         def failed(exc: BaseException) -> None:
-            # Never lose the text: it goes back where it was, with a word on why.
+            # The reply was not queued: never lose the text; it goes back where it was, with a
+            # word on why.
             self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
             if isinstance(exc, KeyError):
@@ -469,7 +486,7 @@ class ConversationView(QWidget):
                 )
                 self.bridge.taskFailed.emit(exc)
 
-        self.bridge.run(work(), on_error=failed)
+        self.bridge.run(work(), on_result=sent, on_error=failed)
 
     def _give_back(self, text: str, kind: str, *, first: str | None = None) -> None:
         """Put ``text`` into the composer without losing what is there (``first`` — or else
