@@ -119,3 +119,29 @@ def test_forgetting_drops_keystrokes_not_yet_saved(tmp_path: Path) -> None:
             await ada.close()
 
     asyncio.run(scenario())
+
+
+def test_a_cancelled_save_keeps_the_text_for_the_next_one(tmp_path: Path) -> None:
+    """A flush cancelled while the cache thread is busy (a window closing against a timeout)
+    must not lose the text it had taken out of the keeper."""
+
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            keeper = DraftKeeper(ada)
+            keeper.typed("t-1", "Half a sentence that must survive")
+            # Keep the engine's single cache thread busy, so the save is still queued when
+            # the flush is cancelled: its job is dropped with it.
+            busy = asyncio.ensure_future(ada.db(lambda _conn: time.sleep(0.5)))
+            flush = asyncio.ensure_future(keeper.flush())
+            await asyncio.sleep(0.05)
+            flush.cancel()
+            await asyncio.gather(flush, busy, return_exceptions=True)
+            await keeper.flush()  # the text went back to the keeper, so this saves it
+            assert draft_in_file(tmp_path / "ada.cache.db", "t-1") == (
+                "Half a sentence that must survive"
+            )
+            await ada.close()
+
+    asyncio.run(scenario())

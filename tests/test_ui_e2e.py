@@ -22,11 +22,14 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from sqlalchemy import Engine, func, select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from app.models.tables import T_MESSAGES
 from app.server.app import SwitchboardServer
 from app.sync.desk import DeskReader
 from app.sync.engine import SyncEngine
+from app.sync.protocol import SYNC_PATH
 from app.ui.bridge import Bridge
 from app.ui.conversation.view import ConversationView
 from app.ui.desk.window import DeskWindow
@@ -276,5 +279,78 @@ def test_killed_while_typing_the_draft_is_there_after_restart(
                 await until(lambda: view.composer.text() == saved)
             finally:
                 await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+# ---- signing out from the desk -----------------------------------------------------------------
+
+
+def _isolated_home(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, sub in (
+        ("HOME", "home"),
+        ("XDG_CONFIG_HOME", "home/config"),
+        ("XDG_DATA_HOME", "home/data"),
+        ("XDG_STATE_HOME", "home/state"),
+        ("XDG_CACHE_HOME", "home/cache"),
+    ):
+        monkeypatch.setenv(var, str(tmp / sub))
+    monkeypatch.setenv("SWITCHBOARD_LOG_DIR", str(tmp / "home" / "logs"))
+    monkeypatch.delenv("SWITCHBOARD_TOKEN", raising=False)
+
+
+def test_sign_out_from_the_desk_ends_the_session_and_deletes_the_copy(
+    tmp_path: Path,
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """File ▸ Sign out, confirmed with "also delete this computer's copy": the desk closes,
+    the session is over on the server, the token and the cache files are gone, and the
+    workstation goes back to signing in — with nothing left hanging."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import session
+    from app.ui.main import Workstation
+    from app.ui.signin import SignOutDialog
+
+    _isolated_home(tmp_path, monkeypatch)
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            current = await session.sign_in(server.url, "ada@example.com", PASSWORD, keep=False)
+            app = QApplication.instance()
+            assert isinstance(app, QApplication)
+            workstation = Workstation(app, settings_for(tmp_path, "ws"))
+            desk = asyncio.ensure_future(workstation._desk(current))
+            await until(lambda: workstation.window is not None and workstation.window.isVisible())
+            window = workstation.window
+            assert window is not None
+            await window.bridge.engine.wait_online(20)
+            token = current.token
+            window.signOutRequested.emit()
+
+            def dialog() -> SignOutDialog | None:
+                found = [w for w in app.topLevelWidgets() if isinstance(w, SignOutDialog)]
+                return found[0] if found and found[0].isVisible() else None
+
+            await until(lambda: dialog() is not None)
+            confirm = dialog()
+            assert confirm is not None
+            confirm.delete_check.setChecked(True)
+            confirm.sign_out_button.click()
+            assert await asyncio.wait_for(desk, 30) == "signed_out"
+            assert workstation.window is None
+            assert not current.cache_path.exists()
+            assert current.token == ""
+            # The session is over on the server: its token no longer opens a connection.
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(
+                    server.url + SYNC_PATH,
+                    additional_headers={"Authorization": f"Bearer {token}"},
+                ):
+                    pass
+            assert refused.value.response.status_code == 401
 
     aloop.run_until_complete(body())

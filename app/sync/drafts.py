@@ -67,6 +67,12 @@ class DraftKeeper:
                 await self._engine.save_draft(ticket_id, pending.body, pending.kind)
             else:
                 await self._engine.discard_draft(ticket_id)
+        except asyncio.CancelledError:
+            # Cancelled before the save ran (its queued job is dropped with it): the text
+            # goes back to the unsaved with a timer of its own, unless newer text is there.
+            if ticket_id not in self._unsaved:
+                self.typed(ticket_id, pending.body, pending.kind)
+            raise
         except Exception:
             # Keep the text in memory and try again: losing it silently is the one thing a
             # draft keeper must never do (a full disk, a locked cache file...).
@@ -87,3 +93,4 @@ class DraftKeeper:
         pending = self._unsaved.pop(ticket_id, None)
         if pending is not None:
             pending.timer.cancel()
+

@@ -23,6 +23,7 @@ from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncO
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SHUTDOWN_WAIT_S = 10.0
 
 
 class _Observer(SyncObserver):
@@ -170,12 +171,24 @@ class Bridge(QObject):
         return task
 
     async def shutdown(self) -> None:
-        """Save every draft, stop syncing, close both databases."""
+        """Save every draft, let started work finish, stop syncing, close both databases.
+
+        Work already started (a reply, a bulk change over many tickets) is waited for, not
+        cancelled: cancelling a task whose write is queued for the cache thread would drop
+        the write.  Only what is still running after ``SHUTDOWN_WAIT_S`` (a server search
+        waiting for an answer) is cancelled.
+        """
         await self.drafts.flush()
         self._shut_down = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        here = asyncio.current_task()
+        running = [t for t in self._tasks if t is not here]
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
+            for task in pending:
+                log.warning("cancelling %s at shutdown", task.get_coro())
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.drafts.flush()  # anything typed into a composer while that work finished
         await self.engine.close()
         await self.reader.close()
 

@@ -13,12 +13,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.sync import credentials
 from app.sync.profile import Profile
 from app.ui import crash, session, theme
 from app.ui.desk.window import DeskWindow
@@ -41,6 +43,8 @@ class Workstation:
         self.settings = settings
         self.window: DeskWindow | None = None
         self.reporter: crash.CrashReporter | None = None
+        self._flows: set[asyncio.Task[None]] = set()
+        self._signing_out = False
 
     def quit(self) -> None:
         """Quit as the window's close does: drafts saved, then out."""
@@ -108,23 +112,62 @@ class Workstation:
         window.show()
         log.info("desk interactive %.0f ms after start", (time.perf_counter() - STARTED) * 1000)
         result = await outcome
-        if result == "quit":
+        if result != "signed_out":  # signing out has shut the bridge down already
             await bridge.shutdown()
         window.deleteLater()
         self.window = None
         return result
 
+    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a flow that outlives the desk's bridge; its errors reach the crash reporter."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._flows.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._flows.discard(t)
+            if not t.cancelled() and t.exception() is not None and self.reporter is not None:
+                self.reporter.report(t.exception())  # type: ignore[arg-type]
+
+        task.add_done_callback(done)
+
     async def _sign_out(
         self, window: DeskWindow, current: session.Session, finish: Callable[[str], None]
     ) -> None:
-        window.save_state()
-        await window.tabs.close_all()  # drafts reach the cache (and the outbox) first
-        result = await confirm_and_sign_out(window.bridge, current, window)
+        """File ▸ Sign out: ask (deleting the local copy is offered), then sign out."""
+        if self._signing_out:
+            return
+        self._signing_out = True
+        window.save_state()  # the open tabs come back at the next sign-in
+        await window.bridge.drafts.flush()  # drafts reach the cache (and the outbox) first
+        # The desk is frozen while the dialog is up and the session ends: a reply typed in
+        # those seconds would land after the count of unsent changes the agent was shown.
+        window.freeze(True)
+        try:
+            result = await confirm_and_sign_out(window.bridge, current, window)
+        except session.UnsentChanges as exc:
+            window.freeze(False)
+            QMessageBox.warning(window, "Not signed out", f"{exc}. Nothing was deleted.")
+            return
+        finally:
+            self._signing_out = False
         if result is None:
+            window.freeze(False)
             return
         window.tray.hide()
         window.hide()
         finish("signed_out")
+
+    async def _sign_in_again(
+        self, window: DeskWindow, current: session.Session, finish: Callable[[str], None]
+    ) -> None:
+        """The session ended on the server (expired, revoked): keep the local copy and its
+        unsent work, forget the dead token, and show the sign-in dialog."""
+        window.save_state()
+        await window.bridge.drafts.flush()
+        await asyncio.to_thread(credentials.delete_token, current.server, current.email)
+        window.tray.hide()
+        window.hide()
+        finish("sign_in_again")
 
 
 def _display_available() -> bool:

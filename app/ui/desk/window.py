@@ -39,16 +39,19 @@ from app.ui.tray import DeskTray
 
 log = logging.getLogger(__name__)
 SAVE_STATE_AFTER_MS = 1000
+CLOSE_WAIT_S = 10.0
 
 
 class DeskWindow(QMainWindow):
     """The agent's desk.
 
-    Signals: ``signOutRequested()`` (File ▸ Sign out), ``closed()`` after the window closed
-    and everything it held (drafts) was saved.
+    Signals: ``signOutRequested()`` (File ▸ Sign out), ``signInAgainRequested()`` (the
+    session ended on the server and the agent chose to sign in again), ``closed()`` after the
+    window closed and everything it held (drafts) was saved.
     """
 
     signOutRequested = Signal()
+    signInAgainRequested = Signal()
     closed = Signal()
 
     def __init__(self, bridge: Bridge, settings: QSettings, account_key: str) -> None:
@@ -62,7 +65,12 @@ class DeskWindow(QMainWindow):
         self.setObjectName("desk")
         self.setAccessibleName("Switchboard desk")
         me = bridge.directory.me
-        tz: Any = zoneinfo.ZoneInfo(me.timezone) if me and me.timezone else None
+        tz: Any = None
+        if me is not None and me.timezone:
+            try:
+                tz = zoneinfo.ZoneInfo(me.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                log.warning("unknown timezone %r for the agent; showing UTC", me.timezone)
 
         # -- panels
         self.views = ViewsPanel(bridge, SavedViews(settings, account_key), self)
@@ -123,7 +131,7 @@ class DeskWindow(QMainWindow):
         self.search.openTicket.connect(self.open_ticket)
         self.search.openCustomer.connect(self._show_customer)
         self.tray.openTicket.connect(self.open_ticket)
-        self.status.signInRequested.connect(self.signOutRequested)
+        self.status.signInRequested.connect(self.signInAgainRequested)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
@@ -284,6 +292,15 @@ class DeskWindow(QMainWindow):
             f"Connected to {self.bridge.engine.server_url}",
         )
 
+    def freeze(self, frozen: bool) -> None:
+        """No input while the session ends (a dialog of the window's own stays usable)."""
+        central = self.centralWidget()
+        if central is not None:
+            central.setEnabled(not frozen)
+        self.menuBar().setEnabled(not frozen)
+        for action in self.actions():
+            action.setEnabled(not frozen)
+
     # ---- closing -----------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -299,7 +316,11 @@ class DeskWindow(QMainWindow):
 
     async def _close(self) -> None:
         try:
-            await asyncio.wait_for(self.tabs.close_all(), 5)
+            # Shielded: a slow disk must not cancel a draft save half-way; the bridge's
+            # shutdown waits for whatever is still saving when the wait gives up.
+            await asyncio.wait_for(asyncio.shield(self.tabs.close_all()), CLOSE_WAIT_S)
+        except TimeoutError:
+            log.warning("closing the conversations took over %s s; quitting anyway", CLOSE_WAIT_S)
         finally:
             self.tray.hide()
             self.close()
