@@ -937,3 +937,46 @@ def test_send_and_set_status_keeps_a_queued_reply_out_of_the_composer_when_the_s
                 await ada.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any, monkeypatch: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            drafts_when_discarded: list[str | None] = []
+            real_discard = ada.engine.discard_rejected
+
+            async def discard(mutation_id: int) -> Any:
+                c = await ada.reader.conversation("t-1")
+                drafts_when_discarded.append(c.draft.body if c and c.draft else None)
+                return await real_discard(mutation_id)
+
+            monkeypatch.setattr(ada.engine, "discard_rejected", discard)
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                await ada.engine.stop()
+                await lin.engine.reply("t-1", "Lin was faster")
+                await lin.engine.wait_drained()
+                QTest.keyClicks(view.composer.editor, "My late answer")
+                view.send()
+                await until(lambda: any(r["body"] == "My late answer" for r in _rows(view)))
+                ada.engine.start()
+                await until(lambda: len(view.review.cards) == 1, timeout=20)
+                card = next(iter(view.review.cards.values()))
+                card.buttons["edit"].click()
+                assert view.composer.text() == "My late answer"
+                await until(lambda: not view.review.cards)
+                # The refusal was dropped only once the text was safe in the stored draft.
+                assert drafts_when_discarded == ["My late answer"]
+            finally:
+                await _dispose()
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())

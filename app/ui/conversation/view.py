@@ -594,8 +594,16 @@ class ConversationView(QWidget):
                 if field in ("status", "priority", "assignee_id", "group_id", "tags"):
                     QTimer.singleShot(0, lambda: self.properties.open_editor(field))
         self._card_busy(mutation_id)
+
+        async def work() -> None:
+            if text:
+                # The text is in the composer; the refusal (which holds it too) is dropped
+                # only once the draft is stored, not when the keeper's timer would fire.
+                await self.bridge.drafts.flush(self.ticket_id)
+            await self.bridge.engine.discard_rejected(mutation_id)
+
         self.bridge.run(
-            self.bridge.engine.discard_rejected(mutation_id),
+            work(),
             on_result=lambda _r: self.reload(),
             on_error=self._review_failed(mutation_id),
         )
