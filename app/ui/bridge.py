@@ -170,6 +170,17 @@ class Bridge(QObject):
         task.add_done_callback(done)
         return task
 
+    async def settle(self) -> set[asyncio.Task[Any]]:
+        """Save every draft and wait (up to ``SHUTDOWN_WAIT_S``) for work already started;
+        returns what is still running.  New work is not refused: the desk stays usable."""
+        await self.drafts.flush()
+        here = asyncio.current_task()
+        running = [t for t in self._tasks if t is not here]
+        if not running:
+            return set()
+        _done, pending = await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
+        return pending
+
     async def shutdown(self) -> None:
         """Save every draft, let started work finish, stop syncing, close both databases.
 
@@ -178,16 +189,12 @@ class Bridge(QObject):
         the write.  Only what is still running after ``SHUTDOWN_WAIT_S`` (a server search
         waiting for an answer) is cancelled.
         """
-        await self.drafts.flush()
         self._shut_down = True
-        here = asyncio.current_task()
-        running = [t for t in self._tasks if t is not here]
-        if running:
-            _done, pending = await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
-            for task in pending:
-                log.warning("cancelling %s at shutdown", task.get_coro())
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        pending = await self.settle()
+        for task in pending:
+            log.warning("cancelling %s at shutdown", task.get_coro())
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.drafts.flush()  # anything typed into a composer while that work finished
         await self.engine.close()
         await self.reader.close()

@@ -331,6 +331,10 @@ async def sign_out(
     """
     bridge = None if isinstance(target, SyncEngine) else target
     engine = target if isinstance(target, SyncEngine) else target.engine
+    if bridge is not None:
+        # Drafts saved and started work (a reply, a bulk change) written before counting
+        # what would be lost: nothing may land in the outbox after the count.
+        await bridge.settle()
     if delete_cache:
         if engine.status.state == ConnectionState.ONLINE:
             # Online: give the outbox a moment to drain rather than asking about it.
