@@ -143,3 +143,48 @@ def model_count_role() -> int:
     from app.ui.desk.views import CountRole
 
     return int(CountRole)
+
+
+def test_bulk_tagging_keeps_the_tags_a_row_was_not_showing(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """Tagging a selection adds to each ticket's tags as the cache has them, not as the list
+    row had them — a row of a page never read (Ctrl+A on a long view) has none to go by."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                model = TicketListModel(ada)
+                table = TicketTable(ada, model)
+                qtbot.addWidget(table)
+                await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
+                await lin.engine.update_ticket("t-1", {"tags": ["vip"]})
+                await until(
+                    lambda: (r := model.ticket_by_id("t-1")) is not None and r.tags == ("vip",)
+                )
+                model._rows.clear()  # as if these rows' page had never been read
+                table.select_ids(["t-1", "t-2"])
+                table.bulk_update({"add_tag": "callback"})
+                await ada.engine.wait_drained(10)
+
+                async def tags_of(tid: str) -> tuple[str, ...]:
+                    rows = await ada.reader.ticket_rows([tid])
+                    return rows[tid].tags
+
+                await until_async(lambda: tags_of("t-1"), ("vip", "callback"))
+                await until_async(lambda: tags_of("t-2"), ("callback",))
+            finally:
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+async def until_async(read: Any, expected: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (value := await read()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, value
+        await asyncio.sleep(0.02)

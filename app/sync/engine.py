@@ -602,6 +602,38 @@ class SyncEngine:
 
         return await self._local(work, {"ticket": {ticket_id}})
 
+    async def add_tag(self, ticket_id: str, tag: str) -> int | None:
+        """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
+        transaction as the change), for bulk tagging: a list row not loaded yet, or loaded
+        before a colleague's tag arrived, must not decide the other tags.  None if the
+        ticket already has it.  (Tags are last-writer-wins on the server: see
+        docs/protocol.md 11.7.)"""
+        normalised = p.validated_changes("ticket.update", {"tags": [tag]})
+        tag = normalised["tags"][0]
+
+        def work(conn: Connection) -> int | None:
+            row = (
+                conn.execute(
+                    select(T_TICKETS.c.tags, T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise KeyError(f"ticket {ticket_id} is not in the cache")
+            tags = list(row["tags"] or [])
+            if tag in tags:
+                return None
+            changes = {"tags": [*tags, tag]}
+            args = {"ticket_id": ticket_id, "changes": changes, "seen_version": row["version"]}
+            mutation_id = self._enqueue(
+                conn, "ticket.update", args, "ticket", ticket_id, patch=changes, base={"tags": tags}
+            )
+            conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
+            return mutation_id
+
+        return await self._local(work, {"ticket": {ticket_id}})
+
     async def save_draft(self, ticket_id: str, body: str, kind: str = "reply") -> None:
         """Keep the agent's unsent text (call it debounced while typing)."""
         agent_id = self._require_agent()

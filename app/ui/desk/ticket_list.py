@@ -113,6 +113,7 @@ class TicketListModel(QAbstractTableModel):
         super().__init__(parent)
         self._bridge = bridge
         self._ids: list[str] = []
+        self._positions: dict[str, int] | None = None  # ticket id -> row, built when asked
         self._rows: dict[str, TicketRow] = {}
         self._loading_pages: set[int] = set()
         self._spec: ViewSpec | None = None
@@ -150,6 +151,7 @@ class TicketListModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._ids = ids
+        self._positions = None
         self._rows = {}
         self._loading_pages = set()
         self.endResetModel()
@@ -160,10 +162,13 @@ class TicketListModel(QAbstractTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, ticket_id: str) -> int | None:
-        try:
-            return self._ids.index(ticket_id)
-        except ValueError:
-            return None
+        if self._positions is None:
+            self._positions = {tid: i for i, tid in enumerate(self._ids)}
+        return self._positions.get(ticket_id)
+
+    def ticket_by_id(self, ticket_id: str) -> TicketRow | None:
+        """The loaded row of a ticket (None if its page was never read)."""
+        return self._rows.get(ticket_id)
 
     def ticket(self, row: int) -> TicketRow | None:
         tid = self.ticket_id(row)
@@ -305,7 +310,7 @@ class TicketListModel(QAbstractTableModel):
 
     def _emit_rows_changed(self, ids: set[str]) -> None:
         """One ``dataChanged`` per contiguous run of changed rows."""
-        positions = sorted(i for i, tid in enumerate(self._ids) if tid in ids)
+        positions = sorted(p for tid in ids if (p := self.row_of(tid)) is not None)
         last_column = len(COLUMNS) - 1
         start = prev = None
         for pos in [*positions, None]:
@@ -365,6 +370,7 @@ class TicketListModel(QAbstractTableModel):
             for tid in self._ids[start : end + 1]:
                 self._rows.pop(tid, None)
             del self._ids[start : end + 1]
+            self._positions = None
             self.endRemoveRows()
         # 2. the rows that stay, in their new relative order
         current = set(self._ids)
@@ -375,6 +381,7 @@ class TicketListModel(QAbstractTableModel):
             where = {tid: i for i, tid in enumerate(kept)}
             old_ids = self._ids
             self._ids = kept
+            self._positions = None
             self.changePersistentIndexList(
                 persistent,
                 [self.index(where[old_ids[p.row()]], p.column()) for p in persistent],
@@ -385,6 +392,7 @@ class TicketListModel(QAbstractTableModel):
         for start, end in _runs(added):
             self.beginInsertRows(QModelIndex(), start, end)
             self._ids[start:start] = new[start : end + 1]
+            self._positions = None
             self.endInsertRows()
 
     def tick(self) -> None:
@@ -544,25 +552,20 @@ class TicketTable(QTableView):
     def bulk_update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` to every selected ticket (queued offline like any change)."""
         ids = self.selected_ids()
-        rows = {
-            tid: self._model.ticket(r) for tid in ids if (r := self._model.row_of(tid)) is not None
-        }
+        rows = {tid: self._model.ticket_by_id(tid) for tid in ids}
         self._bridge.run(self._bulk(ids, rows, changes))
 
     async def _bulk(
         self, ids: list[str], rows: dict[str, TicketRow | None], changes: dict[str, Any]
     ) -> None:
         for tid in ids:
+            if "add_tag" in changes:
+                # the engine reads the ticket's current tags in the change's transaction
+                await self._bridge.engine.add_tag(tid, changes["add_tag"])
+                continue
             row = rows.get(tid)
-            update = dict(changes)
-            if "add_tag" in update:
-                tag = update.pop("add_tag")
-                tags = list(row.tags) if row is not None else []
-                if tag in tags:
-                    continue
-                update["tags"] = [*tags, tag]
             await self._bridge.engine.update_ticket(
-                tid, update, seen_version=row.version if row is not None else None
+                tid, changes, seen_version=row.version if row is not None else None
             )
 
     def assign_to_me(self) -> None:
