@@ -155,3 +155,24 @@ def test_with_a_keychain_the_token_lives_there_until_logout(
     out = capsys.readouterr()
     assert json.loads(out.out)["connection"] == "signed_out"
     assert "this session was signed out" in out.err
+
+
+class PlainTextFileKeyring(MemoryKeyring):
+    """Stands for keyrings.alt's PlaintextKeyring: a "keychain" that is a plain file."""
+
+    priority = 0.5  # type: ignore[assignment]
+
+
+PlainTextFileKeyring.__module__ = "keyrings.alt.file"
+
+
+def test_a_plain_text_file_backend_is_not_a_keychain() -> None:
+    previous = keyring.get_keyring()
+    try:
+        keyring.set_keyring(PlainTextFileKeyring())
+        assert not credentials.keychain_available()
+        assert not credentials.store_token("ws://desk.example", "ada@example.com", "secret")
+        keyring.set_keyring(MemoryKeyring())
+        assert credentials.keychain_available()
+    finally:
+        keyring.set_keyring(previous)

@@ -18,11 +18,25 @@ def _account(server_url: str, email: str) -> str:
     return f"{email.lower()}@{server_url.rstrip('/')}"
 
 
-def keychain_available() -> bool:
-    """Whether a real keychain backend exists (not the "fail" or null backends)."""
-    backend = keyring.get_keyring()
+def _keeps_secrets(backend: object) -> bool:
+    """A backend that stores secrets in an OS keychain: not the "fail"/"null" backends, and
+    not keyrings.alt's plain-text or file-encrypted ones (priority below 1, and a file)."""
+    module = type(backend).__module__
+    if module.startswith("keyrings.alt") or "fail" in module or "null" in module:
+        return False
     priority = getattr(backend, "priority", 0)
-    return bool(priority and priority > 0) and "fail" not in type(backend).__module__
+    return bool(priority and priority >= 1)
+
+
+def keychain_available() -> bool:
+    """Whether a real OS keychain will receive the token (never a plain-text file)."""
+    backend = keyring.get_keyring()
+    chained = getattr(backend, "backends", None)
+    if type(backend).__name__ == "ChainerBackend" and chained is not None:
+        # The chainer writes to its highest-priority backend: that one must be a keychain.
+        ordered = sorted(chained, key=lambda b: getattr(b, "priority", 0), reverse=True)
+        return bool(ordered) and _keeps_secrets(ordered[0])
+    return _keeps_secrets(backend)
 
 
 def store_token(server_url: str, email: str, token: str) -> bool:
