@@ -354,3 +354,43 @@ def test_sign_out_from_the_desk_ends_the_session_and_deletes_the_copy(
             assert refused.value.response.status_code == 401
 
     aloop.run_until_complete(body())
+
+
+def test_a_refused_bulk_change_with_no_tab_open_is_counted_and_reviewable(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any, qtmodeltester: Any
+) -> None:
+    """A stale status change made from the list (no tab of that ticket open) is refused: the
+    status bar counts it, the review list shows it, and discarding it clears the count."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                desk = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
+                assert desk.views.select(CARE_QUEUE)
+                await until(lambda: desk.ticket_model.row_of("t-2") is not None)
+                await ada.engine.stop()
+                await lin.engine.update_ticket("t-2", {"status": "pending"})
+                await lin.engine.wait_drained(10)
+                desk.ticket_table.select_ids(["t-2"])
+                desk.ticket_table.bulk_update({"status": "solved"})
+                await until(lambda: "1 change" in desk.status.text())
+                ada.engine.start()
+                await until(lambda: desk.refusals.isVisible(), timeout=20)
+                assert desk.refusals.text() == "1 refused"
+                desk.review_refusals()
+                dialog = desk._refusals_dialog
+                assert dialog is not None
+                await until(lambda: dialog.model.rowCount() == 1)
+                qtmodeltester.check(dialog.model)
+                assert dialog.model.index(0, 0).data().startswith("#2 ")
+                assert "someone else changed this ticket first" in dialog.model.index(0, 2).data()
+                dialog.discard_current()  # a status change holds no text: no question asked
+                await until(lambda: not desk.refusals.isVisible())
+            finally:
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())

@@ -31,6 +31,7 @@ from app.ui.bridge import Bridge, loop_running
 from app.ui.canned.picker import CannedPicker
 from app.ui.conversation.tabs import ConversationTabs
 from app.ui.customer.panel import CustomerPanel
+from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
 from app.ui.search.palette import SearchPalette
@@ -111,6 +112,11 @@ class DeskWindow(QMainWindow):
         self.status = DeskStatusBar(bridge, presence, self)
         self.setStatusBar(self.status)
         self.tray = DeskTray(bridge, self, presence)
+        self.refusals = RefusalsButton(bridge, self)
+        self.status.addPermanentWidget(self.refusals)
+        self.refusals.clicked.connect(self.review_refusals)
+        self._refusals_dialog: RefusalsDialog | None = None
+        bridge.rejected.connect(self._refused)
 
         # -- wiring
         self.views.viewChosen.connect(self._show_view)
@@ -147,6 +153,7 @@ class DeskWindow(QMainWindow):
         self.restore_geometry()
         view_key = self._value("current_view")
         await self.views.load(view_key if isinstance(view_key, str) else None)
+        self.refusals.recount()  # refusals from an earlier run are still to be reviewed
         tabs = self._value("tabs")
         if isinstance(tabs, str):
             try:
@@ -218,6 +225,25 @@ class DeskWindow(QMainWindow):
     def _notified(self, title: str, text: str, _ticket_id: str) -> None:
         if self.tray.tray is None:  # no system tray (some Linux desktops): say it here
             self.status.showMessage(f"{title}: {text}", 10_000)
+
+    def review_refusals(self) -> None:
+        if self._refusals_dialog is None:
+            self._refusals_dialog = RefusalsDialog(self.bridge, self)
+            self._refusals_dialog.openTicket.connect(self.open_ticket)
+        self._refusals_dialog.reload()
+        self._refusals_dialog.show()
+        self._refusals_dialog.raise_()
+
+    def _refused(self, rejected: Any) -> None:
+        # A tab of that ticket shows the refusal itself; otherwise say so here.
+        ticket_id = rejected.args.get("ticket_id") or (rejected.args.get("message") or {}).get(
+            "ticket_id"
+        )
+        if not (ticket_id and self.tabs.view(str(ticket_id))):
+            self.status.showMessage(
+                "The server refused a change of yours — see “refused” on the right to review it",
+                15_000,
+            )
 
     def _show_customer(self, customer_id: str) -> None:
         """A customer chosen in search: their card, with their tickets one click away."""
