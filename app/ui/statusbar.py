@@ -13,6 +13,7 @@ the server forgets a connection's presence when the connection ends.
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import time
 from typing import TYPE_CHECKING
@@ -136,6 +137,7 @@ class DeskStatusBar(QStatusBar):
         self.dot.setFixedSize(14, 14)
         self.dot.setAccessibleName("Connection indicator")
         self.state_label = QLabel()
+        self.state_label.setTextFormat(Qt.TextFormat.PlainText)  # server words, never markup
         self.state_label.setAccessibleName("Connection")
         self.retry_button = QPushButton("Retry now")
         self.retry_button.setFlat(True)
@@ -194,7 +196,7 @@ class DeskStatusBar(QStatusBar):
             self._countdown.stop()
         self.retry_button.setVisible(status.state == ConnectionState.RECONNECTING)
         self.sign_in_button.setVisible(status.state == ConnectionState.SIGNED_OUT)
-        self.state_label.setToolTip(status.detail)
+        self.state_label.setToolTip(html.escape(status.detail))
         self._refresh()
         self._paint_dot()
 

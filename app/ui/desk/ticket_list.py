@@ -14,6 +14,7 @@ the selection stays on its tickets.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -219,7 +220,9 @@ class TicketListModel(QAbstractTableModel):
             return self._text(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == TicketColumn.SUBJECT:
-                return row.subject + (" — changes waiting to be sent" if row.pending else "")
+                # Tooltips guess rich text: a subject is the customer's words, so escaped.
+                note = " — changes waiting to be sent" if row.pending else ""
+                return html.escape(row.subject) + note
             if column == TicketColumn.UPDATED:
                 return row.updated_at.astimezone(self._tz).strftime("%A %d %B %Y, %H:%M")
             return None
