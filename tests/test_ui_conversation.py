@@ -980,3 +980,48 @@ def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
                 await lin.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def _shown(tip: str) -> str:
+    """What a Qt tooltip (or What's This) shows for ``tip``: Qt guesses rich text."""
+    from PySide6 import QtGui
+
+    doc = QtGui.QTextDocument()
+    if QtGui.Qt.mightBeRichText(tip):
+        doc.setHtml(tip)
+    else:
+        doc.setPlainText(tip)
+    return doc.toPlainText()
+
+
+def test_tab_and_thread_tooltips_show_customer_markup_literally(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    from app.models.tables import T_CUSTOMERS, T_TICKETS
+
+    hostile = '<b>x</b><img src="http://evil.test/x.png">'
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    with store.begin() as conn:
+        conn.execute(T_TICKETS.update().where(T_TICKETS.c.id == "t-1").values(subject=hostile))
+        conn.execute(T_CUSTOMERS.update().where(T_CUSTOMERS.c.id == "c-2").values(name=hostile))
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                await until(lambda: hostile in view.tooltip())
+                for tip in (tabs.tabToolTip(0), tabs.tabWhatsThis(0)):
+                    assert f"#1 {hostile}" in _shown(tip)
+                    assert "<img" not in tip  # escaped: nothing is fetched or drawn
+                model = view.thread_view.thread_model
+                author_tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+                assert model.index(0).data(ThreadRole.AUTHOR_NAME) == hostile
+                assert _shown(author_tip).startswith(hostile)
+                assert "<img" not in author_tip
+            finally:
+                await _dispose()
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())

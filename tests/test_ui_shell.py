@@ -20,7 +20,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 from pytestqt.qtbot import QtBot
@@ -46,7 +46,7 @@ from app.ui.session import (
 )
 from app.ui.signin import NO_KEYCHAIN_TEXT, SignInDialog, SignOutDialog
 from app.ui.statusbar import DeskStatusBar, PresenceChoice, describe
-from app.ui.tray import DeskTray, mention_pattern
+from app.ui.tray import DeskTray, mention_pattern, notification_body
 from tests.ui_world import signed_in_bridge, until
 from tests.world import PASSWORD, make_store, running_server
 
@@ -223,6 +223,8 @@ def test_sign_in_failures_are_explained(
             await submit(dialog, server.url, ADA, "not the password")
             assert dialog.session is None
             assert "email or password is not right" in dialog.error_text()
+            # What a server says is shown as words, never as markup.
+            assert dialog.error_label.textFormat() == Qt.TextFormat.PlainText
             assert dialog.password_edit.selectedText() == "not the password"
             assert memory_keyring.entries == {}
             # A failed first sign-in leaves no empty cache behind.
@@ -426,6 +428,8 @@ def test_crash_dialog_shows_the_traceback_copies_it_and_never_stacks(
             assert reporter.dialog is None
             assert reporter.notice is not None
             assert "disk is full" in reporter.notice.text()
+            # Error text may quote data (a path, a server's words): never read as markup.
+            assert reporter.notice.textFormat() == Qt.TextFormat.PlainText
             reporter.notice.close()
         finally:
             reporter.uninstall()
@@ -514,6 +518,17 @@ def test_presence_is_remembered_and_sent_again_after_a_reconnect(
 
 
 # ---- tray ------------------------------------------------------------------------------------
+
+
+def test_notification_bodies_show_customer_markup_literally() -> None:
+    hostile = '#12 <b>x</b><img src="http://evil.test/x.png"> & more'
+    # Freedesktop notification servers (Linux, BSD) read the body as markup: escaped.
+    body = notification_body(hostile, "linux")
+    assert body == '#12 &lt;b&gt;x&lt;/b&gt;&lt;img src="http://evil.test/x.png"&gt; &amp; more'
+    assert notification_body(hostile, "freebsd14") == body
+    # Windows and macOS show the text as it is.
+    assert notification_body(hostile, "win32") == hostile
+    assert notification_body(hostile, "darwin") == hostile
 
 
 def test_mention_pattern_matches_first_name_or_email_local_part() -> None:

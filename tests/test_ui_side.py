@@ -220,6 +220,44 @@ def test_snippets_are_escaped_and_only_matches_are_bold() -> None:
         assert ">" not in out
 
 
+def _shown(tip: str) -> str:
+    """What a Qt tooltip shows for ``tip`` (Qt guesses whether it is rich text)."""
+    from PySide6 import QtGui
+
+    doc = QtGui.QTextDocument()
+    if QtGui.Qt.mightBeRichText(tip):
+        doc.setHtml(tip)
+    else:
+        doc.setPlainText(tip)
+    return doc.toPlainText()
+
+
+def test_tooltips_of_customer_text_show_markup_literally(qapp: Any) -> None:
+    hostile = '<b>x</b><img src="http://evil.test/x.png">'
+    briefs = TicketBriefModel()
+    briefs.set_rows([replace(_brief(12), subject=hostile)])
+    identities = IdentityModel()
+    identities.set_rows([("email", hostile)])
+    results = SearchResultsModel()
+    results.set_rows([PaletteRow(RowKind.HIT, f"#12 {hostile}", hostile, ticket_id="t-12")])
+    for model, literal in (
+        (briefs, f"Ticket 12: {hostile} (open"),
+        (identities, f"Email {hostile} (Ctrl+C copies it)"),
+        (results, f"#12 {hostile}"),
+    ):
+        index = model.index(0, 0)
+        tip = index.data(Qt.ItemDataRole.ToolTipRole)
+        assert literal in _shown(tip), model
+        assert "<img" not in tip  # escaped: nothing is fetched or drawn
+        # Screen readers get the plain words, not escaped ones.
+        assert literal in index.data(Qt.ItemDataRole.AccessibleTextRole)
+    # Plain text stays as it was (escaping it would show the entities).
+    briefs.set_rows([replace(_brief(1), subject="Tom & Jerry")])
+    tip = briefs.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Ticket 1: Tom & Jerry (")
+    assert _shown(tip) == tip
+
+
 def test_local_time_of_the_customer() -> None:
     noon = datetime(2026, 11, 23, 12, 5, tzinfo=UTC)
     assert local_time_text("Europe/Berlin", noon) == "13:05 local (UTC+1)"
@@ -302,6 +340,7 @@ def test_customer_panel_follows_the_customer_live(
                 await until(lambda: "Prefers a call" in panel.notes_label.text())
                 assert panel.notes_label.textFormat() == Qt.TextFormat.PlainText
                 assert panel.tier_badge.text() == "Gold"
+                assert panel.tier_badge.textFormat() == Qt.TextFormat.PlainText  # data
                 assert ("chat", "grace#1") in panel.identities.rows
                 assert ("phone", "+4930123456") not in panel.identities.rows
                 assert resets == []

@@ -357,6 +357,7 @@ class CrashReporter(QObject):
             _active_window(),
         )
         box.setAccessibleName("Problem")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # error text may quote data: never markup
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(self._notice_closed)
         self.notice = box

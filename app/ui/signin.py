@@ -115,6 +115,7 @@ class SignInDialog(QDialog):
             self.keep_check.setEnabled(False)
 
         self.error_label = QLabel()
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # a server's words, not markup
         self.error_label.setWordWrap(True)
         self.error_label.setAccessibleName("Sign-in problem")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -15,7 +15,9 @@ badge is set where Qt supports it.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -44,6 +46,15 @@ MY_TICKETS = ViewSpec(key="mine", title="Assigned to me", assignee="me")
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"
+
+
+def notification_body(text: str, platform: str = sys.platform) -> str:
+    """A notification's body as the system shows it literally.  Freedesktop notification
+    servers (Linux, BSD) read the body as markup, and it quotes subjects and messages of
+    customers: escaped there.  Windows and macOS show it as plain text already."""
+    if platform.startswith(("win32", "cygwin", "darwin")):
+        return text
+    return html.escape(text, quote=False)
 
 
 def _ticket_title(row: TicketRow | None) -> str:
@@ -255,7 +266,10 @@ class DeskTray(QObject):
         self.notified.emit(title, text, ticket_id)
         if self.tray is not None:
             self.tray.showMessage(
-                title, text, QSystemTrayIcon.MessageIcon.Information, NOTIFICATION_MS
+                title,
+                notification_body(text),
+                QSystemTrayIcon.MessageIcon.Information,
+                NOTIFICATION_MS,
             )
 
     def notification_clicked(self) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QTabWidget, QVBoxLayout, QWidget
 
 from app.ui import shortcuts
 from app.ui.bridge import Bridge
+from app.ui.conversation.thread import plain_tip
 from app.ui.conversation.view import ConversationView
 
 log = logging.getLogger(__name__)
@@ -282,8 +283,9 @@ class ConversationTabs(QTabWidget):
         index = self.indexOf(view)
         if index >= 0:
             self.setTabText(index, view.title())
-            self.setTabToolTip(index, view.tooltip())
-            self.setTabWhatsThis(index, view.tooltip())
+            # The subject is the customer's text: shown literally, never as markup.
+            self.setTabToolTip(index, plain_tip(view.tooltip()))
+            self.setTabWhatsThis(index, plain_tip(view.tooltip()))
             self.tabBar().setAccessibleTabName(index, view.tooltip().replace("\n", ", "))
 
     def _loaded(self, view: ConversationView) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 from enum import IntEnum
 from typing import Any
 
+from PySide6 import QtGui
 from PySide6.QtCore import (
     QAbstractListModel,
     QEvent,
@@ -58,6 +59,21 @@ MAX_PAINTED_CHARS = 20_000
 # lines, expanded with Enter or a double-click; the newest message is always shown whole.
 # Measuring wrapped text is what opening a long thread costs, so this bounds it too.
 COLLAPSE_CHARS = 600
+
+
+def plain_tip(text: str) -> str:
+    """``text`` as a tooltip (or What's This) that shows it literally.
+
+    Qt guesses whether such text is rich text (``Qt.mightBeRichText``): a subject like
+    ``#12 <b>Refund</b>`` would be rendered as markup (images fetched, links shown).  Text Qt
+    would take for markup goes out as escaped rich text instead; other text is left as it is
+    (escaping it would show the entities)."""
+    rich = QtGui.Qt.mightBeRichText(text)
+    if not rich:
+        return text
+    return QtGui.Qt.convertFromPlainText(text, QtGui.Qt.WhiteSpaceMode.WhiteSpaceNormal)
+
+
 COLLAPSE_LINES = 8
 _WRAP = int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextExpandTabs)
 
@@ -164,7 +180,9 @@ class ThreadModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return row.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()
+            return plain_tip(
+                f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()
+            )
         if role == ThreadRole.ID:
             return item.id
         if role == ThreadRole.KIND:

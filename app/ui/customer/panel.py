@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 from app.sync.desk_types import CustomerCard, TicketBrief
 from app.ui import theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.thread import plain_tip
 
 R = TypeVar("R")
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -183,7 +184,9 @@ class TicketBriefModel(KeyedListModel[TicketBrief]):
                 QDateTime.fromSecsSinceEpoch(int(row.updated_at.timestamp())),
                 QLocale.FormatType.ShortFormat,
             )
-            return f"{number}: {row.subject} ({status_text(row.status)}, updated {updated})"
+            text = f"{number}: {row.subject} ({status_text(row.status)}, updated {updated})"
+            # The subject is the customer's: a tooltip shows it literally, never as markup.
+            return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         return None
 
 
@@ -198,7 +201,8 @@ class IdentityModel(KeyedListModel[tuple[str, str]]):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {value}"
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
-            return f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
+            text = f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
+            return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         if role == Qt.ItemDataRole.EditRole:
             return value
         if role == Qt.ItemDataRole.DecorationRole:
@@ -348,6 +352,7 @@ class CustomerPanel(QWidget):
         self.name_label.setFont(font)
         head.addWidget(self.name_label, 1)
         self.tier_badge = QLabel()
+        self.tier_badge.setTextFormat(Qt.TextFormat.PlainText)  # the tier is data, not markup
         self.tier_badge.setAccessibleName("Customer tier")
         self.tier_badge.setObjectName("tierBadge")
         self.tier_badge.setFrameShape(QFrame.Shape.StyledPanel)

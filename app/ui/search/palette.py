@@ -64,6 +64,7 @@ from app.sync.desk_types import SearchHit, SearchResults
 from app.sync.engine import RequestFailed
 from app.sync.observer import ConnectionStatus
 from app.ui.bridge import Bridge
+from app.ui.conversation.thread import plain_tip
 from app.ui.theme import colors
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,9 @@ class SearchResultsModel(QAbstractListModel):
             Qt.ItemDataRole.ToolTipRole,
         ):
             plain = snippet_text(row.snippet)
-            if not plain or plain == row.title:
-                return row.title
-            return f"{row.title} — {plain}"
+            text = row.title if not plain or plain == row.title else f"{row.title} — {plain}"
+            # Titles and snippets are customers' text: a tooltip shows them literally.
+            return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         if role == TitleHtmlRole:
             if row.title_marks:
                 plain_end = len(row.title) - len(row.title_marks.replace("[", "").replace("]", ""))
