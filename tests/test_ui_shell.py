@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import keyring
 import pytest
@@ -707,6 +708,60 @@ def test_tray_tells_of_a_customer_reply_on_a_ticket_the_agent_owns(
             ]
             tray._message_arrived("t-2", reply, rows["t-2"])  # not hers: no news for her
             assert len(notified) == 1
+            await ada.shutdown()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_tray_reads_no_messages_during_a_catch_up_and_remembers_a_bounded_number(
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: QtBot,
+    tmp_path: Path,
+    settings: QSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.ui import tray as tray_module
+
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, ADA)
+            window = QWidget()
+            qtbot.addWidget(window)
+            tray = DeskTray(ada, window, PresenceChoice(ada, settings))
+            await until(lambda: "t-1" in tray._mine)
+            asked: list[list[str]] = []
+            real = ada.reader.messages
+
+            async def messages(ids: Any) -> Any:
+                asked.append(list(ids))
+                return await real(ids)
+
+            monkeypatch.setattr(ada.reader, "messages", messages)
+            monkeypatch.setattr(tray_module, "SEEN_MESSAGES_MAX", 3, raising=False)
+            monkeypatch.setattr(tray_module, "MESSAGE_READ_BATCH", 2, raising=False)
+
+            # Not live (a bootstrap or catch-up): no message is read, none is remembered.
+            await ada.engine.stop()
+            assert not ada.online
+            ada.entitiesChanged.emit({"message": {"m-1", "m-2"}, "ticket": {"t-1", "t-2"}})
+            await asyncio.sleep(0.2)
+            async with tray._lock:  # the change set has been examined
+                pass
+            assert asked == []
+            assert len(tray._seen_messages) == 0
+
+            # Live: read in small batches; the memory of examined messages stays bounded.
+            ada.engine.start()
+            await until(lambda: ada.online, timeout=20)
+            ids = {f"m-{i}" for i in range(1, 6)}
+            ada.entitiesChanged.emit({"message": ids})
+            await until(lambda: sum(map(len, asked)) == 5)
+            async with tray._lock:
+                pass
+            assert all(len(batch) <= 2 for batch in asked)
+            assert len(tray._seen_messages) <= 3
             await ada.shutdown()
         store.dispose()
 

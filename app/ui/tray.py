@@ -18,6 +18,7 @@ import asyncio
 import html
 import re
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
 # Server and workstation clocks differ a little; a message stamped just before the desk
 # opened on a clock that runs ahead is still news.
 CLOCK_SKEW = timedelta(minutes=2)
+# Messages already examined, so that a later change of one (its delivery state) is not news
+# again: only the most recent ones are remembered (a first sync brings a million).
+SEEN_MESSAGES_MAX = 5000
+# Messages of a live change set are read this many at a time: the desk reader is one thread,
+# and the desk's own reads go between the batches.
+MESSAGE_READ_BATCH = 100
 NOTIFICATION_MS = 8000
 SNIPPET_CHARS = 140
 MY_TICKETS = ViewSpec(key="mine", title="Assigned to me", assignee="me")
@@ -135,7 +142,10 @@ class DeskTray(QObject):
         self.unread: set[str] = set()
         self.last_ticket: str | None = None
         self._mine: set[str] = set()
-        self._seen_messages: set[str] = set()
+        self._seen_messages: OrderedDict[str, None] = OrderedDict()  # oldest first, bounded
+        # Since when changes arrive live (None: not live now).  A message created before it
+        # came with a catch-up (never read, never news), even if a live change names it later.
+        self._live_since: datetime | None = self.opened_at if bridge.online else None
         self._lock = asyncio.Lock()
 
         self.menu = QMenu(window)
@@ -195,7 +205,14 @@ class DeskTray(QObject):
     async def _examine(self, ticket_ids: set[str], message_ids: set[str], live: bool) -> None:
         async with self._lock:  # one change set after the other, in arrival order
             reader = self.bridge.reader
-            found = await reader.messages(sorted(message_ids)) if message_ids else {}
+            # Messages matter only live: a bootstrap or catch-up (a first sync brings a
+            # million) is never news, so its messages are not read at all; nor are messages
+            # already examined.
+            found: dict[str, tuple[str, MessageItem]] = {}
+            if live:
+                wanted = sorted(m for m in message_ids if m not in self._seen_messages)
+                for start in range(0, len(wanted), MESSAGE_READ_BATCH):
+                    found.update(await reader.messages(wanted[start : start + MESSAGE_READ_BATCH]))
             needed = ticket_ids | {ticket_id for ticket_id, _ in found.values()}
             rows = await reader.ticket_rows(sorted(needed)) if needed else {}
             me = self.bridge.agent_id
@@ -209,12 +226,18 @@ class DeskTray(QObject):
                 # pending: the agent's own change, not yet acknowledged — they know.
                 if live and newly_mine and not row.pending:
                     self._notify("Ticket assigned to you", self._describe(row), ticket_id)
+            since = self._live_since or self.opened_at
             for message_id, (ticket_id, item) in sorted(found.items()):
                 if message_id in self._seen_messages:
                     continue
-                self._seen_messages.add(message_id)
-                if live and item.created_at >= self.opened_at - CLOCK_SKEW:
+                self._remember(message_id)
+                if item.created_at >= max(since, self.opened_at) - CLOCK_SKEW:
                     self._message_arrived(ticket_id, item, rows.get(ticket_id))
+
+    def _remember(self, message_id: str) -> None:
+        self._seen_messages[message_id] = None
+        while len(self._seen_messages) > SEEN_MESSAGES_MAX:
+            self._seen_messages.popitem(last=False)
 
     def _describe(self, row: TicketRow) -> str:
         customer = f" — {row.customer_name}" if row.customer_name else ""
@@ -329,6 +352,11 @@ class DeskTray(QObject):
             action.setChecked(True)
 
     def _connection_changed(self, status: ConnectionStatus) -> None:
+        online = status.state == ConnectionState.ONLINE
+        if not online:
+            self._live_since = None
+        elif self._live_since is None:
+            self._live_since = datetime.now(UTC)
         if self.tray is not None:
             self.tray.setIcon(badge_icon(len(self.unread), status.state == ConnectionState.ONLINE))
 
