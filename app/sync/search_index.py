@@ -330,7 +330,7 @@ def index_pending(conn: Connection, limit: int = 5000) -> int:
             _merge_activity(conn, bound)
         done += conn.exec_driver_sql(
             f"INSERT INTO {fts} (rowid, {column}) SELECT t.rowid, t.{column} FROM {queue} q "
-            f"JOIN {table} t ON t.rowid = q.rid WHERE q.rid <= ? ORDER BY q.rid",
+            f"CROSS JOIN {table} t ON t.rowid = q.rid WHERE q.rid <= ? ORDER BY q.rid",
             (bound,),
         ).rowcount
         conn.exec_driver_sql(f"DELETE FROM {queue} WHERE rid <= ?", (bound,))
@@ -346,7 +346,7 @@ def index_pending(conn: Connection, limit: int = 5000) -> int:
             INSERT INTO fts_customers (rowid, name, identities)
             SELECT c.rowid, c.name, (SELECT group_concat(i.value, ' ')
                                        FROM customer_identities i WHERE i.customer_id = c.id)
-            FROM fts_customers_queue q JOIN customers c ON c.rowid = q.rid
+            FROM fts_customers_queue q CROSS JOIN customers c ON c.rowid = q.rid
             WHERE q.rid <= ?
             """,
             (bound,),
@@ -368,7 +368,10 @@ def _merge_activity(conn: Connection, bound: int) -> None:
             SELECT m.ticket_id,
                 max(CASE WHEN m.author_type = 'customer' THEN m.created_at END) AS c,
                 max(CASE WHEN {_ANSWER} THEN m.created_at END) AS a
-            FROM fts_messages_queue q JOIN messages m ON m.rowid = q.rid
+            -- CROSS JOIN fixes the order: walk the (short) queue and look each message up
+            -- by rowid.  Left to itself the planner walks every message in ticket order for
+            -- the GROUP BY (124 ms at 1M messages, for a single queued row).
+            FROM fts_messages_queue q CROSS JOIN messages m ON m.rowid = q.rid
             WHERE q.rid <= ?
             GROUP BY m.ticket_id
         ) WHERE c IS NOT NULL OR a IS NOT NULL
