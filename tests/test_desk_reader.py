@@ -431,6 +431,26 @@ def test_canned_visibility_editability_and_filter(desk: tuple[Path, Engine]) -> 
     asyncio.run(with_reader(path, body))
 
 
+def test_search_snippets_mark_matches_with_control_characters_not_brackets(
+    desk: tuple[Path, Engine],
+) -> None:
+    path, engine = desk
+    with engine.begin() as conn:
+        wire.upsert_many(
+            conn,
+            "message",
+            [message("m-x", "t-2", "customer", NOW, body="[EXTERNAL] Invoice [2] is overdue")],
+        )
+
+    async def body(reader: DeskReader) -> None:
+        hits = [h for h in (await reader.search("overdue")).hits if h.kind == "message"]
+        assert hits, "the message is found"
+        # The brackets are the customer's text; only the matched word is marked.
+        assert hits[0].snippet == "[EXTERNAL] Invoice [2] is \x02overdue\x03"
+
+    asyncio.run(with_reader(path, body))
+
+
 def test_search_finds_tickets_customers_and_messages(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
@@ -443,7 +463,7 @@ def test_search_finds_tickets_customers_and_messages(desk: tuple[Path, Engine]) 
         kinds = [h.kind for h in jams.hits]
         assert kinds[0] == "ticket"
         assert jams.hits[0].title == "#1 Printer jams daily"
-        assert "[jams]" in jams.hits[0].snippet.lower()
+        assert "\x02jams\x03" in jams.hits[0].snippet.lower()
         assert kinds.count("message") == 2
         assert kinds == sorted(kinds, key=["ticket", "message"].index)
         assert jams.elapsed_ms >= 0
@@ -453,7 +473,7 @@ def test_search_finds_tickets_customers_and_messages(desk: tuple[Path, Engine]) 
             assert any(h.kind == "customer" and h.customer_id == "c-1" for h in hits), query
         refund = await reader.search("refund ord")
         assert [h.ticket_id for h in refund.hits if h.kind == "message"] == ["t-2"]
-        assert "[order]" in refund.hits[-1].snippet
+        assert "\x02order\x03" in refund.hits[-1].snippet
         assert (await reader.search("printer", limit=1)).hits[0].kind == "ticket"
         assert len((await reader.search("printer", limit=1)).hits) == 1
 

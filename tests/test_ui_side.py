@@ -32,6 +32,7 @@ from app.ui.search.palette import (
     SnippetHtmlRole,
     TitleHtmlRole,
     snippet_html,
+    snippet_text,
 )
 from tests.ui_world import signed_in_bridge, until
 from tests.world import make_store, running_server
@@ -188,7 +189,9 @@ def test_search_results_model_passes_the_model_tester(qtmodeltester: Any) -> Non
     model.set_rows(
         [
             PaletteRow(RowKind.HEADER, "Tickets"),
-            PaletteRow(RowKind.HIT, "#1 <b>x</b>", "a [b] c", hit_kind="ticket", ticket_id="t"),
+            PaletteRow(
+                RowKind.HIT, "#1 <b>x</b>", "a \x02b\x03 c", hit_kind="ticket", ticket_id="t"
+            ),
             PaletteRow(RowKind.SERVER_ACTION, "Search older tickets on the server"),
         ]
     )
@@ -203,17 +206,22 @@ def test_search_results_model_passes_the_model_tester(qtmodeltester: Any) -> Non
     assert model.index(1, 0).data(TitleHtmlRole) == "#1 &lt;b&gt;x&lt;/b&gt;"
     assert model.index(1, 0).data(SnippetHtmlRole) == "a <b>b</b> c"
     model.set_rows(
-        [PaletteRow(RowKind.HIT, "#1 <i>x</i> y", title_marks="<i>x</i> [y]", ticket_id="t")]
+        [PaletteRow(RowKind.HIT, "#1 <i>x</i> y", title_marks="<i>x</i> \x02y\x03", ticket_id="t")]
     )
     assert model.index(0, 0).data(TitleHtmlRole) == "#1 &lt;i&gt;x&lt;/i&gt; <b>y</b>"
     assert model.index(0, 0).data() == "#1 <i>x</i> y"
 
 
 def test_snippets_are_escaped_and_only_matches_are_bold() -> None:
-    assert snippet_html("the [printer] jams") == "the <b>printer</b> jams"
-    assert snippet_html("<script>[x]</script>") == "&lt;script&gt;<b>x</b>&lt;/script&gt;"
-    assert snippet_html('a "b" & [c') == "a &quot;b&quot; &amp; <b>c</b>"
-    assert snippet_html("stray ] and\nnewline") == "stray ] and newline"
+    assert snippet_html("the \x02printer\x03 jams") == "the <b>printer</b> jams"
+    assert snippet_html("<script>\x02x\x03</script>") == "&lt;script&gt;<b>x</b>&lt;/script&gt;"
+    assert snippet_html('a "b" & \x02c') == "a &quot;b&quot; &amp; <b>c</b>"
+    assert snippet_html("stray \x03 and\nnewline") == "stray  and newline"
+    # Brackets are text (a mail's "[EXTERNAL]"), never a match.
+    assert snippet_html("[EXTERNAL] your \x02refund\x03 [1]") == (
+        "[EXTERNAL] your <b>refund</b> [1]"
+    )
+    assert snippet_text("[EXTERNAL] your \x02refund\x03") == "[EXTERNAL] your refund"
     for text in HOSTILE:
         out = snippet_html(text).replace("<b>", "").replace("</b>", "")
         assert "<" not in out
@@ -713,6 +721,56 @@ def test_search_palette_finds_opens_and_asks_the_server(
                 assert "Offline" in palette.model.rows[action].title
                 palette.search_server()  # does nothing harmful offline
                 assert palette.model.find(RowKind.SERVER_ACTION) == action
+            finally:
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_search_palette_recovers_when_the_local_search_fails(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any, monkeypatch: Any
+) -> None:
+    store = side_store(tmp_path)
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            try:
+                palette = SearchPalette(ada)
+                qtbot.addWidget(palette)
+                tickets: list[str] = []
+                palette.openTicket.connect(tickets.append)
+                real = ada.reader.search
+                failing = [True]
+
+                async def search(query: str, limit: int = 50) -> Any:
+                    if failing[0]:
+                        raise OSError("disk I/O error")
+                    return await real(query, limit)
+
+                monkeypatch.setattr(ada.reader, "search", search)
+                palette.open()
+                shown: list[str] = []
+                palette.resultsShown.connect(shown.append)
+                qtbot.keyClicks(palette.query_edit, "#2")
+                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)  # waits for the answer
+                await until(lambda: "#2" in shown)
+                assert tickets == []
+                assert "failed" in palette.status_label.text()
+                assert "disk I/O error" in palette.status_label.text()
+                assert not palette._searching
+                # The server can still be asked; the failure is said in a row, too.
+                kinds = [r.kind for r in palette.model.rows]
+                assert RowKind.NOTE in kinds
+                assert RowKind.SERVER_ACTION in kinds
+
+                # The search works again: Enter opens what it finds (it did not stay stuck).
+                failing[0] = False
+                shown.clear()
+                palette._search_now()
+                await until(lambda: "#2" in shown)
+                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)
+                await until(lambda: tickets == ["t-2"])
             finally:
                 await ada.shutdown()
 

@@ -805,6 +805,17 @@ def _rejections(conn: Connection, ticket_id: str | None) -> list[Rejection]:
     return out
 
 
+# Snippets mark the matched words with these control characters (SearchHit.snippet): they
+# cannot be typed, so text with brackets ("[EXTERNAL]") is never taken for a match.
+MATCH_START = "\x02"
+MATCH_END = "\x03"
+
+
+def _unmarked(text: str) -> str:
+    """``text`` without the match marks (a snippet made from it marks only matches)."""
+    return text.replace(MATCH_START, "").replace(MATCH_END, "")
+
+
 def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     hits: list[SearchHit] = []
     if limit <= 0:
@@ -816,7 +827,8 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
             "SELECT id, number, subject FROM tickets WHERE number = ?", (int(number.group(1)),)
         ).first()
         if r is not None:
-            hits.append(SearchHit("ticket", f"#{r[1]} {r[2]}", r[2], ticket_id=r[0]))
+            subject = _unmarked(r[2])
+            hits.append(SearchHit("ticket", f"#{r[1]} {r[2]}", subject, ticket_id=r[0]))
             seen_tickets.add(r[0])
     match = match_expression(query, min_prefix=2)
     if match is None:
@@ -826,7 +838,7 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     # rows: newest first, which FTS5 reads in rowid order and stops at the LIMIT, instead
     # of ranking every message that contains a common word.
     for r in conn.exec_driver_sql(
-        "SELECT t.id, t.number, t.subject, snippet(fts_tickets, 0, '[', ']', '…', 16) "
+        "SELECT t.id, t.number, t.subject, snippet(fts_tickets, 0, char(2), char(3), '…', 16) "
         "FROM fts_tickets JOIN tickets t ON t.rowid = fts_tickets.rowid "
         "WHERE fts_tickets MATCH ? ORDER BY rank LIMIT ?",
         (match, ticket_cap + 1),
@@ -838,7 +850,7 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
         hits.append(SearchHit("ticket", title, r[3], ticket_id=r[0]))
     customer_cap = max(1, limit // 4)
     for r in conn.exec_driver_sql(
-        "SELECT c.id, c.name, snippet(fts_customers, -1, '[', ']', '…', 12) "
+        "SELECT c.id, c.name, snippet(fts_customers, -1, char(2), char(3), '…', 12) "
         "FROM fts_customers JOIN customers c ON c.rowid = fts_customers.rowid "
         "WHERE fts_customers MATCH ? ORDER BY rank LIMIT ?",
         (match, customer_cap),
@@ -849,7 +861,7 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     if room > 0 and message_match is not None:
         rows = conn.exec_driver_sql(
             "SELECT m.ticket_id, t.number, t.subject, s.snip FROM ("
-            "  SELECT rowid AS rid, snippet(fts_messages, 0, '[', ']', '…', 16) AS snip"
+            "  SELECT rowid AS rid, snippet(fts_messages, 0, char(2), char(3), '…', 16) AS snip"
             "  FROM fts_messages WHERE fts_messages MATCH ? ORDER BY rowid DESC LIMIT ?"
             ") AS s JOIN messages m ON m.rowid = s.rid "
             "LEFT JOIN tickets t ON t.id = m.ticket_id ORDER BY s.rid DESC",

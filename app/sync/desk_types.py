@@ -188,7 +188,7 @@ class CannedItem:
 class SearchHit:
     kind: str  # "ticket", "customer" or "message"
     title: str  # "#1042 Printer jams", "Ada Lovelace", ...
-    snippet: str  # plain text around the match; the matched words wrapped in [ and ]
+    snippet: str  # plain text around the match; matched words between "\x02" and "\x03"
     ticket_id: str | None = None
     customer_id: str | None = None
 

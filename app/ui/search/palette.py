@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sync.desk import MATCH_END, MATCH_START
 from app.sync.desk_types import SearchHit, SearchResults
 from app.sync.engine import RequestFailed
 from app.sync.observer import ConnectionStatus
@@ -99,13 +100,13 @@ class PaletteRow:
 
     kind: RowKind
     title: str
-    snippet: str = ""  # plain text, matched words wrapped in [ and ]
+    snippet: str = ""  # plain text, matched words between MATCH_START and MATCH_END
     hit_kind: str = ""  # "ticket", "customer", "message" (for HIT)
     ticket_id: str | None = None
     customer_id: str | None = None
     number: int | None = None
     enabled: bool = True
-    title_marks: str = ""  # the title's end with its matches in [ ] (when the match is there)
+    title_marks: str = ""  # the title's end with its matches marked (when the match is there)
 
     @property
     def selectable(self) -> bool:
@@ -113,9 +114,11 @@ class PaletteRow:
 
 
 def snippet_html(snippet: str) -> str:
-    """``snippet``'s [matches] in bold, everything else escaped: safe to give Qt as rich text.
+    """``snippet``'s matches (between MATCH_START and MATCH_END, control characters no one
+    types) in bold, everything else escaped: safe to give Qt as rich text.  Brackets are text.
 
-    Unbalanced marks are tolerated: a stray ``]`` is text, an unclosed ``[`` bolds to the end.
+    Unbalanced marks are tolerated: a stray end mark is dropped, an unclosed start mark bolds
+    to the end.
     """
     out: list[str] = []
     text: list[str] = []
@@ -127,14 +130,16 @@ def snippet_html(snippet: str) -> str:
             text.clear()
 
     for ch in snippet.replace("\r", " ").replace("\n", " "):
-        if ch == "[" and not bold:
-            flush()
-            out.append("<b>")
-            bold = True
-        elif ch == "]" and bold:
-            flush()
-            out.append("</b>")
-            bold = False
+        if ch == MATCH_START:
+            if not bold:
+                flush()
+                out.append("<b>")
+                bold = True
+        elif ch == MATCH_END:
+            if bold:
+                flush()
+                out.append("</b>")
+                bold = False
         else:
             text.append(ch)
     flush()
@@ -145,7 +150,11 @@ def snippet_html(snippet: str) -> str:
 
 def snippet_text(snippet: str) -> str:
     """The snippet as plain text (for screen readers and copying): marks removed."""
-    return " ".join(snippet.replace("[", "").replace("]", "").split())
+    return " ".join(_unmarked(snippet).split())
+
+
+def _unmarked(text: str) -> str:
+    return text.replace(MATCH_START, "").replace(MATCH_END, "")
 
 
 class SearchResultsModel(QAbstractListModel):
@@ -196,7 +205,7 @@ class SearchResultsModel(QAbstractListModel):
             return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         if role == TitleHtmlRole:
             if row.title_marks:
-                plain_end = len(row.title) - len(row.title_marks.replace("[", "").replace("]", ""))
+                plain_end = len(row.title) - len(_unmarked(row.title_marks))
                 return html.escape(row.title[:plain_end], quote=True) + snippet_html(
                     row.title_marks
                 )
@@ -451,7 +460,29 @@ class SearchPalette(QDialog):
         self._bridge.run(
             self._bridge.reader.search(query, LOCAL_LIMIT),
             on_result=lambda results: self._show_results(generation, query, results),
+            on_error=lambda exc: self._search_failed(generation, query, exc),
         )
+
+    def _search_failed(self, generation: int, query: str, exc: BaseException) -> None:
+        if generation != self._generation:
+            return  # a newer query is on its way
+        # Not searching any more: Enter must not wait for an answer that will not come.
+        self._searching = False
+        self._open_when_shown = False
+        self._query = query
+        log.warning("local search for %r failed", query, exc_info=exc)
+        rows = [PaletteRow(RowKind.NOTE, "This workstation's search did not answer")]
+        number_match = _NUMBER.match(query)
+        if number_match and int(number_match.group(1)) >= 1:
+            rows.append(self._fetch_number_row(int(number_match.group(1))))
+        rows.append(self._server_action_row())
+        self.model.set_rows(rows)
+        self._select_first()
+        detail = str(exc) or type(exc).__name__
+        self.status_label.setText(
+            f"Searching this workstation failed ({detail}). Try again, or search the server."
+        )
+        self.resultsShown.emit(query)
 
     def _show_results(self, generation: int, query: str, results: SearchResults) -> None:
         if generation != self._generation:
@@ -708,7 +739,7 @@ def _hit_row(hit: SearchHit) -> PaletteRow:
     """A local hit; when the match is in the title itself (a ticket's subject, a customer's
     name) it is marked there instead of repeating the title as a snippet."""
     marked = hit.snippet.replace("\n", " ")
-    unmarked = marked.replace("[", "").replace("]", "")
+    unmarked = _unmarked(marked)
     title_marks = ""
     snippet = hit.snippet
     if unmarked and hit.title.endswith(unmarked) and "…" not in unmarked:
