@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 200  # rows read per trip to the reader thread
 PREFETCH_PAGES = 1  # pages beyond the visible ones, above and below
+FEW = 16  # up to this many lookups scan the id list; more build the id -> row map
 LONG_WAIT_HOURS = 4  # a customer waiting this long shows in red
 
 TicketIdRole = Qt.ItemDataRole.UserRole + 1
@@ -166,6 +167,17 @@ class TicketListModel(QAbstractTableModel):
         if self._positions is None:
             self._positions = {tid: i for i, tid in enumerate(self._ids)}
         return self._positions.get(ticket_id)
+
+    def _position(self, ticket_id: str) -> int | None:
+        """``row_of`` without building the id -> row map for a handful of lookups."""
+        if self._positions is not None:
+            return self._positions.get(ticket_id)
+        if ticket_id not in self._rows:
+            return None  # only loaded rows are ever re-emitted
+        try:
+            return self._ids.index(ticket_id)
+        except ValueError:
+            return None
 
     def ticket_by_id(self, ticket_id: str) -> TicketRow | None:
         """The loaded row of a ticket (None if its page was never read)."""
@@ -306,14 +318,22 @@ class TicketListModel(QAbstractTableModel):
             if generation != self._generation:
                 return
             self._rows.update(rows)
-            self._emit_rows_changed(set(rows))
+            if self._ids[page * PAGE : (page + 1) * PAGE] == ids:
+                # the page is still where it was: one signal for the whole of it
+                last = page * PAGE + len(ids) - 1
+                self.dataChanged.emit(
+                    self.index(page * PAGE, 0), self.index(last, len(COLUMNS) - 1)
+                )
+            else:
+                self._emit_rows_changed(set(rows))
             self.rowsLoaded.emit()
         finally:
             self._loading_pages.discard(page)
 
     def _emit_rows_changed(self, ids: set[str]) -> None:
         """One ``dataChanged`` per contiguous run of changed rows."""
-        positions = sorted(p for tid in ids if (p := self.row_of(tid)) is not None)
+        find = self._position if len(ids) <= FEW else self.row_of
+        positions = sorted(p for tid in ids if (p := find(tid)) is not None)
         last_column = len(COLUMNS) - 1
         start = prev = None
         for pos in [*positions, None]:
@@ -364,10 +384,22 @@ class TicketListModel(QAbstractTableModel):
             changed, self._pending_changed = self._pending_changed, set()
 
     def _apply_order(self, new: list[str]) -> None:
-        """Turn the current order into ``new`` with precise removes, a reorder and inserts."""
-        new_set = set(new)
+        """Turn the current order into ``new`` with precise removes, a reorder and inserts.
+
+        Only the window between the longest common head and tail of the two orders is
+        looked at in Python (the head and tail are found with list comparisons, in C): a
+        live change moves one ticket, and a 50,000-row view must not cost 50,000 steps of
+        Python on the UI thread for it.
+        """
+        old = self._ids
+        head = _common_head(old, new)
+        tail = _common_tail(old, new, min(len(old), len(new)) - head)
+        old_window, new_window = old[head : len(old) - tail], new[head : len(new) - tail]
+        if not old_window and not new_window:
+            return
+        wanted = set(new_window)  # ids are unique: none of these is in the head or tail
         # 1. rows that left the view, from the bottom up so positions stay valid
-        gone = [i for i, tid in enumerate(self._ids) if tid not in new_set]
+        gone = [head + i for i, tid in enumerate(old_window) if tid not in wanted]
         for start, end in reversed(_runs(gone)):
             self.beginRemoveRows(QModelIndex(), start, end)
             for tid in self._ids[start : end + 1]:
@@ -376,22 +408,26 @@ class TicketListModel(QAbstractTableModel):
             self._positions = None
             self.endRemoveRows()
         # 2. the rows that stay, in their new relative order
-        current = set(self._ids)
-        kept = [tid for tid in new if tid in current]
-        if kept != self._ids:
+        current = self._ids[head : head + len(old_window) - len(gone)]
+        staying = set(current)
+        kept = [tid for tid in new_window if tid in staying]
+        if kept != current:
             self.layoutAboutToBeChanged.emit()
             persistent = self.persistentIndexList()
-            where = {tid: i for i, tid in enumerate(kept)}
-            old_ids = self._ids
-            self._ids = kept
+            where = {tid: head + i for i, tid in enumerate(kept)}
+            end = head + len(current)
+            moved = [
+                self.index(where[current[p.row() - head]], p.column())
+                if head <= p.row() < end
+                else self.index(p.row(), p.column())
+                for p in persistent
+            ]
+            self._ids[head:end] = kept
             self._positions = None
-            self.changePersistentIndexList(
-                persistent,
-                [self.index(where[old_ids[p.row()]], p.column()) for p in persistent],
-            )
+            self.changePersistentIndexList(persistent, moved)
             self.layoutChanged.emit()
         # 3. rows that joined, at their places (ascending, so each lands where `new` has it)
-        added = [i for i, tid in enumerate(new) if tid not in current]
+        added = [head + i for i, tid in enumerate(new_window) if tid not in staying]
         for start, end in _runs(added):
             self.beginInsertRows(QModelIndex(), start, end)
             self._ids[start:start] = new[start : end + 1]
@@ -409,6 +445,32 @@ class TicketListModel(QAbstractTableModel):
                     self.index(len(self._ids) - 1, c),
                     [Qt.ItemDataRole.DisplayRole],
                 )
+
+
+def _common_head(a: list[str], b: list[str]) -> int:
+    """How many leading ids ``a`` and ``b`` share (binary search over C-level slice
+    comparisons: about two passes over the lists, none of them in Python)."""
+    lo, hi = 0, min(len(a), len(b))  # a[:lo] == b[:lo]; the answer is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_tail(a: list[str], b: list[str], limit: int) -> int:
+    """How many trailing ids ``a`` and ``b`` share, at most ``limit``."""
+    lo, hi = 0, limit
+    na, nb = len(a), len(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[na - mid : na - lo] == b[nb - mid : nb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _runs(positions: Sequence[int]) -> list[tuple[int, int]]:
