@@ -213,10 +213,20 @@ class DeskWindow(QMainWindow):
             self.customer.show_customer(None)
             return
         self.tray.mark_read(ticket_id)
-        self.bridge.run(
+        view = self.tabs.view(ticket_id)
+        if view is not None and view.conversation is not None:
+            self._follow_customer(view.conversation.ticket.customer_id)
+            return
+        self.bridge.run(  # the tab is still reading its ticket
             self.bridge.reader.conversation(ticket_id),
-            on_result=lambda c: self.customer.show_customer(c.ticket.customer_id if c else None),
+            on_result=lambda c: self._follow_customer(c.ticket.customer_id if c else None),
         )
+
+    def _follow_customer(self, customer_id: str | None) -> None:
+        # Tabs of one customer's tickets share the card: switching between them re-reads and
+        # repaints nothing.
+        if customer_id is None or customer_id != self.customer.customer_id:
+            self.customer.show_customer(customer_id)
 
     def _unread_changed(self, count: int) -> None:
         # The taskbar shows the title: the count is visible with the window minimised.
