@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QSettings
 
 from app.sync.desk_types import TicketColumn, TicketSort, ViewSpec
@@ -243,5 +244,55 @@ def test_reordering_in_place_matches_any_new_order_and_keeps_held_rows(
                     order = new
             finally:
                 await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        TicketSort(TicketColumn.UPDATED),
+        TicketSort(TicketColumn.PRIORITY, descending=False),
+        TicketSort(TicketColumn.STATUS),
+    ],
+)
+def test_placing_changed_tickets_gives_the_order_a_full_read_gives(
+    tmp_path: Path,
+    aloop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+    sort: TicketSort,
+) -> None:
+    """The large-list path (ask where the changed tickets stand now) agrees with re-reading
+    the whole view, as tickets change, join and leave it."""
+    from app.ui.desk import ticket_list
+
+    monkeypatch.setattr(ticket_list, "PLACE_FROM", 0)  # this world's list is short
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    view = ViewSpec(key="active", title="Active", statuses=("new", "open", "pending"))
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                model = TicketListModel(ada)
+                await model.show_view(view, sort)
+                for tid, changes in [
+                    ("t-2", {"priority": "urgent"}),
+                    ("t-1", {"status": "pending"}),
+                    ("t-5", {"status": "open"}),  # joins the view
+                    ("t-2", {"status": "solved"}),  # leaves it
+                    ("t-1", {"priority": "low"}),
+                ]:
+                    await lin.engine.update_ticket(tid, changes)
+                    await lin.engine.wait_drained(10)
+
+                    async def agreed() -> bool:
+                        return model._ids == await ada.reader.ticket_ids(view, sort)
+
+                    await until_async(agreed, True)
+            finally:
+                await ada.shutdown()
+                await lin.shutdown()
 
     aloop.run_until_complete(body())

@@ -157,8 +157,21 @@ def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
         yield values[start : start + size]
 
 
+READERS = 2
+# Sorts whose key is never NULL, so a row-value comparison places a ticket exactly.
+PLACEABLE = frozenset(
+    {
+        TicketColumn.UPDATED,
+        TicketColumn.SUBJECT,
+        TicketColumn.STATUS,
+        TicketColumn.PRIORITY,
+        TicketColumn.CHANNEL,
+    }
+)
+
+
 class DeskReader:
-    """Every read the desk makes, on a reader thread of its own.
+    """Every read the desk makes, on reader threads of its own.
 
     ``open()`` before use (after the engine has opened the cache), ``close()`` at the end.
     Every method may be awaited from the UI's loop; none blocks it.
@@ -170,7 +183,9 @@ class DeskReader:
         self.cache_path = cache_path
         self.agent_id = agent_id
         self.index_idle_s = index_idle_s  # how often to look for new rows to index
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="desk-reader")
+        # Two readers (WAL lets them read at once, and SQLite runs without the GIL): a list
+        # re-reading a 50,000-ticket view must not hold up the open tab's thread behind it.
+        self._thread = ThreadPoolExecutor(READERS, thread_name_prefix="desk-reader")
         self._engine: Engine | None = None
         # The search index's queues are emptied on a thread and connection of their own, so
         # reads never wait for it (see search_index: new rows are indexed in batches).
@@ -470,6 +485,53 @@ class DeskReader:
                 return [row[0] for row in cursor.execute(sql, tuple(params))]
             finally:
                 cursor.close()
+
+        return await self._read(work)
+
+    async def ticket_places(
+        self, spec: ViewSpec, sort: TicketSort, ids: Sequence[str]
+    ) -> tuple[int, dict[str, int | None]] | None:
+        """Where these tickets now stand in the view: (how many tickets the view lists,
+        ticket id -> its row, or None if it left the view).  None if the sort cannot be
+        placed this way (its key may be NULL): then re-read ``ticket_ids``.
+
+        For a live change of a few tickets: the others keep their order, so the list only
+        needs these places — one counting query each, instead of all 50,000 ids again.
+        """
+        if sort.column not in PLACEABLE:
+            return None
+
+        def work(conn: Connection) -> tuple[int, dict[str, int | None]]:
+            where, params = self._view_filter(spec, utcnow())
+            key = SORT_KEYS[sort.column]
+            total = int(
+                conn.exec_driver_sql(
+                    f"SELECT count(*) FROM tickets t WHERE {where}", tuple(params)
+                ).scalar_one()
+            )
+            # (key, id) sorts both ways in the same direction (see ticket_ids): a row-value
+            # comparison counts exactly the tickets listed before this one.
+            before = ">" if sort.descending else "<"
+            if where != "1" and sort.column == TicketColumn.UPDATED:
+                # As in ticket_ids: count the view's rows, not a walk of the whole index.
+                key = f"+{key}"
+            places: dict[str, int | None] = {}
+            for tid in dict.fromkeys(ids):
+                mine = conn.exec_driver_sql(
+                    f"SELECT {key}, t.id FROM tickets t WHERE ({where}) AND t.id = ?",
+                    (*params, tid),
+                ).first()
+                if mine is None:
+                    places[tid] = None
+                    continue
+                places[tid] = int(
+                    conn.exec_driver_sql(
+                        f"SELECT count(*) FROM tickets t WHERE ({where}) "
+                        f"AND ({key}, t.id) {before} (?, ?)",
+                        (*params, mine[0], mine[1]),
+                    ).scalar_one()
+                )
+            return total, places
 
         return await self._read(work)
 

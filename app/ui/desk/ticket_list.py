@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 PAGE = 200  # rows read per trip to the reader thread
 PREFETCH_PAGES = 1  # pages beyond the visible ones, above and below
 FEW = 16  # up to this many lookups scan the id list; more build the id -> row map
+# A list this long, with at most this many tickets changed, asks the reader where those
+# tickets now stand instead of re-reading every id of the view.
+PLACE_FROM = 2000
+PLACE_AT_MOST = 8
 LONG_WAIT_HOURS = 4  # a customer waiting this long shows in red
 
 TicketIdRole = Qt.ItemDataRole.UserRole + 1
@@ -368,20 +372,55 @@ class TicketListModel(QAbstractTableModel):
         while True:
             spec, generation = self._spec, self._generation
             assert spec is not None
-            ids = await self._bridge.reader.ticket_ids(spec, self._sort)
-            in_view, shown = set(ids), set(self._ids)
+            ids = await self._new_order(spec, changed)
+            if ids is None:  # the view changed meanwhile
+                return
+            order, in_view = ids
             # rows we hold that changed, and rows about to join the list
-            wanted = [t for t in changed if t in in_view and (t in self._rows or t not in shown)]
+            wanted = [
+                t
+                for t in changed
+                if t in in_view and (t in self._rows or self._position(t) is None)
+            ]
             rows = await self._bridge.reader.ticket_rows(wanted) if wanted else {}
             if generation != self._generation:
                 return
             self._rows.update(rows)
-            self._apply_order(ids)
-            self._emit_rows_changed(set(rows) & set(self._ids))
+            self._apply_order(order)
+            self._emit_rows_changed(set(rows))  # fetched only for tickets in the view
             if not self._refresh_again:
                 return
             self._refresh_again = False
             changed, self._pending_changed = self._pending_changed, set()
+
+    async def _new_order(
+        self, spec: ViewSpec, changed: set[str]
+    ) -> tuple[list[str], set[str]] | None:
+        """The view's order after ``changed`` changed, and which of them are in it.
+
+        A large list with a few changed tickets asks only where those stand now: the other
+        tickets keep their order among themselves, since their sort keys did not change.
+        """
+        generation = self._generation
+        if len(self._ids) >= PLACE_FROM and 0 < len(changed) <= PLACE_AT_MOST:
+            placed = await self._bridge.reader.ticket_places(spec, self._sort, list(changed))
+            if generation != self._generation:
+                return None
+            if placed is not None:
+                total, places = placed
+                order = [t for t in self._ids if t not in changed]
+                for tid, at in sorted(
+                    ((t, p) for t, p in places.items() if p is not None), key=lambda tp: tp[1]
+                ):
+                    order.insert(at, tid)
+                if len(order) == total:
+                    return order, {t for t, p in places.items() if p is not None}
+                # Otherwise a change we have not heard of yet moved other tickets: re-read.
+        order = await self._bridge.reader.ticket_ids(spec, self._sort)
+        if generation != self._generation:
+            return None
+        in_view = set(order)
+        return order, {t for t in changed if t in in_view}
 
     def _apply_order(self, new: list[str]) -> None:
         """Turn the current order into ``new`` with precise removes, a reorder and inserts.
