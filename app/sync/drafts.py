@@ -93,4 +93,3 @@ class DraftKeeper:
         pending = self._unsaved.pop(ticket_id, None)
         if pending is not None:
             pending.timer.cancel()
-
