@@ -14,13 +14,14 @@ import zoneinfo
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -95,7 +96,19 @@ class DeskWindow(QMainWindow):
         self.middle = QSplitter(Qt.Orientation.Vertical, self)
         self.middle.setObjectName("middleSplitter")
         self.middle.addWidget(list_box)
-        self.middle.addWidget(self.tabs)
+        # No conversation open: say how to open one rather than show an empty box.
+        self.no_conversation = QLabel(
+            "Open a ticket from the list (Enter or double-click) — or search with "
+            f"{shortcuts.label('search')}",
+            self,
+        )
+        self.no_conversation.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_conversation.setWordWrap(True)
+        self.no_conversation.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.conversations = QStackedWidget(self)
+        self.conversations.addWidget(self.no_conversation)
+        self.conversations.addWidget(self.tabs)
+        self.middle.addWidget(self.conversations)
         self.middle.setStretchFactor(0, 2)
         self.middle.setStretchFactor(1, 3)
         self.middle.setChildrenCollapsible(False)
@@ -133,6 +146,8 @@ class DeskWindow(QMainWindow):
         self.tray.unreadChanged.connect(self._unread_changed)
         self.tray.notified.connect(self._notified)
         self.tabs.tabsChanged.connect(self._schedule_save)
+        self.tabs.tabsChanged.connect(self._show_tabs_or_hint)
+        self.tabs.currentChanged.connect(lambda _i: self._show_tabs_or_hint())
         self.customer.openTicket.connect(self.open_ticket)
         self.search.openTicket.connect(self.open_ticket)
         self.search.openCustomer.connect(self._show_customer)
@@ -220,6 +235,11 @@ class DeskWindow(QMainWindow):
         self.bridge.run(  # the tab is still reading its ticket
             self.bridge.reader.conversation(ticket_id),
             on_result=lambda c: self._follow_customer(c.ticket.customer_id if c else None),
+        )
+
+    def _show_tabs_or_hint(self) -> None:
+        self.conversations.setCurrentWidget(
+            self.tabs if self.tabs.count() else self.no_conversation
         )
 
     def _follow_customer(self, customer_id: str | None) -> None:
