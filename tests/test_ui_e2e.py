@@ -394,3 +394,50 @@ def test_a_refused_bulk_change_with_no_tab_open_is_counted_and_reviewable(
                 await lin.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_an_ended_session_leads_back_to_sign_in_keeping_the_local_copy(
+    tmp_path: Path,
+    aloop: asyncio.AbstractEventLoop,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server ends the session (an admin disabled the agent, a password changed): the
+    status bar offers "Sign in"; choosing it closes the desk for the sign-in dialog and
+    keeps this computer's copy, with any work not yet sent."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.sync.observer import ConnectionState
+    from app.ui import session
+    from app.ui.main import Workstation
+
+    _isolated_home(tmp_path, monkeypatch)
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            current = await session.sign_in(server.url, "ada@example.com", PASSWORD, keep=False)
+            app = QApplication.instance()
+            assert isinstance(app, QApplication)
+            workstation = Workstation(app, settings_for(tmp_path, "ws"))
+            desk = asyncio.ensure_future(workstation._desk(current))
+            await until(lambda: workstation.window is not None and workstation.window.isVisible())
+            window = workstation.window
+            assert window is not None
+            await window.bridge.engine.wait_online(20)
+            # An admin changes Ada's password: the server ends her sessions (close 4001).
+            root = await signed_in_bridge(tmp_path, server.url, "root@example.com")
+            await root.engine.mutate(
+                "agent.update",
+                {"agent_id": "a-ada", "changes": {"password": "a new password 42"}},
+                "agent",
+                "a-ada",
+            )
+            await root.engine.wait_drained(10)
+            await root.shutdown()
+            await until(lambda: window.bridge.status.state == ConnectionState.SIGNED_OUT)
+            window.status.signInRequested.emit()  # the agent clicks "Sign in"
+            assert await asyncio.wait_for(desk, 30) == "sign_in_again"
+            assert current.cache_path.exists()
+
+    aloop.run_until_complete(body())

@@ -108,7 +108,13 @@ class Workstation:
                 outcome.set_result(result)
 
         window.closed.connect(lambda: finish("quit"))
-        window.signOutRequested.connect(lambda: bridge.run(self._sign_out(window, current, finish)))
+        # Not through bridge.run: signing out shuts the bridge down; these flows outlive it.
+        window.signOutRequested.connect(
+            lambda: self._start(self._sign_out(window, current, finish))
+        )
+        window.signInAgainRequested.connect(
+            lambda: self._start(self._sign_in_again(window, current, finish))
+        )
         await window.load()
         window.show()
         log.info("desk interactive %.0f ms after start", (time.perf_counter() - STARTED) * 1000)
