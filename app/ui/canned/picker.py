@@ -46,7 +46,7 @@ from app.sync import placeholders
 from app.sync.desk_types import CannedItem, Conversation, CustomerCard
 from app.ui.bridge import Bridge
 from app.ui.canned.editor import CannedEditor
-from app.ui.customer.panel import KeyedListModel
+from app.ui.keyed_list import KeyedListModel
 from app.ui.theme import colors
 
 SCOPE_TEXT = {"personal": "personal", "group": "group", "shared": "shared"}
