@@ -1025,3 +1025,29 @@ def test_tab_and_thread_tooltips_show_customer_markup_literally(
                 await ada.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_a_namesake_colleagues_message_is_not_shown_as_mine() -> None:
+    """Two agents called the same: whose message it is follows the author's id, not the
+    name (the agent's own replies sit on the right, with delivery marks)."""
+    from datetime import UTC, datetime
+
+    from app.sync.desk_types import MessageItem
+    from app.ui.conversation.thread import _rows_for
+
+    def message(mid: str, author_id: str) -> MessageItem:
+        return MessageItem(
+            id=mid,
+            kind="reply",
+            author_type="agent",
+            author_name="Alex Kim",
+            body="On it.",
+            created_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+            delivery_state="sent",
+            author_id=author_id,
+        )
+
+    rows = _rows_for(
+        (message("m-1", "a-me"), message("m-2", "a-other")), UTC, "Alex Kim", set(), "a-me"
+    )
+    assert [r.own for r in rows] == [True, False]

@@ -798,7 +798,7 @@ _MESSAGE_SELECT = """
                WHEN 'agent' THEN coalesce(a.name, 'Agent')
                WHEN 'customer' THEN coalesce(c.name, 'Customer')
                ELSE 'System' END,
-           m.body, m.created_at, m.delivery_state, NULL, m.ticket_id
+           m.body, m.created_at, m.delivery_state, m.author_agent_id, m.ticket_id
     FROM messages m
     LEFT JOIN agents a ON a.id = m.author_agent_id
     LEFT JOIN customers c ON c.id = m.author_customer_id
@@ -814,6 +814,7 @@ def _message_item(m: Any) -> MessageItem:
         body=m[4],
         created_at=_dt_required(m[5]),
         delivery_state=m[6],
+        author_id=m[7],
     )
 
 

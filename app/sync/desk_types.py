@@ -93,6 +93,7 @@ class MessageItem:
     body: str
     created_at: datetime
     delivery_state: str  # DeliveryState: queued, sent, delivered, failed
+    author_id: str | None = None  # the agent's id, for an agent's message
 
 
 @dataclass(frozen=True)

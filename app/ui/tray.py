@@ -271,7 +271,11 @@ class DeskTray(QObject):
     def _own(self, item: MessageItem) -> bool:
         me = self.bridge.directory.me
         # Queued: written on this computer and not yet sent, so necessarily the agent's.
-        return item.delivery_state == "queued" or (me is not None and item.author_name == me.name)
+        if item.delivery_state == "queued":
+            return True
+        if item.author_id is not None:  # two agents may share a name: the id decides
+            return item.author_id == self.bridge.agent_id
+        return me is not None and item.author_name == me.name
 
     def _mentions_me(self, body: str) -> bool:
         me = self.bridge.directory.me

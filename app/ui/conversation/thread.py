@@ -241,13 +241,17 @@ class ThreadModel(QAbstractListModel):
     # ---- updating -----------------------------------------------------------------------
 
     def set_messages(
-        self, messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None
+        self,
+        messages: tuple[MessageItem, ...],
+        zone: tzinfo,
+        my_name: str | None,
+        my_id: str | None = None,
     ) -> None:
         """Show ``messages`` (oldest first), changing only what changed."""
         if messages:
             # Shown whole as the newest once, never shortened under the reader's eyes later.
             self._expanded.add(messages[-1].id)
-        new_rows = _rows_for(messages, zone, my_name, self._expanded)
+        new_rows = _rows_for(messages, zone, my_name, self._expanded, my_id)
         new_ids = [r.item.id for r in new_rows]
         wanted = set(new_ids)
         # 1. Rows that went away (a message of a ticket merged away, a failed one discarded).
@@ -314,8 +318,19 @@ class ThreadModel(QAbstractListModel):
         return True
 
 
+def _is_me(m: MessageItem, my_id: str | None, my_name: str | None) -> bool:
+    """By id where both are known (two agents may share a name), else by name."""
+    if my_id is not None and m.author_id is not None:
+        return m.author_id == my_id
+    return my_name is not None and m.author_name == my_name
+
+
 def _rows_for(
-    messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None, expanded: set[str]
+    messages: tuple[MessageItem, ...],
+    zone: tzinfo,
+    my_name: str | None,
+    expanded: set[str],
+    my_id: str | None = None,
 ) -> list[_Row]:
     rows: list[_Row] = []
     last_day = None
@@ -327,7 +342,7 @@ def _rows_for(
         last_day = day
         own = m.author_type == AuthorType.AGENT and (
             m.delivery_state in (DeliveryState.QUEUED, DeliveryState.FAILED)
-            or (my_name is not None and m.author_name == my_name)
+            or _is_me(m, my_id, my_name)
         )
         collapsed = (
             i != newest
@@ -689,7 +704,11 @@ class ThreadView(QListView):
         self._pending_scroll = None
 
     def show_messages(
-        self, messages: tuple[MessageItem, ...], zone: tzinfo, my_name: str | None
+        self,
+        messages: tuple[MessageItem, ...],
+        zone: tzinfo,
+        my_name: str | None,
+        my_id: str | None = None,
     ) -> None:
         """Update the rows, keeping the reader's place (see the class docstring)."""
         first = self.thread_model.rowCount() == 0
@@ -699,7 +718,7 @@ class ThreadView(QListView):
             top = self.indexAt(QPoint(4, 4))
             if top.isValid():
                 anchor = (str(top.data(ThreadRole.ID)), self.visualRect(top).top())
-        self.thread_model.set_messages(messages, zone, my_name)
+        self.thread_model.set_messages(messages, zone, my_name, my_id)
         if self._pending_scroll is not None:
             self.doItemsLayout()
             self._apply_pending_scroll(final=True)

@@ -249,7 +249,9 @@ class ConversationView(QWidget):
         me = self.bridge.directory.me
         self.thread_view.thread_delegate.channel = ticket.channel
         self.thread_view.thread_delegate.channel_label = CHANNEL_LABELS.get(ticket.channel, "")
-        self.thread_view.show_messages(conversation.messages, self._zone, me.name if me else None)
+        self.thread_view.show_messages(
+            conversation.messages, self._zone, me.name if me else None, self.bridge.agent_id
+        )
         if drafts:
             self._restore_draft(conversation)
         self._first_read = False
