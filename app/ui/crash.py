@@ -24,6 +24,7 @@ import logging.handlers
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -450,13 +451,22 @@ class UiThreadGarbageCollector(QObject):
     cache or desk-reader thread.  A widget it frees there is destroyed on the wrong thread:
     its timers cannot be stopped from there and later fire on freed memory (a segfault in
     ``QTimerInfoList::activateTimers``).  So automatic collection is switched off and this
-    timer collects, generation by generation, as the thresholds say.
+    timer collects the young generations as the thresholds say.
+
+    The oldest generation is collected at most every ``FULL_EVERY_S``: it holds the list's
+    rows and the open threads (hundreds of thousands of objects), and a full collection of
+    them is a pause of 100 ms or more.  Python's own collector holds back in the same way
+    (it skips a full collection until the long-lived objects grew by a quarter); an
+    explicit ``gc.collect(2)`` would not.
     """
+
+    FULL_EVERY_S = 120.0
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
         gc.disable()
+        self._last_full = time.monotonic()
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.check)
@@ -468,6 +478,10 @@ class UiThreadGarbageCollector(QObject):
         for gen in range(3):
             if counts[gen] > thresholds[gen]:
                 generation = gen
+        if generation == 2 and time.monotonic() - self._last_full < self.FULL_EVERY_S:
+            generation = 1
+        if generation == 2:
+            self._last_full = time.monotonic()
         if generation >= 0:
             gc.collect(generation)
 
