@@ -688,3 +688,42 @@ def test_any_text_makes_a_valid_match_expression(query: str, min_prefix: int) ->
         (found,) = db.execute("SELECT count(*) FROM f WHERE f MATCH ?", (expression,)).fetchone()
         assert found == 1, expression
     db.close()
+
+
+def test_index_segments_are_merged_in_the_background_not_during_a_read(
+    desk: tuple[Path, Engine],
+) -> None:
+    """Inserts never merge the index's segments (that cost a read 150 ms now and then);
+    merging happens in bounded steps until there is nothing left, and search still finds
+    everything."""
+    from app.sync.search_index import FTS_TABLES, index_pending, merge_step
+
+    path, engine = desk
+    with engine.begin() as conn:
+        for fts in FTS_TABLES:
+            automerge = conn.exec_driver_sql(
+                f"SELECT v FROM {fts}_config WHERE k = 'automerge'"
+            ).scalar()
+            assert automerge == 0
+    for i in range(40):  # one segment per batch, as live messages arrive one by one
+        with engine.begin() as conn:
+            wire.upsert_many(
+                conn,
+                "message",
+                [message(f"m-x{i}", "t-1", "customer", NOW, body=f"segment number{i} parcel")],
+            )
+            index_pending(conn, 2000)
+    steps = 0
+    while True:
+        with engine.begin() as conn:
+            if not merge_step(conn, pages=16):
+                break
+        steps += 1
+        assert steps < 500
+    assert steps > 0  # there were segments to merge
+
+    async def body(reader: DeskReader) -> None:
+        hits = [h for h in (await reader.search("number39")).hits if h.kind == "message"]
+        assert len(hits) == 1
+
+    asyncio.run(with_reader(path, body))

@@ -62,7 +62,7 @@ from app.sync.desk_types import (
     ViewCount,
     ViewSpec,
 )
-from app.sync.search_index import index_pending, match_expression, pending_count
+from app.sync.search_index import index_pending, match_expression, merge_step, pending_count
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ CHUNK = 500
 INDEX_BATCH = 2000
 INDEX_IDLE_S = 1.0  # how often to look for rows to index when there were none
 INDEX_BUSY_MS = 250  # give up a batch (and retry later) if the engine writes that long
-INDEX_READ_WAIT_MS = 30  # the same, before a search or a read of waiting times
+INDEX_READ_WAIT_MS = 30  # the same, in the background and before a search or waiting times
+INDEX_RETRY_S = 0.2  # after giving up on a busy engine, try again this soon
+MERGE_BUDGET_S = 0.03  # index merging per idle second, in steps of a few ms
 
 _NUMBER = re.compile(r"^\s*#?\s*(\d{1,9})\s*$")
 
@@ -283,14 +285,42 @@ class DeskReader:
         delay = self.index_idle_s
         while True:
             try:
-                await self.index_pending()
-                delay = self.index_idle_s
+                # A short wait for the engine's write lock, as a search's: the indexer has one
+                # thread, and a read asking for the index waits behind whatever it is doing.
+                done = await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)
+                if done:
+                    await self._merge_some()
+                delay = self.index_idle_s if done else INDEX_RETRY_S
             except Exception:
                 # A bug, or a disk that cannot be written: searches still work on what is
                 # indexed.  Say so, and keep trying, less often while it keeps failing.
                 log.exception("indexing the cache for search failed")
                 delay = min(60.0, max(delay, self.index_idle_s) * 2)
             await asyncio.sleep(delay)
+
+    async def _merge_some(self, budget_s: float = MERGE_BUDGET_S) -> None:
+        """Merge the index's segments for up to ``budget_s`` (in steps of a few ms), only
+        while idle: an insert no longer merges on its own (see create_search_schema)."""
+        indexer = self._indexer
+        if indexer is None:
+            return
+
+        def steps() -> None:
+            deadline = time.monotonic() + budget_s
+            with indexer.connect() as conn:
+                raw = conn.connection.driver_connection
+                if raw is not None:
+                    raw.execute(f"PRAGMA busy_timeout={INDEX_READ_WAIT_MS}")
+                try:
+                    while time.monotonic() < deadline:
+                        with conn.execution_options(**WRITE).begin():
+                            if not merge_step(conn):
+                                return
+                except OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise  # the engine is writing: merge another time
+
+        await asyncio.get_running_loop().run_in_executor(self._index_thread, steps)
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one read transaction on the reader thread."""
