@@ -1051,3 +1051,52 @@ def test_a_namesake_colleagues_message_is_not_shown_as_mine() -> None:
         (message("m-1", "a-me"), message("m-2", "a-other")), UTC, "Alex Kim", set(), "a-me"
     )
     assert [r.own for r in rows] == [True, False]
+
+
+def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """A colleague's replies and a status change reach an open tab by reading just the
+    messages the change named; what the tab then shows is what a whole read gives."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                partial_reads: list[int] = []
+                whole = ada.reader.conversation
+
+                async def counting(ticket_id: str, only_messages: Any = None) -> Any:
+                    if only_messages is not None:
+                        partial_reads.append(len(only_messages))
+                    return await whole(ticket_id, only_messages=only_messages)
+
+                ada.reader.conversation = counting  # type: ignore[method-assign]
+                for n in range(3):
+                    await lin.engine.reply("t-1", f"Update {n} from Lin")
+                await lin.engine.update_ticket("t-1", {"priority": "high"})
+                await lin.engine.wait_drained(10)
+                await until(lambda: any(r["body"] == "Update 2 from Lin" for r in _rows(view)))
+                await until(
+                    lambda: (
+                        view.conversation is not None
+                        and view.conversation.ticket.priority == "high"
+                    )
+                )
+                assert partial_reads  # the thread was patched, not read whole
+                full = await whole("t-1")
+                assert full is not None
+                assert view.conversation is not None
+                assert [m.id for m in view.conversation.messages] == [m.id for m in full.messages]
+                assert view.conversation.ticket == full.ticket
+                assert [r["id"] for r in _rows(view)] == [m.id for m in full.messages]
+            finally:
+                await _dispose()
+                await ada.shutdown()
+                await lin.shutdown()
+
+    aloop.run_until_complete(body())

@@ -621,8 +621,16 @@ class DeskReader:
 
     # ---- a conversation ------------------------------------------------------------------
 
-    async def conversation(self, ticket_id: str) -> Conversation | None:
-        """A ticket with its whole thread, this agent's draft, queued changes and refusals."""
+    async def conversation(
+        self, ticket_id: str, only_messages: Sequence[str] | None = None
+    ) -> Conversation | None:
+        """A ticket with its whole thread, this agent's draft, queued changes and refusals.
+
+        ``only_messages``: just those of the thread's messages (the ones a live change named;
+        ids of other tickets are left out) — for a tab that already shows the rest, so a new
+        reply on a 500-message ticket reads one message, not 500.
+        """
+        only = list(dict.fromkeys(only_messages)) if only_messages is not None else None
 
         def work(conn: Connection) -> Conversation | None:
             r = conn.exec_driver_sql(
@@ -648,13 +656,24 @@ class DeskReader:
                 created_at=_dt_required(r[11]),
                 updated_at=_dt_required(r[12]),
             )
-            messages = tuple(
-                _message_item(m)
-                for m in conn.exec_driver_sql(
-                    f"{_MESSAGE_SELECT} WHERE m.ticket_id = ? ORDER BY m.created_at, m.id",
-                    (ticket_id,),
+            if only is None:
+                messages = tuple(
+                    _message_item(m)
+                    for m in conn.exec_driver_sql(
+                        f"{_MESSAGE_SELECT} WHERE m.ticket_id = ? ORDER BY m.created_at, m.id",
+                        (ticket_id,),
+                    )
                 )
-            )
+            else:
+                messages = tuple(
+                    _message_item(m)
+                    for chunk in _chunks(only)
+                    for m in conn.exec_driver_sql(
+                        f"{_MESSAGE_SELECT} WHERE m.ticket_id = ? AND m.id IN ({_marks(chunk)}) "
+                        "ORDER BY m.created_at, m.id",
+                        (ticket_id, *chunk),
+                    )
+                )
             d = conn.exec_driver_sql(
                 "SELECT body, kind, updated_at FROM drafts WHERE id = ?",
                 (draft_id(self.agent_id, ticket_id),),

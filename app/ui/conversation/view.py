@@ -11,6 +11,7 @@ at, so the server can refuse what would overwrite a colleague's work.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 TYPING_EVERY_S = 2.0  # tell colleagues "typing" at most this often
 TYPING_IDLE_MS = 5000  # and "stopped typing" after this long without a keystroke
 SUBJECT_CHARS = 28  # a tab title shows this much of the subject
+PATCH_AT_MOST = 50  # a change naming more messages re-reads the whole thread
 
 CHANNEL_LABELS = {
     "email": "Email",
@@ -190,22 +192,51 @@ class ConversationView(QWidget):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Read the conversation again (coalesced: one read in flight at most)."""
+    def reload(self, only_messages: set[str] | None = None) -> None:
+        """Read the conversation again (coalesced: one read in flight at most).
+
+        ``only_messages``: the change named just these messages, and the rest of the thread
+        shown is current — read those (and the ticket, draft, refusals), not the whole thread.
+        """
         if self._closed:
             return
         if self._loading:
-            self._reload_again = True
+            self._reload_again = True  # a whole read next: it covers whatever came meanwhile
             return
         self._loading = True
         self._stale = False
         self._reads += 1
         read = self._reads
+        shown = self.conversation
+        if only_messages is not None and shown is not None and len(only_messages) <= PATCH_AT_MOST:
+            coro = self._read_patched(shown, only_messages)
+        else:
+            coro = self.bridge.reader.conversation(self.ticket_id)
         self.bridge.run(
-            self.bridge.reader.conversation(self.ticket_id),
+            coro,
             on_result=lambda c: self._loaded(c, read),
             on_error=self._load_failed,
         )
+
+    async def _read_patched(
+        self, shown: Conversation, message_ids: set[str]
+    ) -> Conversation | None:
+        """The conversation as ``shown`` with the named messages read again: new ones join
+        in thread order, changed ones are replaced, ones gone from the cache go."""
+        fresh = await self.bridge.reader.conversation(
+            self.ticket_id, only_messages=sorted(message_ids)
+        )
+        if fresh is None:
+            return None
+        found = {m.id: m for m in fresh.messages}
+        kept = [
+            found.pop(m.id, m)
+            for m in shown.messages
+            if m.id in found or m.id not in message_ids  # named but not found: deleted
+        ]
+        if found:  # new messages: in thread order, as the whole read would give them
+            kept = sorted([*kept, *found.values()], key=lambda m: (m.created_at, m.id))
+        return dataclasses.replace(fresh, messages=tuple(kept))
 
     def _load_failed(self, exc: BaseException) -> None:
         self._loading = False
@@ -320,7 +351,10 @@ class ConversationView(QWidget):
             else:
                 self._stale = True
         if relevant:
-            self.reload()
+            # Ticket and message changes only (no draft saved elsewhere, nothing refused):
+            # the named messages are all that can differ in the thread shown.
+            patchable = not self._stale and not ({"draft", "rejection"} & changed.keys())
+            self.reload(set(messages) if patchable else None)
 
     def _rejected(self, rejected: Any) -> None:
         args = getattr(rejected, "args", {}) or {}
