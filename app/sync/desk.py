@@ -209,7 +209,7 @@ class DeskReader:
             f"sqlite:///{self.cache_path}",
             synchronous="NORMAL",
             foreign_keys=False,
-            cache_kib=64 * 1024,  # the list's indexes and a thread or two stay in memory
+            cache_kib=32 * 1024,  # per reader (two): the list's indexes and a thread or two
         )
 
         @event.listens_for(engine, "connect")

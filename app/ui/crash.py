@@ -460,7 +460,7 @@ class UiThreadGarbageCollector(QObject):
     explicit ``gc.collect(2)`` would not.
     """
 
-    FULL_EVERY_S = 120.0
+    FULL_EVERY_S = 30.0
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 500) -> None:
         super().__init__(parent)
