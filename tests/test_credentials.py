@@ -9,37 +9,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from app import cli
 from app.sync import credentials
+from tests.keychains import MemoryKeyring, keyring_backend
 from tests.server_process import ServerProcess, run_workstation, server_process, workstation_env
 from tests.world import PASSWORD, make_store, running_server
-
-
-class MemoryKeyring(KeyringBackend):
-    """A working keychain that forgets everything when the test ends."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.entries[(service, username)]
-        except KeyError:
-            raise PasswordDeleteError(username) from None
 
 
 def files_containing(root: Path, secret: str) -> list[Path]:
@@ -91,13 +67,9 @@ def test_without_a_keychain_login_keeps_no_token_on_disk(tmp_path: Path, backend
 
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
     backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
+    with keyring_backend(backend):
         yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -167,12 +139,8 @@ PlainTextFileKeyring.__module__ = "keyrings.alt.file"
 
 
 def test_a_plain_text_file_backend_is_not_a_keychain() -> None:
-    previous = keyring.get_keyring()
-    try:
-        keyring.set_keyring(PlainTextFileKeyring())
+    with keyring_backend(PlainTextFileKeyring()):
         assert not credentials.keychain_available()
         assert not credentials.store_token("ws://desk.example", "ada@example.com", "secret")
-        keyring.set_keyring(MemoryKeyring())
+    with keyring_backend(MemoryKeyring()):
         assert credentials.keychain_available()
-    finally:
-        keyring.set_keyring(previous)

@@ -16,11 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
@@ -48,32 +45,11 @@ from app.ui.session import (
 from app.ui.signin import NO_KEYCHAIN_TEXT, SignInDialog, SignOutDialog
 from app.ui.statusbar import DeskStatusBar, PresenceChoice, describe
 from app.ui.tray import DeskTray, mention_pattern, notification_body
+from tests.keychains import MemoryKeyring, keyring_backend
 from tests.ui_world import signed_in_bridge, until
 from tests.world import PASSWORD, make_store, running_server
 
 ADA = "ada@example.com"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A working keychain that forgets everything when the test ends."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.entries[(service, username)]
-        except KeyError:
-            raise PasswordDeleteError(username) from None
 
 
 @pytest.fixture(autouse=True)
@@ -116,24 +92,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _use_keyring(backend: KeyringBackend) -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
-
-
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
     backend = MemoryKeyring()
-    yield from (backend for _ in _use_keyring(backend))
+    with keyring_backend(backend):
+        yield backend
 
 
 @pytest.fixture
 def no_keychain() -> Iterator[None]:
-    yield from _use_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+    with keyring_backend(fail.Keyring()):  # type: ignore[no-untyped-call]
+        yield
 
 
 @pytest.fixture
