@@ -12,7 +12,7 @@ from PySide6.QtCore import QSettings
 from app.sync.desk_types import TicketColumn, TicketSort, ViewSpec
 from app.ui.desk.ticket_list import COLUMNS, TicketListModel, TicketTable, _runs
 from app.ui.desk.views import SavedViews, ViewsModel, ViewsPanel
-from tests.ui_world import signed_in_bridge, until
+from tests.ui_world import signed_in_bridges, until
 from tests.world import make_store, running_server
 
 ALL = ViewSpec(key="all", title="All")
@@ -29,43 +29,43 @@ def test_ticket_list_model_is_a_correct_model_and_updates_in_place(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                model = TicketListModel(ada)
-                table = TicketTable(ada, model)
-                qtbot.addWidget(table)
-                table.resize(900, 400)
-                table.show()
-                await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
-                rows = [model.ticket(r) for r in range(model.rowCount())]
-                numbers = [r.number or 0 for r in rows if r is not None]
-                # the three Care tickets Ada may see, in number order
-                assert numbers == [1, 2, 5]
-                qtmodeltester.check(model)
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            model = TicketListModel(ada)
+            table = TicketTable(ada, model)
+            qtbot.addWidget(table)
+            table.resize(900, 400)
+            table.show()
+            await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
+            rows = [model.ticket(r) for r in range(model.rowCount())]
+            numbers = [r.number or 0 for r in rows if r is not None]
+            # the three Care tickets Ada may see, in number order
+            assert numbers == [1, 2, 5]
+            qtmodeltester.check(model)
 
-                # Select two tickets; a colleague changes one of them and moves another out
-                # of sight: the rows update in place, no reset, the selection stays on its ids.
-                resets: list[int] = []
-                model.modelReset.connect(lambda: resets.append(1))
-                table.select_ids(["t-1", "t-2"])
-                assert table.selected_ids() == ["t-1", "t-2"]
-                await lin.engine.update_ticket("t-2", {"priority": "urgent"})
-                await until(
-                    lambda: (
-                        (r := model.ticket(model.row_of("t-2") or 0)) is not None
-                        and r.priority == "urgent"
-                    )
+            # Select two tickets; a colleague changes one of them and moves another out
+            # of sight: the rows update in place, no reset, the selection stays on its ids.
+            resets: list[int] = []
+            model.modelReset.connect(lambda: resets.append(1))
+            table.select_ids(["t-1", "t-2"])
+            assert table.selected_ids() == ["t-1", "t-2"]
+            await lin.engine.update_ticket("t-2", {"priority": "urgent"})
+            await until(
+                lambda: (
+                    (r := model.ticket(model.row_of("t-2") or 0)) is not None
+                    and r.priority == "urgent"
                 )
-                assert resets == []
-                assert table.selected_ids() == ["t-1", "t-2"]
-                col = COLUMNS.index(TicketColumn.PRIORITY)
-                assert model.index(model.row_of("t-2") or 0, col).data() == "Urgent"
-                qtmodeltester.check(model)
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+            )
+            assert resets == []
+            assert table.selected_ids() == ["t-1", "t-2"]
+            col = COLUMNS.index(TicketColumn.PRIORITY)
+            assert model.index(model.row_of("t-2") or 0, col).data() == "Urgent"
+            qtmodeltester.check(model)
 
     aloop.run_until_complete(body())
 
@@ -76,24 +76,23 @@ def test_sorting_moves_rows_and_keeps_the_selection(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                model = TicketListModel(ada)
-                table = TicketTable(ada, model)
-                qtbot.addWidget(table)
-                table.show()
-                await model.show_view(ALL, TicketSort(TicketColumn.UPDATED))
-                table.select_ids(["t-2"])
-                # A ticket updated now goes to the top of "last updated first", live.
-                await ada.engine.update_ticket("t-2", {"status": "open"})
-                await until(lambda: model.ticket_id(0) == "t-2")
-                assert table.selected_ids() == ["t-2"]
-                # The model applied a move (layoutChanged), not a reset.
-                col = COLUMNS.index(TicketColumn.STATUS)
-                await until(lambda: model.index(0, col).data() == "Open")
-            finally:
-                await ada.shutdown()
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            model = TicketListModel(ada)
+            table = TicketTable(ada, model)
+            qtbot.addWidget(table)
+            table.show()
+            await model.show_view(ALL, TicketSort(TicketColumn.UPDATED))
+            table.select_ids(["t-2"])
+            # A ticket updated now goes to the top of "last updated first", live.
+            await ada.engine.update_ticket("t-2", {"status": "open"})
+            await until(lambda: model.ticket_id(0) == "t-2")
+            assert table.selected_ids() == ["t-2"]
+            # The model applied a move (layoutChanged), not a reset.
+            col = COLUMNS.index(TicketColumn.STATUS)
+            await until(lambda: model.index(0, col).data() == "Open")
 
     aloop.run_until_complete(body())
 
@@ -105,37 +104,36 @@ def test_views_have_live_counts_and_saved_filters_persist(
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                saved = SavedViews(settings, "acct")
-                saved.save(
-                    [ViewSpec(key="saved:1", title="Urgent", priorities=("urgent",), saved=True)]
-                )
-                panel = ViewsPanel(ada, saved)
-                qtbot.addWidget(panel)
-                chosen: list[ViewSpec] = []
-                panel.viewChosen.connect(chosen.append)
-                await panel.load()
-                model: ViewsModel = panel.model
-                qtmodeltester.check(model)
-                keys = [model.spec(r).key for r in range(model.rowCount())]  # type: ignore[union-attr]
-                assert keys[0] == "mine"
-                assert "unassigned" in keys
-                assert keys[-1] == "saved:1"
-                assert chosen
-                assert chosen[-1].key == "mine"
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            saved = SavedViews(settings, "acct")
+            saved.save(
+                [ViewSpec(key="saved:1", title="Urgent", priorities=("urgent",), saved=True)]
+            )
+            panel = ViewsPanel(ada, saved)
+            qtbot.addWidget(panel)
+            chosen: list[ViewSpec] = []
+            panel.viewChosen.connect(chosen.append)
+            await panel.load()
+            model: ViewsModel = panel.model
+            qtmodeltester.check(model)
+            keys = [model.spec(r).key for r in range(model.rowCount())]  # type: ignore[union-attr]
+            assert keys[0] == "mine"
+            assert "unassigned" in keys
+            assert keys[-1] == "saved:1"
+            assert chosen
+            assert chosen[-1].key == "mine"
 
-                def count(key: str) -> int:
-                    return int(model.index(model.row_of(key) or 0).data(model_count_role()))
+            def count(key: str) -> int:
+                return int(model.index(model.row_of(key) or 0).data(model_count_role()))
 
-                urgent_before = count("saved:1")
-                await ada.engine.update_ticket("t-1", {"priority": "urgent"})
-                await until(lambda: count("saved:1") == urgent_before + 1)
-                # The saved filter survives a restart (a new SavedViews over the same settings).
-                assert [s.title for s in SavedViews(settings, "acct").load()] == ["Urgent"]
-            finally:
-                await ada.shutdown()
+            urgent_before = count("saved:1")
+            await ada.engine.update_ticket("t-1", {"priority": "urgent"})
+            await until(lambda: count("saved:1") == urgent_before + 1)
+            # The saved filter survives a restart (a new SavedViews over the same settings).
+            assert [s.title for s in SavedViews(settings, "acct").load()] == ["Urgent"]
 
     aloop.run_until_complete(body())
 
@@ -154,32 +152,30 @@ def test_bulk_tagging_keeps_the_tags_a_row_was_not_showing(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                model = TicketListModel(ada)
-                table = TicketTable(ada, model)
-                qtbot.addWidget(table)
-                await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
-                await lin.engine.update_ticket("t-1", {"tags": ["vip"]})
-                await until(
-                    lambda: (r := model.ticket_by_id("t-1")) is not None and r.tags == ("vip",)
-                )
-                model._rows.clear()  # as if these rows' page had never been read
-                table.select_ids(["t-1", "t-2"])
-                table.bulk_update({"add_tag": "callback"})
-                await ada.engine.wait_drained(10)
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            model = TicketListModel(ada)
+            table = TicketTable(ada, model)
+            qtbot.addWidget(table)
+            await model.show_view(ALL, TicketSort(TicketColumn.NUMBER, descending=False))
+            await lin.engine.update_ticket("t-1", {"tags": ["vip"]})
+            await until(lambda: (r := model.ticket_by_id("t-1")) is not None and r.tags == ("vip",))
+            model._rows.clear()  # as if these rows' page had never been read
+            table.select_ids(["t-1", "t-2"])
+            table.bulk_update({"add_tag": "callback"})
+            await ada.engine.wait_drained(10)
 
-                async def tags_of(tid: str) -> tuple[str, ...]:
-                    rows = await ada.reader.ticket_rows([tid])
-                    return rows[tid].tags
+            async def tags_of(tid: str) -> tuple[str, ...]:
+                rows = await ada.reader.ticket_rows([tid])
+                return rows[tid].tags
 
-                await until_async(lambda: tags_of("t-1"), ("vip", "callback"))
-                await until_async(lambda: tags_of("t-2"), ("callback",))
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+            await until_async(lambda: tags_of("t-1"), ("vip", "callback"))
+            await until_async(lambda: tags_of("t-2"), ("callback",))
 
     aloop.run_until_complete(body())
 
@@ -204,46 +200,45 @@ def test_reordering_in_place_matches_any_new_order_and_keeps_held_rows(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                # (no model tester attached here: it re-checks all 3,000 rows on every signal;
-                # the first test of this module runs it over the same operations)
-                model = TicketListModel(ada)
-                rng = random.Random(7)
-                pool = [f"t-{i}" for i in range(4000)]
-                order = pool[:3000]
-                model._apply_order(list(order))  # from empty: inserts only
-                assert model._ids == order
-                for _ in range(200):
-                    new = list(order)
-                    for _edit in range(rng.randint(1, 4)):
-                        kind = rng.random()
-                        if kind < 0.4 and new:  # a ticket moves (updated: to the top)
-                            tid = new.pop(rng.randrange(len(new)))
-                            new.insert(rng.choice([0, rng.randrange(len(new) + 1)]), tid)
-                        elif kind < 0.7 and new:  # leaves the view
-                            new.pop(rng.randrange(len(new)))
-                        else:  # joins it
-                            present = set(new)
-                            outside = [t for t in pool if t not in present]
-                            if outside:
-                                new.insert(rng.randrange(len(new) + 1), rng.choice(outside))
-                    held = {
-                        tid: QPersistentModelIndex(model.index(model.row_of(tid) or 0, 0))
-                        for tid in rng.sample(order, 3)
-                    }
-                    model._apply_order(list(new))
-                    assert model._ids == new
-                    for tid, index in held.items():
-                        if tid in new:
-                            assert index.isValid()
-                            assert model.ticket_id(index.row()) == tid
-                        else:
-                            assert not index.isValid()
-                    order = new
-            finally:
-                await ada.shutdown()
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            # (no model tester attached here: it re-checks all 3,000 rows on every signal;
+            # the first test of this module runs it over the same operations)
+            model = TicketListModel(ada)
+            rng = random.Random(7)
+            pool = [f"t-{i}" for i in range(4000)]
+            order = pool[:3000]
+            model._apply_order(list(order))  # from empty: inserts only
+            assert model._ids == order
+            for _ in range(200):
+                new = list(order)
+                for _edit in range(rng.randint(1, 4)):
+                    kind = rng.random()
+                    if kind < 0.4 and new:  # a ticket moves (updated: to the top)
+                        tid = new.pop(rng.randrange(len(new)))
+                        new.insert(rng.choice([0, rng.randrange(len(new) + 1)]), tid)
+                    elif kind < 0.7 and new:  # leaves the view
+                        new.pop(rng.randrange(len(new)))
+                    else:  # joins it
+                        present = set(new)
+                        outside = [t for t in pool if t not in present]
+                        if outside:
+                            new.insert(rng.randrange(len(new) + 1), rng.choice(outside))
+                held = {
+                    tid: QPersistentModelIndex(model.index(model.row_of(tid) or 0, 0))
+                    for tid in rng.sample(order, 3)
+                }
+                model._apply_order(list(new))
+                assert model._ids == new
+                for tid, index in held.items():
+                    if tid in new:
+                        assert index.isValid()
+                        assert model.ticket_id(index.row()) == tid
+                    else:
+                        assert not index.isValid()
+                order = new
 
     aloop.run_until_complete(body())
 
@@ -271,28 +266,28 @@ def test_placing_changed_tickets_gives_the_order_a_full_read_gives(
     view = ViewSpec(key="active", title="Active", statuses=("new", "open", "pending"))
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                model = TicketListModel(ada)
-                await model.show_view(view, sort)
-                for tid, changes in [
-                    ("t-2", {"priority": "urgent"}),
-                    ("t-1", {"status": "pending"}),
-                    ("t-5", {"status": "open"}),  # joins the view
-                    ("t-2", {"status": "solved"}),  # leaves it
-                    ("t-1", {"priority": "low"}),
-                ]:
-                    await lin.engine.update_ticket(tid, changes)
-                    await lin.engine.wait_drained(10)
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            model = TicketListModel(ada)
+            await model.show_view(view, sort)
+            for tid, changes in [
+                ("t-2", {"priority": "urgent"}),
+                ("t-1", {"status": "pending"}),
+                ("t-5", {"status": "open"}),  # joins the view
+                ("t-2", {"status": "solved"}),  # leaves it
+                ("t-1", {"priority": "low"}),
+            ]:
+                await lin.engine.update_ticket(tid, changes)
+                await lin.engine.wait_drained(10)
 
-                    async def agreed() -> bool:
-                        return model._ids == await ada.reader.ticket_ids(view, sort)
+                async def agreed() -> bool:
+                    return model._ids == await ada.reader.ticket_ids(view, sort)
 
-                    await until_async(agreed, True)
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+                await until_async(agreed, True)
 
     aloop.run_until_complete(body())

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, func, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -33,7 +34,7 @@ from app.sync.protocol import SYNC_PATH
 from app.ui.bridge import Bridge
 from app.ui.conversation.view import ConversationView
 from app.ui.desk.window import DeskWindow
-from tests.ui_world import signed_in_bridge, until
+from tests.ui_world import signed_in_bridge, signed_in_bridges, until
 from tests.world import PASSWORD, make_store, running_server
 
 pytestmark = pytest.mark.slow
@@ -79,55 +80,54 @@ def test_two_agents_see_each_other_live_and_a_stale_change_goes_to_review(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                desk_a = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
-                desk_b = await open_desk(lin, settings_for(tmp_path, "lin"), qtbot)
-                assert desk_b.views.select(CARE_QUEUE)
-                await until(lambda: desk_b.ticket_model.row_of("t-1") is not None)
-                on_a = await open_conversation(desk_a, "t-1")
-                on_b = await open_conversation(desk_b, "t-1")
-                # Lin sees Ada open the ticket, then type.
-                await until(lambda: "Ada" in on_b.banner.text())
-                QTest.keyClicks(on_a.composer.editor, "We have shipped a replacement.")
-                await until(lambda: on_b.banner.typing)
-                assert "typing" in on_b.banner.text().lower()
-                # Ada sends with Ctrl+Enter: Lin's open tab shows the reply without a refresh,
-                # and Lin's list moves the ticket to the top (last updated first).
-                await press_send(desk_a, on_a)
-                await until(lambda: "We have shipped a replacement." in bodies(on_b))
-                await until(lambda: desk_b.ticket_model.ticket_id(0) == "t-1")
-                assert on_a.composer.text() == ""
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            desk_a = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
+            desk_b = await open_desk(lin, settings_for(tmp_path, "lin"), qtbot)
+            assert desk_b.views.select(CARE_QUEUE)
+            await until(lambda: desk_b.ticket_model.row_of("t-1") is not None)
+            on_a = await open_conversation(desk_a, "t-1")
+            on_b = await open_conversation(desk_b, "t-1")
+            # Lin sees Ada open the ticket, then type.
+            await until(lambda: "Ada" in on_b.banner.text())
+            QTest.keyClicks(on_a.composer.editor, "We have shipped a replacement.")
+            await until(lambda: on_b.banner.typing)
+            assert "typing" in on_b.banner.text().lower()
+            # Ada sends with Ctrl+Enter: Lin's open tab shows the reply without a refresh,
+            # and Lin's list moves the ticket to the top (last updated first).
+            await press_send(desk_a, on_a)
+            await until(lambda: "We have shipped a replacement." in bodies(on_b))
+            await until(lambda: desk_b.ticket_model.ticket_id(0) == "t-1")
+            assert on_a.composer.text() == ""
 
-                # Lin's view goes stale: offline, Lin changes the status while Ada (online)
-                # changes it first.  The server refuses Lin's change; Lin's tab shows it for
-                # review instead of overwriting Ada's.
-                await lin.engine.stop()
-                status_a = on_a.properties.status
-                status_a.setCurrentIndex(status_a.findData("pending"))
-                status_a.activated.emit(status_a.currentIndex())
-                await ada.engine.wait_drained(10)
-                status_b = on_b.properties.status
-                status_b.setCurrentIndex(status_b.findData("solved"))
-                status_b.activated.emit(status_b.currentIndex())
-                await until(
-                    lambda: (
-                        desk_b.ticket_model.ticket(desk_b.ticket_model.row_of("t-1") or 0)
-                        is not None
-                    )
+            # Lin's view goes stale: offline, Lin changes the status while Ada (online)
+            # changes it first.  The server refuses Lin's change; Lin's tab shows it for
+            # review instead of overwriting Ada's.
+            await lin.engine.stop()
+            status_a = on_a.properties.status
+            status_a.setCurrentIndex(status_a.findData("pending"))
+            status_a.activated.emit(status_a.currentIndex())
+            await ada.engine.wait_drained(10)
+            status_b = on_b.properties.status
+            status_b.setCurrentIndex(status_b.findData("solved"))
+            status_b.activated.emit(status_b.currentIndex())
+            await until(
+                lambda: (
+                    desk_b.ticket_model.ticket(desk_b.ticket_model.row_of("t-1") or 0) is not None
                 )
-                lin.engine.start()
-                await until(lambda: bool(on_b.review.cards), timeout=15)
-                card = next(iter(on_b.review.cards.values()))
-                assert card.rejection.code == "conflict"
-                assert set(card.buttons) >= {"resend", "edit", "discard"}
-                # What the agent sees now is the server's status (Ada's), not their own.
-                await until(lambda: on_b.properties.status.currentData() == "pending")
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+            )
+            lin.engine.start()
+            await until(lambda: bool(on_b.review.cards), timeout=15)
+            card = next(iter(on_b.review.cards.values()))
+            assert card.rejection.code == "conflict"
+            assert set(card.buttons) >= {"resend", "edit", "discard"}
+            # What the agent sees now is the server's status (Ada's), not their own.
+            await until(lambda: on_b.properties.status.currentData() == "pending")
 
     aloop.run_until_complete(body())
 
@@ -299,6 +299,24 @@ def _isolated_home(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SWITCHBOARD_TOKEN", raising=False)
 
 
+async def ada_at_her_desk(tmp: Path, url: str) -> tuple[Any, Any, asyncio.Future[str], DeskWindow]:
+    """Ada signed in through the real start-up path (``Workstation``), her desk online:
+    (session, workstation, the desk's outcome to await, the window)."""
+    from app.ui import session
+    from app.ui.main import Workstation
+
+    current = await session.sign_in(url, "ada@example.com", PASSWORD, keep=False)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    workstation = Workstation(app, settings_for(tmp, "ws"))
+    desk = asyncio.ensure_future(workstation._desk(current))
+    await until(lambda: workstation.window is not None and workstation.window.isVisible())
+    window = workstation.window
+    assert window is not None
+    await window.bridge.engine.wait_online(20)
+    return current, workstation, desk, window
+
+
 def test_sign_out_from_the_desk_ends_the_session_and_deletes_the_copy(
     tmp_path: Path,
     aloop: asyncio.AbstractEventLoop,
@@ -308,10 +326,7 @@ def test_sign_out_from_the_desk_ends_the_session_and_deletes_the_copy(
     """File ▸ Sign out, confirmed with "also delete this computer's copy": the desk closes,
     the session is over on the server, the token and the cache files are gone, and the
     workstation goes back to signing in — with nothing left hanging."""
-    from PySide6.QtWidgets import QApplication
 
-    from app.ui import session
-    from app.ui.main import Workstation
     from app.ui.signin import SignOutDialog
 
     _isolated_home(tmp_path, monkeypatch)
@@ -319,20 +334,12 @@ def test_sign_out_from_the_desk_ends_the_session_and_deletes_the_copy(
 
     async def body() -> None:
         async with running_server(store) as server:
-            current = await session.sign_in(server.url, "ada@example.com", PASSWORD, keep=False)
-            app = QApplication.instance()
-            assert isinstance(app, QApplication)
-            workstation = Workstation(app, settings_for(tmp_path, "ws"))
-            desk = asyncio.ensure_future(workstation._desk(current))
-            await until(lambda: workstation.window is not None and workstation.window.isVisible())
-            window = workstation.window
-            assert window is not None
-            await window.bridge.engine.wait_online(20)
+            current, workstation, desk, window = await ada_at_her_desk(tmp_path, server.url)
             token = current.token
             window.signOutRequested.emit()
 
             def dialog() -> SignOutDialog | None:
-                found = [w for w in app.topLevelWidgets() if isinstance(w, SignOutDialog)]
+                found = [w for w in QApplication.topLevelWidgets() if isinstance(w, SignOutDialog)]
                 return found[0] if found and found[0].isVisible() else None
 
             await until(lambda: dialog() is not None)
@@ -364,34 +371,34 @@ def test_a_refused_bulk_change_with_no_tab_open_is_counted_and_reviewable(
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                desk = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
-                assert desk.views.select(CARE_QUEUE)
-                await until(lambda: desk.ticket_model.row_of("t-2") is not None)
-                await ada.engine.stop()
-                await lin.engine.update_ticket("t-2", {"status": "pending"})
-                await lin.engine.wait_drained(10)
-                desk.ticket_table.select_ids(["t-2"])
-                desk.ticket_table.bulk_update({"status": "solved"})
-                await until(lambda: "1 change" in desk.status.text())
-                ada.engine.start()
-                await until(lambda: desk.refusals.isVisible(), timeout=20)
-                assert desk.refusals.text() == "1 refused"
-                desk.review_refusals()
-                dialog = desk._refusals_dialog
-                assert dialog is not None
-                await until(lambda: dialog.model.rowCount() == 1)
-                qtmodeltester.check(dialog.model)
-                assert dialog.model.index(0, 0).data().startswith("#2 ")
-                assert "someone else changed this ticket first" in dialog.model.index(0, 2).data()
-                dialog.discard_current()  # a status change holds no text: no question asked
-                await until(lambda: not desk.refusals.isVisible())
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            desk = await open_desk(ada, settings_for(tmp_path, "ada"), qtbot)
+            assert desk.views.select(CARE_QUEUE)
+            await until(lambda: desk.ticket_model.row_of("t-2") is not None)
+            await ada.engine.stop()
+            await lin.engine.update_ticket("t-2", {"status": "pending"})
+            await lin.engine.wait_drained(10)
+            desk.ticket_table.select_ids(["t-2"])
+            desk.ticket_table.bulk_update({"status": "solved"})
+            await until(lambda: "1 change" in desk.status.text())
+            ada.engine.start()
+            await until(lambda: desk.refusals.isVisible(), timeout=20)
+            assert desk.refusals.text() == "1 refused"
+            desk.review_refusals()
+            dialog = desk._refusals_dialog
+            assert dialog is not None
+            await until(lambda: dialog.model.rowCount() == 1)
+            qtmodeltester.check(dialog.model)
+            assert dialog.model.index(0, 0).data().startswith("#2 ")
+            assert "someone else changed this ticket first" in dialog.model.index(0, 2).data()
+            dialog.discard_current()  # a status change holds no text: no question asked
+            await until(lambda: not desk.refusals.isVisible())
 
     aloop.run_until_complete(body())
 
@@ -405,26 +412,15 @@ def test_an_ended_session_leads_back_to_sign_in_keeping_the_local_copy(
     """The server ends the session (an admin disabled the agent, a password changed): the
     status bar offers "Sign in"; choosing it closes the desk for the sign-in dialog and
     keeps this computer's copy, with any work not yet sent."""
-    from PySide6.QtWidgets import QApplication
 
     from app.sync.observer import ConnectionState
-    from app.ui import session
-    from app.ui.main import Workstation
 
     _isolated_home(tmp_path, monkeypatch)
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
         async with running_server(store) as server:
-            current = await session.sign_in(server.url, "ada@example.com", PASSWORD, keep=False)
-            app = QApplication.instance()
-            assert isinstance(app, QApplication)
-            workstation = Workstation(app, settings_for(tmp_path, "ws"))
-            desk = asyncio.ensure_future(workstation._desk(current))
-            await until(lambda: workstation.window is not None and workstation.window.isVisible())
-            window = workstation.window
-            assert window is not None
-            await window.bridge.engine.wait_online(20)
+            current, _workstation, desk, window = await ada_at_her_desk(tmp_path, server.url)
             # An admin changes Ada's password: the server ends her sessions (close 4001).
             root = await signed_in_bridge(tmp_path, server.url, "root@example.com")
             await root.engine.mutate(

@@ -34,7 +34,7 @@ from app.ui.search.palette import (
     snippet_html,
     snippet_text,
 )
-from tests.ui_world import signed_in_bridge, until
+from tests.ui_world import signed_in_bridges, until
 from tests.world import make_store, running_server
 
 HOSTILE = (
@@ -295,93 +295,93 @@ def test_customer_panel_follows_the_customer_live(
     store = side_store(tmp_path)
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
-            try:
-                noon = datetime(2026, 11, 23, 12, 5, tzinfo=UTC)
-                panel = CustomerPanel(ada, clock=lambda: noon)
-                qtbot.addWidget(panel)
-                panel.show()
-                assert "Open a conversation" in panel._empty.text()
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "lin@example.com") as (
+                ada,
+                lin,
+            ),
+        ):
+            noon = datetime(2026, 11, 23, 12, 5, tzinfo=UTC)
+            panel = CustomerPanel(ada, clock=lambda: noon)
+            qtbot.addWidget(panel)
+            panel.show()
+            assert "Open a conversation" in panel._empty.text()
 
-                panel.show_customer("c-3")
-                await until(lambda: panel.card is not None)
-                assert panel.name_label.text() == "Grace Hopper"
-                assert panel.tier_badge.text() == "★ VIP"
-                assert panel.local_time_label.text() == "13:05 local (UTC+1)"
-                assert panel.language_label.text() == "German (de)"
-                assert list(panel.identities.rows) == [
-                    ("email", "customer3@mail.test"),
-                    ("phone", "+4930123456"),
-                ]
-                assert [t.id for t in panel.open_tickets.rows] == ["t-2"]
-                assert [t.id for t in panel.past_tickets.rows] == ["t-5"]
-                assert panel.totals_label.text() == "2 tickets in the last 90 days"
-                qtmodeltester.check(panel.open_tickets)
-                qtmodeltester.check(panel.identities)
+            panel.show_customer("c-3")
+            await until(lambda: panel.card is not None)
+            assert panel.name_label.text() == "Grace Hopper"
+            assert panel.tier_badge.text() == "★ VIP"
+            assert panel.local_time_label.text() == "13:05 local (UTC+1)"
+            assert panel.language_label.text() == "German (de)"
+            assert list(panel.identities.rows) == [
+                ("email", "customer3@mail.test"),
+                ("phone", "+4930123456"),
+            ]
+            assert [t.id for t in panel.open_tickets.rows] == ["t-2"]
+            assert [t.id for t in panel.past_tickets.rows] == ["t-5"]
+            assert panel.totals_label.text() == "2 tickets in the last 90 days"
+            qtmodeltester.check(panel.open_tickets)
+            qtmodeltester.check(panel.identities)
 
-                # Identities are copyable.
-                panel.identity_view.setCurrentIndex(panel.identities.index(1, 0))
-                panel.copy_identity()
-                assert QGuiApplication.clipboard().text() == "+4930123456"
+            # Identities are copyable.
+            panel.identity_view.setCurrentIndex(panel.identities.index(1, 0))
+            panel.copy_identity()
+            assert QGuiApplication.clipboard().text() == "+4930123456"
 
-                # Another agent changes the customer: the panel follows, without a reset.
-                resets: list[int] = []
-                panel.identities.modelReset.connect(lambda: resets.append(1))
-                await lin.engine.mutate(
-                    "customer.update",
-                    {
-                        "customer_id": "c-3",
-                        "changes": {
-                            "notes": "Prefers a call <b>after</b> 3pm",
-                            "tier": "gold",
-                            "identities": [
-                                {"id": "ci-3", "kind": "email", "value": "customer3@mail.test"},
-                                {"id": "ci-3x", "kind": "chat", "value": "grace#1"},
-                            ],
-                        },
+            # Another agent changes the customer: the panel follows, without a reset.
+            resets: list[int] = []
+            panel.identities.modelReset.connect(lambda: resets.append(1))
+            await lin.engine.mutate(
+                "customer.update",
+                {
+                    "customer_id": "c-3",
+                    "changes": {
+                        "notes": "Prefers a call <b>after</b> 3pm",
+                        "tier": "gold",
+                        "identities": [
+                            {"id": "ci-3", "kind": "email", "value": "customer3@mail.test"},
+                            {"id": "ci-3x", "kind": "chat", "value": "grace#1"},
+                        ],
                     },
-                    "customer",
-                    "c-3",
-                )
-                await until(lambda: "Prefers a call" in panel.notes_label.text())
-                assert panel.notes_label.textFormat() == Qt.TextFormat.PlainText
-                assert panel.tier_badge.text() == "Gold"
-                assert panel.tier_badge.textFormat() == Qt.TextFormat.PlainText  # data
-                assert ("chat", "grace#1") in panel.identities.rows
-                assert ("phone", "+4930123456") not in panel.identities.rows
-                assert resets == []
+                },
+                "customer",
+                "c-3",
+            )
+            await until(lambda: "Prefers a call" in panel.notes_label.text())
+            assert panel.notes_label.textFormat() == Qt.TextFormat.PlainText
+            assert panel.tier_badge.text() == "Gold"
+            assert panel.tier_badge.textFormat() == Qt.TextFormat.PlainText  # data
+            assert ("chat", "grace#1") in panel.identities.rows
+            assert ("phone", "+4930123456") not in panel.identities.rows
+            assert resets == []
 
-                # ... and one of the customer's tickets: the solved one is reopened.
-                await lin.engine.update_ticket("t-5", {"status": "open"})
-                await until(lambda: [t.id for t in panel.past_tickets.rows] == [])
-                assert {t.id for t in panel.open_tickets.rows} == {"t-2", "t-5"}
+            # ... and one of the customer's tickets: the solved one is reopened.
+            await lin.engine.update_ticket("t-5", {"status": "open"})
+            await until(lambda: [t.id for t in panel.past_tickets.rows] == [])
+            assert {t.id for t in panel.open_tickets.rows} == {"t-2", "t-5"}
 
-                # Enter on a ticket asks the window to open it.
-                opened: list[str] = []
-                panel.openTicket.connect(opened.append)
-                panel.open_view.setFocus()
-                panel.open_view.setCurrentIndex(panel.open_tickets.index(1, 0))
-                qtbot.keyClick(panel.open_view, Qt.Key.Key_Return)
-                assert opened == [panel.open_tickets.rows[1].id]
+            # Enter on a ticket asks the window to open it.
+            opened: list[str] = []
+            panel.openTicket.connect(opened.append)
+            panel.open_view.setFocus()
+            panel.open_view.setCurrentIndex(panel.open_tickets.index(1, 0))
+            qtbot.keyClick(panel.open_view, Qt.Key.Key_Return)
+            assert opened == [panel.open_tickets.rows[1].id]
 
-                # A past ticket too (ada solves t-2: it moves to the past list).
-                await ada.engine.update_ticket("t-2", {"status": "solved"})
-                await until(lambda: [t.id for t in panel.past_tickets.rows] == ["t-2"])
-                where = panel.past_view.visualRect(panel.past_tickets.index(0, 0)).center()
-                qtbot.mouseDClick(panel.past_view.viewport(), Qt.MouseButton.LeftButton, pos=where)
-                assert opened[-1] == "t-2"
+            # A past ticket too (ada solves t-2: it moves to the past list).
+            await ada.engine.update_ticket("t-2", {"status": "solved"})
+            await until(lambda: [t.id for t in panel.past_tickets.rows] == ["t-2"])
+            where = panel.past_view.visualRect(panel.past_tickets.index(0, 0)).center()
+            qtbot.mouseDClick(panel.past_view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+            assert opened[-1] == "t-2"
 
-                # No tab open: the empty state; an unknown customer says so.
-                panel.show_customer(None)
-                assert panel.card is None
-                assert "Open a conversation" in panel._empty.text()
-                panel.show_customer("c-nobody")
-                await until(lambda: "not on this workstation" in panel._empty.text())
-            finally:
-                await ada.shutdown()
-                await lin.shutdown()
+            # No tab open: the empty state; an unknown customer says so.
+            panel.show_customer(None)
+            assert panel.card is None
+            assert "Open a conversation" in panel._empty.text()
+            panel.show_customer("c-nobody")
+            await until(lambda: "not on this workstation" in panel._empty.text())
 
     aloop.run_until_complete(body())
 
@@ -395,66 +395,65 @@ def test_canned_picker_filters_fills_and_counts_use(
     store = side_store(tmp_path)
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                picker = CannedPicker(ada)
-                qtbot.addWidget(picker)
-                picker.pick("t-2")
-                # Most used first, then by title; Lin's personal one is not Ada's to see.
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund", "cr-ship"])
-                qtmodeltester.check(picker.model)
-                assert not picker.edit_button.isEnabled()  # shared: an agent may not edit it
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            picker = CannedPicker(ada)
+            qtbot.addWidget(picker)
+            picker.pick("t-2")
+            # Most used first, then by title; Lin's personal one is not Ada's to see.
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund", "cr-ship"])
+            qtmodeltester.check(picker.model)
+            assert not picker.edit_button.isEnabled()  # shared: an agent may not edit it
 
-                qtbot.keyClicks(picker.search_edit, "SHIP")
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship"])
-                await until(lambda: picker._context is not None)
-                assert "Hi Grace, ticket 2 has shipped." in picker.preview.toPlainText()
-                assert "{{unknown.thing}}" in picker.preview.toPlainText()
-                assert "background-color" in picker.preview.toHtml()
-                assert picker.unknown_label.isVisibleTo(picker)
-                assert "{{unknown.thing}}" in picker.unknown_label.text()
+            qtbot.keyClicks(picker.search_edit, "SHIP")
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship"])
+            await until(lambda: picker._context is not None)
+            assert "Hi Grace, ticket 2 has shipped." in picker.preview.toPlainText()
+            assert "{{unknown.thing}}" in picker.preview.toPlainText()
+            assert "background-color" in picker.preview.toHtml()
+            assert picker.unknown_label.isVisibleTo(picker)
+            assert "{{unknown.thing}}" in picker.unknown_label.text()
 
-                # A filter over the body, too.
-                picker.search_edit.setText("on its way")
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund"])
-                picker.search_edit.setText("ship")
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship"])
+            # A filter over the body, too.
+            picker.search_edit.setText("on its way")
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund"])
+            picker.search_edit.setText("ship")
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship"])
 
-                chosen: list[tuple[str, str, tuple[str, ...]]] = []
-                picker.chosen.connect(lambda t, text, unknown: chosen.append((t, text, unknown)))
-                qtbot.keyClick(picker.search_edit, Qt.Key.Key_Return)
-                assert chosen == [
-                    (
-                        "t-2",
-                        "Hi Grace, ticket 2 has shipped. {{unknown.thing}} — Ada",
-                        ("unknown.thing",),
-                    )
-                ]
-                assert not picker.isVisible()
+            chosen: list[tuple[str, str, tuple[str, ...]]] = []
+            picker.chosen.connect(lambda t, text, unknown: chosen.append((t, text, unknown)))
+            qtbot.keyClick(picker.search_edit, Qt.Key.Key_Return)
+            assert chosen == [
+                (
+                    "t-2",
+                    "Hi Grace, ticket 2 has shipped. {{unknown.thing}} — Ada",
+                    ("unknown.thing",),
+                )
+            ]
+            assert not picker.isVisible()
 
-                # The use is counted on the server and comes back: "Shipped" is now first.
-                def used() -> Any:
-                    with store.connect() as conn:
-                        return conn.execute(
-                            select(T_CANNED.c.usage_count).where(T_CANNED.c.id == "cr-ship")
-                        ).scalar()
+            # The use is counted on the server and comes back: "Shipped" is now first.
+            def used() -> Any:
+                with store.connect() as conn:
+                    return conn.execute(
+                        select(T_CANNED.c.usage_count).where(T_CANNED.c.id == "cr-ship")
+                    ).scalar()
 
-                await until(lambda: used() == 2)
+            await until(lambda: used() == 2)
 
-                # The awaitable form: Escape gives None, Enter the filled text.
-                waiting = asyncio.ensure_future(picker.choose("t-2", "/"))
-                await until(lambda: picker.isVisible() and picker.search_edit.text() == "")
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship", "cr-refund"])
-                qtbot.keyClick(picker, Qt.Key.Key_Escape)
-                assert await waiting is None
-                waiting = asyncio.ensure_future(picker.choose("t-2", "refund"))
-                await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund"])
-                qtbot.keyClick(picker.search_edit, Qt.Key.Key_Return)
-                assert await waiting == ("Your refund is on its way.", ())
-                await ada.engine.wait_drained()
-            finally:
-                await ada.shutdown()
+            # The awaitable form: Escape gives None, Enter the filled text.
+            waiting = asyncio.ensure_future(picker.choose("t-2", "/"))
+            await until(lambda: picker.isVisible() and picker.search_edit.text() == "")
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-ship", "cr-refund"])
+            qtbot.keyClick(picker, Qt.Key.Key_Escape)
+            assert await waiting is None
+            waiting = asyncio.ensure_future(picker.choose("t-2", "refund"))
+            await until(lambda: [i.id for i in picker.model.rows] == ["cr-refund"])
+            qtbot.keyClick(picker.search_edit, Qt.Key.Key_Return)
+            assert await waiting == ("Your refund is on its way.", ())
+            await ada.engine.wait_drained()
 
     aloop.run_until_complete(body())
 
@@ -469,93 +468,93 @@ def test_canned_create_edit_delete_round_trip_through_the_server(
             return conn.execute(select(T_CANNED).where(T_CANNED.c.id == canned_id)).first()
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            sam = await signed_in_bridge(tmp_path, server.url, "sam@example.com")
-            try:
-                picker = CannedPicker(ada)
-                qtbot.addWidget(picker)
-                picker.pick("t-2")
-                await until(lambda: picker.model.rowCount() == 2)
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "sam@example.com") as (
+                ada,
+                sam,
+            ),
+        ):
+            picker = CannedPicker(ada)
+            qtbot.addWidget(picker)
+            picker.pick("t-2")
+            await until(lambda: picker.model.rowCount() == 2)
 
-                # New: an agent may only keep personal responses.
-                picker.new_response()
-                editor = picker.editor
-                assert isinstance(editor, CannedEditor)
-                assert editor.scope_combo.count() == 1
-                assert not editor.scope_combo.isEnabled()
-                assert editor.placeholder_list.count() >= 10
-                editor.save()  # empty: says what is missing, queues nothing
-                assert "title" in editor.error_label.text()
-                assert editor.isVisible()
-                editor.title_edit.setText("Greeting")
-                editor.shortcut_edit.setText("/hi")
-                editor.body_edit.setPlainText("Hello ")
-                editor.body_edit.moveCursor(QTextCursor.MoveOperation.End)
-                editor.placeholder_list.setCurrentRow(1)  # customer.first_name
-                editor.insert_placeholder()
-                assert editor.body_edit.toPlainText() == "Hello {{customer.first_name}}"
-                created: list[str] = []
-                editor.saved.connect(created.append)
-                editor.save()
-                await until(lambda: bool(created))
-                canned_id = created[0]
-                await until(lambda: picker.model.row_of(canned_id) >= 0)
-                row = server_row(canned_id)
-                assert row is not None
-                assert (row.scope, row.owner_id, row.shortcut) == ("personal", "a-ada", "hi")
-                assert picker.select(canned_id)
-                assert picker.edit_button.isEnabled()
-                assert picker.delete_button.isEnabled()
-                await until(lambda: "Hello Grace" in picker.preview.toPlainText())
+            # New: an agent may only keep personal responses.
+            picker.new_response()
+            editor = picker.editor
+            assert isinstance(editor, CannedEditor)
+            assert editor.scope_combo.count() == 1
+            assert not editor.scope_combo.isEnabled()
+            assert editor.placeholder_list.count() >= 10
+            editor.save()  # empty: says what is missing, queues nothing
+            assert "title" in editor.error_label.text()
+            assert editor.isVisible()
+            editor.title_edit.setText("Greeting")
+            editor.shortcut_edit.setText("/hi")
+            editor.body_edit.setPlainText("Hello ")
+            editor.body_edit.moveCursor(QTextCursor.MoveOperation.End)
+            editor.placeholder_list.setCurrentRow(1)  # customer.first_name
+            editor.insert_placeholder()
+            assert editor.body_edit.toPlainText() == "Hello {{customer.first_name}}"
+            created: list[str] = []
+            editor.saved.connect(created.append)
+            editor.save()
+            await until(lambda: bool(created))
+            canned_id = created[0]
+            await until(lambda: picker.model.row_of(canned_id) >= 0)
+            row = server_row(canned_id)
+            assert row is not None
+            assert (row.scope, row.owner_id, row.shortcut) == ("personal", "a-ada", "hi")
+            assert picker.select(canned_id)
+            assert picker.edit_button.isEnabled()
+            assert picker.delete_button.isEnabled()
+            await until(lambda: "Hello Grace" in picker.preview.toPlainText())
 
-                # Edit it.
-                picker.edit_current()
-                editor = picker.editor
-                assert isinstance(editor, CannedEditor)
-                assert editor.title_edit.text() == "Greeting"
-                editor.title_edit.setText("Warm greeting")
-                editor.save()
-                await until(lambda: any(i.title == "Warm greeting" for i in picker.model.rows))
-                assert server_row(canned_id).title == "Warm greeting"
+            # Edit it.
+            picker.edit_current()
+            editor = picker.editor
+            assert isinstance(editor, CannedEditor)
+            assert editor.title_edit.text() == "Greeting"
+            editor.title_edit.setText("Warm greeting")
+            editor.save()
+            await until(lambda: any(i.title == "Warm greeting" for i in picker.model.rows))
+            assert server_row(canned_id).title == "Warm greeting"
 
-                # Delete it (confirmed).
-                picker.select(canned_id)
-                picker.request_delete()
-                from PySide6.QtWidgets import QMessageBox
+            # Delete it (confirmed).
+            picker.select(canned_id)
+            picker.request_delete()
+            from PySide6.QtWidgets import QMessageBox
 
-                box = picker.findChild(QMessageBox)
-                assert box is not None
-                box.button(QMessageBox.StandardButton.Yes).click()
-                await until(lambda: picker.model.row_of(canned_id) < 0)
-                assert server_row(canned_id) is None
+            box = picker.findChild(QMessageBox)
+            assert box is not None
+            box.button(QMessageBox.StandardButton.Yes).click()
+            await until(lambda: picker.model.row_of(canned_id) < 0)
+            assert server_row(canned_id) is None
 
-                picker.select("cr-ship")
+            picker.select("cr-ship")
 
-                # A supervisor may make shared and group responses.
-                lead = CannedEditor(sam)
-                qtbot.addWidget(lead)
-                scopes = [lead.scope_combo.itemData(i) for i in range(lead.scope_combo.count())]
-                assert ("shared", None) in scopes
-                assert ("group", "g-care") in scopes
-                lead.title_edit.setText("Care hours")
-                lead.body_edit.setPlainText("We are here 9 to 5.")
-                lead.scope_combo.setCurrentIndex(scopes.index(("group", "g-care")))
-                saved: list[str] = []
-                lead.saved.connect(saved.append)
-                lead.save()
-                await until(lambda: bool(saved))
-                await sam.engine.wait_drained()
-                row = server_row(saved[0])
-                assert (row.scope, row.group_id) == ("group", "g-care")
-                # ... and Ada, in Care, sees it arrive in her open picker, her choice kept.
-                await until(lambda: picker.model.row_of(saved[0]) >= 0)
-                current = picker.current_item()
-                assert current is not None
-                assert current.id == "cr-ship"
-            finally:
-                await ada.shutdown()
-                await sam.shutdown()
+            # A supervisor may make shared and group responses.
+            lead = CannedEditor(sam)
+            qtbot.addWidget(lead)
+            scopes = [lead.scope_combo.itemData(i) for i in range(lead.scope_combo.count())]
+            assert ("shared", None) in scopes
+            assert ("group", "g-care") in scopes
+            lead.title_edit.setText("Care hours")
+            lead.body_edit.setPlainText("We are here 9 to 5.")
+            lead.scope_combo.setCurrentIndex(scopes.index(("group", "g-care")))
+            saved: list[str] = []
+            lead.saved.connect(saved.append)
+            lead.save()
+            await until(lambda: bool(saved))
+            await sam.engine.wait_drained()
+            row = server_row(saved[0])
+            assert (row.scope, row.group_id) == ("group", "g-care")
+            # ... and Ada, in Care, sees it arrive in her open picker, her choice kept.
+            await until(lambda: picker.model.row_of(saved[0]) >= 0)
+            current = picker.current_item()
+            assert current is not None
+            assert current.id == "cr-ship"
 
     aloop.run_until_complete(body())
 
@@ -598,131 +597,130 @@ def test_search_palette_finds_opens_and_asks_the_server(
     store = side_store(tmp_path)
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                palette = SearchPalette(ada)
-                qtbot.addWidget(palette)
-                tickets: list[str] = []
-                customers: list[str] = []
-                palette.openTicket.connect(tickets.append)
-                palette.openCustomer.connect(customers.append)
-                palette.open()
-                assert palette.isVisible()
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            palette = SearchPalette(ada)
+            qtbot.addWidget(palette)
+            tickets: list[str] = []
+            customers: list[str] = []
+            palette.openTicket.connect(tickets.append)
+            palette.openCustomer.connect(customers.append)
+            palette.open()
+            assert palette.isVisible()
 
-                # A number jumps to the ticket: it is first and current; Enter opens it.
-                qtbot.keyClicks(palette.query_edit, "#2")
-                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)  # before the debounce
-                await until(lambda: tickets == ["t-2"])
-                assert not palette.isVisible()
-                assert "ms" in palette.status_label.text()
+            # A number jumps to the ticket: it is first and current; Enter opens it.
+            qtbot.keyClicks(palette.query_edit, "#2")
+            qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)  # before the debounce
+            await until(lambda: tickets == ["t-2"])
+            assert not palette.isVisible()
+            assert "ms" in palette.status_label.text()
+            qtmodeltester.check(palette.model)
+
+            # A subject word.
+            palette.open()
+            await _search(palette, "printer", lambda: _hits(palette))
+            top = _hits(palette)[0]
+            assert (top.hit_kind, top.ticket_id) == ("ticket", "t-2")
+            index = palette.model.index(palette.model.rows.index(_hits(palette)[0]), 0)
+            # The match is in the subject: marked there, not repeated as a snippet.
+            assert str(index.data(TitleHtmlRole)) == "#2 <b>Printer</b> jams"
+            assert index.data(SnippetHtmlRole) == ""
+
+            # A customer's email: Enter on the customer opens the customer.
+            await _search(
+                palette,
+                "customer3@mail.test",
+                lambda: any(h.customer_id == "c-3" for h in _hits(palette)),
+            )
+            assert any(h.customer_id == "c-3" for h in _hits(palette))
+            while (row := _current(palette)) is not None and row.hit_kind != "customer":
+                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Down)
+            qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)
+            assert customers == ["c-3"]
+
+            # Message text, under "Messages", with its markup shown as text.
+            palette.open()
+            await _search(palette, "flux capacitor", lambda: _hits(palette))
+            hit = next(h for h in _hits(palette) if h.hit_kind == "message")
+            assert hit.ticket_id == "t-2"
+            headers = [r.title for r in palette.model.rows if r.kind == RowKind.HEADER]
+            assert headers == ["Messages"]
+            row_index = palette.model.index(palette.model.rows.index(hit), 0)
+            assert "&lt;b&gt;" in str(row_index.data(SnippetHtmlRole))
+
+            # Up and Down skip headers and stop at the ends.
+            qtbot.keyClick(palette.query_edit, Qt.Key.Key_Up)
+            first = _current(palette)
+            assert first is not None
+            assert first.selectable
+
+            # Stale answers never replace newer ones.
+            shown: list[str] = []
+            palette.resultsShown.connect(shown.append)
+            palette.query_edit.setText("printer")
+            palette._search_now()
+            palette.query_edit.setText("flux")
+            palette._search_now()
+            await until(lambda: "flux" in shown)
+            assert shown == ["flux"]
+            palette.resultsShown.disconnect(shown.append)
+
+            # Hostile queries: no crash, nothing interpreted as markup.
+            for query in HOSTILE:
+                palette.query_edit.setText(query)
+                palette._search_now()
+                if wanted := palette.query_edit.text().strip():
+                    await until(lambda q=wanted: palette._query == q)  # type: ignore[misc]
+                for n in range(palette.model.rowCount()):
+                    for role in (TitleHtmlRole, SnippetHtmlRole):
+                        text = str(palette.model.index(n, 0).data(role) or "")
+                        assert "<script" not in text
+                        assert "<img" not in text
                 qtmodeltester.check(palette.model)
 
-                # A subject word.
-                palette.open()
-                await _search(palette, "printer", lambda: _hits(palette))
-                top = _hits(palette)[0]
-                assert (top.hit_kind, top.ticket_id) == ("ticket", "t-2")
-                index = palette.model.index(palette.model.rows.index(_hits(palette)[0]), 0)
-                # The match is in the subject: marked there, not repeated as a snippet.
-                assert str(index.data(TitleHtmlRole)) == "#2 <b>Printer</b> jams"
-                assert index.data(SnippetHtmlRole) == ""
+            # Older tickets on the server; opening one fetches it first.
+            await _search(palette, "Ticket", lambda: len(_hits(palette)) >= 2)
+            action = palette.model.find(RowKind.SERVER_ACTION)
+            assert palette.model.rows[action].title == "Search older tickets on the server"
+            server_shown: list[str] = []
+            palette.serverResultsShown.connect(server_shown.append)
+            palette._activate_index(palette.model.index(action, 0))
+            await until(lambda: server_shown == ["Ticket"])
+            server_hits = [r for r in palette.model.rows if r.kind == RowKind.SERVER_HIT]
+            assert {r.ticket_id for r in server_hits} == {"t-1", "t-5"}  # t-2 is "Printer…"
+            assert any(r.title == "On the server" for r in palette.model.rows)
+            qtmodeltester.check(palette.model)
+            palette._activate_index(
+                palette.model.index(palette.model.rows.index(server_hits[0]), 0)
+            )
+            await until(lambda: tickets[-1] == server_hits[0].ticket_id)
 
-                # A customer's email: Enter on the customer opens the customer.
-                await _search(
-                    palette,
-                    "customer3@mail.test",
-                    lambda: any(h.customer_id == "c-3" for h in _hits(palette)),
-                )
-                assert any(h.customer_id == "c-3" for h in _hits(palette))
-                while (row := _current(palette)) is not None and row.hit_kind != "customer":
-                    qtbot.keyClick(palette.query_edit, Qt.Key.Key_Down)
-                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)
-                assert customers == ["c-3"]
+            # A number that is not on this workstation: offer to fetch it; the server
+            # says it is not Ada's to see, in plain words.
+            palette.open()
+            await _search(palette, "3")
+            fetch = palette.model.find(RowKind.FETCH_NUMBER)
+            assert fetch >= 0
+            palette._activate_index(palette.model.index(fetch, 0))
+            await until(lambda: "no such ticket" in palette.status_label.text())
 
-                # Message text, under "Messages", with its markup shown as text.
-                palette.open()
-                await _search(palette, "flux capacitor", lambda: _hits(palette))
-                hit = next(h for h in _hits(palette) if h.hit_kind == "message")
-                assert hit.ticket_id == "t-2"
-                headers = [r.title for r in palette.model.rows if r.kind == RowKind.HEADER]
-                assert headers == ["Messages"]
-                row_index = palette.model.index(palette.model.rows.index(hit), 0)
-                assert "&lt;b&gt;" in str(row_index.data(SnippetHtmlRole))
-
-                # Up and Down skip headers and stop at the ends.
-                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Up)
-                first = _current(palette)
-                assert first is not None
-                assert first.selectable
-
-                # Stale answers never replace newer ones.
-                shown: list[str] = []
-                palette.resultsShown.connect(shown.append)
-                palette.query_edit.setText("printer")
-                palette._search_now()
-                palette.query_edit.setText("flux")
-                palette._search_now()
-                await until(lambda: "flux" in shown)
-                assert shown == ["flux"]
-                palette.resultsShown.disconnect(shown.append)
-
-                # Hostile queries: no crash, nothing interpreted as markup.
-                for query in HOSTILE:
-                    palette.query_edit.setText(query)
-                    palette._search_now()
-                    if wanted := palette.query_edit.text().strip():
-                        await until(lambda q=wanted: palette._query == q)  # type: ignore[misc]
-                    for n in range(palette.model.rowCount()):
-                        for role in (TitleHtmlRole, SnippetHtmlRole):
-                            text = str(palette.model.index(n, 0).data(role) or "")
-                            assert "<script" not in text
-                            assert "<img" not in text
-                    qtmodeltester.check(palette.model)
-
-                # Older tickets on the server; opening one fetches it first.
-                await _search(palette, "Ticket", lambda: len(_hits(palette)) >= 2)
-                action = palette.model.find(RowKind.SERVER_ACTION)
-                assert palette.model.rows[action].title == "Search older tickets on the server"
-                server_shown: list[str] = []
-                palette.serverResultsShown.connect(server_shown.append)
-                palette._activate_index(palette.model.index(action, 0))
-                await until(lambda: server_shown == ["Ticket"])
-                server_hits = [r for r in palette.model.rows if r.kind == RowKind.SERVER_HIT]
-                assert {r.ticket_id for r in server_hits} == {"t-1", "t-5"}  # t-2 is "Printer…"
-                assert any(r.title == "On the server" for r in palette.model.rows)
-                qtmodeltester.check(palette.model)
-                palette._activate_index(
-                    palette.model.index(palette.model.rows.index(server_hits[0]), 0)
-                )
-                await until(lambda: tickets[-1] == server_hits[0].ticket_id)
-
-                # A number that is not on this workstation: offer to fetch it; the server
-                # says it is not Ada's to see, in plain words.
-                palette.open()
-                await _search(palette, "3")
-                fetch = palette.model.find(RowKind.FETCH_NUMBER)
-                assert fetch >= 0
-                palette._activate_index(palette.model.index(fetch, 0))
-                await until(lambda: "no such ticket" in palette.status_label.text())
-
-                # Offline: the server rows say so and cannot be chosen.
-                await ada.engine.stop()
-                await until(lambda: ada.status.state != ConnectionState.ONLINE)
-                action = palette.model.find(RowKind.SERVER_ACTION)
-                assert palette.model.rows[action].title.startswith("Offline")
-                assert not palette.model.flags(palette.model.index(action, 0)) & (
-                    Qt.ItemFlag.ItemIsSelectable
-                )
-                fetch = palette.model.find(RowKind.FETCH_NUMBER)
-                assert "offline" in palette.model.rows[fetch].title
-                await _search(palette, "printer ")
-                action = palette.model.find(RowKind.SERVER_ACTION)
-                assert "Offline" in palette.model.rows[action].title
-                palette.search_server()  # does nothing harmful offline
-                assert palette.model.find(RowKind.SERVER_ACTION) == action
-            finally:
-                await ada.shutdown()
+            # Offline: the server rows say so and cannot be chosen.
+            await ada.engine.stop()
+            await until(lambda: ada.status.state != ConnectionState.ONLINE)
+            action = palette.model.find(RowKind.SERVER_ACTION)
+            assert palette.model.rows[action].title.startswith("Offline")
+            assert not palette.model.flags(palette.model.index(action, 0)) & (
+                Qt.ItemFlag.ItemIsSelectable
+            )
+            fetch = palette.model.find(RowKind.FETCH_NUMBER)
+            assert "offline" in palette.model.rows[fetch].title
+            await _search(palette, "printer ")
+            action = palette.model.find(RowKind.SERVER_ACTION)
+            assert "Offline" in palette.model.rows[action].title
+            palette.search_server()  # does nothing harmful offline
+            assert palette.model.find(RowKind.SERVER_ACTION) == action
 
     aloop.run_until_complete(body())
 
@@ -733,45 +731,44 @@ def test_search_palette_recovers_when_the_local_search_fails(
     store = side_store(tmp_path)
 
     async def body() -> None:
-        async with running_server(store) as server:
-            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
-            try:
-                palette = SearchPalette(ada)
-                qtbot.addWidget(palette)
-                tickets: list[str] = []
-                palette.openTicket.connect(tickets.append)
-                real = ada.reader.search
-                failing = [True]
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            palette = SearchPalette(ada)
+            qtbot.addWidget(palette)
+            tickets: list[str] = []
+            palette.openTicket.connect(tickets.append)
+            real = ada.reader.search
+            failing = [True]
 
-                async def search(query: str, limit: int = 50) -> Any:
-                    if failing[0]:
-                        raise OSError("disk I/O error")
-                    return await real(query, limit)
+            async def search(query: str, limit: int = 50) -> Any:
+                if failing[0]:
+                    raise OSError("disk I/O error")
+                return await real(query, limit)
 
-                monkeypatch.setattr(ada.reader, "search", search)
-                palette.open()
-                shown: list[str] = []
-                palette.resultsShown.connect(shown.append)
-                qtbot.keyClicks(palette.query_edit, "#2")
-                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)  # waits for the answer
-                await until(lambda: "#2" in shown)
-                assert tickets == []
-                assert "failed" in palette.status_label.text()
-                assert "disk I/O error" in palette.status_label.text()
-                assert not palette._searching
-                # The server can still be asked; the failure is said in a row, too.
-                kinds = [r.kind for r in palette.model.rows]
-                assert RowKind.NOTE in kinds
-                assert RowKind.SERVER_ACTION in kinds
+            monkeypatch.setattr(ada.reader, "search", search)
+            palette.open()
+            shown: list[str] = []
+            palette.resultsShown.connect(shown.append)
+            qtbot.keyClicks(palette.query_edit, "#2")
+            qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)  # waits for the answer
+            await until(lambda: "#2" in shown)
+            assert tickets == []
+            assert "failed" in palette.status_label.text()
+            assert "disk I/O error" in palette.status_label.text()
+            assert not palette._searching
+            # The server can still be asked; the failure is said in a row, too.
+            kinds = [r.kind for r in palette.model.rows]
+            assert RowKind.NOTE in kinds
+            assert RowKind.SERVER_ACTION in kinds
 
-                # The search works again: Enter opens what it finds (it did not stay stuck).
-                failing[0] = False
-                shown.clear()
-                palette._search_now()
-                await until(lambda: "#2" in shown)
-                qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)
-                await until(lambda: tickets == ["t-2"])
-            finally:
-                await ada.shutdown()
+            # The search works again: Enter opens what it finds (it did not stay stuck).
+            failing[0] = False
+            shown.clear()
+            palette._search_now()
+            await until(lambda: "#2" in shown)
+            qtbot.keyClick(palette.query_edit, Qt.Key.Key_Return)
+            await until(lambda: tickets == ["t-2"])
 
     aloop.run_until_complete(body())

@@ -8,7 +8,8 @@ on 127.0.0.1 port 0, hands it to the widget under test and drives the loop with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from app.sync.desk import DeskReader
@@ -37,3 +38,18 @@ async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def signed_in_bridges(
+    tmp: Path, server_url: str, *emails: str
+) -> AsyncIterator[tuple[Bridge, ...]]:
+    """``signed_in_bridge`` for each of ``emails``; every bridge is shut down afterwards."""
+    bridges: list[Bridge] = []
+    try:
+        for email in emails:
+            bridges.append(await signed_in_bridge(tmp, server_url, email))
+        yield tuple(bridges)
+    finally:
+        for bridge in bridges:
+            await bridge.shutdown()
