@@ -39,6 +39,24 @@ class Rejected:
     args: dict[str, Any]
     current: Any = None
 
+    @property
+    def ticket_id(self) -> str | None:
+        """The ticket the refused change was about (None for canned responses, accounts)."""
+        return ticket_of(self.args)
+
+
+def ticket_of(args: dict[str, Any]) -> str | None:
+    """The ticket a mutation's args are about: a ticket change names it, a message names
+    it inside, a new ticket is it (the same rule as ``desk._REJECTION_TICKET`` in SQL)."""
+    for holder, key in (
+        (args, "ticket_id"),
+        (args.get("message"), "ticket_id"),
+        (args.get("ticket"), "id"),
+    ):
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            return str(holder[key])
+    return None
+
 
 class SyncObserver:
     """Base observer: every notification is a no-op."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 
 from app.models.enums import DeliveryState
 from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
@@ -356,13 +357,8 @@ class ConversationView(QWidget):
             patchable = not self._stale and not ({"draft", "rejection"} & changed.keys())
             self.reload(set(messages) if patchable else None)
 
-    def _rejected(self, rejected: Any) -> None:
-        args = getattr(rejected, "args", {}) or {}
-        message = args.get("message") if isinstance(args, dict) else None
-        ticket = args.get("ticket_id") if isinstance(args, dict) else None
-        if isinstance(message, dict):
-            ticket = message.get("ticket_id")
-        if ticket == self.ticket_id:
+    def _rejected(self, rejected: Rejected) -> None:
+        if rejected.ticket_id == self.ticket_id:
             self.reload()
 
     def _directory_changed(self, directory: Directory) -> None:

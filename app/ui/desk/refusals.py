@@ -9,6 +9,7 @@ copies the text, or discards it.
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import datetime
 from typing import Any
@@ -59,15 +60,10 @@ HEADERS = ("Ticket", "What", "Why", "When")
 
 def written_text(r: Rejection) -> str:
     """The text the agent wrote in the refused change ("" if it held none)."""
-    message = r.args.get("message")
-    if isinstance(message, dict) and isinstance(message.get("body"), str):
-        return str(message["body"])
-    for key in ("body",):
-        if isinstance(r.args.get(key), str):
-            return str(r.args[key])
-    canned = r.args.get("canned")
-    if isinstance(canned, dict) and isinstance(canned.get("body"), str):
-        return str(canned["body"])
+    # a reply or note: args.message.body; a draft: args.body; a canned response: args.canned.body
+    for holder in (r.args.get("message"), r.args, r.args.get("canned")):
+        if isinstance(holder, dict) and isinstance(holder.get("body"), str):
+            return str(holder["body"])
     return ""
 
 
@@ -120,8 +116,6 @@ class RefusalsModel(QAbstractTableModel):
             text = _when(r.created_at)
         if role == Qt.ItemDataRole.ToolTipRole:
             # Tooltips guess rich text: escape what came from the server or a customer.
-            import html
-
             return html.escape(text)
         return text
 

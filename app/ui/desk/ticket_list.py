@@ -173,11 +173,9 @@ class TicketListModel(QAbstractTableModel):
         return self._positions.get(ticket_id)
 
     def _position(self, ticket_id: str) -> int | None:
-        """``row_of`` without building the id -> row map for a handful of lookups."""
+        """``row_of`` without building the id -> row map, for a handful of lookups."""
         if self._positions is not None:
             return self._positions.get(ticket_id)
-        if ticket_id not in self._rows:
-            return None  # only loaded rows are ever re-emitted
         try:
             return self._ids.index(ticket_id)
         except ValueError:
@@ -376,12 +374,8 @@ class TicketListModel(QAbstractTableModel):
             if ids is None:  # the view changed meanwhile
                 return
             order, in_view = ids
-            # rows we hold that changed, and rows about to join the list
-            wanted = [
-                t
-                for t in changed
-                if t in in_view and (t in self._rows or self._position(t) is None)
-            ]
+            # every changed ticket still in the view: its row shows new values, or joins
+            wanted = [t for t in changed if t in in_view]
             rows = await self._bridge.reader.ticket_rows(wanted) if wanted else {}
             if generation != self._generation:
                 return

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.desk_types import ViewSpec
+from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge, loop_running
 from app.ui.canned.picker import CannedPicker
@@ -264,12 +265,10 @@ class DeskWindow(QMainWindow):
         self._refusals_dialog.show()
         self._refusals_dialog.raise_()
 
-    def _refused(self, rejected: Any) -> None:
+    def _refused(self, rejected: Rejected) -> None:
         # A tab of that ticket shows the refusal itself; otherwise say so here.
-        ticket_id = rejected.args.get("ticket_id") or (rejected.args.get("message") or {}).get(
-            "ticket_id"
-        )
-        if not (ticket_id and self.tabs.view(str(ticket_id))):
+        ticket_id = rejected.ticket_id
+        if not (ticket_id and self.tabs.view(ticket_id)):
             self.status.showMessage(
                 "The server refused a change of yours — see “refused” on the right to review it",
                 15_000,
