@@ -209,6 +209,8 @@ def run_workstation(
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # the desk decides: drafts are saved first
     app.setWindowIcon(theme.app_icon())
+    # Linux desktops find the app's launcher (and its taskbar badge) by this name.
+    app.setDesktopFileName("switchboard")
     log_path = crash.install_logging()
     # Qt objects must die on the UI thread: the cycle collector runs there, on a timer.
     collector = crash.install_ui_thread_gc(app)
