@@ -39,6 +39,7 @@ from app.server.connection import MAX_BAD_FRAMES
 from app.sync import queries
 from app.sync.protocol import (
     MAX_FRAME_BYTES,
+    MAX_WIRE_INT,
     PROTOCOL_MAX,
     PROTOCOL_MIN,
     SYNC_PATH,
@@ -379,6 +380,37 @@ WRONG_FIELDS = [
         id="fetch-number-string",
     ),
     pytest.param({"type": "presence", "status": "asleep"}, "presence.status", id="presence-enum"),
+    # Integers beyond the documented range (0..2^53-1) once reached the store and failed the
+    # writer's whole batch, or closed the connection with 1011.
+    pytest.param(
+        mutation_frame(2**63, "draft.delete", {"ticket_id": "t-1"}),
+        "mutation.mutation_id",
+        id="mutation-id-2^63",
+    ),
+    pytest.param(
+        mutation_frame(MAX_WIRE_INT + 1, "draft.delete", {"ticket_id": "t-1"}),
+        "mutation.mutation_id",
+        id="mutation-id-2^53",
+    ),
+    pytest.param(hello_frame(cursor=2**64), "hello.cursor", id="hello-cursor-2^64"),
+    pytest.param(
+        hello_frame(acked_through=2**63), "hello.acked_through", id="hello-acked-through-2^63"
+    ),
+    pytest.param(
+        hello_frame(access_version=MAX_WIRE_INT + 1),
+        "hello.access_version",
+        id="hello-access-version-2^53",
+    ),
+    pytest.param(
+        hello_frame(protocol={"min": 1, "max": 2**64}),
+        "hello.protocol.max",
+        id="hello-protocol-2^64",
+    ),
+    pytest.param(
+        {"type": "fetch_ticket", "request_id": "r", "number": 2**64},
+        "fetch_ticket.number",
+        id="fetch-number-2^64",
+    ),
 ]
 
 
@@ -822,6 +854,20 @@ REFUSED_MUTATIONS = [
         id="reply-without-seen-version",
     ),
     pytest.param(
+        "ticket.update",
+        {**ticket_changes("t-1", status="open"), "seen_version": 2**64},
+        ErrorCode.INVALID_MUTATION,
+        "seen_version",
+        id="seen-version-2^64",
+    ),
+    pytest.param(
+        "message.add",
+        {**new_message(kind="reply"), "seen_version": MAX_WIRE_INT + 1},
+        ErrorCode.INVALID_MUTATION,
+        "seen_version",
+        id="reply-seen-version-2^53",
+    ),
+    pytest.param(
         "message.add",
         new_message(id="m-1"),
         ErrorCode.DUPLICATE,
@@ -866,6 +912,32 @@ def test_refused_mutation_changes_nothing_and_replays_the_same(
     tmp_path: Path, name: str, args: dict[str, Any], code: ErrorCode, field: str | None
 ) -> None:
     run(tmp_path, partial(refused_mutation, name, args, code, field))
+
+
+async def integers_at_the_edge(world: World) -> None:
+    """An integer beyond 2^53-1 is refused alone; the largest one allowed is stored as any."""
+    async with synced(world, ROOT) as bystander, synced(world, ADA) as ws:
+        with store_unchanged(world.store, *BOOKKEEPING):
+            # Back to back: both would share a write batch if the bad one got that far.
+            await send(ws, mutation_frame(2**63, "draft.save", {"ticket_id": "t-1", "body": "x"}))
+            await send(bystander, mutation_frame(1, "draft.delete", {"ticket_id": "t-2"}))
+            error = await expect_error(ws, ErrorCode.INVALID_MESSAGE)
+            assert "mutation.mutation_id" in detail_locs(error), error
+            answer = await next_frame(bystander, "ack", "reject")
+        assert (answer["type"], answer["mutation_id"]) == ("ack", 1), answer
+        ack = await mutate(ws, MAX_WIRE_INT, "draft.save", {"ticket_id": "t-1", "body": "x"})
+        assert ack["type"] == "ack", ack
+        await still_usable(ws)
+        await still_usable(bystander)
+    token = await raw_session(world.url, ADA)
+    async with open_ws(world.url, token=token) as ws:
+        await send(ws, hello_frame(cursor=MAX_WIRE_INT))
+        welcome = await next_frame(ws, "welcome")
+        assert welcome["bootstrap"] is True  # a cursor beyond the head: from another store
+
+
+def test_integer_beyond_the_documented_range_is_refused_alone(tmp_path: Path) -> None:
+    run(tmp_path, integers_at_the_edge)
 
 
 # --------------------------------------------------------------------------------------------
@@ -923,6 +995,7 @@ def every_bad_input() -> list[Scenario]:
         wrong_credentials,
         *each(rate_limited, RATE_LIMITS),
         *each(refused_mutation, REFUSED_MUTATIONS),
+        integers_at_the_edge,
     ]
 
 

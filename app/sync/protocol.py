@@ -41,6 +41,13 @@ MAX_BODY_CHARS = 200_000  # a message or draft body
 PAGE_SIZE = 500  # changes per catch-up page
 SEARCH_LIMIT = 200
 
+# Every integer on the wire, in either direction, is in 0..MAX_WIRE_INT: exact as a JSON number
+# in every language (JavaScript's doubles included) and well inside the store's 64-bit columns,
+# so no client integer can fail a write that other agents' mutations share.
+MAX_WIRE_INT = 2**53 - 1
+WireInt = Annotated[int, Field(ge=0, le=MAX_WIRE_INT)]  # cursors, versions, acked_through
+PositiveWireInt = Annotated[int, Field(ge=1, le=MAX_WIRE_INT)]  # mutation ids, ticket numbers
+
 Id = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
 ShortText = Annotated[str, Field(max_length=500)]
@@ -104,8 +111,8 @@ class _Frame(BaseModel):
 
 
 class VersionWindow(_Frame):
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
+    min: PositiveWireInt
+    max: PositiveWireInt
 
 
 class Login(_Frame):
@@ -118,15 +125,15 @@ class Hello(_Frame):
     type: Literal["hello"]
     protocol: VersionWindow
     device_id: Id
-    cursor: int = Field(ge=0)
-    access_version: int = Field(default=0, ge=0)
-    acked_through: int = Field(default=0, ge=0)
+    cursor: WireInt
+    access_version: WireInt = 0
+    acked_through: WireInt = 0
     client: ShortText = ""
 
 
 class Mutation(_Frame):
     type: Literal["mutation"]
-    mutation_id: int = Field(ge=1)
+    mutation_id: PositiveWireInt
     name: Annotated[str, Field(max_length=64)]
     args: dict[str, Any]
 
@@ -134,7 +141,7 @@ class Mutation(_Frame):
 class FetchTicket(_Frame):
     type: Literal["fetch_ticket"]
     request_id: Annotated[str, Field(max_length=64)]
-    number: int | None = Field(default=None, ge=1)
+    number: PositiveWireInt | None = None
     ticket_id: Id | None = None
 
 
@@ -214,13 +221,13 @@ class TicketUpdateArgs(_Frame):
     ticket_id: Id
     # Only the fields present are changed; ``null`` clears assignee or group.
     changes: dict[str, Any]
-    seen_version: int = Field(ge=0)
+    seen_version: WireInt
 
 
 class MessageAddArgs(_Frame):
     message: NewMessage
     # Required for a public reply: the ticket version the agent last saw.
-    seen_version: int | None = Field(default=None, ge=0)
+    seen_version: WireInt | None = None
 
 
 class DraftSaveArgs(_Frame):
