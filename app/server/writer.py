@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
@@ -42,6 +42,17 @@ LOG_LOCK_KEY = 0x5357424C  # "SWBL"
 
 class StoreUnavailable(Exception):
     """A mutation was not stored (the write failed); the client must reconnect and resend."""
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether a failed write is the store's fault (disk full, I/O error, database locked, lost
+    connection) rather than the data's (a constraint, a value the column cannot hold, a bug).
+
+    The first is worth a resend once the store is back; the second would fail again.
+    """
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
 
 
 @dataclass
@@ -159,20 +170,79 @@ class StoreWriter:
                 continue
             try:
                 frames, logged = await loop.run_in_executor(self._executor, self._apply, batch)
-            except Exception:
-                # The transaction did not commit: nothing is acknowledged; each client resends
-                # after reconnecting, and until then nothing newer of theirs is applied.
+            except Exception as exc:
                 log.exception("write batch of %d mutations failed", len(batch))
-                for req in batch:
-                    self._blocked.add(req.device_id)
-                    if not req.future.done():
-                        req.future.set_exception(StoreUnavailable(req.device_id))
+                if is_store_outage(exc):
+                    self._refuse_for_now(batch)
+                else:
+                    # One mutation's data may have failed the transaction: it must not take
+                    # everyone else's down with it.
+                    await self._apply_one_by_one(batch)
                 continue
-            for req, frame in zip(batch, frames, strict=True):
-                if not req.future.done():
-                    req.future.set_result(frame)
-            if logged:
-                self._on_commit(logged)
+            self._answered(batch, frames, logged)
+
+    def _answered(
+        self, batch: list[MutationRequest], frames: list[dict[str, Any]], logged: list[Any]
+    ) -> None:
+        for req, frame in zip(batch, frames, strict=True):
+            if not req.future.done():
+                req.future.set_result(frame)
+        if logged:
+            self._on_commit(logged)
+
+    def _refuse_for_now(self, batch: list[MutationRequest]) -> None:
+        """Nothing of ``batch`` was committed or acknowledged: each client resends after
+        reconnecting, and until then nothing newer of theirs is applied."""
+        for req in batch:
+            self._blocked.add(req.device_id)
+            if not req.future.done():
+                req.future.set_exception(StoreUnavailable(req.device_id))
+
+    async def _apply_one_by_one(self, batch: list[MutationRequest]) -> None:
+        """Apply a failed batch again, each mutation in its own transaction.
+
+        The mutation that fails alone is the culprit: if the store is at fault it is refused
+        for now, with everything after it (the store is down); otherwise it is refused for
+        good, as a server bug (``internal_error``, recorded like any answer).
+        """
+        loop = asyncio.get_running_loop()
+        for i, req in enumerate(batch):
+            if self._must_refuse(req):
+                self._refuse_for_now([req])
+                continue
+            try:
+                frames, logged = await loop.run_in_executor(self._executor, self._apply, [req])
+            except Exception as exc:
+                if is_store_outage(exc):
+                    self._refuse_for_now(batch[i:])
+                    return
+                log.exception(
+                    "mutation %s from device %s failed its transaction", req.name, req.device_id
+                )
+                try:
+                    frame = await loop.run_in_executor(self._executor, self._refuse_for_good, req)
+                except Exception as again:
+                    if is_store_outage(again):
+                        self._refuse_for_now(batch[i:])
+                        return
+                    # Not even the refusal can be stored (the mutation id itself, say): answer
+                    # it unrecorded; it changed nothing, and a resend fails the same way.
+                    log.exception("could not record the refusal of %s", req.name)
+                    frame = internal_error(req.mutation_id)
+                frames, logged = [frame], []
+            self._answered([req], frames, logged)
+
+    def _refuse_for_good(self, req: MutationRequest) -> dict[str, Any]:
+        """Record ``internal_error`` as the answer to ``req``, in its own transaction."""
+        with self._begin() as conn:
+            ledger = DeviceLedger(conn, {req.device_id})
+            if not ledger.is_new(req.device_id, req.mutation_id):
+                return ledger.replayed(conn, req.device_id, req.mutation_id)
+            ledger.claim(req.device_id, req.mutation_id)
+            frame = internal_error(req.mutation_id)
+            ledger.record(req.device_id, req.mutation_id, frame)
+            ledger.save(conn)
+        return frame
 
     def _apply(
         self, batch: list[MutationRequest]
@@ -298,14 +368,19 @@ class StoreWriter:
             # replay is answered the same way, and let the agent retry as a new mutation.
             savepoint.rollback()
             log.exception("mutation %s from device %s failed", req.name, req.device_id)
-            frame = {
-                "type": "reject",
-                "mutation_id": req.mutation_id,
-                "code": ErrorCode.INTERNAL.value,
-                "message": "the server could not apply this change; try again",
-            }
+            frame = internal_error(req.mutation_id)
         ledger.record(req.device_id, req.mutation_id, frame)
         return frame
+
+
+def internal_error(mutation_id: int) -> dict[str, Any]:
+    """The reject of a mutation the server failed to apply through no fault of the store's."""
+    return {
+        "type": "reject",
+        "mutation_id": mutation_id,
+        "code": ErrorCode.INTERNAL.value,
+        "message": "the server could not apply this change; try again",
+    }
 
 
 def _messages_ahead(notes: list[p.MessageAddArgs | None], start: int) -> list[p.MessageAddArgs]:
