@@ -39,6 +39,7 @@ from app.server.connection import MAX_BAD_FRAMES
 from app.sync import queries
 from app.sync.protocol import (
     MAX_FRAME_BYTES,
+    MAX_NESTING,
     MAX_WIRE_INT,
     PROTOCOL_MAX,
     PROTOCOL_MIN,
@@ -269,6 +270,12 @@ def set_agent_active(world: World, agent_id: str, active: bool) -> None:
 # 1. Frames that are not protocol frames at all
 # --------------------------------------------------------------------------------------------
 
+
+def nested_login(depth: int) -> str:
+    """A login frame whose ``email`` is arrays nested so that the frame is ``depth`` deep."""
+    return '{"type": "login", "email": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
 NOT_FRAMES = [
     pytest.param("{not json", ErrorCode.MALFORMED_JSON, id="malformed-json"),
     pytest.param("", ErrorCode.MALFORMED_JSON, id="empty-text"),
@@ -279,6 +286,10 @@ NOT_FRAMES = [
     pytest.param('{"type": 7}', ErrorCode.INVALID_MESSAGE, id="type-not-a-string"),
     pytest.param('{"type": "teleport"}', ErrorCode.UNKNOWN_TYPE, id="unknown-type"),
     pytest.param('{"type": "welcome"}', ErrorCode.UNKNOWN_TYPE, id="server-only-type"),
+    # 2 KB of brackets once raised RecursionError: close 1011, and no error frame.
+    pytest.param("[" * 1000 + "]" * 1000, ErrorCode.MALFORMED_JSON, id="nested-1000-deep"),
+    pytest.param(nested_login(MAX_NESTING + 1), ErrorCode.MALFORMED_JSON, id="nested-too-deep"),
+    pytest.param(nested_login(MAX_NESTING), ErrorCode.INVALID_MESSAGE, id="nested-at-the-limit"),
 ]
 
 

@@ -9,7 +9,9 @@ reaches the store.
 from __future__ import annotations
 
 import json
+import re
 from enum import IntEnum, StrEnum
+from itertools import accumulate
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -39,6 +41,9 @@ MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024
 PAGE_BYTES = 512 * 1024
 MAX_BODY_CHARS = 200_000  # a message or draft body
 PAGE_SIZE = 500  # changes per catch-up page
+# Arrays and objects nest at most this deep in a frame (the frame object itself is level 1).  The
+# deepest real frame is 6; json.loads recurses per level and fails near 1,000 levels.
+MAX_NESTING = 32
 SEARCH_LIMIT = 200
 
 # Every integer on the wire, in either direction, is in 0..MAX_WIRE_INT: exact as a JSON number
@@ -385,6 +390,21 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_LEVEL_CHANGE = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest, counted without recursion.
+
+    Brackets inside strings are not counted; for text that is not JSON the answer is only an
+    estimate, and parsing it fails anyway.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_LEVEL_CHANGE, brackets)), default=0)
+
+
 def decode_json(raw: str | bytes) -> dict[str, Any]:
     """Parse a frame's JSON into a dict with a string ``type``; nothing more is checked."""
     if isinstance(raw, bytes):
@@ -392,6 +412,11 @@ def decode_json(raw: str | bytes) -> dict[str, Any]:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(ErrorCode.MALFORMED_JSON, "frame is not UTF-8 text") from exc
+    # Counting brackets is cheap, and fewer of them than the limit cannot nest too deep.
+    if raw.count("[") + raw.count("{") > MAX_NESTING and nesting_depth(raw) > MAX_NESTING:
+        raise ProtocolError(
+            ErrorCode.MALFORMED_JSON, f"frame nests deeper than {MAX_NESTING} levels"
+        )
     try:
         obj = json.loads(raw)
     except ValueError as exc:
