@@ -730,6 +730,26 @@ def test_sixth_failed_login_is_rate_limited(tmp_path: Path, spellings: tuple[str
     run(tmp_path, partial(rate_limited, spellings))
 
 
+async def someone_elses_device_id(world: World) -> None:
+    """A hello with another agent's device id is refused without disturbing that agent."""
+    device_id = f"dev-{uuid.uuid4().hex[:12]}"
+    async with open_ws(world.url) as owner:
+        await sign_in(owner, ADA)
+        await say_hello(owner, device_id)
+        async with open_ws(world.url) as intruder:
+            await sign_in(intruder, ROOT)
+            with store_unchanged(world.store, *BOOKKEEPING):
+                await send(intruder, hello_frame(device_id=device_id))
+                await expect_error(intruder, ErrorCode.DEVICE_MISMATCH)
+                await expect_close(intruder, CloseCode.BAD_REQUEST)
+        await still_usable(owner)  # was closed: "replaced by a newer connection"
+        assert (await mutate(owner, 1, "draft.delete", {"ticket_id": "t-1"}))["type"] == "ack"
+
+
+def test_hello_with_another_agents_device_id_leaves_that_agent_connected(tmp_path: Path) -> None:
+    run(tmp_path, someone_elses_device_id)
+
+
 # --------------------------------------------------------------------------------------------
 # 7. Mutations the agent may not make, or that make no sense
 # --------------------------------------------------------------------------------------------
@@ -1003,6 +1023,7 @@ def every_bad_input() -> list[Scenario]:
         *each(before_hello, ONLY_AFTER_HELLO),
         presence_after_hello,
         repeated_sign_in_and_hello,
+        someone_elses_device_id,
         wrong_credentials,
         *each(rate_limited, RATE_LIMITS),
         *each(refused_mutation, REFUSED_MUTATIONS),

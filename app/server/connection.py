@@ -22,7 +22,7 @@ from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import access, auth, replication
 from app.server.access import Viewer
-from app.server.devices import register_device
+from app.server.devices import device_owner, register_device
 from app.server.writer import MutationRequest, StoreUnavailable
 from app.sync import protocol as p
 from app.sync.protocol import CloseCode, ErrorCode, ProtocolError, encode, error_frame
@@ -236,11 +236,18 @@ class AgentConnection:
         if viewer is None:
             await self.ws.close(CloseCode.SESSION_ENDED, "account no longer exists")
             return
+        # Whose the device is, before anything is done in its name: another agent's hello must
+        # not end the owner's connection.
+        owner = await self.server.read(lambda c: device_owner(c, frame.device_id))
+        if owner not in (None, viewer.id):
+            await self._device_mismatch()
+            return
         # An older connection of this device may still look alive (its socket died without a
         # close).  End it first: its mutations still queued are then refused, not applied
         # behind the number given below.
         for other in list(self.server.hub.connections):
-            if other is not self and other.device_id == frame.device_id:
+            same = other.device_id == frame.device_id and other.viewer.id == viewer.id
+            if same and other is not self:
                 other.close_soon(CloseCode.BAD_REQUEST, "replaced by a newer connection")
         try:
             # Through the writer: a batch already holding this device's earlier mutations has
@@ -248,9 +255,8 @@ class AgentConnection:
             last_mutation_id = await self.server.writer.run(
                 lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)
             )
-        except PermissionError:
-            await self.error(ErrorCode.DEVICE_MISMATCH, "this device id belongs to another agent")
-            await self.ws.close(CloseCode.BAD_REQUEST, "device id belongs to another agent")
+        except PermissionError:  # another agent registered it meanwhile
+            await self._device_mismatch()
             return
         self.viewer = viewer
         self.device_id = frame.device_id
@@ -284,6 +290,10 @@ class AgentConnection:
             self.sent_seq = head
             await self._send_bootstrap(head)
         await self._catch_up()
+
+    async def _device_mismatch(self) -> None:
+        await self.error(ErrorCode.DEVICE_MISMATCH, "this device id belongs to another agent")
+        await self.ws.close(CloseCode.BAD_REQUEST, "device id belongs to another agent")
 
     async def _keep_session(self, session: auth.SessionInfo) -> None:
         """While connected, the agent is active: extend the session every TOUCH_INTERVAL, and
