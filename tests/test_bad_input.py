@@ -341,6 +341,34 @@ def test_a_stream_of_bad_frames_ends_the_connection_with_4000(tmp_path: Path) ->
     run(tmp_path, too_many_bad_frames)
 
 
+async def refusals_between_bad_frames(world: World) -> None:
+    """Frames refused for the connection's state neither count as bad nor reset the count."""
+
+    async def bad_frames_around(ws: ClientConnection, refused: Frame, code: ErrorCode) -> None:
+        for _ in range(MAX_BAD_FRAMES - 1):
+            await send(ws, "{not json")
+            await expect_error(ws, ErrorCode.MALFORMED_JSON)
+            await send(ws, refused)
+            await expect_error(ws, code)
+        await send(ws, "{not json")
+        await expect_error(ws, ErrorCode.MALFORMED_JSON)
+        await expect_close(ws, CloseCode.BAD_REQUEST)
+
+    async with open_ws(world.url) as ws:
+        await bad_frames_around(ws, hello_frame(), ErrorCode.NOT_AUTHENTICATED)
+    async with open_ws(world.url) as ws:
+        await sign_in(ws, ADA)
+        await bad_frames_around(ws, fetch_frame(), ErrorCode.HELLO_REQUIRED)
+    async with synced(world, ADA) as ws:
+        await bad_frames_around(ws, login_frame(ADA), ErrorCode.ALREADY_AUTHENTICATED)
+    async with synced(world, ADA) as ws:
+        await bad_frames_around(ws, hello_frame(), ErrorCode.INVALID_MESSAGE)  # a second hello
+
+
+def test_refusals_for_the_state_do_not_reset_the_bad_frame_count(tmp_path: Path) -> None:
+    run(tmp_path, refusals_between_bad_frames)
+
+
 # --------------------------------------------------------------------------------------------
 # 2. Frames with fields of the wrong type, out of range, or unknown
 # --------------------------------------------------------------------------------------------
@@ -1011,6 +1039,7 @@ def every_bad_input() -> list[Scenario]:
         *each(not_a_frame_when_anonymous, NOT_FRAMES),
         *each(not_a_frame_when_synced, NOT_FRAMES),
         too_many_bad_frames,
+        refusals_between_bad_frames,
         *each(wrong_field, WRONG_FIELDS),
         oversize_frame,
         frame_at_the_limit,

@@ -149,20 +149,20 @@ class AgentConnection:
             if self._bad_frames >= MAX_BAD_FRAMES:
                 await self.ws.close(CloseCode.BAD_REQUEST, "too many invalid frames")
             return
+        refusal = self._out_of_state(frame)
+        if refusal is not None:
+            # A well-formed frame at the wrong moment: neither counts as bad nor resets the count
+            # (or a client could send bad frames forever, one refusal between every 19).
+            await self.error(*refusal)
+            return
         self._bad_frames = 0
         if isinstance(frame, p.Login):
             await self._login(frame)
-        elif self.session is None:
-            await self.error(
-                ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
-            )
         elif isinstance(frame, p.Logout):
             await self.server.writer.run(lambda c: auth.revoke_session(c, self.session.session_id))  # type: ignore[union-attr]
             await self.ws.close(1000, "signed out")
         elif isinstance(frame, p.Hello):
             await self._hello(frame)
-        elif self.device_id is None:
-            await self.error(ErrorCode.HELLO_REQUIRED, "send hello before anything else")
         elif isinstance(frame, p.Mutation):
             self._mutation(frame)
         elif isinstance(frame, p.FetchTicket):
@@ -174,12 +174,23 @@ class AgentConnection:
         elif isinstance(frame, p.Viewing):
             await self._announce_viewing(frame.ticket_id, frame.typing)
 
+    def _out_of_state(self, frame: p.ClientFrame) -> tuple[ErrorCode, str] | None:
+        """The refusal of a frame this connection's state does not allow, or None."""
+        if isinstance(frame, p.Login):
+            if self.session is not None:
+                return ErrorCode.ALREADY_AUTHENTICATED, "this connection is signed in"
+        elif self.session is None:
+            return ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
+        elif isinstance(frame, p.Hello):
+            if self.device_id is not None:
+                return ErrorCode.INVALID_MESSAGE, "hello was already sent"
+        elif self.device_id is None and not isinstance(frame, p.Logout):
+            return ErrorCode.HELLO_REQUIRED, "send hello before anything else"
+        return None
+
     # ---- sign-in -------------------------------------------------------------------------
 
     async def _login(self, frame: p.Login) -> None:
-        if self.session is not None:
-            await self.error(ErrorCode.ALREADY_AUTHENTICATED, "this connection is signed in")
-            return
         throttle = self.server.throttle
         # Key the throttle on the account as check_password finds it (stripped, lower-case):
         # otherwise " ada@example.com", "ada@example.com  "... each got five fresh attempts
@@ -218,9 +229,6 @@ class AgentConnection:
 
     async def _hello(self, frame: p.Hello) -> None:
         assert self.session is not None
-        if self.device_id is not None:
-            await self.error(ErrorCode.INVALID_MESSAGE, "hello was already sent")
-            return
         version = p.negotiate(frame.protocol)
         if version is None:
             await self.error(
