@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from app.models.base import utcnow
 from app.models.entities import Agent, Message
@@ -119,13 +120,13 @@ class World:
 Scenario = Callable[[World], Awaitable[None]]
 
 
-def run(tmp_path: Path, *scenarios: Scenario) -> None:
+def run(tmp_path: Path, *scenarios: Scenario, **server_options: Any) -> None:
     """Run the scenarios one after another against one fresh server."""
 
     async def main() -> None:
         store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
         try:
-            async with running_server(store) as server:
+            async with running_server(store, **server_options) as server:
                 world = World(server, store, tmp_path)
                 for scenario in scenarios:
                     await scenario(world)
@@ -136,10 +137,17 @@ def run(tmp_path: Path, *scenarios: Scenario) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_ws(url: str, *, token: str | None = None) -> AsyncIterator[ClientConnection]:
+async def open_ws(
+    url: str, *, token: str | None = None, origin: str | None = None
+) -> AsyncIterator[ClientConnection]:
     headers = {"Authorization": f"Bearer {token}"} if token else None
     async with connect(
-        url, additional_headers=headers, compression=None, max_size=None, open_timeout=TIMEOUT
+        url,
+        additional_headers=headers,
+        origin=Origin(origin) if origin else None,
+        compression=None,
+        max_size=None,
+        open_timeout=TIMEOUT,
     ) as ws:
         yield ws
 
@@ -238,13 +246,20 @@ async def mutate(ws: ClientConnection, mutation_id: int, name: str, args: dict[s
     return answer
 
 
-async def refused_handshake(url: str, authorization: str | None = None) -> Frame:
-    """The JSON body of a handshake the server refuses with 401."""
+async def refused_handshake(
+    url: str, authorization: str | None = None, *, origin: str | None = None, status: int = 401
+) -> Frame:
+    """The JSON body of a handshake the server refuses (with 401, unless told otherwise)."""
     headers = {"Authorization": authorization} if authorization is not None else None
     with pytest.raises(InvalidStatus) as refused:
-        await connect(url, additional_headers=headers, open_timeout=TIMEOUT)
+        await connect(
+            url,
+            additional_headers=headers,
+            origin=Origin(origin) if origin else None,
+            open_timeout=TIMEOUT,
+        )
     response = refused.value.response
-    assert response.status_code == 401
+    assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     body: Frame = json.loads(response.body or b"")
     assert set(body) == {"code", "message"}
@@ -626,6 +641,51 @@ async def token_in_url(world: World) -> None:
 
 def test_token_in_the_url_is_ignored(tmp_path: Path) -> None:
     run(tmp_path, token_in_url)
+
+
+ALLOWED_ORIGIN = "https://desk.example.com"
+
+
+async def foreign_origin(world: World) -> None:
+    """A browser page elsewhere cannot open the sync endpoint, signed in or not."""
+    token = await raw_session(world.url, ADA)
+    with store_unchanged(world.store, *BOOKKEEPING):
+        for origin, authorization in (
+            ("https://evil.example.com", None),
+            ("https://evil.example.com", f"Bearer {token}"),
+            ("null", None),  # a sandboxed frame or a file:// page
+            (ALLOWED_ORIGIN + ":8443", None),  # another origin, however alike
+        ):
+            body = await refused_handshake(world.url, authorization, origin=origin, status=403)
+            assert body["code"] == ErrorCode.ORIGIN_FORBIDDEN.value, body
+    async with open_ws(world.url, token=token, origin=ALLOWED_ORIGIN) as ws:
+        await say_hello(ws)  # allowed by the server's allow-list
+    async with open_ws(world.url, token=token) as ws:
+        await say_hello(ws)  # no Origin: the workstation
+
+
+def test_websocket_from_an_origin_not_allowed_is_403(tmp_path: Path) -> None:
+    run(tmp_path, foreign_origin, allowed_origins=[ALLOWED_ORIGIN])
+
+
+async def silent_connections(world: World) -> None:
+    """Connections that do not sign in, or then say hello, in time are closed."""
+    timeout = world.server.hello_timeout
+    token = await raw_session(world.url, ADA)
+    async with synced(world, ROOT) as working:
+        with store_unchanged(world.store, *BOOKKEEPING):
+            async with (
+                open_ws(world.url) as anonymous,
+                open_ws(world.url, token=token) as signed_in,
+            ):
+                await expect_close(anonymous, CloseCode.BAD_REQUEST)
+                assert anonymous.close_reason == f"no hello within {timeout:g} s"
+                await expect_close(signed_in, CloseCode.BAD_REQUEST)
+        await still_usable(working)  # it said hello in time: opened first, still open
+
+
+def test_connection_without_hello_is_closed_after_the_timeout(tmp_path: Path) -> None:
+    run(tmp_path, silent_connections, hello_timeout=0.5)
 
 
 # --------------------------------------------------------------------------------------------

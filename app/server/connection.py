@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024
 # Consecutive bad frames tolerated before the connection is closed.
 MAX_BAD_FRAMES = 20
+# Seconds a connection may take from opening to its hello (signing in included): one that
+# never gets there only holds a socket and a task.
+HELLO_TIMEOUT_S = 30.0
 
 
 def text_frame(text: str) -> bytes:
@@ -68,6 +71,7 @@ class AgentConnection:
         self.address = str(ws.remote_address[0]) if ws.remote_address else "?"
         self._closing = False
         self._bad_frames = 0
+        self._said_hello = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- helpers -------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class AgentConnection:
 
     async def run(self, session: auth.SessionInfo | None) -> None:
         self.session = session
+        self._spawn(self._hello_deadline())
         try:
             async for raw in self.ws:
                 await self._handle(raw)
@@ -139,6 +144,12 @@ class AgentConnection:
             for task in list(self._tasks):
                 if task.get_name() != "close":
                     task.cancel()
+
+    async def _hello_deadline(self) -> None:
+        timeout = self.server.hello_timeout
+        await asyncio.sleep(timeout)
+        if not self._said_hello:
+            self.close_soon(CloseCode.BAD_REQUEST, f"no hello within {timeout:g} s")
 
     async def _handle(self, raw: str | bytes) -> None:
         try:
@@ -229,6 +240,7 @@ class AgentConnection:
 
     async def _hello(self, frame: p.Hello) -> None:
         assert self.session is not None
+        self._said_hello = True
         version = p.negotiate(frame.protocol)
         if version is None:
             await self.error(
