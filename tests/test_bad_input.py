@@ -1059,6 +1059,42 @@ def test_integer_beyond_the_documented_range_is_refused_alone(tmp_path: Path) ->
     run(tmp_path, integers_at_the_edge)
 
 
+def new_canned(canned_id: str) -> dict[str, Any]:
+    return {"canned_id": canned_id, "canned": {"title": "Mine", "body": "Hello"}}  # personal
+
+
+async def taken_ids(world: World) -> None:
+    """A new ticket, message or canned response with an id that is taken is refused the same
+    way whether or not the agent may see the row that has it, and the refusal names no row."""
+    creates: list[tuple[str, Callable[[str], dict[str, Any]], str, str]] = [
+        # (name, its args for an id, the id of a row Ada cannot see, of one she can)
+        ("ticket.create", lambda i: new_ticket(id=i), "t-3", "t-2"),
+        ("message.add", lambda i: new_message(id=i), "m-3", "m-2"),  # t-3's, t-2's messages
+        ("canned.create", new_canned, "cr-root", "cr-ada"),
+    ]
+    async with synced(world, ROOT) as root:  # an admin's personal response: only theirs
+        assert (await mutate(root, 1, "canned.create", new_canned("cr-root")))["type"] == "ack"
+    async with synced(world, ADA) as ws:
+        assert (await mutate(ws, 1, "canned.create", new_canned("cr-ada")))["type"] == "ack"
+        mutation_id = 1
+        with store_unchanged(world.store):
+            for name, args, hidden, seen in creates:
+                messages = []
+                for taken in (hidden, seen):
+                    mutation_id += 1
+                    answer = await mutate(ws, mutation_id, name, args(taken))
+                    assert answer["code"] == ErrorCode.DUPLICATE.value, answer
+                    assert "current" not in answer
+                    messages.append(answer["message"].replace(taken, "<id>"))
+                assert messages[0] == messages[1]
+                for word in ("ticket", "message", "canned", "exists"):
+                    assert word not in messages[0]
+
+
+def test_a_taken_id_is_refused_alike_whether_its_row_is_visible_or_not(tmp_path: Path) -> None:
+    run(tmp_path, taken_ids)
+
+
 # --------------------------------------------------------------------------------------------
 # 8. All of the above against one server, which stays healthy
 # --------------------------------------------------------------------------------------------
@@ -1117,6 +1153,7 @@ def every_bad_input() -> list[Scenario]:
         *each(rate_limited, RATE_LIMITS),
         *each(refused_mutation, REFUSED_MUTATIONS),
         integers_at_the_edge,
+        taken_ids,
     ]
 
 

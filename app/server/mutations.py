@@ -131,6 +131,12 @@ def _reject(code: ErrorCode, message: str, current: Any = None) -> MutationRejec
     return MutationRejected(code, message, current)
 
 
+def _id_taken(entity_id: str) -> MutationRejected:
+    # The same answer whether or not the agent may see the row that has the id: that it is
+    # taken is all any id collision tells, never what holds it or whose it is.
+    return _reject(ErrorCode.DUPLICATE, f"the id {entity_id} is already taken; use a new id")
+
+
 def _load(conn: Connection, entity: str, entity_id: str) -> dict[str, Any] | None:
     return wire.load(conn, entity, entity_id)
 
@@ -234,7 +240,7 @@ def new_message_row(msg: p.NewMessage, author_id: str, now: datetime) -> dict[st
 
 def _insert_message(ctx: WriteContext, msg: p.NewMessage, ticket: dict[str, Any]) -> None:
     if ctx.conn.execute(select(T_MESSAGES.c.id).where(T_MESSAGES.c.id == msg.id)).first():
-        raise _reject(ErrorCode.DUPLICATE, f"message {msg.id} already exists")
+        raise _id_taken(msg.id)
     if msg.kind == MessageKind.EVENT:
         raise _reject(ErrorCode.INVALID_MUTATION, "system events are written by the server only")
     row = new_message_row(msg, ctx.viewer.id, ctx.now)
@@ -277,7 +283,7 @@ def ticket_create(ctx: WriteContext, args: p.TicketCreateArgs) -> dict[str, Any]
     if not may:
         raise _reject(ErrorCode.FORBIDDEN, "a ticket must go to one of your groups or to you")
     if ctx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == t.id)).first():
-        raise _reject(ErrorCode.DUPLICATE, f"ticket {t.id} already exists")
+        raise _id_taken(t.id)
     if (
         t.customer_id is not None
         and not ctx.conn.execute(
@@ -557,7 +563,7 @@ def canned_create(ctx: WriteContext, args: p.CannedCreateArgs) -> dict[str, Any]
         values["group_id"] = None
     _check_canned_scope(ctx, values)
     if ctx.conn.execute(select(T_CANNED.c.id).where(T_CANNED.c.id == args.canned_id)).first():
-        raise _reject(ErrorCode.DUPLICATE, f"canned response {args.canned_id} already exists")
+        raise _id_taken(args.canned_id)
     ctx.conn.execute(
         insert(T_CANNED).values(id=args.canned_id, usage_count=0, updated_at=ctx.now, **values)
     )
