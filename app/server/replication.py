@@ -175,7 +175,8 @@ def bootstrap(
     flt = _ticket_filter(viewer)
     if flt is not None:
         tickets = tickets.where(flt)
-    ticket_ids = [t for (t,) in conn.execute(tickets)]
+    # In id order, so that the chunks below, and the tickets across them, are too (8.3).
+    ticket_ids = [t for (t,) in conn.execute(tickets.order_by(T_TICKETS.c.id))]
 
     def pages(entity: str, table: Table, where: Any = None) -> Iterator[list[dict[str, Any]]]:
         q = select(table).order_by(table.c.id)
@@ -203,7 +204,7 @@ def bootstrap(
         yield from pages("message", T_MESSAGES, T_MESSAGES.c.ticket_id.in_(chunk))
     canned = [
         wire.to_wire("canned_response", r)
-        for r in conn.execute(select(T_CANNED)).mappings()
+        for r in conn.execute(select(T_CANNED).order_by(T_CANNED.c.id)).mappings()
         if access.can_see(viewer, access.canned_audience(r))
     ]
     if canned:
