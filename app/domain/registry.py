@@ -29,20 +29,31 @@ class Domain:
         self.mutations: dict[str, Mutation[Any]] = {}
 
     def add(self, kinds: Iterable[Kind] = (), mutations: Iterable[Mutation[Any]] = ()) -> None:
-        """Register declarations; a name may be declared once."""
+        """Register declarations; a name may be declared once, and a declaration that names
+        an undeclared kind is refused (and nothing of this call stays registered)."""
+        kinds, mutations = list(kinds), list(mutations)
         for kind in kinds:
             if kind.name in self.kinds:
                 raise ValueError(f"kind {kind.name!r} is declared twice")
+        for mutation in mutations:
+            if mutation.name in self.mutations:
+                raise ValueError(f"mutation {mutation.name!r} is declared twice")
+        self._register(kinds, mutations)
+        try:
+            self.check()
+        except ValueError:
+            self.remove(kinds, mutations)
+            raise
+
+    def _register(self, kinds: list[Kind], mutations: list[Mutation[Any]]) -> None:
+        for kind in kinds:
             self.kinds[kind.name] = kind
         # Sorted in place: `wire.ENTITIES` is this very dict.
         ordered = sorted(self.kinds.values(), key=lambda kind: kind.bootstrap)
         self.kinds.clear()
         self.kinds.update((kind.name, kind) for kind in ordered)
         for mutation in mutations:
-            if mutation.name in self.mutations:
-                raise ValueError(f"mutation {mutation.name!r} is declared twice")
             self.mutations[mutation.name] = mutation
-        self.check()
 
     def remove(self, kinds: Iterable[Kind] = (), mutations: Iterable[Mutation[Any]] = ()) -> None:
         for kind in kinds:
