@@ -249,17 +249,22 @@ def check_bootstrap(client: Client, frames: list[Frame]) -> None:
     assert frames[done]["cursor"] == welcome["head"]
     assert kinds[-1] == "caught_up"
     order: list[str] = []
+    ids: dict[str, list[str]] = {}
     for page in client.bootstrap_pages:
         assert page["bootstrap"] is True
         assert "cursor" not in page
         entities = {ch["entity"] for ch in page["changes"]}
         assert len(entities) == 1, "a page never mixes entity kinds"
+        assert len(page["changes"]) <= 500
         for change in page["changes"]:
             assert "seq" not in change
             assert change["op"] == "upsert"
             assert change["data"]["id"] == change["id"]
+            ids.setdefault(change["entity"], []).append(change["id"])
         order.extend(entities)
     assert order == sorted(order, key=BOOTSTRAP_ORDER.index)
+    for entity, sent in ids.items():
+        assert sent == sorted(sent), f"{entity} rows come in id order"
 
 
 def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
