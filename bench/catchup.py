@@ -24,11 +24,12 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 
-from app.models import wire
+from app.domain import wire
+from app.domain.tickets import TICKET
 from app.models.base import utcnow
 from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS
-from app.server import access, replication
-from app.server.writer import register_device
+from app.server import replication
+from app.server.devices import register_device
 from app.sync import queries
 from app.sync.engine import SyncEngine
 from bench.common import Result, temp_dir
@@ -90,7 +91,7 @@ def _add_notes(world: World, actor: str, count: int) -> int:
             "delivery_state": "sent",
         }
         messages.append(message)
-        audience = access.ticket_audience(ticket)
+        audience = TICKET.sight.audience(ticket)
         common = {
             "op": "upsert",
             "actor_id": actor,

@@ -592,7 +592,7 @@ class DeskScenarios:
         import uuid
         from datetime import UTC, datetime
 
-        from app.models import wire
+        from app.domain import wire
         from app.sync import cache
         from app.sync.desk_types import TicketColumn
         from app.ui.conversation.view import ConversationView

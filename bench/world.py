@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
+from app.domain.mutation import Actor, ActorKind
+from app.domain.sight import Viewer
 from app.models.base import utcnow
 from app.models.tables import (
     T_AGENTS,
@@ -28,10 +30,8 @@ from app.models.tables import (
     T_TICKETS,
 )
 from app.server import auth, replication
-from app.server.access import Viewer
-from app.server.mutations import HANDLERS, WriteContext
 from app.server.store import open_store
-from app.sync.protocol import parse_mutation_args
+from app.server.submit import Submission, decide
 
 PASSWORD = "bench password 7"
 _HASH = auth.hash_password(PASSWORD)  # one argon2 hash for every bench agent
@@ -204,12 +204,14 @@ def real_mutation(
     viewer: Viewer = ADMIN,
     device_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one mutation through the server's own handlers; returns its change-log rows."""
-    parsed = parse_mutation_args(name, args)
+    """Run one mutation through the server's one write path; returns its change-log rows."""
+    actor = Actor(viewer, ActorKind.WORKSTATION, ActorKind.WORKSTATION.value)
+    logged: list[dict[str, Any]] = []
     with world.engine.begin() as conn:
-        ctx = WriteContext(conn, viewer, device_id, utcnow())
-        HANDLERS[name](ctx, parsed)
-    return ctx.logged
+        answer = decide(conn, Submission(actor, name, args, workstation_id=device_id), logged)
+    if answer["type"] != "ack":
+        raise RuntimeError(f"{name} refused: {answer}")
+    return logged
 
 
 def create_shared_ticket(world: World, tid: str = "t-shared") -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from app.models import wire
+from app.domain import wire
 from app.models.tables import T_CANNED, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache import get_state
 from app.sync.cache_tables import T_OUTBOX

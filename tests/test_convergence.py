@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from sqlalchemy import Engine, func, select
 
-from app.models import wire
+from app.domain import wire
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.server.app import SwitchboardServer
 from app.sync.cache_tables import T_REJECTIONS

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine
 
-from app.models import wire
+from app.domain import wire
 from app.models.entities import draft_id
 from app.sync import cache, search_index
 from app.sync.desk import PRIORITY_ORDER, STATUS_ORDER, DeskReader

@@ -36,6 +36,9 @@ FORBIDDEN_IMPORTS: dict[str, tuple[str, ...]] = {
     # Shared by the server store and the workstation cache: the server imports it, so it
     # inherits the server's bans, and it sits below every other layer.
     "app.models": (*QT, "keyring", "websockets", "app.sync", "app.server", "app.ui", "app.cli"),
+    # The domain's declarations, read by both the server store and the workstation cache: above
+    # the data model and the protocol, below both programs.
+    "app.domain": (*QT, "keyring", "websockets", "app.sync", "app.server", "app.ui", "app.cli"),
     # Plain asyncio, testable without a display; the server uses its protocol module.
     "app.sync": (*QT, "app.ui", "app.server", "app.cli"),
     # Runs headless on machines without Qt or an OS keychain; shares only the protocol with
@@ -50,6 +53,7 @@ FORBIDDEN_IMPORTS: dict[str, tuple[str, ...]] = {
         "sqlite3",
         "app.server",
         "app.models",
+        "app.domain",
         "app.cli",
     ),
     # The composition root wires everything together, including the embedded demo server.
@@ -59,6 +63,7 @@ FORBIDDEN_IMPORTS: dict[str, tuple[str, ...]] = {
 # Narrow exceptions to a forbidden prefix above: package prefix -> module prefixes allowed.
 ALLOWED_EXCEPTIONS: dict[str, tuple[str, ...]] = {
     "app.server": ("app.sync.protocol",),
+    "app.domain": ("app.sync.protocol",),
     "app.ui": ("app.models.enums",),
 }
 

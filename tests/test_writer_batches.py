@@ -7,7 +7,7 @@ own freshly seeded store:
   the runs of ``message.add`` in memory;
 * ``single``: one mutation per batch (each answer awaited before the next is queued), so a run
   is never longer than one mutation;
-* ``plain``: each mutation through the writer's own generic path (`StoreWriter._answer`, the
+* ``plain``: each mutation through the writer's own generic path (`writer.answer_alone`, the
   code every mutation the fast path declines goes to), in its own write transaction.  Queueing
   one mutation per batch does not get there: a lone ``message.add`` is still planned and
   written by `MessageRun`, so the generic handler has to be called the way the writer calls it.
@@ -32,10 +32,12 @@ from typing import Any, Literal
 import pytest
 from sqlalchemy import Connection, Engine, Table, select, text
 
+from app.domain.mutation import workstation_actor
 from app.models.tables import T_DEVICES, T_DRAFTS, T_LOG, T_MESSAGES, T_RESULTS, T_TICKETS
 from app.server import replication
 from app.server.devices import DeviceLedger, register_device
-from app.server.writer import MutationRequest, StoreUnavailable, StoreWriter, serialise_log
+from app.server.submit import KeyLedger, Submission, serialise_log
+from app.server.writer import StoreUnavailable, StoreWriter, answer_alone
 from app.sync.protocol import encode
 from tests.world import make_store
 
@@ -126,7 +128,7 @@ MIXED: list[tuple[Step, str]] = [
 
 def requests(
     steps: list[Step], viewers: dict[str, Any], loop: asyncio.AbstractEventLoop
-) -> list[MutationRequest]:
+) -> list[Submission]:
     """The writer requests for ``steps``, numbered per device as a workstation numbers them."""
     sent: dict[tuple[str, int], Step] = {}
     last: dict[str, int] = {}
@@ -138,13 +140,13 @@ def requests(
             mutation_id = last[step.device] = last.get(step.device, 0) + 1
             original = sent[(step.device, mutation_id)] = step
         out.append(
-            MutationRequest(
-                viewers[DEVICES[step.device]],
-                step.device,
-                mutation_id,
+            Submission(
+                workstation_actor(viewers[DEVICES[step.device]]),
                 original.name,
                 original.args,
-                loop.create_future(),
+                workstation_id=step.device,
+                mutation_id=mutation_id,
+                future=loop.create_future(),
             )
         )
     return out
@@ -161,11 +163,11 @@ async def register_devices(engine: Engine, writer: StoreWriter) -> dict[str, Any
     return viewers
 
 
-def _answer_plainly(writer: StoreWriter, req: MutationRequest, conn: Connection) -> Answer:
+def _answer_plainly(writer: StoreWriter, req: Submission, conn: Connection) -> Answer:
     # What StoreWriter._apply does around a mutation the fast path declined.
     serialise_log(conn, writer.origin)
-    ledger = DeviceLedger(conn, {req.device_id})
-    answer = writer._answer(conn, req, ledger, [])
+    ledger = DeviceLedger(conn, {req.workstation_id or ""})
+    answer = answer_alone(conn, req, ledger, KeyLedger(conn, set()), [])
     ledger.save(conn)
     return answer
 
@@ -180,14 +182,12 @@ async def send_through_writer(engine: Engine, steps: list[Step], mode: Mode) -> 
         reqs = requests(steps, await register_devices(engine, writer), loop)
         answers: list[Answer] = []
         if mode == "batch":
-            for req in reqs:
-                writer.enqueue(req)
-            answers = list(await asyncio.gather(*(req.future for req in reqs)))
+            futures = [writer.enqueue(req) for req in reqs]
+            answers = list(await asyncio.gather(*futures))
             assert len(batches) == 1, "the mutations were meant to form one batch"
         elif mode == "single":
             for req in reqs:
-                writer.enqueue(req)
-                answers.append(await req.future)
+                answers.append(await writer.enqueue(req))
         else:
             for req in reqs:
                 answers.append(await writer.run(partial(_answer_plainly, writer, req)))
@@ -437,15 +437,14 @@ async def answers_of(
         viewers = await register_devices(engine, writer)
         await before(writer)
         reqs = [
-            MutationRequest(
-                viewers[DEVICES[device]], device, mutation_id, step.name, step.args,
-                loop.create_future(),
+            Submission(
+                workstation_actor(viewers[DEVICES[device]]), step.name, step.args,
+                workstation_id=device, mutation_id=mutation_id, future=loop.create_future(),
             )
             for device, mutation_id, step in batch
         ]  # fmt: skip
-        for req in reqs:
-            writer.enqueue(req)
-        outcomes = await asyncio.gather(*(r.future for r in reqs), return_exceptions=True)
+        futures = [writer.enqueue(req) for req in reqs]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
     finally:
         await writer.stop()
     answers: list[Answer | str] = []

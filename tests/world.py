@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from app.models import wire
+from app.domain import wire
+from app.domain.tickets import TICKET
 from app.models.base import utcnow
 from app.models.tables import (
     T_AGENTS,
@@ -26,7 +27,7 @@ from app.models.tables import (
     T_MESSAGES,
     T_TICKETS,
 )
-from app.server import access, auth, replication
+from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.store import open_store
 from app.sync.engine import SyncEngine
@@ -207,7 +208,7 @@ def visible_rows(store: Engine, agent_id: str) -> dict[str, Any]:
         tickets = {
             r["id"]: wire.to_wire("ticket", r)
             for r in conn.execute(select(T_TICKETS)).mappings()
-            if access.can_see(viewer, access.ticket_audience(r))
+            if TICKET.sight.allows(viewer, r)
         }
         messages = {
             r["id"]: wire.to_wire("message", r)

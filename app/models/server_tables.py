@@ -39,11 +39,14 @@ class ChangeLogEntry(Base):
     op: Mapped[str] = mapped_column(String(8))  # "upsert" | "delete"
     fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    actor_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
+    actor_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Which writer made the change (the audit trail): "workstation", "command_line", "system",
+    # "channel:email".  ``device_id`` names the workstation, for a workstation's changes.
+    origin: Mapped[str] = mapped_column(String(40), default="workstation")
     device_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
     ticket_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Who may see the change (see app.server.access): "all"; "staff" = supervisors, members of
+    # Who may see the change (see app.domain.sight): "all"; "staff" = supervisors, members of
     # group_id and agent agent_id; "owner" = agent agent_id alone (drafts, personal responses).
     audience: Mapped[str] = mapped_column(String(8), default="all")
     group_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
@@ -113,3 +116,14 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SubmissionKey(Base):
+    """The answer given to a server writer's keyed submission (a mail's uid, an escalation):
+    submitted again, it is answered again and applied once."""
+
+    __tablename__ = "submission_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -29,6 +29,7 @@ from app.models.server_tables import (
     ClientDevice,
     Counter,
     MutationResult,
+    SubmissionKey,
 )
 
 T_AGENTS = cast(Table, Agent.__table__)
@@ -49,3 +50,4 @@ T_SESSIONS = cast(Table, AuthSession.__table__)
 T_DEVICES = cast(Table, ClientDevice.__table__)
 T_RESULTS = cast(Table, MutationResult.__table__)
 T_COUNTERS = cast(Table, Counter.__table__)
+T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)

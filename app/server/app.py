@@ -24,9 +24,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from app.domain.sight import Audience
+from app.domain.tickets import TICKET
 from app.models.tables import T_TICKETS
-from app.server import access, auth, notify, replication, store
-from app.server.access import Audience
+from app.server import auth, notify, replication, store
 from app.server.connection import HELLO_TIMEOUT_S, AgentConnection
 from app.server.hub import Hub
 from app.server.notify import CommitListener
@@ -109,7 +110,7 @@ class SwitchboardServer:
                 .mappings()
                 .first()
             )
-            return access.ticket_audience(row) if row else None
+            return TICKET.sight.audience(row) if row else None
 
         return await self.read(load)
 

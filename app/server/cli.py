@@ -19,21 +19,20 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app.models.base import new_id, utcnow
+from app.domain.mutation import COMMAND_LINE
+from app.models.base import new_id
 from app.models.enums import Role
 from app.models.tables import T_AGENTS, T_GROUPS
 from app.server import auth
-from app.server.access import Viewer
 from app.server.app import SwitchboardServer
-from app.server.mutations import HANDLERS, MutationRejected, WriteContext
 from app.server.store import default_db_url, open_store
-from app.server.writer import serialise_log
-from app.sync.protocol import ProtocolError, parse_mutation_args
+from app.server.submit import Submission, submit_now
 
 log = logging.getLogger("switchboard.server")
 
@@ -153,17 +152,12 @@ async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
         await server.stop()
 
 
-# Account commands go through the same mutations as the protocol, so they are validated the
-# same way and land in the change log: running servers pick them up (and end the sessions of a
-# disabled agent) within a second.
-SYSTEM = Viewer(id="system", role=Role.ADMIN.value, group_ids=frozenset(), access_version=0)
-
-
-def _apply(engine: Engine, name: str, args: dict[str, object]) -> None:
-    parsed = parse_mutation_args(name, args)
-    with engine.begin() as conn:
-        serialise_log(conn, origin="switchboard-server-cli")
-        HANDLERS[name](WriteContext(conn, SYSTEM, None, utcnow()), parsed)
+# Account commands go through the one write path as the command line's actor, so they are
+# validated and authorized the same way and land in the change log: running servers pick them
+# up (and end the sessions of a disabled agent) within a second.
+def _apply(engine: Engine, name: str, args: dict[str, object]) -> dict[str, Any]:
+    """Submit a mutation as the command line; its ``ack``, or its ``reject`` frame."""
+    return submit_now(engine, Submission(COMMAND_LINE, name, dict(args)))
 
 
 def _find_agent(engine: Engine, email: str) -> str | None:
@@ -197,17 +191,16 @@ def _add_agent(engine: Engine, email: str, name: str, role: str, groups: list[st
         "group_ids": _group_ids(engine, groups),
         "password": password,
     }
-    try:
-        _apply(engine, "agent.create", {"agent_id": new_id(), "agent": agent})
-    except (ProtocolError, MutationRejected) as exc:
+    answer = _apply(engine, "agent.create", {"agent_id": new_id(), "agent": agent})
+    if answer["type"] == "reject":
         # Say which field is wrong ("password: at least 8 characters"), not just "invalid".
-        details = exc.details if isinstance(exc, ProtocolError) else None
+        details = answer.get("details")
         reasons = [
             f"{d.get('loc', '').removeprefix('agent.')}: {d.get('msg', '')}"
             for d in (details if isinstance(details, list) else [])
             if isinstance(d, dict)
         ]
-        raise SystemExit(f"cannot create {email}: {'; '.join(reasons) or exc}") from None
+        raise SystemExit(f"cannot create {email}: {'; '.join(reasons) or answer['message']}")
     print(f"created {role} {email}")
 
 
@@ -215,7 +208,9 @@ def _agent_disable(engine: Engine, email: str) -> None:
     agent_id = _find_agent(engine, email)
     if agent_id is None:
         raise SystemExit(f"no agent {email}")
-    _apply(engine, "agent.update", {"agent_id": agent_id, "changes": {"active": False}})
+    answer = _apply(engine, "agent.update", {"agent_id": agent_id, "changes": {"active": False}})
+    if answer["type"] == "reject":
+        raise SystemExit(f"cannot disable {email}: {answer['message']}")
     print(f"disabled {email}; their sessions are ended")
 
 

@@ -18,12 +18,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from app.domain.mutation import workstation_actor
+from app.domain.sight import Viewer, can_see
 from app.models.base import utcnow
 from app.models.enums import Presence
-from app.server import access, auth, replication
-from app.server.access import Viewer
+from app.server import auth, replication
 from app.server.devices import device_owner, register_device
-from app.server.writer import MutationRequest, StoreUnavailable
+from app.server.submit import Submission
+from app.server.writer import StoreUnavailable
 from app.sync import protocol as p
 from app.sync.protocol import CloseCode, ErrorCode, ProtocolError, encode, error_frame
 
@@ -378,13 +380,13 @@ class AgentConnection:
     def _mutation(self, frame: p.Mutation) -> None:
         assert self.device_id is not None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        req = MutationRequest(
-            self.viewer,
-            self.device_id,
-            frame.mutation_id,
+        req = Submission(
+            workstation_actor(self.viewer),
             frame.name,
             frame.args,
-            future,
+            workstation_id=self.device_id,
+            mutation_id=frame.mutation_id,
+            future=future,
             is_live=lambda: not self._closing,
         )
         # Answered from a callback rather than a task per mutation: a pipelining workstation
@@ -455,7 +457,7 @@ class AgentConnection:
         hub = self.server.hub
         load = self.server.load_ticket_audience
         new = await hub.ticket_audience(ticket_id, load) if ticket_id else None
-        if ticket_id is not None and (new is None or not access.can_see(self.viewer, new)):
+        if ticket_id is not None and (new is None or not can_see(self.viewer, new)):
             await self.error(ErrorCode.NOT_FOUND, "no such ticket, or not visible to you")
             return
         old = await hub.ticket_audience(self.viewing, load) if self.viewing else None

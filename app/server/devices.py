@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from app.models.base import utcnow
 from app.models.tables import T_DEVICES, T_RESULTS
+from app.server.submit import ack_frame
 
 # Built once: building and hashing a statement per batch costs more than running it.
 _DEVICES_LAST = select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
@@ -21,11 +22,6 @@ _DEVICES_LAST = select(T_DEVICES.c.id, T_DEVICES.c.last_mutation_id).where(
 )
 _RESULTS_INSERT = insert(T_RESULTS)
 _DEVICE_UPDATE = update(T_DEVICES).where(T_DEVICES.c.id == bindparam("device"))
-
-
-def ack_frame(mutation_id: int, seq: int | None, result: dict[str, Any]) -> dict[str, Any]:
-    """The ``ack`` of an applied mutation (``seq``: its last change-log row, if any)."""
-    return {"type": "ack", "mutation_id": mutation_id, "seq": seq, "result": result}
 
 
 class DeviceLedger:

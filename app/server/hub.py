@@ -17,9 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from app.domain.sight import Audience, Viewer, can_see
 from app.models.enums import Presence
-from app.server import access, replication
-from app.server.access import Audience, Viewer
+from app.server import replication
 from app.server.connection import text_frame
 from app.server.presence import PresenceBoard
 from app.server.recipients import Recipients
@@ -247,9 +247,9 @@ class Hub:
         for conn in self.connections:
             if not conn.live or conn is source:
                 continue
-            if new is not None and access.can_see(conn.viewer, new):
+            if new is not None and can_see(conn.viewer, new):
                 to_arrived.append(conn)
-            elif old is not None and access.can_see(conn.viewer, old):
+            elif old is not None and can_see(conn.viewer, old):
                 to_left.append(conn)
         self._push(to_arrived, arrived)
         self._push(to_left, left)

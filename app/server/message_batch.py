@@ -4,11 +4,12 @@ Notes and replies are most of what a support team writes.  A run of consecutive
 ``message.add`` mutations is checked with two IN queries and written with one executemany per
 table, instead of about ten statements per mutation.
 
-Only mutations that will certainly succeed are planned here.  Anything the generic handler
-(`mutations.message_add`) would reject, or that needs a closer look, is declined by `plan`;
-the writer then writes what was planned and hands that mutation to the generic handler, which
-stays the one place that gives verdicts.  Rows, log entries and results are built by the same
-helpers the generic handler uses, so a replica cannot tell which path a change took.
+Only mutations that will certainly succeed are planned here: the verdict is the domain's own
+(`app.domain.tickets.message_verdict`), the same the one-by-one path gives.  A mutation it
+would refuse is declined by `plan`; the writer then writes what was planned and hands that
+mutation to the one write path, which refuses it with the details the agent reviews.  Rows,
+log entries and results are built by the same helpers, so a replica cannot tell which path a
+change took.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from app.models import wire
-from app.models.enums import MessageKind
-from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS
-from app.server import access
-from app.server.access import Viewer
-from app.server.mutations import (
+from app.domain import wire
+from app.domain.messages import message_added
+from app.domain.mutation import Actor, log_row
+from app.domain.tickets import (
+    TICKET,
     changed_by_others,
-    log_row,
-    message_added,
+    message_verdict,
     new_message_row,
     thread_grew,
 )
+from app.models.enums import MessageKind
+from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS
 from app.sync import protocol as p
 
 # Statements are built once: building and hashing one per run costs more than running it.
@@ -80,23 +81,23 @@ class MessageRun:
         self._planned: list[PlannedMessage] = []
 
     def plan(
-        self, viewer: Viewer, device_id: str, args: p.MessageAddArgs, now: datetime
+        self, actor: Actor, device_id: str, args: p.MessageAddArgs, now: datetime
     ) -> PlannedMessage | None:
-        """Plan one mutation, or None if the generic handler must decide it."""
+        """Plan one mutation, or None if the one write path must decide it (a refusal)."""
         msg = args.message
         ticket = self._tickets.get(msg.ticket_id)
-        if ticket is None:
+        stale = (
+            ticket is not None
+            and msg.kind == MessageKind.REPLY
+            and args.seen_version is not None
+            and self._stale(ticket, args.seen_version, device_id)
+        )
+        taken = msg.id in self._taken
+        if message_verdict(actor.viewer, ticket, args, taken=taken, stale=stale) is not None:
             return None
-        audience = access.ticket_audience(ticket)
-        if not access.can_see(viewer, audience):
-            return None
-        if msg.id in self._taken or msg.kind == MessageKind.EVENT:
-            return None
-        if msg.kind == MessageKind.REPLY and (
-            args.seen_version is None or self._stale(ticket, args.seen_version, device_id)
-        ):
-            return None
-        row = new_message_row(msg, viewer.id, now)
+        assert ticket is not None  # the verdict refuses a missing ticket
+        audience = TICKET.sight.audience(ticket)
+        row = new_message_row(msg, actor.viewer.id, now)
         values, fields = thread_grew(ticket, msg.kind, now)
         ticket.update(values)
         self._taken.add(msg.id)
@@ -107,7 +108,7 @@ class MessageRun:
         planned = PlannedMessage(
             [
                 log_row(
-                    viewer,
+                    actor,
                     device_id,
                     now,
                     "message",
@@ -117,7 +118,7 @@ class MessageRun:
                     audience=audience,
                 ),
                 log_row(
-                    viewer,
+                    actor,
                     device_id,
                     now,
                     "ticket",
@@ -134,7 +135,7 @@ class MessageRun:
         return planned
 
     def _stale(self, ticket: dict[str, Any], seen: int, device_id: str) -> bool:
-        """`mutations._stale_by_others`, counting the versions planned here too."""
+        """`tickets.stale_by_others`, counting the versions planned here too."""
         if seen >= ticket["version"]:
             return False
         planned = self._versions.get(ticket["id"], [])

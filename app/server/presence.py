@@ -17,9 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from app.domain.sight import Audience, can_see
 from app.models.enums import Presence
-from app.server import access
-from app.server.access import Audience
 from app.sync.protocol import encode
 
 if TYPE_CHECKING:
@@ -104,7 +103,7 @@ class PresenceBoard:
                 entry = agents[agent_id] = {"agent_id": agent_id, "status": self.status(agent_id)}
             ticket = other.viewing
             audience = ticket_audience.get(ticket) if ticket else None
-            if ticket and audience and access.can_see(conn.viewer, audience):
+            if ticket and audience and can_see(conn.viewer, audience):
                 entry["ticket_id"] = ticket
                 entry["typing"] = entry.get("typing", False) or other.typing
         return {

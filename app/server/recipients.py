@@ -2,11 +2,11 @@
 
 What a viewer may see of some rows depends only on whether it sees everything, which of the
 groups those rows name it belongs to, and whether it is one of the agents they name
-(`access.can_see`).  Connections alike in those three respects form one class and receive the
-same frame.  The partition depends on the rows only through the groups and agents they name,
-so it is kept per such pair and reused until a connection joins or leaves: a team working on
-its tickets publishes page after page naming the same group, and a thousand connections are
-then partitioned once, not on every page.
+(`app.domain.sight.can_see`).  Connections alike in those three respects form one class and
+receive the same frame.  The partition depends on the rows only through the groups and agents
+they name, so it is kept per such pair and reused until a connection joins or leaves: a team
+working on its tickets publishes page after page naming the same group, and a thousand
+connections are then partitioned once, not on every page.
 """
 
 from __future__ import annotations

@@ -12,25 +12,15 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, Text, cast, func, or_, select
+from sqlalchemy import Connection, Text, cast, func, select
 
-from app.models import wire
+from app.domain import wire
+from app.domain.kinds import KeepScope, replicated
+from app.domain.registry import DOMAIN
+from app.domain.sight import Audience, Viewer, can_see
+from app.domain.tickets import TICKET
 from app.models.base import utcnow
-from app.models.enums import ACTIVE_STATUSES
-from app.models.tables import (
-    T_AGENTS,
-    T_CANNED,
-    T_CUSTOMERS,
-    T_DRAFTS,
-    T_GROUPS,
-    T_LOG,
-    T_MEMBERS,
-    T_MESSAGES,
-    T_ORGS,
-    T_TICKETS,
-)
-from app.server import access
-from app.server.access import Audience, Viewer
+from app.models.tables import T_AGENTS, T_LOG, T_MEMBERS, T_MESSAGES, T_TICKETS
 from app.sync.protocol import PAGE_SIZE
 
 DEFAULT_WINDOW_DAYS = 90
@@ -113,11 +103,11 @@ def present(row: Mapping[str, Any], viewer: Viewer) -> dict[str, Any] | None:
     A change that moves an entity out of the viewer's sight arrives as a delete; a ticket that
     comes into sight is flagged ``gained`` so the workstation fetches its thread.
     """
-    now = access.can_see(viewer, audience_of(row))
+    now = can_see(viewer, audience_of(row))
     before = now
     if row["audience_changed"]:
         prev = Audience(row["prev_audience"], row["prev_group_id"], row["prev_agent_id"])
-        before = access.can_see(viewer, prev)
+        before = can_see(viewer, prev)
     if now:
         out: dict[str, Any] = {
             "seq": row["seq"],
@@ -152,64 +142,29 @@ def encode_change(change: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _ticket_filter(viewer: Viewer) -> Any:
-    if viewer.sees_everything:
-        return None
-    return or_(
-        T_TICKETS.c.group_id.in_(sorted(viewer.group_ids)), T_TICKETS.c.assignee_id == viewer.id
-    )
-
-
 def bootstrap(
     conn: Connection, viewer: Viewer, window_days: int = DEFAULT_WINDOW_DAYS
 ) -> Iterator[list[dict[str, Any]]]:
-    """Pages of ``upsert`` changes (without seq) making up the viewer's replicated state.
+    """Pages of ``upsert`` changes (without seq) making up the viewer's replicated state:
+    every declared kind in its bootstrap order, each in id order, selected by the kind's own
+    sight and keep rules (`app.domain.kinds.replicated`).
 
     The caller reads the head seq *before* starting, and replays the log from it afterwards;
     rows are full snapshots, so anything that changes meanwhile converges.
     """
-    since = utcnow() - timedelta(days=window_days)
-    tickets = select(T_TICKETS.c.id).where(
-        or_(T_TICKETS.c.status.in_(sorted(ACTIVE_STATUSES)), T_TICKETS.c.updated_at >= since)
-    )
-    flt = _ticket_filter(viewer)
-    if flt is not None:
-        tickets = tickets.where(flt)
-    # In id order, so that the chunks below, and the tickets across them, are too (8.3).
-    ticket_ids = [t for (t,) in conn.execute(tickets.order_by(T_TICKETS.c.id))]
-
-    def pages(entity: str, table: Table, where: Any = None) -> Iterator[list[dict[str, Any]]]:
-        q = select(table).order_by(table.c.id)
-        if where is not None:
-            q = q.where(where)
+    scope = KeepScope(viewer, utcnow() - timedelta(days=window_days), DOMAIN.kind)
+    for kind in list(DOMAIN.kinds.values()):
+        q = select(kind.table).order_by(kind.table.c.id)
+        for condition in replicated(kind, scope):
+            q = q.where(condition)
         batch: list[dict[str, Any]] = []
         for row in conn.execute(q).mappings():
-            batch.append(wire.to_wire(entity, row))
+            batch.append(wire.to_wire(kind.name, row))
             if len(batch) >= PAGE_SIZE:
-                yield _as_changes(conn, entity, batch)
+                yield _as_changes(conn, kind.name, batch)
                 batch = []
         if batch:
-            yield _as_changes(conn, entity, batch)
-
-    yield from pages("group", T_GROUPS)
-    yield from pages("agent", T_AGENTS)
-    yield from pages("organization", T_ORGS)
-    customer_ids = select(T_TICKETS.c.customer_id).where(
-        T_TICKETS.c.id.in_(tickets.scalar_subquery())
-    )
-    yield from pages("customer", T_CUSTOMERS, T_CUSTOMERS.c.id.in_(customer_ids.scalar_subquery()))
-    for start in range(0, len(ticket_ids), PAGE_SIZE):
-        chunk = ticket_ids[start : start + PAGE_SIZE]
-        yield from pages("ticket", T_TICKETS, T_TICKETS.c.id.in_(chunk))
-        yield from pages("message", T_MESSAGES, T_MESSAGES.c.ticket_id.in_(chunk))
-    canned = [
-        wire.to_wire("canned_response", r)
-        for r in conn.execute(select(T_CANNED).order_by(T_CANNED.c.id)).mappings()
-        if access.can_see(viewer, access.canned_audience(r))
-    ]
-    if canned:
-        yield _as_changes(conn, "canned_response", canned)
-    yield from pages("draft", T_DRAFTS, T_DRAFTS.c.agent_id == viewer.id)
+            yield _as_changes(conn, kind.name, batch)
 
 
 def _as_changes(conn: Connection, entity: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -229,7 +184,7 @@ def ticket_bundle(
     q = select(T_TICKETS)
     q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
     row = conn.execute(q).mappings().first()
-    if row is None or not access.can_see(viewer, access.ticket_audience(row)):
+    if row is None or not TICKET.sight.allows(viewer, row):
         return None
     messages = conn.execute(
         select(T_MESSAGES)
@@ -255,7 +210,7 @@ def search_tickets(
     else:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = q.where(T_TICKETS.c.subject.ilike(f"%{escaped}%", escape="\\"))
-    flt = _ticket_filter(viewer)
-    if flt is not None:
-        q = q.where(flt)
+    visible = TICKET.sight.where(viewer, T_TICKETS)
+    if visible is not None:
+        q = q.where(visible)
     return [wire.to_wire("ticket", r) for r in conn.execute(q).mappings()]

@@ -1,7 +1,10 @@
-"""The store's single writer: mutations from every connection, applied in batched transactions.
+"""The store's single writer: submissions from every writer, applied in batched transactions.
 
-One thread owns all writes (SQLite allows one writer anyway, and batching many mutations into
-one commit is what makes thousands of acknowledged mutations per second possible).  Each
+Workstation connections and the server's own actors (`StoreWriter.submit`) hand their
+submissions (`app.server.submit.Submission`) to this writer; each is decided by the one write
+path (`app.server.submit.decide`).  One thread owns all writes (SQLite allows one writer
+anyway, and batching many mutations into one commit is what makes thousands of acknowledged
+mutations per second possible).  Each
 mutation is all or nothing, so a rejected one changes nothing while its neighbours commit:
 runs of ``message.add`` are checked in full before anything is written (message_batch.py),
 and every other mutation gets its own savepoint.  A mutation is acknowledged only after its
@@ -15,29 +18,32 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from app.domain.mutation import Actor
+from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
-from app.server import notify
-from app.server.access import Viewer
-from app.server.devices import DeviceLedger, ack_frame
-from app.server.devices import register_device as register_device  # older import path
+from app.server.devices import DeviceLedger
 from app.server.message_batch import MessageRun
-from app.server.mutations import HANDLERS, MutationRejected, WriteContext
+from app.server.submit import (
+    KeyLedger,
+    Submission,
+    ack_frame,
+    decide,
+    decide_keyed,
+    internal_error,
+    serialise_log,
+)
 from app.sync import protocol as p
-from app.sync.protocol import ErrorCode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BATCH = 500
-# Any constant works; all Switchboard processes sharing one PostgreSQL must use the same one.
-LOG_LOCK_KEY = 0x5357424C  # "SWBL"
 
 
 class StoreUnavailable(Exception):
@@ -55,30 +61,6 @@ def is_store_outage(exc: BaseException) -> bool:
     )
 
 
-@dataclass
-class MutationRequest:
-    """One mutation waiting for the writer, and the future that takes its answer."""
-
-    viewer: Viewer
-    device_id: str
-    mutation_id: int
-    name: str
-    args: dict[str, Any]
-    future: asyncio.Future[dict[str, Any]] = field(repr=False)
-    # False once the sending connection is closing: its client will resend on a new one.
-    is_live: Callable[[], bool] = field(default=lambda: True, repr=False)
-
-
-def serialise_log(conn: Connection, origin: str) -> None:
-    """Call first in every transaction that may append to the change log."""
-    # PostgreSQL hands out sequence values before commit, so two writers could commit seq 11
-    # before seq 10 and a reader would skip 10 forever.  Holding this lock from the first log
-    # append to commit makes seq order equal commit order.  SQLite has one writer already.
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOG_LOCK_KEY})
-        notify.announce(conn, origin)  # wakes the other server processes at commit
-
-
 class StoreWriter:
     """Runs every write on one thread, batching concurrent mutations into one transaction."""
 
@@ -94,7 +76,7 @@ class StoreWriter:
         )
         self._on_commit = on_commit
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
-        self._queue: asyncio.Queue[MutationRequest] = asyncio.Queue()
+        self._queue: asyncio.Queue[Submission] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         # Devices whose mutation failed to commit: nothing later from them may be applied
         # before they reconnect and resend in order, or the failed one would be skipped.
@@ -112,7 +94,7 @@ class StoreWriter:
             await asyncio.gather(self._task, return_exceptions=True)
         while not self._queue.empty():
             req = self._queue.get_nowait()
-            if not req.future.done():
+            if req.future is not None and not req.future.done():
                 req.future.set_exception(ConnectionError("server shutting down"))
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
@@ -135,10 +117,25 @@ class StoreWriter:
         if conn is not None:
             conn.close()
 
-    def enqueue(self, req: MutationRequest) -> None:
-        """Queue a mutation; ``req.future`` gets its ``ack`` or ``reject`` frame once committed
-        (or StoreUnavailable)."""
+    def enqueue(self, req: Submission) -> asyncio.Future[dict[str, Any]]:
+        """Queue a submission; its future (``req.future``, made here if it has none) gets its
+        ``ack`` or ``reject`` frame once committed (or StoreUnavailable)."""
+        if req.future is None:
+            req.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(req)
+        return req.future
+
+    async def submit(
+        self, actor: Actor, name: str, args: dict[str, Any], *, key: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a mutation as one of the server's own actors; its ``ack`` or ``reject``.
+
+        ``key`` makes it idempotent: submitted again under the same key, it is answered with
+        the first answer and applied once (e.g. a mail fetched twice).
+        """
+        if not actor.is_server:
+            raise ValueError("workstations submit through their connection")
+        return await self.enqueue(Submission(actor, name, args, key=key))
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in its own write transaction on the writer thread."""
@@ -149,8 +146,8 @@ class StoreWriter:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
-    def _must_refuse(self, req: MutationRequest) -> bool:
-        return req.device_id in self._blocked or not req.is_live()
+    def _must_refuse(self, req: Submission) -> bool:
+        return req.workstation_id in self._blocked or not req.is_live()
 
     def unblock(self, device_id: str) -> None:
         """The device said hello again: it will resend everything unanswered, in order."""
@@ -164,8 +161,7 @@ class StoreWriter:
                 batch.append(self._queue.get_nowait())
             refused, batch = _partition(batch, self._must_refuse)
             for req in refused:
-                if not req.future.done():
-                    req.future.set_exception(StoreUnavailable(req.device_id))
+                _fail(req)
             if not batch:
                 continue
             try:
@@ -182,28 +178,28 @@ class StoreWriter:
             self._answered(batch, frames, logged)
 
     def _answered(
-        self, batch: list[MutationRequest], frames: list[dict[str, Any]], logged: list[Any]
+        self, batch: list[Submission], frames: list[dict[str, Any]], logged: list[Any]
     ) -> None:
         for req, frame in zip(batch, frames, strict=True):
-            if not req.future.done():
+            if req.future is not None and not req.future.done():
                 req.future.set_result(frame)
         if logged:
             self._on_commit(logged)
 
-    def _refuse_for_now(self, batch: list[MutationRequest]) -> None:
+    def _refuse_for_now(self, batch: list[Submission]) -> None:
         """Nothing of ``batch`` was committed or acknowledged: each client resends after
         reconnecting, and until then nothing newer of theirs is applied."""
         for req in batch:
-            self._blocked.add(req.device_id)
-            if not req.future.done():
-                req.future.set_exception(StoreUnavailable(req.device_id))
+            if req.workstation_id is not None:
+                self._blocked.add(req.workstation_id)
+            _fail(req)
 
-    async def _apply_one_by_one(self, batch: list[MutationRequest]) -> None:
+    async def _apply_one_by_one(self, batch: list[Submission]) -> None:
         """Apply a failed batch again, each mutation in its own transaction.
 
         The mutation that fails alone is the culprit: if the store is at fault it is refused
         for now, with everything after it (the store is down); otherwise it is refused for
-        good, as a server bug (``internal_error``, recorded like any answer).
+        good, as a server bug (``internal_error``, kept like any answer).
         """
         loop = asyncio.get_running_loop()
         for i, req in enumerate(batch):
@@ -216,9 +212,7 @@ class StoreWriter:
                 if is_store_outage(exc):
                     self._refuse_for_now(batch[i:])
                     return
-                log.exception(
-                    "mutation %s from device %s failed its transaction", req.name, req.device_id
-                )
+                log.exception("mutation %s from %s failed its transaction", req.name, req.actor)
                 try:
                     frame = await loop.run_in_executor(self._executor, self._refuse_for_good, req)
                 except Exception as again:
@@ -232,21 +226,27 @@ class StoreWriter:
                 frames, logged = [frame], []
             self._answered([req], frames, logged)
 
-    def _refuse_for_good(self, req: MutationRequest) -> dict[str, Any]:
-        """Record ``internal_error`` as the answer to ``req``, in its own transaction."""
+    def _refuse_for_good(self, req: Submission) -> dict[str, Any]:
+        """Keep ``internal_error`` as the answer to ``req``, in its own transaction."""
         with self._begin() as conn:
-            ledger = DeviceLedger(conn, {req.device_id})
-            if not ledger.is_new(req.device_id, req.mutation_id):
-                return ledger.replayed(conn, req.device_id, req.mutation_id)
-            ledger.claim(req.device_id, req.mutation_id)
+            workstation = req.workstation_id
+            ledger = DeviceLedger(conn, {workstation} if workstation else set())
+            keys = KeyLedger(conn, {req.key} if req.key is not None else set())
+            if workstation is not None and not ledger.is_new(workstation, req.mutation_id):
+                return ledger.replayed(conn, workstation, req.mutation_id)
+            if req.key is not None and (answer := keys.answered(req.key)) is not None:
+                return answer
             frame = internal_error(req.mutation_id)
-            ledger.record(req.device_id, req.mutation_id, frame)
+            if workstation is not None:
+                ledger.claim(workstation, req.mutation_id)
+                ledger.record(workstation, req.mutation_id, frame)
+            elif req.key is not None:
+                keys.record(req.key, frame)
             ledger.save(conn)
+            keys.save(conn)
         return frame
 
-    def _apply(
-        self, batch: list[MutationRequest]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _apply(self, batch: list[Submission]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Apply a batch in one transaction; returns each request's answer and the log rows.
 
         Consecutive ``message.add`` mutations are planned together and written with one
@@ -260,30 +260,33 @@ class StoreWriter:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn, self.origin)
-            ledger = DeviceLedger(conn, {req.device_id for req in batch})
+            ledger = DeviceLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
+            keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
                 args = notes[i]
-                if args is not None and ledger.is_new(req.device_id, req.mutation_id):
+                workstation = req.workstation_id
+                if args is not None and workstation and ledger.is_new(workstation, req.mutation_id):
                     if run is None:
                         run = MessageRun(conn, _messages_ahead(notes, i))
-                    planned = run.plan(req.viewer, req.device_id, args, utcnow())
+                    planned = run.plan(req.actor, workstation, args, utcnow())
                     if planned is not None:
-                        ledger.claim(req.device_id, req.mutation_id)
+                        ledger.claim(workstation, req.mutation_id)
                         members.append(i)
                         continue
                 if not self._write_run(conn, run, members, batch, ledger, answers, logged):
                     run = None
                 members = []
                 before = len(logged)
-                answers[i] = self._answer(conn, req, ledger, logged)
+                answers[i] = answer_alone(conn, req, ledger, keys, logged)
                 if args is None or len(logged) > before:
                     # Past the mutations the run read ahead for, or the store changed under it.
                     run = None
             self._write_run(conn, run, members, batch, ledger, answers, logged)
             ledger.save(conn)
+            keys.save(conn)
         frames = [a for a in answers if a is not None]
         if len(frames) != len(batch):
             raise RuntimeError("a mutation of the batch was left unanswered")
@@ -294,7 +297,7 @@ class StoreWriter:
         conn: Connection,
         run: MessageRun | None,
         members: list[int],
-        batch: list[MutationRequest],
+        batch: list[Submission],
         ledger: DeviceLedger,
         answers: list[dict[str, Any] | None],
         logged: list[dict[str, Any]],
@@ -312,75 +315,47 @@ class StoreWriter:
             savepoint.rollback()
             log.exception("writing %d planned messages failed; applying one by one", len(members))
             for i in members:
-                answers[i] = self._apply_new(conn, batch[i], ledger, logged)
+                answers[i] = _decide_workstation(conn, batch[i], ledger, logged)
             return False
         for i, done in zip(members, planned, strict=True):
-            frame = ack_frame(batch[i].mutation_id, done.log[-1]["seq"], done.result)
-            ledger.record(batch[i].device_id, batch[i].mutation_id, frame)
+            req = batch[i]
+            frame = ack_frame(req.mutation_id, done.log[-1]["seq"], done.result)
+            ledger.record(req.workstation_id or "", req.mutation_id, frame)
             answers[i] = frame
             logged.extend(done.log)
         return True
 
-    def _answer(
-        self,
-        conn: Connection,
-        req: MutationRequest,
-        ledger: DeviceLedger,
-        logged: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        if not ledger.is_new(req.device_id, req.mutation_id):
-            return ledger.replayed(conn, req.device_id, req.mutation_id)
-        ledger.claim(req.device_id, req.mutation_id)
-        return self._apply_new(conn, req, ledger, logged)
 
-    def _apply_new(
-        self,
-        conn: Connection,
-        req: MutationRequest,
-        ledger: DeviceLedger,
-        logged: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Apply one mutation in its own savepoint with its generic handler."""
-        ctx = WriteContext(conn, req.viewer, req.device_id, utcnow())
-        savepoint = conn.begin_nested()
-        frame: dict[str, Any]
-        try:
-            parsed = p.parse_mutation_args(req.name, req.args)
-            result = HANDLERS[req.name](ctx, parsed)
-            savepoint.commit()
-            frame = ack_frame(
-                req.mutation_id, ctx.logged[-1]["seq"] if ctx.logged else None, result
-            )
-            logged.extend(ctx.logged)
-        except (MutationRejected, p.ProtocolError) as exc:
-            savepoint.rollback()
-            frame = {
-                "type": "reject",
-                "mutation_id": req.mutation_id,
-                "code": exc.code.value,
-                "message": exc.message,
-            }
-            extra = exc.current if isinstance(exc, MutationRejected) else exc.details
-            if extra is not None:
-                frame["current" if isinstance(exc, MutationRejected) else "details"] = extra
-        except Exception:
-            # A bug, not a verdict on the mutation: keep the batch alive, record the failure so a
-            # replay is answered the same way, and let the agent retry as a new mutation.
-            savepoint.rollback()
-            log.exception("mutation %s from device %s failed", req.name, req.device_id)
-            frame = internal_error(req.mutation_id)
-        ledger.record(req.device_id, req.mutation_id, frame)
-        return frame
+def _fail(req: Submission) -> None:
+    if req.future is not None and not req.future.done():
+        req.future.set_exception(StoreUnavailable(req.workstation_id or req.actor.origin))
 
 
-def internal_error(mutation_id: int) -> dict[str, Any]:
-    """The reject of a mutation the server failed to apply through no fault of the store's."""
-    return {
-        "type": "reject",
-        "mutation_id": mutation_id,
-        "code": ErrorCode.INTERNAL.value,
-        "message": "the server could not apply this change; try again",
-    }
+def answer_alone(
+    conn: Connection,
+    req: Submission,
+    ledger: DeviceLedger,
+    keys: KeyLedger,
+    logged: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The answer to one submission outside a message run: a replay's stored answer, or
+    the one write path's verdict."""
+    workstation = req.workstation_id
+    if workstation is None:
+        return decide_keyed(conn, req, keys, logged)
+    if not ledger.is_new(workstation, req.mutation_id):
+        return ledger.replayed(conn, workstation, req.mutation_id)
+    ledger.claim(workstation, req.mutation_id)
+    return _decide_workstation(conn, req, ledger, logged)
+
+
+def _decide_workstation(
+    conn: Connection, req: Submission, ledger: DeviceLedger, logged: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Decide a workstation's submission and keep its answer for a replay."""
+    frame = decide(conn, req, logged)
+    ledger.record(req.workstation_id or "", req.mutation_id, frame)
+    return frame
 
 
 def _messages_ahead(notes: list[p.MessageAddArgs | None], start: int) -> list[p.MessageAddArgs]:
@@ -393,22 +368,23 @@ def _messages_ahead(notes: list[p.MessageAddArgs | None], start: int) -> list[p.
     return ahead
 
 
-def _message_args(req: MutationRequest) -> p.MessageAddArgs | None:
-    """A ``message.add``'s parsed arguments (None for anything else, or if they are invalid)."""
-    if req.name != "message.add":
+def _message_args(req: Submission) -> p.MessageAddArgs | None:
+    """A workstation's ``message.add``'s parsed arguments (None for anything else, or if they
+    are invalid: the one write path then refuses it)."""
+    if req.name != "message.add" or req.workstation_id is None:
         return None
     try:
-        args = p.parse_mutation_args(req.name, req.args)
+        args = DOMAIN.parse(req.name, req.args)
     except p.ProtocolError:
         return None  # the generic path parses again and rejects it
     return args if isinstance(args, p.MessageAddArgs) else None
 
 
 def _partition(
-    batch: list[MutationRequest], refuse: Callable[[MutationRequest], bool]
-) -> tuple[list[MutationRequest], list[MutationRequest]]:
-    refused: list[MutationRequest] = []
-    kept: list[MutationRequest] = []
+    batch: list[Submission], refuse: Callable[[Submission], bool]
+) -> tuple[list[Submission], list[Submission]]:
+    refused: list[Submission] = []
+    kept: list[Submission] = []
     for req in batch:
         (refused if refuse(req) else kept).append(req)
     return refused, kept

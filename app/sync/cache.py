@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 
-from app.models import wire
-from app.models.base import Base, utcnow
+from app.domain import wire
+from app.models.base import utcnow
 from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
-from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
+from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
 from app.sync.search_index import create_search_schema, drop_search_schema
 
@@ -33,15 +33,13 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 
 
-CACHE_TABLES: list[Table] = [
-    *(kind.table for kind in wire.ENTITIES.values()),
-    T_MEMBERS,
-    Base.metadata.tables["customer_identities"],
-    T_OUTBOX,
-    T_REJECTIONS,
-    T_STATE,
-    T_FETCH,
-]
+def cache_tables() -> list[Table]:
+    """The cache's tables: every declared kind's with its aggregates', and the cache's own."""
+    kinds = list(wire.ENTITIES.values())
+    children = [a.table for kind in kinds for a in kind.aggregates]
+    return [*(kind.table for kind in kinds), *children, T_OUTBOX, T_REJECTIONS, T_STATE, T_FETCH]
+
+
 # Kept across a rebuild: unsent work.
 PRESERVED = (T_OUTBOX, T_DRAFTS, T_REJECTIONS)
 # The signed-in agent too: offline work right after an upgrade needs to know who is typing.
@@ -80,7 +78,7 @@ def open_cache(path: Path) -> Engine:
         )
         if version != SCHEMA_VERSION and existing:
             _rebuild(conn, existing, version)
-        Base.metadata.create_all(conn, tables=CACHE_TABLES)
+        _create_tables(conn, cache_tables())
         create_search_schema(conn)
         conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
         if get_state(conn, "device_id") is None:
@@ -111,7 +109,7 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
     for name in existing:
         if not name.startswith("sqlite_"):
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-    Base.metadata.create_all(conn, tables=CACHE_TABLES)
+    _create_tables(conn, cache_tables())
     create_search_schema(conn)
     for table in PRESERVED:
         if kept.get(table.name):
@@ -119,6 +117,12 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
     for key, value in state.items():
         if value is not None:
             set_state(conn, key, value)
+
+
+def _create_tables(conn: Connection, tables: list[Table]) -> None:
+    # A declared kind's table need not be on the shared metadata (a test declares its own).
+    for table in tables:
+        table.create(conn, checkfirst=True)
 
 
 # ---- sync state ----------------------------------------------------------------------------
@@ -281,22 +285,14 @@ def finish_bootstrap(
     conn: Connection, seen: dict[str, set[str]], cursor: int, access_version: int
 ) -> None:
     """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor."""
-    for entity, kind in wire.ENTITIES.items():
+    for entity, kind in list(wire.ENTITIES.items()):
         keep = seen.get(entity, set())
         table = kind.table
         stale = [i for (i,) in conn.execute(select(table.c.id)) if i not in keep]
-        if entity == "message":
-            # Messages still waiting in the outbox are the agent's own work: never drop them.
-            queued = set(
-                conn.execute(
-                    select(T_MESSAGES.c.id).where(
-                        T_MESSAGES.c.delivery_state.in_(("queued", "failed"))
-                    )
-                ).scalars()
-            )
-            stale = [i for i in stale if i not in queued]
-        if entity == "draft":
-            stale = []  # drafts are the agent's own; the server's copy arrives as upserts
+        if kind.unsent is not None and stale:
+            # The agent's own work not yet accepted (a queued reply, a draft): never dropped.
+            own = set(conn.execute(select(table.c.id).where(kind.unsent(table))).scalars())
+            stale = [i for i in stale if i not in own]
         wire.delete_many(conn, entity, stale)
     set_state(conn, "cursor", cursor)
     set_state(conn, "access_version", access_version)

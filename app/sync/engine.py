@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from app.domain.registry import DOMAIN
 from app.models.base import new_id, utcnow
 from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
@@ -505,7 +506,7 @@ class SyncEngine:
         entity_id: str,
         **extra: Any,
     ) -> int:
-        p.parse_mutation_args(name, args)  # never queue what the server must refuse as invalid
+        DOMAIN.parse(name, args)  # never queue what the server must refuse as invalid
         mutation_id = cache.enqueue(
             conn, name, args, entity, entity_id, extra.get("patch"), extra.get("base")
         )
@@ -578,7 +579,7 @@ class SyncEngine:
         self, ticket_id: str, changes: dict[str, Any], seen_version: int | None = None
     ) -> int:
         """Queue a change of ticket fields, applied to the cache at once."""
-        normalised = p.validated_changes("ticket.update", changes)
+        normalised = p.validated_changes(p.TicketChanges, changes)
 
         def work(conn: Connection) -> int:
             row = (
@@ -608,7 +609,7 @@ class SyncEngine:
         before a colleague's tag arrived, must not decide the other tags.  None if the
         ticket already has it.  (Tags are last-writer-wins on the server: see
         docs/protocol.md 11.7.)"""
-        normalised = p.validated_changes("ticket.update", {"tags": [tag]})
+        normalised = p.validated_changes(p.TicketChanges, {"tags": [tag]})
         tag = normalised["tags"][0]
 
         def work(conn: Connection) -> int | None:

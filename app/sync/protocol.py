@@ -111,6 +111,10 @@ class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# The base of every frame and mutation-argument model: unknown fields are refused.
+WireModel = _Frame
+
+
 # --------------------------------------------------------------------------------------------
 # Client -> server
 # --------------------------------------------------------------------------------------------
@@ -320,32 +324,6 @@ class GroupCreateArgs(_Frame):
     description: ShortText = ""
 
 
-MUTATION_ARGS: dict[str, type[_Frame]] = {
-    "ticket.create": TicketCreateArgs,
-    "ticket.update": TicketUpdateArgs,
-    "message.add": MessageAddArgs,
-    "draft.save": DraftSaveArgs,
-    "draft.delete": DraftDeleteArgs,
-    "customer.create": CustomerCreateArgs,
-    "customer.update": CustomerUpdateArgs,
-    "canned.create": CannedCreateArgs,
-    "canned.update": CannedUpdateArgs,
-    "canned.delete": CannedRefArgs,
-    "canned.use": CannedRefArgs,
-    "agent.create": AgentCreateArgs,
-    "agent.update": AgentUpdateArgs,
-    "group.create": GroupCreateArgs,
-}
-
-# The ``changes`` dict of an update mutation is checked against these field models, so an
-# unknown field or a wrong type is rejected like any other invalid argument.
-CHANGE_FIELDS: dict[str, type[_Frame]] = {
-    "ticket.update": TicketChanges,
-    "customer.update": CustomerFields,
-    "canned.update": CannedFields,
-    "agent.update": AgentFields,
-}
-
 # Ticket fields whose change needs the version the agent saw (collision guard).
 GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
 
@@ -357,26 +335,16 @@ def _describe(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def parse_mutation_args(name: str, args: dict[str, Any]) -> _Frame:
-    """Validate a mutation's arguments; raises ProtocolError(invalid_mutation)."""
-    model = MUTATION_ARGS.get(name)
-    if model is None:
-        raise ProtocolError(ErrorCode.INVALID_MUTATION, f"unknown mutation {name!r}")
-    try:
-        parsed = model.model_validate(args, strict=False)
-        fields_model = CHANGE_FIELDS.get(name)
-        if fields_model is not None:
-            fields_model.model_validate(args.get("changes", {}), strict=False)
-    except ValidationError as exc:
-        raise ProtocolError(
-            ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", _describe(exc)
-        ) from exc
-    return parsed
+def invalid_arguments(name: str, exc: ValidationError) -> ProtocolError:
+    """The ``invalid_mutation`` error for arguments that failed validation."""
+    return ProtocolError(
+        ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", _describe(exc)
+    )
 
 
-def validated_changes(name: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The ``changes`` of an update, normalised (enums to strings), keeping explicit nulls."""
-    model = CHANGE_FIELDS[name]
+def validated_changes(model: type[BaseModel], changes: dict[str, Any]) -> dict[str, Any]:
+    """The ``changes`` of an update checked against its field ``model`` and normalised (enums
+    to strings), keeping explicit nulls."""
     parsed = model.model_validate(changes, strict=False)
     return {k: v for k, v in parsed.model_dump(mode="json").items() if k in changes}
 

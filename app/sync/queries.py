@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from app.models import wire
+from app.domain import wire
 from app.models.tables import T_AGENTS, T_CUSTOMERS, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache import get_state, outbox_count
 from app.sync.cache_tables import T_OUTBOX, T_REJECTIONS

@@ -1,0 +1,19 @@
+"""The support domain, declared once: each kind of record and each mutation.
+
+One module per area (accounts, customers, tickets and their threads, drafts, canned
+responses) declares its ``KINDS`` and ``MUTATIONS``; they are registered here, in
+`app.domain.registry.DOMAIN`, from which every other registry is derived.  Both the server
+store and the workstation cache read these declarations (they share their tables).  How to
+add a kind or a mutation: docs/architecture.md, "Add a kind" and "Add a mutation".
+"""
+
+from app.domain import accounts, canned, customers, drafts, messages, tickets
+from app.domain.registry import DOMAIN
+
+_AREAS = (accounts, customers, tickets, messages, drafts, canned)
+DOMAIN.add(
+    [kind for area in _AREAS for kind in area.KINDS],
+    [mutation for area in _AREAS for mutation in area.MUTATIONS],
+)
+
+__all__ = ["DOMAIN"]

@@ -1,0 +1,59 @@
+"""Drafts: an agent's unsent text on a ticket, their own alone, following them between
+workstations.  A bootstrap never drops a draft from a workstation's cache: it is the agent's
+own work, and the server's copy arrives as an ordinary change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, true, update
+
+from app.domain.kinds import Kind
+from app.domain.mutation import Mutation, StoreTx
+from app.domain.sight import Owner
+from app.domain.tickets import visible_ticket
+from app.domain.wire import load
+from app.models.entities import draft_id
+from app.models.tables import T_DRAFTS
+from app.sync import protocol as p
+
+DRAFT = Kind("draft", T_DRAFTS, Owner("agent_id"), bootstrap=80, unsent=lambda table: true())
+
+
+def draft_save(tx: StoreTx, args: p.DraftSaveArgs) -> dict[str, Any]:
+    did = draft_id(tx.viewer.id, args.ticket_id)
+    # A draft may outlive the agent's sight of its ticket (reassignment must not lose text),
+    # but a new one needs a ticket the agent can see.
+    existing = tx.conn.execute(select(T_DRAFTS.c.id).where(T_DRAFTS.c.id == did)).first()
+    if existing is None:
+        visible_ticket(tx, args.ticket_id, lock=False)
+    values = {"kind": args.kind, "body": args.body, "updated_at": tx.now}
+    done = tx.conn.execute(update(T_DRAFTS).where(T_DRAFTS.c.id == did).values(**values))
+    if done.rowcount == 0:
+        tx.conn.execute(
+            insert(T_DRAFTS).values(
+                id=did, agent_id=tx.viewer.id, ticket_id=args.ticket_id, **values
+            )
+        )
+    data = load(tx.conn, "draft", did)
+    assert data is not None
+    tx.log("draft", did, data=data, fields=["body"], audience=DRAFT.sight.audience(data))
+    return {"draft_id": did}
+
+
+def draft_delete(tx: StoreTx, args: p.DraftDeleteArgs) -> dict[str, Any]:
+    did = draft_id(tx.viewer.id, args.ticket_id)
+    done = tx.conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+    if done.rowcount:
+        audience = DRAFT.sight.audience({"agent_id": tx.viewer.id})
+        tx.log("draft", did, data=None, fields=[], audience=audience)
+    return {"draft_id": did}
+
+
+KINDS = (DRAFT,)
+MUTATIONS = (
+    Mutation("draft.save", p.DraftSaveArgs, draft_save, kind="draft", refusal="Draft"),
+    Mutation(
+        "draft.delete", p.DraftDeleteArgs, draft_delete, kind="draft", refusal="Draft deletion"
+    ),
+)

@@ -1,0 +1,152 @@
+"""Adding to a ticket's thread: an agent's reply or note, and a customer's incoming message.
+
+``message.add`` is what an agent writes at a workstation.  ``message.receive`` is what a
+channel (email, chat, ...) hands the server when a customer writes: only the server's own
+actors may submit it, so no workstation can put words in a customer's mouth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.domain.mutation import Mutation, Refused, StoreTx, Writers, id_taken
+from app.domain.tickets import (
+    insert_message,
+    log_thread_grew,
+    message_taken,
+    message_verdict,
+    new_message_row,
+    stale_by_others,
+    thread_grew,
+)
+from app.domain.wire import to_wire
+from app.models.enums import AuthorType, MessageKind, TicketStatus
+from app.models.tables import T_CUSTOMERS, T_MESSAGES, T_TICKETS
+from app.sync import protocol as p
+from app.sync.protocol import ErrorCode, Id, WireModel
+
+Row = dict[str, Any]
+
+
+def message_added(ticket_id: str, message_id: str, version: int) -> Row:
+    """The result of a ``message.add`` (or ``message.receive``)."""
+    return {"ticket_id": ticket_id, "message_id": message_id, "version": version}
+
+
+def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
+    msg = args.message
+    row = (
+        tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
+        .mappings()
+        .first()
+    )
+    ticket = dict(row) if row is not None else None
+    stale = (
+        ticket is not None
+        and args.seen_version is not None
+        and msg.kind == MessageKind.REPLY
+        and stale_by_others(tx, ticket, args.seen_version)
+    )
+    refused = message_verdict(tx.viewer, ticket, args, taken=message_taken(tx, msg.id), stale=stale)
+    if refused is not None:
+        if refused.code == ErrorCode.CONFLICT and ticket is not None:
+            refused.current = _conflict(tx, ticket)
+        raise refused
+    assert ticket is not None  # the verdict refuses a missing ticket
+    insert_message(tx, new_message_row(msg, tx.viewer.id, tx.now), ticket)
+    values, fields = thread_grew(ticket, msg.kind, tx.now)
+    log_thread_grew(tx, ticket, values, fields)
+    return message_added(ticket["id"], msg.id, values["version"])
+
+
+def _conflict(tx: StoreTx, ticket: Row) -> Row:
+    """What the agent reviews when their reply was refused: the ticket and its latest messages."""
+    newer = tx.conn.execute(
+        select(T_MESSAGES)
+        .where(T_MESSAGES.c.ticket_id == ticket["id"])
+        .order_by(T_MESSAGES.c.created_at.desc())
+        .limit(5)
+    ).mappings()
+    return {
+        "ticket": to_wire("ticket", ticket),
+        "latest_messages": [to_wire("message", m) for m in newer],
+    }
+
+
+class ReceivedMessage(WireModel):
+    """A customer's message as a channel received it."""
+
+    id: Id
+    ticket_id: Id
+    body: p.Text
+    # The customer who wrote; the ticket's customer when not given.
+    customer_id: Id | None = None
+
+
+class MessageReceiveArgs(WireModel):
+    message: ReceivedMessage
+
+
+# A customer writing again brings a ticket that was waiting on them, or solved, back to work.
+_REOPENED_BY_CUSTOMER = (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus.ON_HOLD)
+
+
+def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
+    msg = args.message
+    row = (
+        tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise Refused(ErrorCode.NOT_FOUND, f"ticket {msg.ticket_id} does not exist")
+    ticket = dict(row)
+    if message_taken(tx, msg.id):
+        raise id_taken(msg.id)
+    customer_id = msg.customer_id or ticket["customer_id"]
+    if (
+        customer_id is not None
+        and not tx.conn.execute(
+            select(T_CUSTOMERS.c.id).where(T_CUSTOMERS.c.id == customer_id)
+        ).first()
+    ):
+        raise Refused(ErrorCode.INVALID_MUTATION, f"customer {customer_id} does not exist")
+    insert_message(
+        tx,
+        {
+            "id": msg.id,
+            "ticket_id": ticket["id"],
+            "kind": MessageKind.REPLY.value,
+            "author_type": AuthorType.CUSTOMER.value,
+            "author_agent_id": None,
+            "author_customer_id": customer_id,
+            "body": msg.body,
+            "created_at": tx.now,
+            "delivery_state": "delivered",
+        },
+        ticket,
+    )
+    values: Row = {"version": ticket["version"] + 1, "updated_at": tx.now}
+    fields = ["thread"]
+    if ticket["status"] in _REOPENED_BY_CUSTOMER:
+        values["status"] = TicketStatus.OPEN.value
+        values["solved_at"] = None
+        fields += ["solved_at", "status"]
+    log_thread_grew(tx, ticket, values, fields)
+    return message_added(ticket["id"], msg.id, values["version"])
+
+
+MUTATIONS = (
+    Mutation("message.add", p.MessageAddArgs, message_add, kind="message", refusal="Reply"),
+    Mutation(
+        "message.receive",
+        MessageReceiveArgs,
+        message_receive,
+        kind="message",
+        refusal="Customer message",
+        writers=Writers.SERVER,
+    ),
+)
+KINDS = ()  # the thread's kind, MESSAGE, is declared with tickets

@@ -1,0 +1,225 @@
+"""A mutation, declared once: arguments, who may make it, how it applies, how the desk names it.
+
+Like Zero's custom mutators, each mutation is one declaration (`Mutation`) with its argument
+type and one authoritative ``apply`` over a store transaction (`StoreTx`).  The server's one
+write path (`app.server.submit`) runs it for every writer: a workstation's connection, the
+command line and the server's own actors (the system, each channel).  Mutations that only the
+server may make (a customer's message arriving through a channel) are declared with
+``writers=Writers.SERVER``, and a workstation that sends one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, insert
+
+from app.domain.sight import Audience, Viewer
+from app.models.enums import Role
+from app.models.tables import T_LOG
+from app.sync.protocol import ErrorCode
+
+A = TypeVar("A", bound=BaseModel)
+
+# Built once: executing a prepared statement with a parameter dict skips building and hashing a
+# new statement per row (the change log gets one or two rows per mutation).
+LOG_INSERT = insert(T_LOG).returning(T_LOG.c.seq)
+
+
+class Refused(Exception):
+    """A mutation the server will not apply, with its documented error code.
+
+    ``current`` is what the agent needs to review the refusal (the ticket as it is now).
+    """
+
+    def __init__(self, code: ErrorCode, message: str, current: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.current = current
+
+
+def id_taken(entity_id: str) -> Refused:
+    """The refusal of a new row whose id is taken: the same whether or not the actor may see
+    the row that has it, telling only that the id is taken, never what holds it or whose."""
+    return Refused(ErrorCode.DUPLICATE, f"the id {entity_id} is already taken; use a new id")
+
+
+class Writers(StrEnum):
+    """Who may submit a mutation."""
+
+    ANYONE = "anyone"  # workstations, the command line and the server's actors
+    SERVER = "server"  # only the server's own actors: never a workstation
+
+
+class ActorKind(StrEnum):
+    """Where a submission comes from; recorded in the change log as its origin."""
+
+    WORKSTATION = "workstation"
+    COMMAND_LINE = "command_line"
+    SYSTEM = "system"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who submits a mutation: an agent at a workstation, or one of the server's writers."""
+
+    viewer: Viewer
+    kind: ActorKind
+    # Names the writer in the audit trail: "workstation", "command_line", "system",
+    # "channel:email".
+    origin: str
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind != ActorKind.WORKSTATION
+
+
+def workstation_actor(viewer: Viewer) -> Actor:
+    return Actor(viewer, ActorKind.WORKSTATION, ActorKind.WORKSTATION.value)
+
+
+# The server's own actors act with an admin's sight: they see and may change everything, and
+# the audit trail names them instead of an agent.
+_SERVER_VIEWER = Viewer(id="system", role=Role.ADMIN.value, group_ids=frozenset(), access_version=0)
+SYSTEM = Actor(_SERVER_VIEWER, ActorKind.SYSTEM, "system")
+COMMAND_LINE = Actor(_SERVER_VIEWER, ActorKind.COMMAND_LINE, "command_line")
+
+
+def channel_actor(channel: str) -> Actor:
+    """The actor a channel (email, chat, ...) writes what it receives as."""
+    viewer = Viewer(
+        id=f"channel:{channel}", role=Role.ADMIN.value, group_ids=frozenset(), access_version=0
+    )
+    return Actor(viewer, ActorKind.CHANNEL, f"channel:{channel}")
+
+
+class AccountSecrets(Protocol):
+    """What account mutations need from the server that the domain cannot do itself."""
+
+    def set_password(self, conn: Connection, agent_id: str, password: str) -> None: ...
+
+    def end_sessions(self, conn: Connection, agent_id: str) -> None: ...
+
+
+@dataclass
+class StoreTx:
+    """One mutation's view of the server store's transaction: who acts, from where, when, and
+    the change-log rows it appended (the writer fans them out after commit)."""
+
+    conn: Connection
+    actor: Actor
+    workstation_id: str | None
+    now: datetime
+    secrets: AccountSecrets | None = None
+    logged: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def viewer(self) -> Viewer:
+        return self.actor.viewer
+
+    def log(
+        self,
+        entity: str,
+        entity_id: str,
+        *,
+        data: dict[str, Any] | None,
+        fields: list[str],
+        audience: Audience,
+        prev: Audience | None = None,
+        ticket_version: int | None = None,
+    ) -> None:
+        """Append a change row; the database assigns its seq."""
+        row = log_row(
+            self.actor,
+            self.workstation_id,
+            self.now,
+            entity,
+            entity_id,
+            data=data,
+            fields=fields,
+            audience=audience,
+            prev=prev,
+            ticket_version=ticket_version,
+        )
+        row["seq"] = self.conn.execute(LOG_INSERT, row).scalar_one()
+        self.logged.append(row)
+
+    def account_secrets(self) -> AccountSecrets:
+        if self.secrets is None:
+            raise RuntimeError("this store transaction cannot change passwords or sessions")
+        return self.secrets
+
+
+def log_row(
+    actor: Actor,
+    workstation_id: str | None,
+    now: datetime,
+    entity: str,
+    entity_id: str,
+    *,
+    data: dict[str, Any] | None,
+    fields: list[str],
+    audience: Audience,
+    prev: Audience | None = None,
+    ticket_version: int | None = None,
+) -> dict[str, Any]:
+    """The change-log row (without its seq) for one changed entity."""
+    changed = prev is not None and prev != audience
+    return {
+        "entity": entity,
+        "entity_id": entity_id,
+        "op": "delete" if data is None else "upsert",
+        "fields": fields,
+        "data": data,
+        "actor_id": actor.viewer.id,
+        "origin": actor.origin,
+        "device_id": workstation_id,
+        "ticket_version": ticket_version,
+        "created_at": now,
+        "audience": audience.kind,
+        "group_id": audience.group_id,
+        "agent_id": audience.agent_id,
+        "audience_changed": changed,
+        "prev_audience": prev.kind if changed and prev else None,
+        "prev_group_id": prev.group_id if changed and prev else None,
+        "prev_agent_id": prev.agent_id if changed and prev else None,
+    }
+
+
+def anyone(actor: Actor) -> bool:
+    """Authorization: any signed-in agent (data rules are checked by ``apply``)."""
+    return True
+
+
+def admins(actor: Actor) -> bool:
+    """Authorization: admins, and the server's own actors."""
+    return actor.viewer.is_admin
+
+
+@dataclass(frozen=True)
+class Mutation(Generic[A]):
+    """One mutation: everything every layer needs to know about it.
+
+    ``kind`` is the kind of record it is about (the outbox files it under that kind).
+    ``refusal`` is what the desk calls it when the server refuses it ("Reply").  ``changes``
+    is the field model of an update's ``changes`` dict.  ``allowed`` is the authorization rule
+    checked before ``apply``; data-dependent rules (may this agent see that ticket?) are
+    ``apply``'s own, and raise `Refused`.
+    """
+
+    name: str
+    args: type[A]
+    apply: Callable[[StoreTx, A], dict[str, Any]]
+    kind: str
+    refusal: str
+    writers: Writers = Writers.ANYONE
+    allowed: Callable[[Actor], bool] = anyone
+    denied: str = "you may not make this change"
+    changes: type[BaseModel] | None = None

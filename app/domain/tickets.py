@@ -1,0 +1,317 @@
+"""Tickets and their threads: the ticket and message kinds, and opening and changing tickets.
+
+A ticket is seen by supervisors, the members of its group and its assignee; its messages by
+whoever sees it.  A workstation keeps the tickets still being worked on and those updated
+within its window, with their whole threads.  Every change to a ticket or its thread bumps
+its ``version``; a guarded change names the version the agent saw, and is refused if someone
+else changed the ticket since (`stale_by_others`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from app.domain.accounts import check_agent, check_group
+from app.domain.kinds import KeepRecent, KeepWithParent, Kind
+from app.domain.mutation import Mutation, Refused, StoreTx, id_taken
+from app.domain.sight import AsParent, Audience, Staff, Viewer
+from app.domain.wire import load, to_wire
+from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
+from app.models.tables import T_COUNTERS, T_CUSTOMERS, T_LOG, T_MESSAGES, T_TICKETS
+from app.sync import protocol as p
+from app.sync.protocol import ErrorCode
+
+TICKET = Kind(
+    "ticket",
+    T_TICKETS,
+    Staff(group="group_id", agent="assignee_id"),
+    bootstrap=50,
+    keep=KeepRecent("status", frozenset(ACTIVE_STATUSES)),
+)
+MESSAGE = Kind(
+    "message",
+    T_MESSAGES,
+    AsParent("ticket", "ticket_id"),
+    bootstrap=60,
+    keep=KeepWithParent("ticket", "ticket_id"),
+    # Sent from this workstation and not yet accepted (or refused, kept for review).
+    unsent=lambda table: table.c.delivery_state.in_(("queued", "failed")),
+)
+SOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
+Row = dict[str, Any]
+
+
+def visible_ticket(tx: StoreTx, ticket_id: str, *, lock: bool = True) -> Row:
+    """The ticket row, if the actor may see it; refused as not found otherwise."""
+    q = select(T_TICKETS).where(T_TICKETS.c.id == ticket_id)
+    if lock:
+        q = q.with_for_update()  # PostgreSQL: serialise guarded checks on one ticket
+    row = tx.conn.execute(q).mappings().first()
+    if row is None or not TICKET.sight.allows(tx.viewer, row):
+        raise Refused(ErrorCode.NOT_FOUND, f"ticket {ticket_id} does not exist or is not visible")
+    return dict(row)
+
+
+def stale_by_others(tx: StoreTx, ticket: Row, seen: int) -> bool:
+    """Whether someone else changed the ticket after version ``seen``.
+
+    The agent's own queued changes bump the version too; they must not count as a collision.
+    """
+    if seen >= ticket["version"]:
+        return False
+    return changed_by_others(tx.conn, ticket["id"], seen, tx.workstation_id)
+
+
+def changed_by_others(
+    conn: Connection, ticket_id: str, seen: int, workstation_id: str | None
+) -> bool:
+    """Whether the log holds a version of the ticket after ``seen`` from another workstation."""
+    other = conn.execute(
+        select(T_LOG.c.seq)
+        .where(
+            T_LOG.c.entity == "ticket",
+            T_LOG.c.entity_id == ticket_id,
+            T_LOG.c.ticket_version > seen,
+            (T_LOG.c.device_id != workstation_id) | T_LOG.c.device_id.is_(None),
+        )
+        .limit(1)
+    ).first()
+    return other is not None
+
+
+def changed_since(ticket: Row, seen: int) -> str:
+    """How a conflict is worded: which ticket, which version was seen, which it is now."""
+    return (
+        f"ticket #{ticket['number']} changed since you saw it "
+        f"(version {seen}, now {ticket['version']})"
+    )
+
+
+def log_ticket(tx: StoreTx, ticket_id: str, fields: list[str], prev: Audience | None = None) -> Row:
+    """Log the ticket as it now is; returns its wire form."""
+    data = load(tx.conn, "ticket", ticket_id)
+    assert data is not None  # we changed it in this very transaction
+    tx.log(
+        "ticket",
+        ticket_id,
+        data=data,
+        fields=fields,
+        audience=TICKET.sight.audience(data),
+        prev=prev,
+        ticket_version=data["version"],
+    )
+    return data
+
+
+def next_number(tx: StoreTx) -> int:
+    # UPDATE ... RETURNING holds the row lock to commit, so numbers are unique across servers.
+    value = tx.conn.execute(
+        update(T_COUNTERS)
+        .where(T_COUNTERS.c.name == "ticket_number")
+        .values(value=T_COUNTERS.c.value + 1)
+        .returning(T_COUNTERS.c.value)
+    ).scalar()
+    if value is None:
+        highest = tx.conn.execute(select(func.max(T_TICKETS.c.number))).scalar() or 0
+        value = highest + 1
+        tx.conn.execute(insert(T_COUNTERS).values(name="ticket_number", value=value))
+    return int(value)
+
+
+# ---- the thread --------------------------------------------------------------------------
+
+
+def message_verdict(
+    viewer: Viewer, ticket: Row | None, args: p.MessageAddArgs, *, taken: bool, stale: bool
+) -> Refused | None:
+    """Whether an agent's ``message.add`` is refused, and why: the one verdict, for the
+    writer's batched path (`app.server.message_batch`) and the one-by-one path alike.
+
+    ``stale``: someone else changed the ticket after ``seen_version``.  A conflict's
+    ``current`` is left for the caller to fill in (it needs the latest messages).
+    """
+    msg = args.message
+    if ticket is None or not TICKET.sight.allows(viewer, ticket):
+        return Refused(
+            ErrorCode.NOT_FOUND, f"ticket {msg.ticket_id} does not exist or is not visible"
+        )
+    if msg.kind == MessageKind.REPLY:
+        if args.seen_version is None:
+            return Refused(ErrorCode.INVALID_MUTATION, "a public reply needs seen_version")
+        if stale:
+            return Refused(ErrorCode.CONFLICT, changed_since(ticket, args.seen_version))
+    if taken:
+        return id_taken(msg.id)
+    if msg.kind == MessageKind.EVENT:
+        return Refused(ErrorCode.INVALID_MUTATION, "system events are written by the server only")
+    return None
+
+
+def new_message_row(msg: p.NewMessage, author_id: str, now: datetime) -> Row:
+    """Every column of the messages row an agent's new message becomes."""
+    return {
+        "id": msg.id,
+        "ticket_id": msg.ticket_id,
+        "kind": msg.kind.value,
+        "author_type": AuthorType.AGENT.value,
+        "author_agent_id": author_id,
+        "author_customer_id": None,
+        "body": msg.body,
+        "created_at": now,
+        "delivery_state": "sent",
+    }
+
+
+def message_taken(tx: StoreTx, message_id: str) -> bool:
+    return (
+        tx.conn.execute(select(T_MESSAGES.c.id).where(T_MESSAGES.c.id == message_id)).first()
+        is not None
+    )
+
+
+def insert_message(tx: StoreTx, row: Row, ticket: Row) -> None:
+    """Write and log a message row on ``ticket`` (checked by the caller)."""
+    tx.conn.execute(insert(T_MESSAGES), row)
+    data = to_wire("message", row)  # exactly what was written: no need to read it back
+    tx.log("message", row["id"], data=data, fields=[], audience=TICKET.sight.audience(ticket))
+
+
+def thread_grew(ticket: Row, kind: MessageKind, now: datetime) -> tuple[Row, list[str]]:
+    """The ticket columns an agent's new message changes, and the field names its log lists."""
+    values: Row = {"version": ticket["version"] + 1, "updated_at": now}
+    fields = ["thread"]
+    if kind == MessageKind.REPLY:
+        if ticket["first_response_at"] is None:
+            values["first_response_at"] = now
+            fields.append("first_response_at")
+        if ticket["status"] == TicketStatus.NEW:
+            values["status"] = TicketStatus.OPEN.value
+            fields.append("status")
+    return values, fields
+
+
+def log_thread_grew(tx: StoreTx, ticket: Row, values: Row, fields: list[str]) -> None:
+    """Write the ticket columns a new message changed and log the ticket as just written."""
+    tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
+    tx.log(
+        "ticket",
+        ticket["id"],
+        data=to_wire("ticket", {**ticket, **values}),
+        fields=fields,
+        audience=TICKET.sight.audience(ticket),
+        ticket_version=values["version"],
+    )
+
+
+# ---- mutations ---------------------------------------------------------------------------
+
+
+def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
+    t = args.ticket
+    check_group(tx, t.group_id)
+    check_agent(tx, t.assignee_id)
+    viewer = tx.viewer
+    may = (
+        viewer.sees_everything
+        or (t.group_id is not None and t.group_id in viewer.group_ids)
+        or t.assignee_id == viewer.id
+    )
+    if not may:
+        raise Refused(ErrorCode.FORBIDDEN, "a ticket must go to one of your groups or to you")
+    if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == t.id)).first():
+        raise id_taken(t.id)
+    if (
+        t.customer_id is not None
+        and not tx.conn.execute(
+            select(T_CUSTOMERS.c.id).where(T_CUSTOMERS.c.id == t.customer_id)
+        ).first()
+    ):
+        raise Refused(ErrorCode.INVALID_MUTATION, f"customer {t.customer_id} does not exist")
+    number = next_number(tx)
+    tx.conn.execute(
+        insert(T_TICKETS).values(
+            id=t.id,
+            number=number,
+            subject=t.subject,
+            status=t.status.value,
+            priority=t.priority.value,
+            channel=t.channel.value,
+            customer_id=t.customer_id,
+            group_id=t.group_id,
+            assignee_id=t.assignee_id,
+            tags=list(t.tags),
+            created_at=tx.now,
+            updated_at=tx.now,
+            solved_at=tx.now if t.status in SOLVED else None,
+            version=1,
+        )
+    )
+    ticket = log_ticket(tx, t.id, ["*"])
+    if args.message is not None:
+        msg = args.message
+        if msg.ticket_id != t.id:
+            raise Refused(ErrorCode.INVALID_MUTATION, "the first message must be on the new ticket")
+        if message_taken(tx, msg.id):
+            raise id_taken(msg.id)
+        if msg.kind == MessageKind.EVENT:
+            raise Refused(
+                ErrorCode.INVALID_MUTATION, "system events are written by the server only"
+            )
+        insert_message(tx, new_message_row(msg, viewer.id, tx.now), ticket)
+    return {"ticket_id": t.id, "number": number, "version": 1}
+
+
+def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
+    ticket = visible_ticket(tx, args.ticket_id)
+    changes = p.validated_changes(p.TicketChanges, args.changes)
+    if not changes:
+        raise Refused(ErrorCode.INVALID_MUTATION, "no changes given")
+    guarded = sorted(p.GUARDED_TICKET_FIELDS & changes.keys())
+    if guarded and stale_by_others(tx, ticket, args.seen_version):
+        current = to_wire("ticket", ticket)
+        raise Refused(
+            ErrorCode.CONFLICT,
+            changed_since(ticket, args.seen_version),
+            {"ticket": current, "fields": {f: current[f] for f in guarded}},
+        )
+    if "assignee_id" in changes:
+        check_agent(tx, changes["assignee_id"])
+    if "group_id" in changes:
+        check_group(tx, changes["group_id"])
+    if changes.get("subject") is None:
+        changes.pop("subject", None)
+    for name in ("status", "priority", "tags"):
+        if name in changes and changes[name] is None:
+            raise Refused(ErrorCode.INVALID_MUTATION, f"{name} cannot be cleared")
+    values: Row = {k: v for k, v in changes.items() if ticket.get(k) != v}
+    if not values:  # nothing actually differs: acknowledge without a new version
+        return {"ticket_id": ticket["id"], "version": ticket["version"], "changed": []}
+    if "status" in values:
+        solved_at = (ticket["solved_at"] or tx.now) if values["status"] in SOLVED else None
+        if solved_at != ticket["solved_at"]:
+            values["solved_at"] = solved_at
+    values["version"] = ticket["version"] + 1
+    values["updated_at"] = tx.now
+    tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
+    fields = sorted(k for k in values if k not in ("version", "updated_at"))
+    log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
+    return {"ticket_id": ticket["id"], "version": values["version"], "changed": fields}
+
+
+KINDS = (TICKET, MESSAGE)
+MUTATIONS = (
+    Mutation(
+        "ticket.create", p.TicketCreateArgs, ticket_create, kind="ticket", refusal="New ticket"
+    ),
+    Mutation(
+        "ticket.update",
+        p.TicketUpdateArgs,
+        ticket_update,
+        kind="ticket",
+        refusal="Ticket change",
+        changes=p.TicketChanges,
+    ),
+)
