@@ -121,6 +121,30 @@ def next_number(tx: StoreTx) -> int:
     return int(value)
 
 
+def find_ticket(conn: Connection, *, ticket_id: str | None, number: int | None) -> Row | None:
+    """A ticket row by id or by number (whoever may see it: the caller checks)."""
+    q = select(T_TICKETS)
+    q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
+    row = conn.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def ticket_bundle(conn: Connection, row: Row) -> Row:
+    """A ticket in wire form with its whole thread (oldest first) and its customer: what
+    ``fetch_ticket`` answers, and what the workstation shows of a cached ticket."""
+    messages = conn.execute(
+        select(T_MESSAGES)
+        .where(T_MESSAGES.c.ticket_id == row["id"])
+        .order_by(T_MESSAGES.c.created_at, T_MESSAGES.c.id)
+    ).mappings()
+    customer = load(conn, "customer", row["customer_id"]) if row["customer_id"] else None
+    return {
+        "ticket": to_wire("ticket", row),
+        "messages": [to_wire("message", m) for m in messages],
+        "customer": customer,
+    }
+
+
 # ---- the thread --------------------------------------------------------------------------
 
 
