@@ -22,6 +22,7 @@ from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MEMBERS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+from app.sync.notice import ChangeNotice, Touched
 from app.sync.search_index import create_search_schema, drop_search_schema
 
 log = logging.getLogger(__name__)
@@ -140,14 +141,14 @@ def set_state(conn: Connection, key: str, value: Any) -> None:
 
 def apply_changes(
     conn: Connection, changes: list[dict[str, Any]], cursor: int | None
-) -> dict[str, set[str]]:
+) -> ChangeNotice:
     """Apply one page of server changes (and the cursor) — the caller's transaction.
 
     The result is the same as applying the changes one by one, in order, but each entity
-    kind costs one DELETE and one UPSERT statement for the whole page.  Returns the changed
-    ids by entity, for the observer.
+    kind costs one DELETE and one UPSERT statement for the whole page.  Returns what changed,
+    with the tickets it belongs to, for the observer.
     """
-    touched: dict[str, set[str]] = {}
+    touched = Touched()
     # Per entity, the last upsert of each id (dict order = order of last change) and every
     # id deleted at some point.  Deletes run first, then upserts: an id deleted and then
     # upserted again ends up with its final row, as it would one change at a time.
@@ -165,24 +166,53 @@ def apply_changes(
             deletes[entity].add(entity_id)
             if entity == "ticket":
                 _forget_messages_of(upserts["message"], entity_id)
+            touched.add(entity, entity_id, entity_id if entity == "ticket" else None)
         else:
-            rows[entity_id] = change["data"]
-        touched.setdefault(entity, set()).add(entity_id)
+            data = change["data"]
+            rows[entity_id] = data
+            touched.add(entity, entity_id, _ticket_of_row(entity, entity_id, data))
         if change.get("gained"):
             gained.append(entity_id)
     for entity, ids in deletes.items():
+        if entity in _THREAD_TABLES and ids:
+            # A delete carries no row: ask the cache which ticket it was on while it is there.
+            touched_on_tickets(conn, touched, entity, ids)
         wire.delete_many(conn, entity, list(ids))
     for entity, by_id in upserts.items():
         wire.upsert_many(conn, entity, list(by_id.values()))
     if gained:
         conn.execute(insert(T_FETCH).prefix_with("OR IGNORE"), [{"ticket_id": i} for i in gained])
-    if "ticket" in touched:
-        reapply_pending(conn, touched["ticket"])
-    if "draft" in touched:
-        reapply_pending_drafts(conn, touched["draft"])
+    if "ticket" in touched.entities:
+        reapply_pending(conn, touched.entities["ticket"])
+    if "draft" in touched.entities:
+        reapply_pending_drafts(conn, touched.entities["draft"])
     if cursor is not None:
         advance_cursor(conn, cursor)
-    return touched
+    return touched.notice()
+
+
+# Rows that belong to a ticket's thread, by their ``ticket_id`` column.
+_THREAD_TABLES = {"message": T_MESSAGES, "draft": T_DRAFTS}
+
+
+def _ticket_of_row(entity: str, entity_id: str, data: dict[str, Any]) -> str | None:
+    """The ticket a replicated row belongs to (a ticket is its own), if any."""
+    if entity == "ticket":
+        return entity_id
+    if entity in _THREAD_TABLES:
+        ticket_id = data.get("ticket_id")
+        return ticket_id if isinstance(ticket_id, str) else None
+    return None
+
+
+def touched_on_tickets(conn: Connection, touched: Touched, entity: str, ids: Iterable[str]) -> None:
+    """Name the tickets that rows ``ids`` of a thread table (messages, drafts) are on now."""
+    table = _THREAD_TABLES[entity]
+    for chunk in _chunks(list(ids)):
+        for row_id, ticket_id in conn.execute(
+            select(table.c.id, table.c.ticket_id).where(table.c.id.in_(chunk))
+        ):
+            touched.add(entity, row_id, ticket_id)
 
 
 def _forget_messages_of(message_upserts: dict[str, dict[str, Any]], ticket_id: str) -> None:
@@ -279,12 +309,20 @@ def _has_pending_ticket_work(conn: Connection) -> bool:
 
 def finish_bootstrap(
     conn: Connection, seen: dict[str, set[str]], cursor: int, access_version: int
-) -> None:
-    """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor."""
+) -> ChangeNotice:
+    """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor.
+
+    Returns what was dropped, with the tickets it was on.
+    """
+    dropped = Touched()
     for entity, kind in wire.ENTITIES.items():
         keep = seen.get(entity, set())
         table = kind.table
-        stale = [i for (i,) in conn.execute(select(table.c.id)) if i not in keep]
+        if entity == "draft":
+            continue  # drafts are the agent's own; the server's copy arrives as upserts
+        # The ticket each row is on: a message's, a ticket's own id (other rows are on none).
+        on_ticket = table.c.ticket_id if entity == "message" else table.c.id
+        stale = {i: t for i, t in conn.execute(select(table.c.id, on_ticket)) if i not in keep}
         if entity == "message":
             # Messages still waiting in the outbox are the agent's own work: never drop them.
             queued = set(
@@ -294,12 +332,14 @@ def finish_bootstrap(
                     )
                 ).scalars()
             )
-            stale = [i for i in stale if i not in queued]
-        if entity == "draft":
-            stale = []  # drafts are the agent's own; the server's copy arrives as upserts
-        wire.delete_many(conn, entity, stale)
+            stale = {i: t for i, t in stale.items() if i not in queued}
+        on_a_ticket = entity in ("message", "ticket")
+        for entity_id, ticket_id in stale.items():
+            dropped.add(entity, entity_id, ticket_id if on_a_ticket else None)
+        wire.delete_many(conn, entity, list(stale))
     set_state(conn, "cursor", cursor)
     set_state(conn, "access_version", access_version)
+    return dropped.notice()
 
 
 # ---- local changes and the outbox ----------------------------------------------------------
@@ -485,14 +525,20 @@ def pending_fetches(conn: Connection) -> list[str]:
     return list(conn.execute(select(T_FETCH.c.ticket_id)).scalars())
 
 
-def fetched(conn: Connection, bundle: dict[str, Any]) -> None:
-    """Store a ticket fetched on demand (with its thread and customer)."""
+def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
+    """Store a ticket fetched on demand (with its thread and customer); returns what changed."""
+    ticket_id = bundle["ticket"]["id"]
+    touched = Touched()
     if bundle.get("customer"):
         wire.upsert_many(conn, "customer", [bundle["customer"]])
+        touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
-    reapply_pending(conn, [bundle["ticket"]["id"]])
-    conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == bundle["ticket"]["id"]))
+    reapply_pending(conn, [ticket_id])
+    conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
+    touched.add("ticket", ticket_id, ticket_id)
+    touched.add_many("message", (m["id"] for m in bundle["messages"]), ticket_id)
+    return touched.notice()
 
 
 def checkpoint(conn: Connection) -> None:

@@ -15,6 +15,7 @@ from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.engine.context import EngineContext
+from app.sync.notice import Touched
 from app.sync.observer import ConnectionState
 
 T = TypeVar("T")
@@ -42,13 +43,13 @@ class LocalChanges:
         )
         return mutation_id
 
-    async def local(self, fn: Callable[[Connection], T], changed: dict[str, set[str]]) -> T:
+    async def local(self, fn: Callable[[Connection], T], changed: Touched) -> T:
         """Run ``fn`` (a change and its outbox rows) in one transaction, wake the sender and
         tell the observer what changed."""
         ctx = self._ctx
         result = await ctx.db(fn)
         ctx.outbox_ready.set()
-        ctx.observer.entities_changed(changed)
+        ctx.observer.entities_changed(changed.notice())
         status = ctx.status
         if status.state != ConnectionState.ONLINE:
             outbox = await ctx.read(cache.outbox_count)
@@ -98,9 +99,9 @@ class LocalChanges:
                 # whatever the agent types next is a new draft.
                 self._discard_draft(conn, agent_id, ticket_id, only_if_any=True)
 
-        changed = {"message": {message_id}, "ticket": {ticket_id}}
+        changed = Touched.of(("message", message_id, ticket_id), ("ticket", ticket_id, ticket_id))
         if clears_draft:
-            changed["draft"] = {draft_id(agent_id, ticket_id)}
+            changed.add("draft", draft_id(agent_id, ticket_id), ticket_id)
         await self.local(work, changed)
         return message_id
 
@@ -130,7 +131,7 @@ class LocalChanges:
             conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**normalised))
             return mutation_id
 
-        return await self.local(work, {"ticket": {ticket_id}})
+        return await self.local(work, Touched.of(("ticket", ticket_id, ticket_id)))
 
     async def add_tag(self, ticket_id: str, tag: str) -> int | None:
         """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
@@ -162,7 +163,7 @@ class LocalChanges:
             conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
             return mutation_id
 
-        return await self.local(work, {"ticket": {ticket_id}})
+        return await self.local(work, Touched.of(("ticket", ticket_id, ticket_id)))
 
     async def save_draft(self, ticket_id: str, body: str, kind: str = "reply") -> None:
         """Keep the agent's unsent text (call it debounced while typing)."""
@@ -191,14 +192,15 @@ class LocalChanges:
             if not cache.coalesce_draft(conn, ticket_id, args):
                 self.enqueue(conn, "draft.save", args, "draft", ticket_id)
 
-        await self.local(work, {"draft": {did}})
+        await self.local(work, Touched.of(("draft", did, ticket_id)))
 
     async def discard_draft(self, ticket_id: str) -> None:
         agent_id = self._ctx.require_agent()
         did = draft_id(agent_id, ticket_id)
 
         await self.local(
-            lambda conn: self._discard_draft(conn, agent_id, ticket_id), {"draft": {did}}
+            lambda conn: self._discard_draft(conn, agent_id, ticket_id),
+            Touched.of(("draft", did, ticket_id)),
         )
 
     def _discard_draft(
@@ -283,10 +285,13 @@ class LocalChanges:
                     )
                 )
 
-        await self.local(work, {"ticket": {ticket_id}})
+        changed = Touched.of(("ticket", ticket_id, ticket_id))
+        if message_id:
+            changed.add("message", message_id, ticket_id)
+        await self.local(work, changed)
         return ticket_id
 
     async def mutate(self, name: str, args: dict[str, Any], entity: str, entity_id: str) -> int:
         """Queue any other mutation (customers, canned responses, accounts) without an
         optimistic change; the cache updates when the server's change arrives."""
-        return await self.local(lambda c: self.enqueue(c, name, args, entity, entity_id), {})
+        return await self.local(lambda c: self.enqueue(c, name, args, entity, entity_id), Touched())

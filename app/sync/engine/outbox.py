@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import Connection
 from websockets.asyncio.client import ClientConnection
 
+from app.models.entities import draft_id
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.engine.context import EngineContext
-from app.sync.observer import ConnectionState, Rejected
+from app.sync.notice import Touched
+from app.sync.observer import ConnectionState, Rejected, ticket_of
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +75,20 @@ class OutboxSender:
 
         entries, outbox = await ctx.db(work)
         ctx.settled.set()
-        changed: dict[str, set[str]] = {}
+        changed = Touched()
         rejected: list[Rejected] = []
         for frame, entry in zip(answers, entries, strict=True):
             if entry is None:
                 continue  # answered before (a replay)
-            changed.setdefault(entry["entity"], set()).add(entry["entity_id"])
-            if entry["name"] == "message.add":
-                changed.setdefault("message", set()).add(entry["args"]["message"]["id"])
+            ticket_id = ticket_of(entry["args"])
+            entity_id = entry["entity_id"]
+            if entry["entity"] == "draft":  # queued under its ticket's id: name the draft row
+                entity_id = draft_id(ctx.require_agent(), entity_id)
+            changed.add(entry["entity"], entity_id, ticket_id)
+            message = entry["args"].get("message")
+            if entry["name"] in ("message.add", "ticket.create") and message:
+                # Sent, or failed: the message shows its delivery state.
+                changed.add("message", message["id"], ticket_id)
             if frame["type"] == "reject":
                 rejected.append(
                     Rejected(
@@ -94,7 +102,7 @@ class OutboxSender:
                 )
         if not changed:
             return
-        ctx.observer.entities_changed(changed)
+        ctx.observer.entities_changed(changed.notice())
         for rejection in rejected:
             ctx.observer.mutation_rejected(rejection)
         if ctx.status.state == ConnectionState.ONLINE:

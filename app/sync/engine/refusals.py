@@ -13,6 +13,8 @@ from app.sync import queries
 from app.sync.cache_tables import T_REJECTIONS
 from app.sync.engine.context import EngineContext
 from app.sync.engine.local import LocalChanges
+from app.sync.notice import Touched
+from app.sync.observer import ticket_of
 
 
 class Refusals:
@@ -40,10 +42,11 @@ class Refusals:
         kinds of change.  Observers hear of the message, the ticket and the ``rejection``.
         """
         agent_id = self._ctx.require_agent()
-        changed: dict[str, set[str]] = {"rejection": {str(mutation_id)}}
+        changed = Touched()
 
         def work(conn: Connection) -> int:
             name, args = self._rejection(conn, mutation_id)
+            changed.add("rejection", str(mutation_id), ticket_of(args))
             if name == "message.add":
                 message = dict(args["message"])
                 ticket_id = str(message["ticket_id"])
@@ -77,7 +80,7 @@ class Refusals:
                         delivery_state="queued",
                     )
                 )
-                changed["message"] = {old_id, message["id"]}
+                changed.add_many("message", (old_id, message["id"]), ticket_id)
             elif name == "ticket.update":
                 ticket_id = str(args["ticket_id"])
                 changes = dict(args["changes"])
@@ -100,7 +103,7 @@ class Refusals:
                 conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
             else:
                 raise ValueError(f"a refused {name} cannot be sent again; copy its text instead")
-            changed["ticket"] = {ticket_id}
+            changed.add("ticket", ticket_id, ticket_id)
             conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
             return resent
 
@@ -110,13 +113,15 @@ class Refusals:
     async def discard_rejected(self, mutation_id: int) -> None:
         """Forget a refused change ("discard"): the rejection and, for a ``message.add``, the
         failed message it left in the thread.  Nothing happens if it is already gone."""
-        changed: dict[str, set[str]] = {"rejection": {str(mutation_id)}}
+        changed = Touched()
 
         def work(conn: Connection) -> None:
             try:
                 name, args = self._rejection(conn, mutation_id)
             except KeyError:
+                changed.add("rejection", str(mutation_id))
                 return
+            changed.add("rejection", str(mutation_id), ticket_of(args))
             if name == "message.add":
                 message = args["message"]
                 conn.execute(
@@ -124,12 +129,13 @@ class Refusals:
                         T_MESSAGES.c.id == message["id"], T_MESSAGES.c.delivery_state == "failed"
                     )
                 )
-                changed["message"] = {str(message["id"])}
-                changed["ticket"] = {str(message["ticket_id"])}
+                ticket_id = str(message["ticket_id"])
+                changed.add("message", str(message["id"]), ticket_id)
+                changed.add("ticket", ticket_id, ticket_id)
             conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
 
         await self._ctx.db(work)
-        self._ctx.observer.entities_changed(changed)
+        self._ctx.observer.entities_changed(changed.notice())
 
     @staticmethod
     def _rejection(conn: Connection, mutation_id: int) -> tuple[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from app.sync import cache
 from app.sync.engine.context import EngineContext
 from app.sync.engine.errors import RequestFailed
 from app.sync.engine.requests import Requests
+from app.sync.notice import Touched
 from app.sync.observer import ConnectionState
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,14 @@ class Replication:
         self._ctx = ctx
         self._requests = requests
         self._access_version = 0
-        # While a bootstrap runs: every id it sent, by entity; the rows it did not mention
-        # are no longer visible and go when it is done.
-        self._bootstrap_seen: dict[str, set[str]] | None = None
+        # While a bootstrap runs: every row it sent (by entity, with their tickets); the rows
+        # it did not mention are no longer visible and go when it is done.
+        self._bootstrap: Touched | None = None
 
     async def welcome(self, frame: dict[str, Any]) -> None:
         await self._ctx.remember_agent(str(frame["agent_id"]))
         self._access_version = int(frame["access_version"])
-        self._bootstrap_seen = {} if frame.get("bootstrap") else None
+        self._bootstrap = Touched() if frame.get("bootstrap") else None
         applied = int(frame.get("last_mutation_id", 0))
         await self._ctx.db(lambda c: cache.set_state(c, "server_applied_through", applied))
 
@@ -45,27 +46,27 @@ class Replication:
             ctx.spawn(self._fetch_gained(ticket_id))
 
     async def bootstrap_done(self, frame: dict[str, Any]) -> None:
-        seen = self._bootstrap_seen or {}
+        seen = self._bootstrap or Touched()
         cursor, access_version = int(frame["cursor"]), self._access_version
-        await self._ctx.db(
-            lambda c: cache.finish_bootstrap(c, seen, cursor, access_version),
+        dropped = await self._ctx.db(
+            lambda c: cache.finish_bootstrap(c, seen.entities, cursor, access_version),
             refetchable=True,
         )
-        self._bootstrap_seen = None
-        self._ctx.observer.entities_changed({k: set(v) for k, v in seen.items()})
+        self._bootstrap = None
+        seen.merge(dropped)
+        self._ctx.observer.entities_changed(seen.notice())
 
     async def apply_changes(self, pages: list[dict[str, Any]]) -> None:
         """Apply consecutive pages (all bootstrap, or all with a cursor) in one transaction."""
         ctx = self._ctx
         changes = [ch for page in pages for ch in page["changes"]]
         if pages[0].get("bootstrap"):
-            if self._bootstrap_seen is None:
-                self._bootstrap_seen = {}
-            for ch in changes:
-                self._bootstrap_seen.setdefault(ch["entity"], set()).add(ch["id"])
+            if self._bootstrap is None:
+                self._bootstrap = Touched()
             touched = await ctx.db(
                 lambda c: cache.apply_changes(c, changes, None), refetchable=True
             )
+            self._bootstrap.merge(touched)
         else:
             cursor = max(int(page["cursor"]) for page in pages)
             touched = await ctx.db(

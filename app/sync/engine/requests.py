@@ -69,10 +69,8 @@ class Requests:
         if ticket_id is not None:
             frame["ticket_id"] = ticket_id
         bundle = await self._request(frame, timeout)
-        await self._ctx.db(lambda c: cache.fetched(c, bundle), refetchable=True)
-        self._ctx.observer.entities_changed(
-            {"ticket": {bundle["ticket"]["id"]}, "message": {m["id"] for m in bundle["messages"]}}
-        )
+        notice = await self._ctx.db(lambda c: cache.fetched(c, bundle), refetchable=True)
+        self._ctx.observer.entities_changed(notice)
         return bundle
 
     async def search_remote(self, query: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.desk_types import CustomerCard, TicketBrief
+from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
@@ -338,11 +339,12 @@ class CustomerPanel(QWidget):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+    def _entities_changed(self, notice: ChangeNotice) -> None:
         cid = self._customer_id
         if cid is None:
             return
-        if cid in changed.get("customer", set()) or {"ticket", "organization"} & changed.keys():
+        # Any ticket row: a new ticket of this customer is not in the card yet.
+        if cid in notice.ids("customer") or {"ticket", "organization"} & notice.entities.keys():
             self._reload()
 
     def _reload(self) -> None:
