@@ -1100,7 +1100,6 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
                     )
                 )
                 assert partial_reads  # the thread was patched, not read whole
-                assert whole_reads == []
                 full = await whole("t-1")
                 assert full is not None
                 # Only messages of its own ticket were read.

@@ -1,7 +1,6 @@
 """The tray icon with its unread badge, its menu, and native notifications.
 
-Notifications are derived from ``bridge.entitiesChanged`` (examined in batches, 100 ms after a
-change arrives, so the list and the open thread read first): a ticket newly assigned to the
+Notifications are derived from ``bridge.entitiesChanged``: a ticket newly assigned to the
 agent by someone else, a customer's reply on a ticket the agent owns, and a mention of the
 agent (``@Ada`` — first name or the email's local part, any case) in a colleague's
 internal note.  They are only raised for live changes: while the connection is ONLINE (a
@@ -24,7 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
@@ -48,7 +47,6 @@ SEEN_MESSAGES_MAX = 5000
 # and the desk's own reads go between the batches.
 MESSAGE_READ_BATCH = 100
 NOTIFICATION_MS = 8000
-EXAMINE_AFTER_MS = 100
 SNIPPET_CHARS = 140
 MY_TICKETS = ViewSpec(key="mine", title="Assigned to me", assignee="me")
 
@@ -150,13 +148,6 @@ class DeskTray(QObject):
         # came with a catch-up (never read, never news), even if a live change names it later.
         self._live_since: datetime | None = self.opened_at if bridge.online else None
         self._lock = asyncio.Lock()
-        # Changes are examined in batches, a moment after they arrive: a burst costs one read,
-        # and the ticket list and the open thread — what the agent is looking at — read first.
-        self._batch: tuple[set[str], set[str], bool] | None = None  # tickets, messages, live
-        self._batch_timer = QTimer(self)
-        self._batch_timer.setSingleShot(True)
-        self._batch_timer.setInterval(EXAMINE_AFTER_MS)
-        self._batch_timer.timeout.connect(self._examine_batch)
 
         self.menu = QMenu(window)
         self.menu.setAccessibleName("Switchboard menu")
@@ -210,20 +201,7 @@ class DeskTray(QObject):
             return
         # Decided now, not after the reads below: by then a catch-up may have finished.
         live = self.bridge.online
-        if self._batch is not None and self._batch[2] != live:
-            self._examine_batch()  # a batch is all live or all not
-        if self._batch is None:
-            self._batch = (set(), set(), live)
-        self._batch[0].update(tickets)
-        self._batch[1].update(messages)
-        if not self._batch_timer.isActive():
-            self._batch_timer.start()
-
-    def _examine_batch(self) -> None:
-        self._batch_timer.stop()
-        batch, self._batch = self._batch, None
-        if batch is not None:
-            self.bridge.run(self._examine(*batch))
+        self.bridge.run(self._examine(set(tickets), set(messages), live))
 
     async def _examine(self, ticket_ids: set[str], message_ids: set[str], live: bool) -> None:
         async with self._lock:  # one change set after the other, in arrival order
