@@ -7,6 +7,8 @@ Local changes are applied to the cache and written to the outbox in one transact
 survive a crash and are delivered exactly once (the server deduplicates by mutation id).
 
 All database work runs on one thread owned by the engine; callers get plain dicts back.
+Every change to the cache reaches the observer as one ``ChangeNotice`` (``app/sync/notice.py``):
+the changed rows by entity and the tickets they are on.
 
 ``SyncEngine`` is the one object callers hold; each responsibility lives in a module of
 this package, and the engine only hands calls to them:
