@@ -84,7 +84,12 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             assert conversation.ticket.status == "solved"
             assert conversation.rejections == ()
             assert await reader.rejections() == []
-            assert any("rejection" in ch and "ticket" in ch for ch in seen.changed)
+            # The notice says which ticket the refusal and the change were on.
+            assert any(
+                ch.kinds_of("t-1") >= {"rejection", "ticket"}
+                and str(refused) in ch.ids("rejection")
+                for ch in seen.changed
+            )
             await lin.wait_drained()
             assert _server_ticket(store) == ("solved", current_version + 1)
             assert len(seen.rejected) == 1  # accepted this time
@@ -144,7 +149,10 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
             ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
             seen.changed.clear()
             await lin.discard_rejected(refused)
-            assert any("rejection" in ch and "message" in ch for ch in seen.changed)
+            assert any(
+                ch.kinds_of("t-1") >= {"rejection", "message"} and ch.messages_of("t-1")
+                for ch in seen.changed
+            )
             reader = DeskReader(lin.cache_path, "a-lin")
             await reader.open()
             conversation = await reader.conversation("t-1")

@@ -17,7 +17,14 @@ from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS
 from app.sync import protocol as p
 
-DRAFT = Kind("draft", T_DRAFTS, Owner("agent_id"), bootstrap=80, unsent=lambda table: true())
+DRAFT = Kind(
+    "draft",
+    T_DRAFTS,
+    Owner("agent_id"),
+    bootstrap=80,
+    unsent=lambda table: true(),
+    on_ticket="ticket_id",
+)
 
 
 def draft_save(tx: StoreTx, args: p.DraftSaveArgs) -> dict[str, Any]:

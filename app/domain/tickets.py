@@ -30,6 +30,7 @@ TICKET = Kind(
     Staff(group="group_id", agent="assignee_id"),
     bootstrap=50,
     keep=KeepRecent("status", frozenset(ACTIVE_STATUSES)),
+    on_ticket="id",
 )
 MESSAGE = Kind(
     "message",
@@ -39,6 +40,7 @@ MESSAGE = Kind(
     keep=KeepWithParent("ticket", "ticket_id"),
     # Sent from this workstation and not yet accepted (or refused, kept for review).
     unsent=lambda table: table.c.delivery_state.in_(("queued", "failed")),
+    on_ticket="ticket_id",
 )
 SOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 Row = dict[str, Any]

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.sync import placeholders
 from app.sync.desk_types import CannedItem, Conversation, CustomerCard
+from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.canned.editor import CannedEditor
 from app.ui.keyed_list import KeyedListModel
@@ -356,10 +357,10 @@ class CannedPicker(QDialog):
         self._update_preview()
         self.listUpdated.emit()
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
-        if "canned_response" in changed and self.isVisible():
+    def _entities_changed(self, notice: ChangeNotice) -> None:
+        if "canned_response" in notice.entities and self.isVisible():
             self.reload()
-        elif "canned_response" in changed:
+        elif "canned_response" in notice.entities:
             self._list_generation += 1  # anything in flight is stale; re-read on next pick
 
     # ---- the current response ------------------------------------------------------------

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 
 from app.models.enums import DeliveryState
 from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.sync.notice import ChangeNotice
 from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
@@ -328,34 +329,25 @@ class ConversationView(QWidget):
         if text != self.composer.text() or kind != self.composer.kind:
             self.composer.set_draft(text, kind)
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+    def _entities_changed(self, notice: ChangeNotice) -> None:
         if self._closed:
             return
-        relevant = self.ticket_id in changed.get("ticket", ())
-        messages = changed.get("message", set())
-        model = self.thread_view.thread_model
-        if not relevant and messages:
-            relevant = any(model.row_of(m) is not None for m in messages)
-            # A message this view does not show may be new on this ticket (it may name only
-            # itself): the visible view checks, hidden ones catch up when shown.
-            maybe = any(model.row_of(m) is None for m in messages)
-            if maybe and not relevant:
-                if self.isVisible():
-                    relevant = True
-                else:
-                    self._stale = True
-        # A draft saved elsewhere matters only to a composer the agent has not typed in (see
-        # _restore_draft); skipping the rest spares a re-read per save while typing here.
-        if not relevant and changed.get("draft") and not self.composer.touched:
-            if self.isVisible():
-                relevant = True
-            else:
+        touched = notice.kinds_of(self.ticket_id)  # how this tab's ticket changed, if it did
+        if not touched:
+            return
+        if touched == {"draft"}:
+            # A draft saved elsewhere matters only to a composer the agent has not typed in
+            # (see _restore_draft); skipping the rest spares a re-read per save while typing
+            # here.
+            if self.composer.touched:
+                return
+            if not self.isVisible():
                 self._stale = True
-        if relevant:
-            # Ticket and message changes only (no draft saved elsewhere, nothing refused):
-            # the named messages are all that can differ in the thread shown.
-            patchable = not self._stale and not ({"draft", "rejection"} & changed.keys())
-            self.reload(set(messages) if patchable else None)
+                return
+        # The ticket's row and thread messages only (no draft saved elsewhere, nothing
+        # refused): the named messages are all that can differ in the thread shown.
+        patchable = not self._stale and not ({"draft", "rejection"} & touched)
+        self.reload(set(notice.messages_of(self.ticket_id)) if patchable else None)
 
     def _rejected(self, rejected: Rejected) -> None:
         if rejected.ticket_id == self.ticket_id:
