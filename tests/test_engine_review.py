@@ -17,7 +17,7 @@ from app.sync import protocol as p
 from app.sync import queries
 from app.sync.desk import DeskReader
 from app.sync.desk_types import TicketSort
-from app.sync.engine import SyncEngine
+from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from app.sync.observer import ConnectionState
 from tests.world import Recorder, eventually, make_store, running_server, workstation
 
@@ -93,7 +93,7 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             await lin.wait_drained()
             assert _server_ticket(store) == ("solved", current_version + 1)
             assert len(seen.rejected) == 1  # accepted this time
-            with pytest.raises(KeyError):
+            with pytest.raises(NotOnThisWorkstation, match="no longer on this workstation"):
                 await lin.resend_rejected(refused)  # it is gone
             await reader.close()
             await ada.close()

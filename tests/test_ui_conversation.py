@@ -21,6 +21,7 @@ from sqlalchemy import Engine, insert
 
 from app.models.tables import T_MESSAGES
 from app.sync.desk_types import MessageItem
+from app.sync.engine.errors import InvalidChange
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.conversation import ConversationTabs
@@ -914,7 +915,7 @@ def test_send_and_set_status_keeps_a_queued_reply_out_of_the_composer_when_the_s
             ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
 
             async def refuse(*_args: Any, **_kwargs: Any) -> int:
-                raise ValueError("that status is not allowed here")
+                raise InvalidChange("that status is not allowed here")
 
             try:
                 tabs = _tabs(ada, qtbot)
@@ -1034,6 +1035,7 @@ def test_a_namesake_colleagues_message_is_not_shown_as_mine() -> None:
     from datetime import UTC, datetime
 
     from app.sync.desk_types import MessageItem
+from app.sync.engine.errors import InvalidChange
     from app.ui.conversation.thread import _rows_for
 
     def message(mid: str, author_id: str) -> MessageItem:

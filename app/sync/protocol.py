@@ -328,7 +328,8 @@ class GroupCreateArgs(_Frame):
 GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
 
 
-def _describe(exc: ValidationError) -> list[dict[str, Any]]:
+def describe(exc: ValidationError) -> list[dict[str, Any]]:
+    """A validation error as the wire's ``details``: which field, and what is wrong."""
     return [
         {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]}
         for err in exc.errors(include_url=False, include_input=False)
@@ -337,9 +338,7 @@ def _describe(exc: ValidationError) -> list[dict[str, Any]]:
 
 def invalid_arguments(name: str, exc: ValidationError) -> ProtocolError:
     """The ``invalid_mutation`` error for arguments that failed validation."""
-    return ProtocolError(
-        ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", _describe(exc)
-    )
+    return ProtocolError(ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", describe(exc))
 
 
 def validated_changes(model: type[BaseModel], changes: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +406,7 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
         return _client_frame.validate_python(obj)
     except ValidationError as exc:
         raise ProtocolError(
-            ErrorCode.INVALID_MESSAGE, f"invalid {obj['type']!r} frame", _describe(exc)
+            ErrorCode.INVALID_MESSAGE, f"invalid {obj['type']!r} frame", describe(exc)
         ) from exc
 
 

@@ -33,7 +33,14 @@ from typing import Any
 
 from app.sync.engine.connection import ConnectionLoop
 from app.sync.engine.context import EngineContext
-from app.sync.engine.errors import RequestFailed, SignedOut
+from app.sync.engine.errors import (
+    KnownError,
+    NotASwitchboardServer,
+    NotConnected,
+    NotOnThisWorkstation,
+    RequestFailed,
+    SignedOut,
+)
 from app.sync.engine.local import LocalChanges
 from app.sync.engine.outbox import OutboxSender
 from app.sync.engine.refusals import Refusals
@@ -42,7 +49,15 @@ from app.sync.engine.requests import Requests
 from app.sync.engine.signin import SignIn
 from app.sync.observer import ConnectionStatus, SyncObserver
 
-__all__ = ["RequestFailed", "SignedOut", "SyncEngine"]
+__all__ = [
+    "KnownError",
+    "NotASwitchboardServer",
+    "NotConnected",
+    "NotOnThisWorkstation",
+    "RequestFailed",
+    "SignedOut",
+    "SyncEngine",
+]
 
 
 class SyncEngine:

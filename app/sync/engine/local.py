@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert, select, update
 
 from app.domain.registry import DOMAIN
@@ -16,6 +17,7 @@ from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.engine.context import EngineContext
+from app.sync.engine.errors import InvalidChange, not_on_this_workstation
 from app.sync.notice import Touched
 from app.sync.observer import ConnectionState
 
@@ -38,7 +40,10 @@ class LocalChanges:
         **extra: Any,
     ) -> int:
         """Queue a mutation in the caller's transaction; returns its id."""
-        DOMAIN.parse(name, args)  # never queue what the server must refuse as invalid
+        try:
+            DOMAIN.parse(name, args)  # never queue what the server must refuse as invalid
+        except p.ProtocolError as exc:
+            raise InvalidChange(_in_words(exc.message, exc.details)) from exc
         mutation_id = cache.enqueue(
             conn, name, args, entity, entity_id, extra.get("patch"), extra.get("base")
         )
@@ -75,7 +80,7 @@ class LocalChanges:
                 select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
             ).scalar()
             if version is None:
-                raise KeyError(f"ticket {ticket_id} is not in the cache")
+                raise not_on_this_workstation(ticket_id)
             args: dict[str, Any] = {
                 "message": {"id": message_id, "ticket_id": ticket_id, "kind": kind, "body": body}
             }
@@ -110,7 +115,7 @@ class LocalChanges:
         self, ticket_id: str, changes: dict[str, Any], seen_version: int | None = None
     ) -> int:
         """Queue a change of ticket fields, applied to the cache at once."""
-        normalised = p.validated_changes(p.TicketChanges, changes)
+        normalised = _ticket_changes(changes)
 
         def work(conn: Connection) -> int:
             row = (
@@ -119,7 +124,7 @@ class LocalChanges:
                 .first()
             )
             if row is None:
-                raise KeyError(f"ticket {ticket_id} is not in the cache")
+                raise not_on_this_workstation(ticket_id)
             base = {k: row[k] for k in normalised}
             args = {
                 "ticket_id": ticket_id,
@@ -140,7 +145,7 @@ class LocalChanges:
         before a colleague's tag arrived, must not decide the other tags.  None if the
         ticket already has it.  (Tags are last-writer-wins on the server: see
         docs/protocol.md 11.7.)"""
-        normalised = p.validated_changes(p.TicketChanges, {"tags": [tag]})
+        normalised = _ticket_changes({"tags": [tag]})
         tag = normalised["tags"][0]
 
         def work(conn: Connection) -> int | None:
@@ -152,7 +157,7 @@ class LocalChanges:
                 .first()
             )
             if row is None:
-                raise KeyError(f"ticket {ticket_id} is not in the cache")
+                raise not_on_this_workstation(ticket_id)
             tags = list(row["tags"] or [])
             if tag in tags:
                 return None
@@ -296,3 +301,20 @@ class LocalChanges:
         """Queue any other mutation (customers, canned responses, accounts) without an
         optimistic change; the cache updates when the server's change arrives."""
         return await self.local(lambda c: self.enqueue(c, name, args, entity, entity_id), Touched())
+
+
+def _ticket_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Ticket field changes, checked and normalised; `InvalidChange` if the server would
+    refuse them."""
+    try:
+        return p.validated_changes(p.TicketChanges, changes)
+    except ValidationError as exc:
+        raise InvalidChange(_in_words("invalid ticket change", p.describe(exc))) from exc
+
+
+def _in_words(message: str, details: Any) -> str:
+    """A refusal of invalid input with the fields it names ("subject: too long")."""
+    if not isinstance(details, list):
+        return message
+    reasons = [f"{d.get('loc', '')}: {d.get('msg', '')}" for d in details if isinstance(d, dict)]
+    return f"{message} ({'; '.join(reasons)})" if reasons else message

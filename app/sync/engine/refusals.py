@@ -12,6 +12,11 @@ from app.models.tables import T_MESSAGES, T_TICKETS
 from app.sync import queries
 from app.sync.cache_tables import T_REJECTIONS
 from app.sync.engine.context import EngineContext
+from app.sync.engine.errors import (
+    CannotResend,
+    NotOnThisWorkstation,
+    not_on_this_workstation,
+)
 from app.sync.engine.local import LocalChanges
 from app.sync.notice import Touched
 from app.sync.observer import ticket_of
@@ -37,9 +42,10 @@ class Refusals:
         A ``message.add``: the failed local message is removed and the same text queued as a
         new message (a new id: the server has already answered the old one).  A
         ``ticket.update``: the same changes, applied to the cache again.  The rejection goes
-        too, all in one local transaction.  Returns the new mutation id.  Raises ``KeyError``
-        if there is no such rejection or its ticket left the cache, ``ValueError`` for other
-        kinds of change.  Observers hear of the message, the ticket and the ``rejection``.
+        too, all in one local transaction.  Returns the new mutation id.  Raises
+        `NotOnThisWorkstation` if there is no such rejection or its ticket left the cache,
+        `CannotResend` for other kinds of change.  Observers hear of the message, the ticket
+        and the ``rejection``.
         """
         agent_id = self._ctx.require_agent()
         changed = Touched()
@@ -54,7 +60,7 @@ class Refusals:
                     select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
                 ).scalar()
                 if version is None:
-                    raise KeyError(f"ticket {ticket_id} is not in the cache")
+                    raise not_on_this_workstation(ticket_id)
                 old_id = str(message["id"])
                 conn.execute(
                     delete(T_MESSAGES).where(
@@ -90,7 +96,7 @@ class Refusals:
                     .first()
                 )
                 if row is None:
-                    raise KeyError(f"ticket {ticket_id} is not in the cache")
+                    raise not_on_this_workstation(ticket_id)
                 base = {k: row[k] for k in changes if k in row}
                 new_args = {
                     "ticket_id": ticket_id,
@@ -102,7 +108,9 @@ class Refusals:
                 )
                 conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
             else:
-                raise ValueError(f"a refused {name} cannot be sent again; copy its text instead")
+                raise CannotResend(
+                    "this kind of change cannot be sent again; copy its text instead"
+                )
             changed.add("ticket", ticket_id, ticket_id)
             conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
             return resent
@@ -118,7 +126,7 @@ class Refusals:
         def work(conn: Connection) -> None:
             try:
                 name, args = self._rejection(conn, mutation_id)
-            except KeyError:
+            except NotOnThisWorkstation:
                 changed.add("rejection", str(mutation_id))
                 return
             changed.add("rejection", str(mutation_id), ticket_of(args))
@@ -145,5 +153,5 @@ class Refusals:
             )
         ).first()
         if row is None:
-            raise KeyError(f"no refused change {mutation_id}")
+            raise NotOnThisWorkstation("that refused change is no longer on this workstation")
         return str(row.name), dict(row.args)

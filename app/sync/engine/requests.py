@@ -11,10 +11,12 @@ import logging
 import uuid
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.engine.context import EngineContext
-from app.sync.engine.errors import RequestFailed
+from app.sync.engine.errors import NotConnected, RequestFailed
 from app.sync.observer import ConnectionState
 
 log = logging.getLogger(__name__)
@@ -30,13 +32,15 @@ class Requests:
     async def _request(self, frame: dict[str, Any], timeout: float) -> dict[str, Any]:
         ws = self._ctx.ws
         if ws is None or self._ctx.status.state != ConnectionState.ONLINE:
-            raise ConnectionError("not connected to the server")
+            raise NotConnected("not connected to the server")
         request_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
             await ws.send(p.encode({**frame, "request_id": request_id}))
             return await asyncio.wait_for(future, timeout)
+        except ConnectionClosed as exc:
+            raise NotConnected("the connection to the server was lost") from exc
         finally:
             self._waiting.pop(request_id, None)
 
@@ -56,7 +60,7 @@ class Requests:
         """The connection is gone: no answer will come."""
         for future in self._waiting.values():
             if not future.done():
-                future.set_exception(ConnectionError("connection lost"))
+                future.set_exception(NotConnected("the connection to the server was lost"))
         self._waiting.clear()
 
     async def fetch_ticket(

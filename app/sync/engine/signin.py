@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from app.sync import protocol as p
 from app.sync.engine.connection import ConnectionLoop
 from app.sync.engine.context import EngineContext
-from app.sync.engine.errors import RequestFailed
+from app.sync.engine.errors import NotASwitchboardServer, RequestFailed
 from app.sync.observer import ConnectionState
 
 
@@ -33,13 +33,18 @@ class SignIn:
             open_timeout=15,
         ) as ws:
             await ws.send(p.encode({"type": "login", "email": email, "password": password}))
-            answer = json.loads(await ws.recv())
-        if answer.get("type") != "login_ok":
-            raise RequestFailed(
-                answer.get("code", "error"), answer.get("message", "sign-in failed")
-            )
-        token = ctx.token = str(answer["token"])
-        await ctx.remember_agent(str(answer["agent_id"]))
+            raw = await ws.recv()
+        try:
+            answer = json.loads(raw)
+            if answer.get("type") != "login_ok":
+                raise RequestFailed(
+                    answer.get("code", "error"), answer.get("message", "sign-in failed")
+                )
+            token, agent_id = str(answer["token"]), str(answer["agent_id"])
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise NotASwitchboardServer("the server did not answer as Switchboard does") from exc
+        ctx.token = token
+        await ctx.remember_agent(agent_id)
         return token
 
     async def end_session(self, timeout: float = 8.0) -> bool:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 
 from app.models.enums import DeliveryState
 from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.sync.engine import KnownError
 from app.sync.notice import ChangeNotice
 from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
@@ -487,11 +488,10 @@ class ConversationView(QWidget):
         def sent(status_failed: Exception | None) -> None:
             if status_failed is None or self._closed:
                 return
-            why = status_failed.args[0] if status_failed.args else status_failed
-            if isinstance(status_failed, KeyError):
-                why = "this ticket is no longer on this workstation"
-            self.composer.notice.show_text(f"Sent; the status was not changed: {why}")
-            if not isinstance(status_failed, (KeyError, ValueError)):
+            if isinstance(status_failed, KnownError):
+                self.composer.notice.show_text(f"Sent; the status was not changed: {status_failed}")
+            else:
+                self.composer.notice.show_text("Sent; the status was not changed.")
                 self.bridge.taskFailed.emit(status_failed)
 
         def failed(exc: BaseException) -> None:
@@ -499,10 +499,9 @@ class ConversationView(QWidget):
             # word on why.
             self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
-            if isinstance(exc, KeyError):
+            if isinstance(exc, KnownError):
                 self.composer.notice.show_text(
-                    "Not sent: this ticket is no longer on this workstation. "
-                    "Your text is back in the composer."
+                    f"Not sent: {exc}. Your text is back in the composer."
                 )
             else:
                 self.composer.notice.show_text(
@@ -560,7 +559,7 @@ class ConversationView(QWidget):
         def failed(exc: BaseException) -> None:
             if self.conversation is not None:
                 self.properties.show_ticket(self.conversation.ticket)
-            if isinstance(exc, (ValueError, KeyError)):
+            if isinstance(exc, KnownError):
                 self.composer.notice.show_text(f"That change cannot be made: {exc}")
             else:
                 self.bridge.taskFailed.emit(exc)
@@ -583,11 +582,9 @@ class ConversationView(QWidget):
             card = self.review.cards.get(mutation_id)
             if card is not None:
                 card.set_busy(False)
-            if isinstance(exc, (KeyError, ValueError)):
-                # Known: the ticket left this workstation, or the change cannot be resent.
-                self.composer.notice.show_text(
-                    f"That did not work: {exc.args[0] if exc.args else exc}"
-                )
+            if isinstance(exc, KnownError):
+                # The ticket left this workstation, or the change cannot be resent.
+                self.composer.notice.show_text(f"That did not work: {exc}")
             else:
                 self.bridge.taskFailed.emit(exc)
 

@@ -62,7 +62,7 @@ from PySide6.QtWidgets import (
 
 from app.sync.desk import MATCH_END, MATCH_START
 from app.sync.desk_types import SearchHit, SearchResults
-from app.sync.engine import RequestFailed
+from app.sync.engine import KnownError, RequestFailed
 from app.sync.notice import ChangeNotice
 from app.sync.observer import ConnectionStatus
 from app.ui.bridge import Bridge
@@ -632,7 +632,7 @@ class SearchPalette(QDialog):
         def failed(exc: BaseException) -> None:
             if generation != self._generation:
                 return
-            if not isinstance(exc, ConnectionError | TimeoutError | RequestFailed):
+            if not isinstance(exc, KnownError | TimeoutError):
                 self._bridge.taskFailed.emit(exc)
                 return
             self._replace_note([PaletteRow(RowKind.NOTE, _server_trouble(exc))])
@@ -723,7 +723,7 @@ class SearchPalette(QDialog):
             self.openTicket.emit(opened)
 
         def failed(exc: BaseException) -> None:
-            if not isinstance(exc, ConnectionError | TimeoutError | RequestFailed):
+            if not isinstance(exc, KnownError | TimeoutError):
                 self._bridge.taskFailed.emit(exc)
                 return
             if generation == self._generation:
