@@ -1035,7 +1035,6 @@ def test_a_namesake_colleagues_message_is_not_shown_as_mine() -> None:
     from datetime import UTC, datetime
 
     from app.sync.desk_types import MessageItem
-from app.sync.engine.errors import InvalidChange
     from app.ui.conversation.thread import _rows_for
 
     def message(mid: str, author_id: str) -> MessageItem:
