@@ -155,10 +155,16 @@ def test_a_mutation_about_an_undeclared_kind_cannot_be_registered() -> None:
     class Args(WireModel):
         id: str
 
-    stray = Mutation("stray.make", Args, lambda tx, args: {}, kind="stray", refusal="Stray")
+    stray = Mutation(
+        "stray.make", Args, lambda tx, a: {}, kind="stray", refusal="Stray", subject=lambda a: a.id
+    )
     with pytest.raises(ValueError, match="undeclared kind 'stray'"):
         DOMAIN.add((), [stray])
     assert "stray.make" not in DOMAIN.mutations
+    vague = Mutation("ticket.poke", Args, lambda tx, a: {}, kind="ticket", refusal="Poke")
+    with pytest.raises(ValueError, match="does not say which record it is about"):
+        DOMAIN.add((), [vague])
+    assert "ticket.poke" not in DOMAIN.mutations
 
 
 def test_canned_edit_rule_is_one_rule() -> None:

@@ -30,7 +30,7 @@ def test_the_engine_raises_known_errors_in_plain_words(tmp_path: Path) -> None:
                 with pytest.raises(InvalidChange, match="priority"):
                     await ada.update_ticket("t-1", {"priority": "whenever"})
                 with pytest.raises(InvalidChange, match="unknown mutation"):
-                    await ada.mutate("ticket.explode", {}, "ticket", "t-1")
+                    await ada.mutate("ticket.explode", {})
                 assert await ada.read(lambda c: 0) == 0  # the engine is still fine
             finally:
                 await ada.close()

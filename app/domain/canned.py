@@ -141,6 +141,7 @@ MUTATIONS = (
         canned_create,
         kind="canned_response",
         refusal="New canned response",
+        subject=lambda a: a.canned_id,
     ),
     Mutation(
         "canned.update",
@@ -148,6 +149,7 @@ MUTATIONS = (
         canned_update,
         kind="canned_response",
         refusal="Canned response change",
+        subject=lambda a: a.canned_id,
         changes=p.CannedFields,
     ),
     Mutation(
@@ -156,6 +158,7 @@ MUTATIONS = (
         canned_delete,
         kind="canned_response",
         refusal="Canned response deletion",
+        subject=lambda a: a.canned_id,
     ),
     Mutation(
         "canned.use",
@@ -163,5 +166,6 @@ MUTATIONS = (
         canned_use,
         kind="canned_response",
         refusal="Canned response use",
+        subject=lambda a: a.canned_id,
     ),
 )

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
-from app.domain.mutation import Mutation, Refused, StoreTx, id_taken
+from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
 from app.domain.wire import load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
@@ -327,10 +327,75 @@ def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     return {"ticket_id": ticket["id"], "version": values["version"], "changed": fields}
 
 
+# ---- on the workstation: what the agent sees before the server answers -------------------
+
+
+def queued_message(tx: CacheTx, msg: p.NewMessage) -> None:
+    """The agent's new message in the cache's thread, waiting to be sent."""
+    tx.conn.execute(
+        insert(T_MESSAGES).values(
+            id=msg.id,
+            ticket_id=msg.ticket_id,
+            kind=msg.kind.value,
+            author_type=AuthorType.AGENT.value,
+            author_agent_id=tx.agent_id,
+            body=msg.body,
+            created_at=tx.now,
+            delivery_state="queued",
+        )
+    )
+    tx.touch("message", msg.id, msg.ticket_id)
+    tx.touch("ticket", msg.ticket_id, msg.ticket_id)
+
+
+def ticket_create_locally(tx: CacheTx, args: p.TicketCreateArgs) -> None:
+    """The new ticket at once, unnumbered (the server numbers it) and at version 0."""
+    t = args.ticket
+    tx.conn.execute(
+        insert(T_TICKETS).values(
+            id=t.id,
+            number=None,
+            subject=t.subject,
+            status=t.status.value,
+            priority=t.priority.value,
+            channel=t.channel.value,
+            customer_id=t.customer_id,
+            assignee_id=t.assignee_id,
+            group_id=t.group_id,
+            tags=list(t.tags),
+            created_at=tx.now,
+            updated_at=tx.now,
+            version=0,
+        )
+    )
+    tx.touch("ticket", t.id, t.id)
+    if args.message is not None:
+        queued_message(tx, args.message)
+
+
+def ticket_update_locally(tx: CacheTx, args: p.TicketUpdateArgs) -> None:
+    """The changed fields at once; the values they replaced are kept to restore on refusal."""
+    changes = p.validated_changes(p.TicketChanges, args.changes)
+    found = tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == args.ticket_id))
+    current = found.mappings().first()
+    if current is None:
+        raise NotInCache("ticket", args.ticket_id)
+    tx.base = {k: current[k] for k in changes}
+    tx.patch = changes
+    tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == args.ticket_id).values(**changes))
+    tx.touch("ticket", args.ticket_id, args.ticket_id)
+
+
 KINDS = (TICKET, MESSAGE)
 MUTATIONS = (
     Mutation(
-        "ticket.create", p.TicketCreateArgs, ticket_create, kind="ticket", refusal="New ticket"
+        "ticket.create",
+        p.TicketCreateArgs,
+        ticket_create,
+        kind="ticket",
+        refusal="New ticket",
+        subject=lambda a: a.ticket.id,
+        optimistic=ticket_create_locally,
     ),
     Mutation(
         "ticket.update",
@@ -339,5 +404,7 @@ MUTATIONS = (
         kind="ticket",
         refusal="Ticket change",
         changes=p.TicketChanges,
+        subject=lambda a: a.ticket_id,
+        optimistic=ticket_update_locally,
     ),
 )

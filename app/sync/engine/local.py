@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, select
 
+from app.domain.drafts import draft_save_locally
+from app.domain.mutation import CacheTx, NotInCache
 from app.domain.registry import DOMAIN
 from app.models.base import new_id, utcnow
 from app.models.entities import draft_id
-from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.models.tables import T_DRAFTS, T_TICKETS
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.engine.context import EngineContext
@@ -25,33 +27,42 @@ T = TypeVar("T")
 
 
 class LocalChanges:
-    """The agent's changes, each one local transaction with its outbox row."""
+    """The agent's changes, each one local transaction with its outbox row.
+
+    Each change is a declared mutation (`app.domain`): `apply` validates it, runs its
+    declared optimistic apply on the cache, and queues it, all in the caller's transaction.
+    The methods below only build a mutation's arguments from what the desk has at hand.
+    """
 
     def __init__(self, ctx: EngineContext) -> None:
         self._ctx = ctx
 
-    @staticmethod
-    def enqueue(
-        conn: Connection,
-        name: str,
-        args: dict[str, Any],
-        entity: str,
-        entity_id: str,
-        **extra: Any,
+    def apply(
+        self, conn: Connection, name: str, args: dict[str, Any], touched: Touched | None = None
     ) -> int:
-        """Queue a mutation in the caller's transaction; returns its id."""
+        """Validate ``args``, apply the mutation to the cache as its declaration says, and
+        queue it, in the caller's transaction; returns its mutation id.  What it wrote is
+        added to ``touched``."""
         try:
-            DOMAIN.parse(name, args)  # never queue what the server must refuse as invalid
+            parsed = DOMAIN.parse(name, args)  # never queue what the server must refuse
         except p.ProtocolError as exc:
             raise InvalidChange(_in_words(exc.message, exc.details)) from exc
-        mutation_id = cache.enqueue(
-            conn, name, args, entity, entity_id, extra.get("patch"), extra.get("base")
-        )
-        return mutation_id
+        mutation = DOMAIN.mutations[name]
+        tx = CacheTx(conn, self._ctx.require_agent(), utcnow())
+        if mutation.optimistic is not None:
+            try:
+                mutation.optimistic(tx, parsed)
+            except NotInCache as exc:
+                raise not_on_this_workstation(exc.record_id) from exc
+        if touched is not None:
+            for kind, record_id, ticket_id in tx.touched:
+                touched.add(kind, record_id, ticket_id)
+        subject = mutation.subject_of(parsed)
+        return cache.enqueue(conn, name, args, mutation.kind, subject, tx.patch, tx.base)
 
     async def local(self, fn: Callable[[Connection], T], changed: Touched) -> T:
         """Run ``fn`` (a change and its outbox rows) in one transaction, wake the sender and
-        tell the observer what changed."""
+        tell the observer what changed (``fn`` may add to ``changed``)."""
         ctx = self._ctx
         result = await ctx.db(fn)
         ctx.outbox_ready.set()
@@ -61,6 +72,12 @@ class LocalChanges:
             outbox = await ctx.read(cache.outbox_count)
             ctx.set_status(status.state, status.detail, status.retry_in, outbox)
         return result
+
+    async def mutate(self, name: str, args: dict[str, Any]) -> int:
+        """Make any declared mutation: applied to the cache at once where its declaration has
+        an optimistic apply, else when the server's change arrives."""
+        changed = Touched()
+        return await self.local(lambda conn: self.apply(conn, name, args, changed), changed)
 
     async def reply(
         self,
@@ -74,6 +91,7 @@ class LocalChanges:
         """Queue a public reply or internal note; returns the message id."""
         agent_id = self._ctx.require_agent()
         message_id = new_id()
+        changed = Touched()
 
         def work(conn: Connection) -> None:
             version = conn.execute(
@@ -86,28 +104,13 @@ class LocalChanges:
             }
             if kind == "reply":
                 args["seen_version"] = version if seen_version is None else seen_version
-            self.enqueue(conn, "message.add", args, "message", message_id)
-            conn.execute(
-                insert(T_MESSAGES).values(
-                    id=message_id,
-                    ticket_id=ticket_id,
-                    kind=kind,
-                    author_type="agent",
-                    author_agent_id=agent_id,
-                    body=body,
-                    created_at=utcnow(),
-                    delivery_state="queued",
-                )
-            )
+            self.apply(conn, "message.add", args, changed)
             if clears_draft:
                 # The draft goes with the send, after it in the outbox: the text lives on in
                 # the queued message (kept, marked failed, if the server refuses it), and
                 # whatever the agent types next is a new draft.
-                self._discard_draft(conn, agent_id, ticket_id, only_if_any=True)
+                self._discard_draft(conn, agent_id, ticket_id, changed, only_if_any=True)
 
-        changed = Touched.of(("message", message_id, ticket_id), ("ticket", ticket_id, ticket_id))
-        if clears_draft:
-            changed.add("draft", draft_id(agent_id, ticket_id), ticket_id)
         await self.local(work, changed)
         return message_id
 
@@ -116,28 +119,22 @@ class LocalChanges:
     ) -> int:
         """Queue a change of ticket fields, applied to the cache at once."""
         normalised = _ticket_changes(changes)
+        changed = Touched()
 
         def work(conn: Connection) -> int:
-            row = (
-                conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == ticket_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
+            version = conn.execute(
+                select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
+            ).scalar()
+            if version is None:
                 raise not_on_this_workstation(ticket_id)
-            base = {k: row[k] for k in normalised}
             args = {
                 "ticket_id": ticket_id,
                 "changes": normalised,
-                "seen_version": row["version"] if seen_version is None else seen_version,
+                "seen_version": version if seen_version is None else seen_version,
             }
-            mutation_id = self.enqueue(
-                conn, "ticket.update", args, "ticket", ticket_id, patch=normalised, base=base
-            )
-            conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**normalised))
-            return mutation_id
+            return self.apply(conn, "ticket.update", args, changed)
 
-        return await self.local(work, Touched.of(("ticket", ticket_id, ticket_id)))
+        return await self.local(work, changed)
 
     async def add_tag(self, ticket_id: str, tag: str) -> int | None:
         """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
@@ -145,8 +142,8 @@ class LocalChanges:
         before a colleague's tag arrived, must not decide the other tags.  None if the
         ticket already has it.  (Tags are last-writer-wins on the server: see
         docs/protocol.md 11.7.)"""
-        normalised = _ticket_changes({"tags": [tag]})
-        tag = normalised["tags"][0]
+        tag = _ticket_changes({"tags": [tag]})["tags"][0]
+        changed = Touched()
 
         def work(conn: Connection) -> int | None:
             row = (
@@ -161,66 +158,59 @@ class LocalChanges:
             tags = list(row["tags"] or [])
             if tag in tags:
                 return None
-            changes = {"tags": [*tags, tag]}
-            args = {"ticket_id": ticket_id, "changes": changes, "seen_version": row["version"]}
-            mutation_id = self.enqueue(
-                conn, "ticket.update", args, "ticket", ticket_id, patch=changes, base={"tags": tags}
-            )
-            conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
-            return mutation_id
+            args = {
+                "ticket_id": ticket_id,
+                "changes": {"tags": [*tags, tag]},
+                "seen_version": row["version"],
+            }
+            return self.apply(conn, "ticket.update", args, changed)
 
-        return await self.local(work, Touched.of(("ticket", ticket_id, ticket_id)))
+        return await self.local(work, changed)
 
     async def save_draft(self, ticket_id: str, body: str, kind: str = "reply") -> None:
         """Keep the agent's unsent text (call it debounced while typing)."""
-        agent_id = self._ctx.require_agent()
-        did = draft_id(agent_id, ticket_id)
+        changed = Touched()
+        args = {"ticket_id": ticket_id, "kind": kind, "body": body}
 
         def work(conn: Connection) -> None:
-            now = utcnow()
-            done = conn.execute(
-                update(T_DRAFTS)
-                .where(T_DRAFTS.c.id == did)
-                .values(body=body, kind=kind, updated_at=now)
-            )
-            if done.rowcount == 0:
-                conn.execute(
-                    insert(T_DRAFTS).values(
-                        id=did,
-                        agent_id=agent_id,
-                        ticket_id=ticket_id,
-                        kind=kind,
-                        body=body,
-                        updated_at=now,
-                    )
+            # Typing saves often: fold into the unsent save of this draft, if there is one.
+            if cache.coalesce_draft(conn, ticket_id, args):
+                agent_id = self._ctx.require_agent()
+                draft_save_locally(
+                    CacheTx(conn, agent_id, utcnow()), p.DraftSaveArgs.model_validate(args)
                 )
-            args = {"ticket_id": ticket_id, "kind": kind, "body": body}
-            if not cache.coalesce_draft(conn, ticket_id, args):
-                self.enqueue(conn, "draft.save", args, "draft", ticket_id)
+                changed.add("draft", draft_id(agent_id, ticket_id), ticket_id)
+            else:
+                self.apply(conn, "draft.save", args, changed)
 
-        await self.local(work, Touched.of(("draft", did, ticket_id)))
+        await self.local(work, changed)
 
     async def discard_draft(self, ticket_id: str) -> None:
         agent_id = self._ctx.require_agent()
-        did = draft_id(agent_id, ticket_id)
-
+        changed = Touched()
         await self.local(
-            lambda conn: self._discard_draft(conn, agent_id, ticket_id),
-            Touched.of(("draft", did, ticket_id)),
+            lambda conn: self._discard_draft(conn, agent_id, ticket_id, changed), changed
         )
 
     def _discard_draft(
-        self, conn: Connection, agent_id: str, ticket_id: str, *, only_if_any: bool = False
+        self,
+        conn: Connection,
+        agent_id: str,
+        ticket_id: str,
+        changed: Touched,
+        *,
+        only_if_any: bool = False,
     ) -> None:
         """Delete the draft here and queue its deletion on the server.
 
         ``only_if_any``: skip the server round trip when this workstation knows of no draft
         (a reply typed without one, the usual case).
         """
-        done = conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == draft_id(agent_id, ticket_id)))
-        if only_if_any and not done.rowcount and not cache.draft_work_queued(conn, ticket_id):
+        did = draft_id(agent_id, ticket_id)
+        exists = conn.execute(select(T_DRAFTS.c.id).where(T_DRAFTS.c.id == did)).first()
+        if only_if_any and exists is None and not cache.draft_work_queued(conn, ticket_id):
             return
-        self.enqueue(conn, "draft.delete", {"ticket_id": ticket_id}, "draft", ticket_id)
+        self.apply(conn, "draft.delete", {"ticket_id": ticket_id}, changed)
 
     async def create_ticket(
         self,
@@ -235,7 +225,6 @@ class LocalChanges:
         message_kind: str = "reply",
     ) -> str:
         """Open a ticket (works offline; the server numbers it when it arrives)."""
-        agent_id = self._ctx.require_agent()
         ticket_id = new_id()
         ticket: dict[str, Any] = {
             "id": ticket_id,
@@ -248,59 +237,15 @@ class LocalChanges:
             "tags": [],
         }
         args: dict[str, Any] = {"ticket": ticket}
-        message_id = new_id() if first_message else None
         if first_message:
             args["message"] = {
-                "id": message_id,
+                "id": new_id(),
                 "ticket_id": ticket_id,
                 "kind": message_kind,
                 "body": first_message,
             }
-
-        def work(conn: Connection) -> None:
-            self.enqueue(conn, "ticket.create", args, "ticket", ticket_id)
-            now = utcnow()
-            conn.execute(
-                insert(T_TICKETS).values(
-                    id=ticket_id,
-                    number=None,
-                    subject=subject,
-                    status="new",
-                    priority=priority,
-                    channel=channel,
-                    customer_id=customer_id,
-                    assignee_id=assignee_id,
-                    group_id=group_id,
-                    tags=[],
-                    created_at=now,
-                    updated_at=now,
-                    version=0,
-                )
-            )
-            if message_id:
-                conn.execute(
-                    insert(T_MESSAGES).values(
-                        id=message_id,
-                        ticket_id=ticket_id,
-                        kind=message_kind,
-                        author_type="agent",
-                        author_agent_id=agent_id,
-                        body=first_message,
-                        created_at=now,
-                        delivery_state="queued",
-                    )
-                )
-
-        changed = Touched.of(("ticket", ticket_id, ticket_id))
-        if message_id:
-            changed.add("message", message_id, ticket_id)
-        await self.local(work, changed)
+        await self.mutate("ticket.create", args)
         return ticket_id
-
-    async def mutate(self, name: str, args: dict[str, Any], entity: str, entity_id: str) -> int:
-        """Queue any other mutation (customers, canned responses, accounts) without an
-        optimistic change; the cache updates when the server's change arrives."""
-        return await self.local(lambda c: self.enqueue(c, name, args, entity, entity_id), Touched())
 
 
 def _ticket_changes(changes: dict[str, Any]) -> dict[str, Any]:

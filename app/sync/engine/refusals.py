@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select
 
-from app.models.base import new_id, utcnow
+from app.models.base import new_id
 from app.models.tables import T_MESSAGES, T_TICKETS
 from app.sync import queries
 from app.sync.cache_tables import T_REJECTIONS
@@ -47,7 +47,6 @@ class Refusals:
         `CannotResend` for other kinds of change.  Observers hear of the message, the ticket
         and the ``rejection``.
         """
-        agent_id = self._ctx.require_agent()
         changed = Touched()
 
         def work(conn: Connection) -> int:
@@ -71,42 +70,21 @@ class Refusals:
                 new_args: dict[str, Any] = {"message": message}
                 if "seen_version" in args:  # replies are guarded, notes are not
                     new_args["seen_version"] = version
-                resent = self._local.enqueue(
-                    conn, "message.add", new_args, "message", message["id"]
-                )
-                conn.execute(
-                    insert(T_MESSAGES).values(
-                        id=message["id"],
-                        ticket_id=ticket_id,
-                        kind=message.get("kind", "reply"),
-                        author_type="agent",
-                        author_agent_id=agent_id,
-                        body=message["body"],
-                        created_at=utcnow(),
-                        delivery_state="queued",
-                    )
-                )
-                changed.add_many("message", (old_id, message["id"]), ticket_id)
+                resent = self._local.apply(conn, "message.add", new_args, changed)
+                changed.add("message", old_id, ticket_id)
             elif name == "ticket.update":
                 ticket_id = str(args["ticket_id"])
-                changes = dict(args["changes"])
-                row = (
-                    conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == ticket_id))
-                    .mappings()
-                    .first()
-                )
-                if row is None:
+                version = conn.execute(
+                    select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
+                ).scalar()
+                if version is None:
                     raise not_on_this_workstation(ticket_id)
-                base = {k: row[k] for k in changes if k in row}
                 new_args = {
                     "ticket_id": ticket_id,
-                    "changes": changes,
-                    "seen_version": row["version"],
+                    "changes": args["changes"],
+                    "seen_version": version,
                 }
-                resent = self._local.enqueue(
-                    conn, "ticket.update", new_args, "ticket", ticket_id, patch=changes, base=base
-                )
-                conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket_id).values(**changes))
+                resent = self._local.apply(conn, "ticket.update", new_args, changed)
             else:
                 raise CannotResend(
                     "this kind of change cannot be sent again; copy its text instead"

@@ -435,11 +435,7 @@ class CannedPicker(QDialog):
         ticket_id = self._ticket_id
         self.accept()
         self.chosen.emit(ticket_id, filled.text, tuple(filled.unknown))
-        self._bridge.run(
-            self._bridge.engine.mutate(
-                "canned.use", {"canned_id": item.id}, "canned_response", item.id
-            )
-        )
+        self._bridge.run(self._bridge.engine.mutate("canned.use", {"canned_id": item.id}))
 
     def new_response(self) -> None:
         self._open_editor(None)
@@ -494,8 +490,4 @@ class CannedPicker(QDialog):
     def delete(self, item: CannedItem) -> None:
         """Queue ``canned.delete`` for ``item``; it leaves the list when the server agrees."""
         self.status_label.setText(f"Deleting “{item.title}”…")
-        self._bridge.run(
-            self._bridge.engine.mutate(
-                "canned.delete", {"canned_id": item.id}, "canned_response", item.id
-            )
-        )
+        self._bridge.run(self._bridge.engine.mutate("canned.delete", {"canned_id": item.id}))
