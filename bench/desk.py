@@ -570,7 +570,7 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
         "ms",
         TARGET_SEARCH_MS,
         detail={
-            "what": "await bridge.reader.search(query, palette LOCAL_LIMIT) from the UI "
+            "what": "await bridge.search.everywhere(query, palette LOCAL_LIMIT) from the UI "
             "thread's loop, thread hop included, each query once in order; figure: p95",
             "limit": searched["limit"],
             "timings": _summary(timings),

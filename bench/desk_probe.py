@@ -213,7 +213,7 @@ def start(mode: str, config: dict[str, Any], started_ns: int) -> int:
         stamps.update(probe_main_ns=started_ns, imports_ns=imports_ns, imported_ns=imported_ns)
         emit("interactive", stamps=stamps, pid=os.getpid())
         if mode == "cold":
-            window.close()  # the real way out: drafts flushed, engine and reader closed
+            window.close()  # the real way out: drafts flushed, engine and readers closed
             return
         import asyncio
 
@@ -549,11 +549,11 @@ class DeskScenarios:
     async def search(self) -> dict[str, Any]:
         from app.ui.search.palette import LOCAL_LIMIT
 
-        reader = self.bridge.reader
+        search = self.bridge.search
         timings: list[tuple[str, float, int]] = []
         for query in self.config["queries"]:
             t0 = time.perf_counter()
-            results = await reader.search(query, LOCAL_LIMIT)
+            results = await search.everywhere(query, LOCAL_LIMIT)
             timings.append((query, ms(time.perf_counter() - t0), len(results.hits)))
         return {"limit": LOCAL_LIMIT, "queries": timings}
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from app.models.entities import draft_id
 from app.sync.cache import open_cache
-from app.sync.desk import DeskReader
+from app.sync.desk import DeskReaders
 from app.sync.desk_types import TicketColumn, TicketSort, ViewSpec
 from app.sync.search_index import drop_search_schema
 from bench.common import percentile
@@ -582,9 +582,8 @@ def measure(built: BuiltCache, rounds: int = 3) -> dict[str, Any]:
     machine; on a busy one the wall time includes waiting for a core)."""
 
     async def run() -> dict[str, Any]:
-        reader = DeskReader(built.path, built.agent_id)
-        await reader.open()
-        await reader.index_pending()
+        readers = await DeskReaders.open(built.path, built.agent_id)
+        await readers.indexer.index_pending()
         out: dict[str, Any] = {}
         cpu: dict[str, float] = {}
 
@@ -600,9 +599,9 @@ def measure(built: BuiltCache, rounds: int = 3) -> dict[str, Any]:
             cpu[label] = round(max(cpu.get(label, 0.0), min(used)), 2)
             return result
 
-        directory = await reader.directory()
-        views = reader.builtin_views(directory)
-        counts = await best("view_counts_ms", lambda: reader.view_counts(views))
+        directory = await readers.directory.directory()
+        views = readers.tickets.builtin_views(directory)
+        counts = await best("view_counts_ms", lambda: readers.tickets.view_counts(views))
         out["view_sizes"] = {c.spec.key: c.count for c in counts}
         for view in views:
             for column in TicketColumn:
@@ -610,30 +609,32 @@ def measure(built: BuiltCache, rounds: int = 3) -> dict[str, Any]:
                     sort = TicketSort(column, descending)
                     await best(
                         "ticket_ids_builtin_worst_ms",
-                        lambda v=view, s=sort: reader.ticket_ids(v, s),
+                        lambda v=view, s=sort: readers.tickets.ticket_ids(v, s),
                     )
         everything = ViewSpec("all", "All tickets")
         for column in TicketColumn:
             await best(
                 f"ticket_ids_all_{column.value}_ms",
-                lambda c=column: reader.ticket_ids(everything, TicketSort(c)),
+                lambda c=column: readers.tickets.ticket_ids(everything, TicketSort(c)),
             )
-        ids = await reader.ticket_ids(everything, TicketSort())
+        ids = await readers.tickets.ticket_ids(everything, TicketSort())
         page = ids[20_000:20_200] if len(ids) > 20_200 else ids[:200]
-        await best("ticket_rows_200_ms", lambda: reader.ticket_rows(page))
+        await best("ticket_rows_200_ms", lambda: readers.tickets.ticket_rows(page))
         longest = 0
         for tid in built.big_ticket_ids[:5]:
-            conversation = await best("conversation_500_ms", lambda t=tid: reader.conversation(t))
+            conversation = await best(
+                "conversation_500_ms", lambda t=tid: readers.conversations.conversation(t)
+            )
             longest = max(longest, len(conversation.messages) if conversation else 0)
         out["conversation_messages"] = longest
         for cid in built.customer_ids[:5]:
-            await best("customer_ms", lambda c=cid: reader.customer(c))
-        await best("canned_all_ms", lambda: reader.canned(""))
-        await best("canned_query_ms", lambda: reader.canned("refund"))
+            await best("customer_ms", lambda c=cid: readers.customers.customer(c))
+        await best("canned_all_ms", lambda: readers.canned.responses(""))
+        await best("canned_query_ms", lambda: readers.canned.responses("refund"))
         elapsed, used = [], []
         for query in SEARCHES:
             t0, c0 = time.perf_counter(), time.process_time()
-            await reader.search(query)
+            await readers.search.everywhere(query)
             elapsed.append((time.perf_counter() - t0) * 1000)
             used.append((time.process_time() - c0) * 1000)
         ordered, ordered_cpu = sorted(elapsed), sorted(used)
@@ -644,7 +645,7 @@ def measure(built: BuiltCache, rounds: int = 3) -> dict[str, Any]:
         out["search_max_ms"] = round(ordered[-1], 1)
         out["search_slowest"] = sorted(zip(elapsed, SEARCHES, strict=True), key=lambda x: -x[0])[:5]
         out["cpu_ms"] = cpu
-        await reader.close()
+        await readers.close()
         return out
 
     return asyncio.run(run())

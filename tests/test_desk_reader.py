@@ -1,4 +1,4 @@
-"""The desk reader on real cache files: views, order, rows, threads, customers, canned
+"""The desk readers on real cache files: views, order, rows, threads, customers, canned
 responses, search, and the derived tables its triggers keep."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine
 from app.domain import wire
 from app.models.entities import draft_id
 from app.sync import cache, search_index
-from app.sync.desk import PRIORITY_ORDER, STATUS_ORDER, DeskReader
+from app.sync.desk import DeskReaders
+from app.sync.desk.tickets import PRIORITY_ORDER, STATUS_ORDER
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.search_index import match_expression
 from bench.ui_cache import build_cache
@@ -203,13 +204,12 @@ def seed(conn: Connection) -> None:
     )
 
 
-async def with_reader(path: Path, body: Callable[[DeskReader], Awaitable[T]]) -> T:
-    reader = DeskReader(path, "a-me")
-    await reader.open()
+async def with_readers(path: Path, body: Callable[[DeskReaders], Awaitable[T]]) -> T:
+    readers = await DeskReaders.open(path, "a-me")
     try:
-        return await body(reader)
+        return await body(readers)
     finally:
-        await reader.close()
+        await readers.close()
 
 
 @pytest.fixture
@@ -225,15 +225,15 @@ def desk(tmp_path: Path) -> tuple[Path, Engine]:
 def test_builtin_views_counts_and_ids(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
-    async def body(reader: DeskReader) -> None:
-        directory = await reader.directory()
+    async def body(readers: DeskReaders) -> None:
+        directory = await readers.directory.directory()
         assert directory.me is not None
         assert directory.me.name == "Ada Lovelace"
         assert directory.my_group_ids == ("g-1",)
-        views = reader.builtin_views(directory)
+        views = readers.tickets.builtin_views(directory)
         assert [v.key for v in views] == ["mine", "unassigned", "group:g-1", "pending", "solved"]
-        counts = await reader.view_counts(views)
-        ids = {v.key: await reader.ticket_ids(v, TicketSort()) for v in views}
+        counts = await readers.tickets.view_counts(views)
+        ids = {v.key: await readers.tickets.ticket_ids(v, TicketSort()) for v in views}
         for count in counts:
             assert count.count == len(ids[count.spec.key])
         assert set(ids["mine"]) == {"t-1", "t-7"}
@@ -243,15 +243,15 @@ def test_builtin_views_counts_and_ids(desk: tuple[Path, Engine]) -> None:
         assert ids["solved"] == ["t-4"]  # t-5 was closed a month ago
         # Explicit filters: other assignee, text (subject or customer name), priorities.
         bo = ViewSpec("x", "x", assignee="a-bo")
-        assert await reader.ticket_ids(bo, TicketSort()) == ["t-6"]
+        assert await readers.tickets.ticket_ids(bo, TicketSort()) == ["t-6"]
         text = ViewSpec("x", "x", text="TURING")
-        assert await reader.ticket_ids(text, TicketSort()) == ["t-2"]
+        assert await readers.tickets.ticket_ids(text, TicketSort()) == ["t-2"]
         hostile = ViewSpec("x", "x", text="100%_\\")
-        assert await reader.ticket_ids(hostile, TicketSort()) == []
+        assert await readers.tickets.ticket_ids(hostile, TicketSort()) == []
         high = ViewSpec("x", "x", priorities=("high",), channels=("email",))
-        assert await reader.ticket_ids(high, TicketSort()) == ["t-1"]
+        assert await readers.tickets.ticket_ids(high, TicketSort()) == ["t-1"]
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def _sort_key(row: TicketRow, column: TicketColumn) -> Any:
@@ -282,12 +282,12 @@ def test_every_column_sorts_in_sql_with_a_total_order(
 ) -> None:
     built = build_cache(tmp_path / "bench.cache.db", tickets=400, messages=3000)
 
-    async def body(reader: DeskReader) -> None:
+    async def body(readers: DeskReaders) -> None:
         everything = ViewSpec("all", "All")
-        ids = await reader.ticket_ids(everything, TicketSort(column, descending))
+        ids = await readers.tickets.ticket_ids(everything, TicketSort(column, descending))
         assert len(ids) == 400
         assert len(set(ids)) == 400
-        rows = await reader.ticket_rows(ids)
+        rows = await readers.tickets.ticket_rows(ids)
         ordered = [rows[i] for i in ids]
         if column == TicketColumn.WAITING:
             waiting = [r.waiting_since for r in ordered]
@@ -301,13 +301,13 @@ def test_every_column_sorts_in_sql_with_a_total_order(
             keys = [_sort_key(r, column) for r in ordered]
             assert keys == sorted(keys, reverse=descending)
         # Ties are broken by id: asking again gives the very same order.
-        assert await reader.ticket_ids(everything, TicketSort(column, descending)) == ids
+        assert await readers.tickets.ticket_ids(everything, TicketSort(column, descending)) == ids
         if column != TicketColumn.WAITING:
             for a, b in itertools.pairwise(ordered):
                 if _sort_key(a, column) == _sort_key(b, column):
                     assert (a.id > b.id) if descending else (a.id < b.id)
 
-    asyncio.run(with_reader(built.path, body))
+    asyncio.run(with_readers(built.path, body))
 
 
 def test_rows_conversation_and_notification_messages(desk: tuple[Path, Engine]) -> None:
@@ -328,8 +328,8 @@ def test_rows_conversation_and_notification_messages(desk: tuple[Path, Engine]) 
             "m-q",
         )
 
-    async def body(reader: DeskReader) -> None:
-        rows = await reader.ticket_rows(["t-1", "t-2", "t-6", "nope"])
+    async def body(readers: DeskReaders) -> None:
+        rows = await readers.tickets.ticket_rows(["t-1", "t-2", "t-6", "nope"])
         assert set(rows) == {"t-1", "t-2", "t-6"}
         t1 = rows["t-1"]
         assert (t1.customer_name, t1.assignee_name, t1.priority) == (
@@ -345,7 +345,7 @@ def test_rows_conversation_and_notification_messages(desk: tuple[Path, Engine]) 
         assert rows["t-2"].waiting_since == NOW - timedelta(days=2)
         assert rows["t-6"].waiting_since is None
 
-        conversation = await reader.conversation("t-1")
+        conversation = await readers.conversations.conversation("t-1")
         assert conversation is not None
         assert [m.id for m in conversation.messages] == ["m-1", "m-2", "m-3", "m-4"]
         assert [m.author_name for m in conversation.messages] == [
@@ -357,26 +357,26 @@ def test_rows_conversation_and_notification_messages(desk: tuple[Path, Engine]) 
         assert conversation.draft is not None
         assert conversation.draft.body == "half a thought"
         assert conversation.pending_changes == 1
-        t2 = await reader.conversation("t-2")
+        t2 = await readers.conversations.conversation("t-2")
         assert t2 is not None
         assert t2.messages[-1].author_name == "System"
-        assert await reader.conversation("missing") is None
+        assert await readers.conversations.conversation("missing") is None
 
-        found = await reader.messages(["m-3", "m-6", "missing"])
+        found = await readers.conversations.messages(["m-3", "m-6", "missing"])
         assert set(found) == {"m-3", "m-6"}
         assert found["m-3"][0] == "t-1"
         assert found["m-3"][1].body == "Yes, still jams"
-        assert await reader.ticket_by_number(2) == "t-2"
-        assert await reader.ticket_by_number(99) is None
+        assert await readers.tickets.ticket_by_number(2) == "t-2"
+        assert await readers.tickets.ticket_by_number(99) is None
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_customer_card(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
-    async def body(reader: DeskReader) -> None:
-        card = await reader.customer("c-1")
+    async def body(readers: DeskReaders) -> None:
+        card = await readers.customers.customer("c-1")
         assert card is not None
         assert card.organization == "Acme"
         assert card.identities == (("email", "zoe@mail.test"), ("phone", "+4930123"))
@@ -384,9 +384,9 @@ def test_customer_card(desk: tuple[Path, Engine]) -> None:
         assert [t.id for t in card.open_tickets] == ["t-7", "t-6", "t-1", "t-3"]
         assert {t.id for t in card.past_tickets} == {"t-4", "t-5"}
         assert card.tickets_last_90_days == 6
-        assert await reader.customer("nobody") is None
+        assert await readers.customers.customer("nobody") is None
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_canned_visibility_editability_and_filter(desk: tuple[Path, Engine]) -> None:
@@ -418,17 +418,17 @@ def test_canned_visibility_editability_and_filter(desk: tuple[Path, Engine]) -> 
             ],
         )
 
-    async def body(reader: DeskReader) -> None:
-        items = await reader.canned()
+    async def body(readers: DeskReaders) -> None:
+        items = await readers.canned.responses()
         assert [i.id for i in items] == ["k-2", "k-6", "k-1", "k-4"]  # most used, then title
         editable = {i.id: i.editable for i in items}
         assert editable == {"k-2": False, "k-6": False, "k-1": False, "k-4": True}
-        assert [i.id for i in await reader.canned("REFUND")] == ["k-2"]
-        assert [i.id for i in await reader.canned("/by")] == ["k-4"]
-        assert [i.id for i in await reader.canned("ärger")] == ["k-6"]
-        assert [i.id for i in await reader.canned("sorry")] == ["k-6"]
+        assert [i.id for i in await readers.canned.responses("REFUND")] == ["k-2"]
+        assert [i.id for i in await readers.canned.responses("/by")] == ["k-4"]
+        assert [i.id for i in await readers.canned.responses("ärger")] == ["k-6"]
+        assert [i.id for i in await readers.canned.responses("sorry")] == ["k-6"]
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_search_snippets_mark_matches_with_control_characters_not_brackets(
@@ -442,24 +442,24 @@ def test_search_snippets_mark_matches_with_control_characters_not_brackets(
             [message("m-x", "t-2", "customer", NOW, body="[EXTERNAL] Invoice [2] is overdue")],
         )
 
-    async def body(reader: DeskReader) -> None:
-        hits = [h for h in (await reader.search("overdue")).hits if h.kind == "message"]
+    async def body(readers: DeskReaders) -> None:
+        hits = [h for h in (await readers.search.everywhere("overdue")).hits if h.kind == "message"]
         assert hits, "the message is found"
         # The brackets are the customer's text; only the matched word is marked.
         assert hits[0].snippet == "[EXTERNAL] Invoice [2] is \x02overdue\x03"
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_search_finds_tickets_customers_and_messages(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
-    async def body(reader: DeskReader) -> None:
-        by_number = await reader.search("#2")
+    async def body(readers: DeskReaders) -> None:
+        by_number = await readers.search.everywhere("#2")
         assert by_number.hits[0].kind == "ticket"
         assert by_number.hits[0].ticket_id == "t-2"
-        assert (await reader.search("2")).hits[0].ticket_id == "t-2"
-        jams = await reader.search("jams")
+        assert (await readers.search.everywhere("2")).hits[0].ticket_id == "t-2"
+        jams = await readers.search.everywhere("jams")
         kinds = [h.kind for h in jams.hits]
         assert kinds[0] == "ticket"
         assert jams.hits[0].title == "#1 Printer jams daily"
@@ -469,29 +469,29 @@ def test_search_finds_tickets_customers_and_messages(desk: tuple[Path, Engine]) 
         assert jams.elapsed_ms >= 0
         # Diacritics folded both ways, prefixes of the last word, identities.
         for query in ("muller", "Müll", "zoe@mail", "+4930123", "ZOË"):
-            hits = (await reader.search(query)).hits
+            hits = (await readers.search.everywhere(query)).hits
             assert any(h.kind == "customer" and h.customer_id == "c-1" for h in hits), query
-        refund = await reader.search("refund ord")
+        refund = await readers.search.everywhere("refund ord")
         assert [h.ticket_id for h in refund.hits if h.kind == "message"] == ["t-2"]
         assert "\x02order\x03" in refund.hits[-1].snippet
-        assert (await reader.search("printer", limit=1)).hits[0].kind == "ticket"
-        assert len((await reader.search("printer", limit=1)).hits) == 1
+        assert (await readers.search.everywhere("printer", limit=1)).hits[0].kind == "ticket"
+        assert len((await readers.search.everywhere("printer", limit=1)).hits) == 1
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_hostile_search_input_never_raises(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
-    async def body(reader: DeskReader) -> None:
+    async def body(readers: DeskReaders) -> None:
         for query in HOSTILE:
-            results = await reader.search(query)
+            results = await readers.search.everywhere(query)
             assert results.query == query
-        assert (await reader.search("")).hits == ()
-        assert (await reader.search('"*" NEAR(')).hits == ()
-        assert (await reader.search("jams", limit=0)).hits == ()
+        assert (await readers.search.everywhere("")).hits == ()
+        assert (await readers.search.everywhere('"*" NEAR(')).hits == ()
+        assert (await readers.search.everywhere("jams", limit=0)).hits == ()
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
     for query in HOSTILE:
         expression = match_expression(query)
         if expression is not None:  # every expression is valid FTS5 syntax
@@ -523,18 +523,22 @@ def test_triggers_keep_search_and_waiting_current(desk: tuple[Path, Engine]) -> 
         )
         wire.delete_many(conn, "ticket", ["t-2"])
 
-    async def body(reader: DeskReader) -> None:
-        assert not [h for h in (await reader.search("printer")).hits if h.kind == "ticket"]
-        assert (await reader.search("scanner")).hits[0].ticket_id == "t-1"
-        customers = [h for h in (await reader.search("zoe@mail")).hits if h.kind == "customer"]
+    async def body(readers: DeskReaders) -> None:
+        assert not [
+            h for h in (await readers.search.everywhere("printer")).hits if h.kind == "ticket"
+        ]
+        assert (await readers.search.everywhere("scanner")).hits[0].ticket_id == "t-1"
+        customers = [
+            h for h in (await readers.search.everywhere("zoe@mail")).hits if h.kind == "customer"
+        ]
         assert customers == []
-        assert (await reader.search("new@mail.test")).hits[0].customer_id == "c-1"
-        assert (await reader.search("refund")).hits == ()  # t-2 and its thread are gone
-        rows = await reader.ticket_rows(["t-1", "t-6"])
+        assert (await readers.search.everywhere("new@mail.test")).hits[0].customer_id == "c-1"
+        assert (await readers.search.everywhere("refund")).hits == ()  # t-2 and its thread are gone
+        rows = await readers.tickets.ticket_rows(["t-1", "t-6"])
         assert rows["t-1"].waiting_since is None  # answered now
         assert rows["t-6"].waiting_since == NOW - timedelta(hours=2)
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
     with engine.begin() as conn:
         # The agent's reply is refused: the customer is waiting again.  Then the latest
@@ -574,18 +578,18 @@ def test_rebuild_recreates_derived_tables_and_reader_is_read_only(
         assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 0
         seed(conn)
 
-    async def body(reader: DeskReader) -> None:
-        assert (await reader.search("printer")).hits[0].ticket_id == "t-1"
-        rows = await reader.ticket_rows(["t-1"])
+    async def body(readers: DeskReaders) -> None:
+        assert (await readers.search.everywhere("printer")).hits[0].ticket_id == "t-1"
+        rows = await readers.tickets.ticket_rows(["t-1"])
         assert rows["t-1"].waiting_since == NOW - timedelta(days=1)
 
         def write(conn: Connection) -> None:
             conn.exec_driver_sql("DELETE FROM tickets")
 
         with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
-            await reader._read(write)
+            await readers.pool.read(write)
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
     engine.dispose()
 
 
@@ -594,8 +598,8 @@ def test_search_index_catches_up_in_the_background_and_never_waits_long(
 ) -> None:
     path, engine = desk
 
-    async def body(reader: DeskReader) -> None:
-        await reader.index_pending()
+    async def body(readers: DeskReaders) -> None:
+        await readers.indexer.index_pending()
         with engine.begin() as conn:
             wire.upsert_many(
                 conn,
@@ -610,20 +614,19 @@ def test_search_index_catches_up_in_the_background_and_never_waits_long(
                 return search_index.pending_count(conn) == 0
 
         await eventually(indexed, timeout=10)  # no search needed: the reader's indexer ran
-        assert (await reader.search("kangaroo")).hits[0].ticket_id == "t-6"
+        assert (await readers.search.everywhere("kangaroo")).hits[0].ticket_id == "t-6"
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 def test_search_does_not_wait_for_a_long_engine_transaction(desk: tuple[Path, Engine]) -> None:
     path, _ = desk
 
     async def body() -> None:
-        # A reader whose background indexer looks only once: the rows queued below are
+        # Readers whose background indexer looks only once: the rows queued below are
         # left for the search to index.
-        reader = DeskReader(path, "a-me", index_idle_s=3600)
-        await reader.open()
-        await reader.index_pending()
+        readers = await DeskReaders.open(path, "a-me", index_idle_s=3600)
+        await readers.indexer.index_pending()
         blocker = sqlite3.connect(path, isolation_level=None, timeout=1)
         blocker.execute(
             "INSERT INTO messages (id, ticket_id, kind, author_type, body, created_at, "
@@ -634,14 +637,14 @@ def test_search_does_not_wait_for_a_long_engine_transaction(desk: tuple[Path, En
         loop = asyncio.get_running_loop()
         started = loop.time()
         # It answers from what is indexed so far instead of waiting...
-        assert (await reader.search("wombat")).hits == ()
+        assert (await readers.search.everywhere("wombat")).hits == ()
         assert loop.time() - started < 1
-        assert await reader.index_pending(wait_ms=10) is False
+        assert await readers.indexer.index_pending(wait_ms=10) is False
         blocker.execute("COMMIT")
         blocker.close()
         # ...and finds the rest once the lock is free.
-        assert (await reader.search("wombat")).hits[0].ticket_id == "t-6"
-        await reader.close()
+        assert (await readers.search.everywhere("wombat")).hits[0].ticket_id == "t-6"
+        await readers.close()
 
     asyncio.run(body())
 
@@ -667,10 +670,10 @@ def test_a_partial_search_schema_is_replaced_whole(desk: tuple[Path, Engine]) ->
         conn.exec_driver_sql("INSERT INTO fts_messages (fts_messages) VALUES ('integrity-check')")
     engine.dispose()
 
-    async def body(reader: DeskReader) -> None:
-        assert (await reader.search("jams")).hits[0].ticket_id == "t-1"
+    async def body(readers: DeskReaders) -> None:
+        assert (await readers.search.everywhere("jams")).hits[0].ticket_id == "t-1"
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))
 
 
 @given(st.text(max_size=60), st.integers(min_value=1, max_value=4))
@@ -722,8 +725,10 @@ def test_index_segments_are_merged_in_the_background_not_during_a_read(
         assert steps < 500
     assert steps > 0  # there were segments to merge
 
-    async def body(reader: DeskReader) -> None:
-        hits = [h for h in (await reader.search("number39")).hits if h.kind == "message"]
+    async def body(readers: DeskReaders) -> None:
+        hits = [
+            h for h in (await readers.search.everywhere("number39")).hits if h.kind == "message"
+        ]
         assert len(hits) == 1
 
-    asyncio.run(with_reader(path, body))
+    asyncio.run(with_readers(path, body))

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from app.models.entities import Message, Ticket
 from app.sync import protocol as p
 from app.sync import queries
-from app.sync.desk import DeskReader
+from app.sync.desk import DeskReaders
 from app.sync.desk_types import TicketSort
 from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from app.sync.observer import ConnectionState
@@ -77,13 +77,12 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             resent = await lin.resend_rejected(refused)
             assert resent > refused
             # Applied to the cache at once, queued against the version lin now has.
-            reader = DeskReader(lin.cache_path, "a-lin")
-            await reader.open()
-            conversation = await reader.conversation("t-1")
+            readers = await DeskReaders.open(lin.cache_path, "a-lin")
+            conversation = await readers.conversations.conversation("t-1")
             assert conversation is not None
             assert conversation.ticket.status == "solved"
             assert conversation.rejections == ()
-            assert await reader.rejections() == []
+            assert await readers.conversations.rejections() == []
             # The notice says which ticket the refusal and the change were on.
             assert any(
                 ch.kinds_of("t-1") >= {"rejection", "ticket"}
@@ -95,7 +94,7 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             assert len(seen.rejected) == 1  # accepted this time
             with pytest.raises(NotOnThisWorkstation, match="no longer on this workstation"):
                 await lin.resend_rejected(refused)  # it is gone
-            await reader.close()
+            await readers.close()
             await ada.close()
             await lin.close()
 
@@ -111,9 +110,8 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
                 await lin.reply("t-1", "Solved it for you.", seen_version=2)
 
             ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
-            reader = DeskReader(lin.cache_path, "a-lin")
-            await reader.open()
-            before = await reader.conversation("t-1")
+            readers = await DeskReaders.open(lin.cache_path, "a-lin")
+            before = await readers.conversations.conversation("t-1")
             assert before is not None
             failed = [m for m in before.messages if m.delivery_state == "failed"]
             assert [m.body for m in failed] == ["Solved it for you."]
@@ -122,7 +120,7 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
 
             await lin.resend_rejected(refused)
             await lin.wait_drained()
-            after = await reader.conversation("t-1")
+            after = await readers.conversations.conversation("t-1")
             assert after is not None
             mine = [m for m in after.messages if m.body == "Solved it for you."]
             assert len(mine) == 1
@@ -131,7 +129,7 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
             assert after.rejections == ()
             assert _server_bodies(store).count("Solved it for you.") == 1
             assert len(seen.rejected) == 1
-            await reader.close()
+            await readers.close()
             await ada.close()
             await lin.close()
 
@@ -153,16 +151,15 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
                 ch.kinds_of("t-1") >= {"rejection", "message"} and ch.messages_of("t-1")
                 for ch in seen.changed
             )
-            reader = DeskReader(lin.cache_path, "a-lin")
-            await reader.open()
-            conversation = await reader.conversation("t-1")
+            readers = await DeskReaders.open(lin.cache_path, "a-lin")
+            conversation = await readers.conversations.conversation("t-1")
             assert conversation is not None
             assert "Never mind." not in [m.body for m in conversation.messages]
             assert conversation.rejections == ()
             assert (await lin.read(queries.sync_status))["outbox"] == 0
             assert "Never mind." not in _server_bodies(store)
             await lin.discard_rejected(refused)  # twice: nothing left to do, no error
-            await reader.close()
+            await readers.close()
             await ada.close()
             await lin.close()
 
@@ -226,26 +223,25 @@ def test_desk_reader_follows_the_engine_as_it_syncs(tmp_path: Path) -> None:
         async with running_server(store) as server:
             ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
             lin, _ = await workstation(tmp_path, server.url, "lin@example.com")
-            reader = DeskReader(ada.cache_path, "a-ada")
-            await reader.open()
-            mine = reader.builtin_views(await reader.directory())[0]
-            assert await reader.ticket_ids(mine, TicketSort()) == ["t-1"]
-            rows = await reader.ticket_rows(["t-1"])
+            readers = await DeskReaders.open(ada.cache_path, "a-ada")
+            mine = readers.tickets.builtin_views(await readers.directory.directory())[0]
+            assert await readers.tickets.ticket_ids(mine, TicketSort()) == ["t-1"]
+            rows = await readers.tickets.ticket_rows(["t-1"])
             assert rows["t-1"].waiting_since is not None  # the customer wrote; no answer yet
 
             await lin.reply("t-1", "Platypus parts are on their way.")
 
             async def ada_has_it() -> bool:
-                hits = (await reader.search("platypus")).hits
+                hits = (await readers.search.everywhere("platypus")).hits
                 return any(h.kind == "message" and h.ticket_id == "t-1" for h in hits)
 
             await eventually(ada_has_it)
-            rows = await reader.ticket_rows(["t-1"])
+            rows = await readers.tickets.ticket_rows(["t-1"])
             assert rows["t-1"].waiting_since is None  # lin answered
-            conversation = await reader.conversation("t-1")
+            conversation = await readers.conversations.conversation("t-1")
             assert conversation is not None
             assert conversation.messages[-1].author_name == "Lin"
-            await reader.close()
+            await readers.close()
             await ada.close()
             await lin.close()
 

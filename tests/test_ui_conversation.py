@@ -280,7 +280,7 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
                 QTest.keyClicks(editor, "We have shipped it.")
 
                 async def draft_saved() -> bool:
-                    c = await ada.reader.conversation("t-1")
+                    c = await ada.conversations.conversation("t-1")
                     return (
                         c is not None
                         and c.draft is not None
@@ -305,7 +305,7 @@ def test_send_is_queued_then_sent_and_the_draft_is_gone(
                 assert editor.toPlainText() == ""
                 ada.engine.start()
                 await until(lambda: _rows(view)[1]["state"] == "sent", timeout=20)
-                conversation = await ada.reader.conversation("t-1")
+                conversation = await ada.conversations.conversation("t-1")
                 assert conversation is not None
                 assert conversation.draft is None
                 assert editor.toPlainText() == ""
@@ -355,7 +355,7 @@ def test_draft_is_restored_when_the_tab_is_reopened(
                 assert tabs.count() == 0
 
                 async def saved() -> bool:
-                    c = await ada.reader.conversation("t-2")
+                    c = await ada.conversations.conversation("t-2")
                     return c is not None and c.draft is not None
 
                 await eventually(saved)
@@ -488,7 +488,7 @@ def test_refused_changes_are_reviewed_send_anyway_edit_discard(
                 card.confirm_button.click()
                 await until(lambda: not view.review.cards)
                 assert not any(r["body"] == "My late answer" for r in _rows(view))
-                assert await ada.reader.rejections("t-1") == []
+                assert await ada.conversations.rejections("t-1") == []
 
                 # 4. "Send again" on the failed message itself (its context menu).
                 await ada.engine.stop()
@@ -814,7 +814,7 @@ def test_closing_a_popped_out_conversation_saves_its_draft_without_errors(
                 assert tabs.view("t-1") is None
 
                 async def saved() -> bool:
-                    c = await ada.reader.conversation("t-1")
+                    c = await ada.conversations.conversation("t-1")
                     return c is not None and c.draft is not None
 
                 await eventually(saved)
@@ -893,7 +893,7 @@ def test_tag_edits_keep_a_colleagues_concurrent_tag_change(
                 await until(lambda: tags_now() == ("vip", "billing", "x"))
 
                 async def lin_sees() -> bool:
-                    c = await lin.reader.conversation("t-1")
+                    c = await lin.conversations.conversation("t-1")
                     return c is not None and c.ticket.tags == ("vip", "billing", "x")
 
                 await eventually(lin_sees)
@@ -930,7 +930,7 @@ def test_send_and_set_status_keeps_a_queued_reply_out_of_the_composer_when_the_s
                 assert "not allowed" in notice
                 assert view.composer.text() == ""  # queued: never given back to send twice
                 await ada.drafts.flush("t-1")
-                conversation = await ada.reader.conversation("t-1")
+                conversation = await ada.conversations.conversation("t-1")
                 assert conversation is not None
                 assert conversation.draft is None
                 assert conversation.ticket.status != "solved"
@@ -954,7 +954,7 @@ def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
             real_discard = ada.engine.discard_rejected
 
             async def discard(mutation_id: int) -> Any:
-                c = await ada.reader.conversation("t-1")
+                c = await ada.conversations.conversation("t-1")
                 drafts_when_discarded.append(c.draft.body if c and c.draft else None)
                 return await real_discard(mutation_id)
 
@@ -1072,7 +1072,7 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
                 view = await _open(tabs, "t-1")
                 partial_reads: list[list[str]] = []
                 whole_reads: list[str] = []
-                whole = ada.reader.conversation
+                whole = ada.conversations.conversation
 
                 async def counting(ticket_id: str, only_messages: Any = None) -> Any:
                     if only_messages is not None:
@@ -1081,7 +1081,7 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
                         whole_reads.append(ticket_id)
                     return await whole(ticket_id, only_messages=only_messages)
 
-                ada.reader.conversation = counting  # type: ignore[method-assign]
+                ada.conversations.conversation = counting  # type: ignore[method-assign]
                 notices: list[ChangeNotice] = []
                 ada.entitiesChanged.connect(notices.append)
                 other = await lin.engine.reply("t-2", "Meanwhile, on another ticket")

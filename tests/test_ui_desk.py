@@ -171,7 +171,7 @@ def test_bulk_tagging_keeps_the_tags_a_row_was_not_showing(
             await ada.engine.wait_drained(10)
 
             async def tags_of(tid: str) -> tuple[str, ...]:
-                rows = await ada.reader.ticket_rows([tid])
+                rows = await ada.tickets.ticket_rows([tid])
                 return rows[tid].tags
 
             await until_async(lambda: tags_of("t-1"), ("vip", "callback"))
@@ -286,7 +286,7 @@ def test_placing_changed_tickets_gives_the_order_a_full_read_gives(
                 await lin.engine.wait_drained(10)
 
                 async def agreed() -> bool:
-                    return model._ids == await ada.reader.ticket_ids(view, sort)
+                    return model._ids == await ada.tickets.ticket_ids(view, sort)
 
                 await until_async(agreed, True)
 

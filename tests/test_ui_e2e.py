@@ -28,7 +28,7 @@ from websockets.exceptions import InvalidStatus
 
 from app.models.tables import T_MESSAGES
 from app.server.app import SwitchboardServer
-from app.sync.desk import DeskReader
+from app.sync.desk import DeskReaders
 from app.sync.engine import SyncEngine
 from app.sync.protocol import SYNC_PATH
 from app.ui.bridge import Bridge
@@ -181,7 +181,7 @@ def test_offline_reply_and_status_survive_a_restart_and_are_sent_once(
                 select(func.count()).select_from(T_MESSAGES).where(T_MESSAGES.c.body == text)
             ).scalar()
         assert sent == 1  # exactly once, though the engine restarted with it queued
-        draft = (await again.reader.conversation("t-1")).draft  # type: ignore[union-attr]
+        draft = (await again.conversations.conversation("t-1")).draft  # type: ignore[union-attr]
         assert draft is not None
         assert draft.body == "A second thought, not sent yet"
         await again.shutdown()
@@ -205,9 +205,8 @@ async def reopened_bridge(tmp: Path, url: str, token: str | None) -> Bridge:
     engine = SyncEngine(tmp / "ada.cache.db", url, token=token)
     await engine.open()
     assert engine.agent_id is not None
-    reader = DeskReader(engine.cache_path, engine.agent_id)
-    await reader.open()
-    bridge = Bridge(engine, reader)
+    readers = await DeskReaders.open(engine.cache_path, engine.agent_id)
+    bridge = Bridge(engine, readers)
     await bridge.reload_directory()
     return bridge
 
@@ -257,12 +256,11 @@ def test_killed_while_typing_the_draft_is_there_after_restart(
             # Every keystroke typed 500 ms before the kill must be in the cache.
             promised = max((n for t, n in typed if t <= killed_at - 0.5), default=0)
             assert promised > 0
-            reader = DeskReader(tmp_path / "typist.cache.db", "a-ada")
-            await reader.open()
+            readers = await DeskReaders.open(tmp_path / "typist.cache.db", "a-ada")
             try:
-                conversation = await reader.conversation("t-1")
+                conversation = await readers.conversations.conversation("t-1")
             finally:
-                await reader.close()
+                await readers.close()
             assert conversation is not None
             assert conversation.draft is not None
             from tests.ui_typist import TEXT

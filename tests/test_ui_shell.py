@@ -662,7 +662,7 @@ def test_tray_tells_of_a_customer_reply_on_a_ticket_the_agent_owns(
             notified: list[tuple[str, str, str]] = []
             tray.notified.connect(lambda *n: notified.append(n))
             await until(lambda: "t-1" in tray._mine)  # Ada's ticket, known at start
-            rows = await ada.reader.ticket_rows(["t-1", "t-2"])
+            rows = await ada.tickets.ticket_rows(["t-1", "t-2"])
             reply = MessageItem(
                 id="m-new",
                 kind="reply",
@@ -702,13 +702,13 @@ def test_tray_reads_no_messages_during_a_catch_up_and_remembers_a_bounded_number
             tray = DeskTray(ada, window, PresenceChoice(ada, settings))
             await until(lambda: "t-1" in tray._mine)
             asked: list[list[str]] = []
-            real = ada.reader.messages
+            real = ada.conversations.messages
 
             async def messages(ids: Any) -> Any:
                 asked.append(list(ids))
                 return await real(ids)
 
-            monkeypatch.setattr(ada.reader, "messages", messages)
+            monkeypatch.setattr(ada.conversations, "messages", messages)
             monkeypatch.setattr(tray_module, "SEEN_MESSAGES_MAX", 3, raising=False)
             monkeypatch.setattr(tray_module, "MESSAGE_READ_BATCH", 2, raising=False)
 

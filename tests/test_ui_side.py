@@ -573,7 +573,7 @@ async def _search(
 ) -> None:
     """Type ``query`` and wait for its results to show ``found()``.
 
-    The desk reader indexes new rows in the background and a search never waits long for
+    The desk's search indexer indexes new rows in the background and a search never waits long for
     it, so right after sign-in an answer may be partial: search again until it is whole.
     """
     shown: list[str] = []
@@ -737,7 +737,7 @@ def test_search_palette_recovers_when_the_local_search_fails(
             qtbot.addWidget(palette)
             tickets: list[str] = []
             palette.openTicket.connect(tickets.append)
-            real = ada.reader.search
+            real = ada.search.everywhere
             failing = [True]
 
             async def search(query: str, limit: int = 50) -> Any:
@@ -745,7 +745,7 @@ def test_search_palette_recovers_when_the_local_search_fails(
                     raise OSError("disk I/O error")
                 return await real(query, limit)
 
-            monkeypatch.setattr(ada.reader, "search", search)
+            monkeypatch.setattr(ada.search, "everywhere", search)
             palette.open()
             shown: list[str] = []
             palette.resultsShown.connect(shown.append)

@@ -1,6 +1,6 @@
 """Workstation UI tests: a real server, real caches, real widgets on one qasync loop.
 
-A test builds a ``Bridge`` (engine + desk reader + draft keeper) signed in to a real server
+A test builds a ``Bridge`` (engine + desk readers + draft keeper) signed in to a real server
 on 127.0.0.1 port 0, hands it to the widget under test and drives the loop with
 ``aloop.run_until_complete(body())`` (the ``aloop`` fixture is in conftest.py).
 """
@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from app.sync.desk import DeskReader
+from app.sync.desk import DeskReaders
 from app.ui.bridge import Bridge
 from tests.world import workstation
 
@@ -23,9 +23,8 @@ async def signed_in_bridge(
     """A bridge for ``email`` (password ``tests.world.PASSWORD``), online and caught up."""
     engine, _ = await workstation(tmp, server_url, email, name=name)
     assert engine.agent_id is not None
-    reader = DeskReader(engine.cache_path, engine.agent_id)
-    await reader.open()
-    bridge = Bridge(engine, reader)
+    readers = await DeskReaders.open(engine.cache_path, engine.agent_id)
+    bridge = Bridge(engine, readers)
     await bridge.reload_directory()
     return bridge
 

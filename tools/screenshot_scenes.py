@@ -108,7 +108,7 @@ async def scenes(out: Path, size: tuple[int, int], url: str) -> tuple[Bridge, De
     target = ids[3] if len(ids) > 3 else ids[0]
     on_ada = await conversation(window, target)
     await ada.engine.stop()
-    lin_row = (await lin.reader.ticket_rows([target]))[target]
+    lin_row = (await lin.tickets.ticket_rows([target]))[target]
     await lin.engine.update_ticket(target, {"status": "pending"}, seen_version=lin_row.version)
     await lin.engine.wait_drained(10)
     status = on_ada.properties.status
@@ -148,14 +148,14 @@ async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]
     """One of the agent's open tickets (not in ``skip``) of a VIP (or gold) customer with a
     history, VIPs first."""
     spec = ViewSpec(key="shots", title="", assignee="me", statuses=("open", "new"))
-    ids = await bridge.reader.ticket_ids(spec, TicketSort())
-    rows = await bridge.reader.ticket_rows(ids[:200])
+    ids = await bridge.tickets.ticket_ids(spec, TicketSort())
+    rows = await bridge.tickets.ticket_rows(ids[:200])
     for tier in tiers:
         for tid in ids[:200]:
             row = rows.get(tid)
             if tid in skip or row is None or row.customer_id is None:
                 continue
-            card = await bridge.reader.customer(row.customer_id)
+            card = await bridge.customers.customer(row.customer_id)
             if card is not None and card.tier == tier and len(card.past_tickets) > 3:
                 return tid
     return None

@@ -1,7 +1,7 @@
 """What the desk shows, as plain frozen data: the only shapes that cross into ``app/ui``.
 
-Widgets never see ORM rows or SQL: the desk reader (``app/sync/desk.py``) answers every
-question with these dataclasses, built on its own thread, and the Qt side only reads them.
+Widgets never see ORM rows or SQL: the desk's readers (``app/sync/desk/``) answer every
+question with these dataclasses, built on their own threads, and the Qt side only reads them.
 Times are timezone-aware UTC ``datetime``s; the UI converts to the agent's zone.
 """
 

@@ -49,7 +49,8 @@ class Rejected:
 
 def ticket_of(args: dict[str, Any]) -> str | None:
     """The ticket a mutation's args are about: a ticket change names it, a message names
-    it inside, a new ticket is it (the same rule as ``desk._REJECTION_TICKET`` in SQL)."""
+    it inside, a new ticket is it (the same rule as ``_REJECTION_TICKET`` in SQL, in
+    app/sync/desk/conversations.py)."""
     for holder, key in (
         (args, "ticket_id"),
         (args.get("message"), "ticket_id"),

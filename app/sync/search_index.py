@@ -9,7 +9,7 @@ triggers.  Three FTS5 tables and one small table:
   keeps the rowid and fires UPDATE triggers) and deleted, so triggers see every change.
 * ``fts_messages`` — message bodies, external content (``messages``), for the same reasons;
   this is the big one (a million bodies), so its only prefix index is for 3 characters and
-  queries read it newest rowid first with a LIMIT (see ``desk.search``).
+  queries read it newest rowid first with a LIMIT (see ``app/sync/desk/search.py``).
 * ``fts_customers`` — a customer's name and identity values (email, phone, handles), a
   regular FTS5 table keyed by the customer's rowid: its text comes from two tables, so it
   is written whole for a customer whenever either changes.
@@ -23,9 +23,9 @@ triggers.  Three FTS5 tables and one small table:
 New and changed rows reach the FTS tables through small queues (``<fts>_queue``, rowids
 only) that ``index_pending`` empties in batches, one statement per table: see
 ``_external_content_index`` for why writing FTS5 from each row's trigger is too slow for a
-catch-up.  The desk reader indexes the queues in the background, and before every search
-and every read of waiting times, so what it shows is what the cache holds (unless the
-engine holds the write lock right then: it never waits long for it).
+catch-up.  The desk's ``SearchIndexer`` indexes the queues in the background, and before
+every search and every read of waiting times, so what the desk shows is what the cache holds
+(unless the engine holds the write lock right then: it never waits long for it).
 
 The tokenizer folds case and diacritics (``unicode61 remove_diacritics 2``), so "Muller"
 finds "Müller".
@@ -253,7 +253,7 @@ def create_search_schema(conn: Connection) -> None:
     for fts in FTS_TABLES:
         # FTS5 merges its segments during an insert when enough have piled up: now and then
         # a one-message batch took 150 ms, and a read of the list waited for it.  Merging is
-        # left to merge_step, run by the desk reader in the background when idle.
+        # left to merge_step, run by the desk's search indexer in the background when idle.
         conn.exec_driver_sql(f"INSERT INTO {fts} ({fts}, rank) VALUES ('automerge', 0)")
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from app.sync.desk import DeskReader
+from app.sync.desk import DeskReaders
 from app.sync.desk_types import Directory
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
@@ -61,7 +61,11 @@ class _Observer(SyncObserver):
 
 
 class Bridge(QObject):
-    """Owns the engine, the desk reader and the draft keeper for one signed-in agent."""
+    """Owns the engine, the desk readers and the draft keeper for one signed-in agent.
+
+    Reads go through one reader per area: ``tickets`` (views and the ticket list),
+    ``conversations``, ``customers``, ``canned`` and ``search``; writes through ``engine``.
+    """
 
     connectionChanged = Signal(object)  # ConnectionStatus
     entitiesChanged = Signal(object)  # ChangeNotice: changed ids by entity, and their tickets
@@ -72,10 +76,15 @@ class Bridge(QObject):
     directoryChanged = Signal(object)  # Directory
     taskFailed = Signal(object)  # an exception no caller handled (the crash reporter listens)
 
-    def __init__(self, engine: SyncEngine, reader: DeskReader, parent: QObject | None = None):
+    def __init__(self, engine: SyncEngine, desk: DeskReaders, parent: QObject | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.reader = reader
+        self.tickets = desk.tickets
+        self.conversations = desk.conversations
+        self.customers = desk.customers
+        self.canned = desk.canned
+        self.search = desk.search
+        self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status
         self.directory = Directory(me=None, agents=(), groups=())
@@ -122,7 +131,7 @@ class Bridge(QObject):
         self.entitiesChanged.emit(notice)
 
     async def reload_directory(self) -> Directory:
-        self.directory = await self.reader.directory()
+        self.directory = await self._desk.directory.directory()
         self.directoryChanged.emit(self.directory)
         return self.directory
 
@@ -191,7 +200,7 @@ class Bridge(QObject):
         return pending
 
     async def shutdown(self) -> None:
-        """Save every draft, let started work finish, stop syncing, close both databases.
+        """Save every draft, let started work finish, stop syncing, close the databases.
 
         Work already started (a reply, a bulk change over many tickets) is waited for, not
         cancelled: cancelling a task whose write is queued for the cache thread would drop
@@ -206,7 +215,7 @@ class Bridge(QObject):
         await asyncio.gather(*pending, return_exceptions=True)
         await self.drafts.flush()  # anything typed into a composer while that work finished
         await self.engine.close()
-        await self.reader.close()
+        await self._desk.close()
 
 
 def loop_running() -> bool:

@@ -271,11 +271,11 @@ def new_engine(session: Session) -> SyncEngine:
 
 
 async def open_bridge(session: Session, parent: QObject | None = None) -> Bridge:
-    """Open the desk for a session: engine and reader on its cache, syncing started.
+    """Open the desk for a session: engine and readers on its cache, syncing started.
 
     Works offline: the desk shows the cache at once and the engine keeps reconnecting.
     """
-    from app.sync.desk import DeskReader  # imported here: only the desk needs the reader
+    from app.sync.desk import DeskReaders  # imported here: only the desk needs the readers
     from app.ui.bridge import Bridge
 
     engine = new_engine(session)
@@ -286,9 +286,8 @@ async def open_bridge(session: Session, parent: QObject | None = None) -> Bridge
             SignInProblem.CREDENTIALS, "This computer's copy is not signed in. Sign in again."
         )
     session.agent_id = engine.agent_id
-    reader = DeskReader(engine.cache_path, engine.agent_id)
-    await reader.open()
-    bridge = Bridge(engine, reader, parent)
+    desk = await DeskReaders.open(engine.cache_path, engine.agent_id)
+    bridge = Bridge(engine, desk, parent)
     engine.start()
     return bridge
 

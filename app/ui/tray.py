@@ -43,8 +43,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 # Messages already examined, so that a later change of one (its delivery state) is not news
 # again: only the most recent ones are remembered (a first sync brings a million).
 SEEN_MESSAGES_MAX = 5000
-# Messages of a live change set are read this many at a time: the desk reader is one thread,
-# and the desk's own reads go between the batches.
+# Messages of a live change set are read this many at a time: the tray shares the desk's reader
+# threads, and the desk's own reads go between the batches.
 MESSAGE_READ_BATCH = 100
 NOTIFICATION_MS = 8000
 SNIPPET_CHARS = 140
@@ -193,7 +193,7 @@ class DeskTray(QObject):
 
     async def _load_mine(self) -> None:
         async with self._lock:
-            self._mine = set(await self.bridge.reader.ticket_ids(MY_TICKETS, TicketSort()))
+            self._mine = set(await self.bridge.tickets.ticket_ids(MY_TICKETS, TicketSort()))
 
     def _entities_changed(self, notice: ChangeNotice) -> None:
         tickets, messages = notice.ids("ticket"), notice.ids("message")
@@ -205,7 +205,7 @@ class DeskTray(QObject):
 
     async def _examine(self, ticket_ids: set[str], message_ids: set[str], live: bool) -> None:
         async with self._lock:  # one change set after the other, in arrival order
-            reader = self.bridge.reader
+            conversations, tickets = self.bridge.conversations, self.bridge.tickets
             # Messages matter only live: a bootstrap or catch-up (a first sync brings a
             # million) is never news, so its messages are not read at all; nor are messages
             # already examined.
@@ -213,9 +213,11 @@ class DeskTray(QObject):
             if live:
                 wanted = sorted(m for m in message_ids if m not in self._seen_messages)
                 for start in range(0, len(wanted), MESSAGE_READ_BATCH):
-                    found.update(await reader.messages(wanted[start : start + MESSAGE_READ_BATCH]))
+                    found.update(
+                        await conversations.messages(wanted[start : start + MESSAGE_READ_BATCH])
+                    )
             needed = ticket_ids | {ticket_id for ticket_id, _ in found.values()}
-            rows = await reader.ticket_rows(sorted(needed)) if needed else {}
+            rows = await tickets.ticket_rows(sorted(needed)) if needed else {}
             me = self.bridge.agent_id
             for ticket_id in sorted(ticket_ids):
                 row = rows.get(ticket_id)

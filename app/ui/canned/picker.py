@@ -13,7 +13,7 @@ and stall every coroutine while the picker is open):
 * ``await choose(ticket_id, initial="")`` wraps the two for coroutine callers: it returns
   ``(text, unknown)`` or ``None``.
 
-Filtering runs in ``DeskReader.canned(query)`` (title, shortcut and body; most used first).
+Filtering runs in ``bridge.canned.responses(query)`` (title, shortcut and body; most used first).
 Inserting also queues ``canned.use``, so the most used responses rise to the top for everyone.
 New…, Edit… and Delete open the ``CannedEditor`` or queue ``canned.delete``; the list follows
 the server's answer (``entitiesChanged`` naming ``canned_response``).
@@ -306,11 +306,11 @@ class CannedPicker(QDialog):
     # ---- reading -------------------------------------------------------------------------
 
     async def _read_context(self, ticket_id: str) -> dict[str, str]:
-        reader = self._bridge.reader
-        conversation: Conversation | None = await reader.conversation(ticket_id)
+        bridge = self._bridge
+        conversation: Conversation | None = await bridge.conversations.conversation(ticket_id)
         customer: CustomerCard | None = None
         if conversation is not None and conversation.ticket.customer_id:
-            customer = await reader.customer(conversation.ticket.customer_id)
+            customer = await bridge.customers.customer(conversation.ticket.customer_id)
         return placeholders.placeholder_context(conversation, customer, self._bridge.directory.me)
 
     def _context_ready(self, generation: int, context: dict[str, str]) -> None:
@@ -332,7 +332,7 @@ class CannedPicker(QDialog):
         generation = self._list_generation
         query = self.search_edit.text()
         self._bridge.run(
-            self._bridge.reader.canned(query),
+            self._bridge.canned.responses(query),
             on_result=lambda items: self._show_items(generation, items),
         )
 

@@ -1,7 +1,7 @@
 """One open conversation: header, collision banner, properties, refusals to review, the
 thread and the composer — everything a tab (or a popped-out window) shows for one ticket.
 
-The view reads its ticket through ``bridge.reader.conversation`` (off the UI thread) and
+The view reads its ticket through ``bridge.conversations.conversation`` (off the UI thread) and
 re-reads it when a change names the ticket, one of its messages, or — for the visible view —
 a draft or a message it does not know yet (a new message names only its own id and the
 ticket).  Reads are coalesced: at most one in flight, and one more if something changed
@@ -214,7 +214,7 @@ class ConversationView(QWidget):
         if only_messages is not None and shown is not None and len(only_messages) <= PATCH_AT_MOST:
             coro = self._read_patched(shown, only_messages)
         else:
-            coro = self.bridge.reader.conversation(self.ticket_id)
+            coro = self.bridge.conversations.conversation(self.ticket_id)
         self.bridge.run(
             coro,
             on_result=lambda c: self._loaded(c, read),
@@ -226,7 +226,7 @@ class ConversationView(QWidget):
     ) -> Conversation | None:
         """The conversation as ``shown`` with the named messages read again: new ones join
         in thread order, changed ones are replaced, ones gone from the cache go."""
-        fresh = await self.bridge.reader.conversation(
+        fresh = await self.bridge.conversations.conversation(
             self.ticket_id, only_messages=sorted(message_ids)
         )
         if fresh is None:
@@ -275,7 +275,7 @@ class ConversationView(QWidget):
             )
             if not self._customer_name and ticket.customer_id:
                 self.bridge.run(
-                    self.bridge.reader.customer(ticket.customer_id),
+                    self.bridge.customers.customer(ticket.customer_id),
                     on_result=self._customer_loaded,
                 )
         self._show_header(ticket)
@@ -526,7 +526,7 @@ class ConversationView(QWidget):
         self._update_title()
 
     async def _keep_in_draft(self, text: str, kind: str) -> None:
-        conversation = await self.bridge.reader.conversation(self.ticket_id)
+        conversation = await self.bridge.conversations.conversation(self.ticket_id)
         stored = conversation.draft.body if conversation and conversation.draft else ""
         combined = text if not stored.strip() else f"{stored.rstrip()}\n\n{text}"
         await self.bridge.engine.save_draft(self.ticket_id, combined, kind)

@@ -2,10 +2,10 @@
 
 It follows the current conversation: the window calls ``show_customer(customer_id)`` when the
 current tab changes (``None`` when no tab is open).  Everything shown comes from one
-``DeskReader.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it (a moment
-later, once for a burst, so the ticket list and the open thread read first) whenever
+``bridge.customers.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it (a
+moment later, once for a burst, so the ticket list and the open thread read first) whenever
 ``Bridge.entitiesChanged`` names the customer, an organization or any ticket — the read is a
-few indexed queries on the reader's own thread, so being generous about when to re-read is
+few indexed queries on a reader thread, so being generous about when to re-read is
 cheaper than being clever about which ticket belongs to whom (a ticket row does not say
 whose customer it is in the notice, and a new ticket of this customer is not in the card).
 """
@@ -381,7 +381,9 @@ class CustomerPanel(QWidget):
             self._loading = False
             self._bridge.taskFailed.emit(exc)  # a reader failure is a bug: the crash reporter
 
-        self._bridge.run(self._bridge.reader.customer(customer_id), on_result=done, on_error=failed)
+        self._bridge.run(
+            self._bridge.customers.customer(customer_id), on_result=done, on_error=failed
+        )
 
     # ---- showing ------------------------------------------------------------------------
 

@@ -184,9 +184,9 @@ class RefusalsDialog(QDialog):
         self._bridge.run(self._read())
 
     async def _read(self) -> None:
-        rows = await self._bridge.reader.rejections()
+        rows = await self._bridge.conversations.rejections()
         ids = [r.ticket_id for r in rows if r.ticket_id]
-        found = await self._bridge.reader.ticket_rows(ids) if ids else {}
+        found = await self._bridge.tickets.ticket_rows(ids) if ids else {}
         numbers = {
             tid: (f"#{t.number} {t.subject}" if t.number is not None else t.subject)
             for tid, t in found.items()
@@ -256,6 +256,6 @@ class RefusalsButton(QToolButton):
         self._bridge.run(self._recount())
 
     async def _recount(self) -> None:
-        self.count = len(await self._bridge.reader.rejections())
+        self.count = len(await self._bridge.conversations.rejections())
         self.setText(f"{self.count} refused")
         self.setVisible(self.count > 0)

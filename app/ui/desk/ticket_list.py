@@ -1,7 +1,7 @@
 """The ticket list: a lazily filled table over one view, updated in place as changes arrive.
 
-The model holds the view's whole ordered list of ticket ids (``DeskReader.ticket_ids``: the
-filter and the sort run in SQL) and the rows of only the pages someone looked at.  ``data()``
+The model holds the view's whole ordered list of ticket ids (``bridge.tickets.ticket_ids``:
+the filter and the sort run in SQL) and the rows of only the pages someone looked at.  ``data()``
 never waits: a row not loaded yet shows as loading and its page is fetched on the reader
 thread; the view asks for the pages around what is on screen before they are needed.
 
@@ -153,7 +153,7 @@ class TicketListModel(QAbstractTableModel):
             self._sort = sort
         self._generation += 1
         generation = self._generation
-        ids = await self._bridge.reader.ticket_ids(spec, self._sort)
+        ids = await self._bridge.tickets.ticket_ids(spec, self._sort)
         if generation != self._generation:
             return
         self.beginResetModel()
@@ -317,7 +317,7 @@ class TicketListModel(QAbstractTableModel):
             ids = self._ids[page * PAGE : (page + 1) * PAGE]
             if not ids:
                 return
-            rows = await self._bridge.reader.ticket_rows(ids)
+            rows = await self._bridge.tickets.ticket_rows(ids)
             if generation != self._generation:
                 return
             self._rows.update(rows)
@@ -379,7 +379,7 @@ class TicketListModel(QAbstractTableModel):
             order, in_view = ids
             # every changed ticket still in the view: its row shows new values, or joins
             wanted = [t for t in changed if t in in_view]
-            rows = await self._bridge.reader.ticket_rows(wanted) if wanted else {}
+            rows = await self._bridge.tickets.ticket_rows(wanted) if wanted else {}
             if generation != self._generation:
                 return
             self._rows.update(rows)
@@ -400,7 +400,7 @@ class TicketListModel(QAbstractTableModel):
         """
         generation = self._generation
         if len(self._ids) >= PLACE_FROM and 0 < len(changed) <= PLACE_AT_MOST:
-            placed = await self._bridge.reader.ticket_places(spec, self._sort, list(changed))
+            placed = await self._bridge.tickets.ticket_places(spec, self._sort, list(changed))
             if generation != self._generation:
                 return None
             if placed is not None:
@@ -413,7 +413,7 @@ class TicketListModel(QAbstractTableModel):
                 if len(order) == total:
                     return order, {t for t, p in places.items() if p is not None}
                 # Otherwise a change we have not heard of yet moved other tickets: re-read.
-        order = await self._bridge.reader.ticket_ids(spec, self._sort)
+        order = await self._bridge.tickets.ticket_ids(spec, self._sort)
         if generation != self._generation:
             return None
         in_view = set(order)

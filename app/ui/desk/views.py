@@ -1,6 +1,6 @@
 """The views panel: the agent's queues with live counts, and the filters they save.
 
-Built-in views come from ``DeskReader.builtin_views`` (My open tickets, Unassigned in my
+Built-in views come from ``bridge.tickets.builtin_views`` (My open tickets, Unassigned in my
 groups, each group's queue, Pending, Recently solved); saved filters are the agent's own,
 kept in ``QSettings`` per server and account.  Counts are re-read — all views in one read
 transaction — shortly after tickets change, at most a few times a second.
@@ -232,13 +232,13 @@ class ViewsPanel(QWidget):
         bridge.directoryChanged.connect(lambda _d: self.refresh())
 
     def specs(self) -> list[ViewSpec]:
-        return [*self._bridge.reader.builtin_views(self._bridge.directory), *self._saved.load()]
+        return [*self._bridge.tickets.builtin_views(self._bridge.directory), *self._saved.load()]
 
     def refresh(self) -> None:
         self._bridge.run(self._reload())
 
     async def _reload(self) -> None:
-        counts = await self._bridge.reader.view_counts(self.specs())
+        counts = await self._bridge.tickets.view_counts(self.specs())
         current = self.current_key()
         self.model.set_views(counts)
         if current is not None and self.current_key() != current:

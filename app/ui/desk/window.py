@@ -234,7 +234,7 @@ class DeskWindow(QMainWindow):
             self._follow_customer(view.conversation.ticket.customer_id)
             return
         self.bridge.run(  # the tab is still reading its ticket
-            self.bridge.reader.conversation(ticket_id),
+            self.bridge.conversations.conversation(ticket_id),
             on_result=lambda c: self._follow_customer(c.ticket.customer_id if c else None),
         )
 

@@ -1,7 +1,7 @@
 """Search everywhere: the Ctrl+K palette.
 
 The window binds Ctrl+K to ``SearchPalette.open()``.  Typing searches the local cache
-(``DeskReader.search``: FTS5 over tickets, customers and messages) 80 ms after the last key;
+(``bridge.search.everywhere``: FTS5 over tickets, customers and messages) 80 ms after the last key;
 each search carries a generation number, so a slow answer to an old query never replaces the
 answer to a newer one.  Results are grouped under Tickets, Customers and Messages, with the
 matched words in bold.  Snippets are customer-written text: they are HTML-escaped before the
@@ -60,7 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.desk import MATCH_END, MATCH_START
+from app.sync.desk.search import MATCH_END, MATCH_START
 from app.sync.desk_types import SearchHit, SearchResults
 from app.sync.engine import KnownError, RequestFailed
 from app.sync.notice import ChangeNotice
@@ -459,7 +459,7 @@ class SearchPalette(QDialog):
             return
         self._searching = True
         self._bridge.run(
-            self._bridge.reader.search(query, LOCAL_LIMIT),
+            self._bridge.search.everywhere(query, LOCAL_LIMIT),
             on_result=lambda results: self._show_results(generation, query, results),
             on_error=lambda exc: self._search_failed(generation, query, exc),
         )
