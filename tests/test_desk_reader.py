@@ -3,6 +3,7 @@ responses, search, and the derived tables its triggers keep."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import sqlite3
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from app.domain import wire
 from app.models.entities import draft_id
@@ -566,9 +568,7 @@ def test_triggers_keep_search_and_waiting_current(desk: tuple[Path, Engine]) -> 
     assert after_delete[1] is None  # m-2, the agent's reply, came after m-1
 
 
-def test_rebuild_recreates_derived_tables_and_reader_is_read_only(
-    desk: tuple[Path, Engine],
-) -> None:
+def test_rebuild_recreates_derived_tables(desk: tuple[Path, Engine]) -> None:
     path, engine = desk
     with engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA user_version=2")
@@ -583,14 +583,83 @@ def test_rebuild_recreates_derived_tables_and_reader_is_read_only(
         rows = await readers.tickets.ticket_rows(["t-1"])
         assert rows["t-1"].waiting_since == NOW - timedelta(days=1)
 
-        def write(conn: Connection) -> None:
-            conn.exec_driver_sql("DELETE FROM tickets")
-
-        with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
-            await readers.pool.read(write)
-
     asyncio.run(with_readers(path, body))
     engine.dispose()
+
+
+WRITES = (
+    "DELETE FROM tickets",
+    "UPDATE tickets SET subject = 'scribbled'",
+    "INSERT INTO fts_messages_queue (rid) VALUES (424242)",
+    "INSERT INTO fts_messages (fts_messages) VALUES ('optimize')",
+    "CREATE TABLE scribbles (x)",
+    "DROP TABLE ticket_activity",
+    "PRAGMA user_version=99",
+)
+
+
+def test_readers_cannot_write(desk: tuple[Path, Engine]) -> None:
+    """Every reader runs on the pool's connections, and those refuse every kind of write,
+    on both reader threads; the indexer, beside them, still writes."""
+    path, engine = desk
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql("SELECT count(*), max(subject) FROM tickets").one()
+        version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+
+    async def body(readers: DeskReaders) -> None:
+        def attempt(statement: str) -> Callable[[Connection], object]:
+            return lambda conn: conn.exec_driver_sql(statement)
+
+        # Several at once, so both reader threads' connections are asked.
+        tries = [readers.pool.read(attempt(sql)) for sql in WRITES for _ in range(2)]
+        refused = await asyncio.gather(*tries, return_exceptions=True)
+        for sql, error in zip([sql for sql in WRITES for _ in range(2)], refused, strict=True):
+            assert isinstance(error, OperationalError), sql
+            assert "readonly" in str(error), sql
+        # The indexer writes on a connection of its own.
+        with engine.begin() as conn:
+            wire.upsert_many(conn, "message", [message("m-new", "t-6", "customer", NOW)])
+        assert await readers.indexer.index_pending() is True
+
+    asyncio.run(with_readers(path, body))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*), max(subject) FROM tickets").one() == before
+        assert conn.exec_driver_sql("PRAGMA user_version").scalar() == version
+        assert search_index.pending_count(conn) == 0
+    engine.dispose()
+
+
+def test_only_the_indexer_holds_the_tools_to_write() -> None:
+    """The readers' modules never import what writes (the write-transaction options, an
+    engine of their own, the search index's writers): they read through the pool."""
+    writers = {
+        "app.models.sqlite.WRITE",
+        "app.models.sqlite.sqlite_engine",
+        *(
+            f"app.sync.search_index.{name}"
+            for name in (
+                "index_pending",
+                "merge_step",
+                "rebuild_search",
+                "create_search_schema",
+                "drop_search_schema",
+            )
+        ),
+    }
+    package = Path(__file__).resolve().parent.parent / "app" / "sync" / "desk"
+    checked = []
+    for module in sorted(package.glob("*.py")):
+        if module.name in ("indexer.py", "pool.py"):
+            continue  # the writer itself, and the pool that opens the read-only connections
+        imported = {
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(ast.parse(module.read_text("utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module
+            for alias in node.names
+        }
+        assert not imported & writers, module.name
+        checked.append(module.name)
+    assert {"tickets.py", "conversations.py", "search.py", "canned.py"} <= set(checked)
 
 
 def test_search_index_catches_up_in_the_background_and_never_waits_long(
