@@ -322,7 +322,7 @@ async def sign_out(
 ) -> SignOutResult:
     """End the session on the server (best effort), forget the token, close the desk.
 
-    ``target``: the desk's bridge (drafts are saved and the reader closed too) or a bare
+    ``target``: the desk's bridge (drafts are saved and the readers closed too) or a bare
     engine.  ``session``: whose keychain entry to delete (default: the saved profile).
     ``delete_cache``: also delete this computer's copy of the tickets — refused with
     ``UnsentChanges`` while changes wait to be sent, unless ``discard_unsent`` (the agent
