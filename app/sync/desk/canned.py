@@ -16,8 +16,8 @@ def may_edit_canned(scope: str, owner_id: str | None, *, agent_id: str, lead: bo
     """Whether the agent may edit a canned response they can see: their own personal ones,
     and shared or group ones if they ``lead`` (a supervisor or an admin).
 
-    The workstation's copy of the server's rule (``can_edit_canned`` in app/server/access.py),
-    and not the same: the server also lets a group's members edit its group responses.
+    The workstation's own copy of the rule the server enforces (``may_edit`` in
+    app/domain/canned.py): while it is a copy, a change there must be made here too.
     """
     if scope == "personal":
         return owner_id == agent_id
