@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from app.models.enums import Role
+from app.domain.canned import CANNED, may_edit
+from app.domain.sight import Viewer
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.sql import folded
 from app.sync.desk_types import CannedItem
-
-
-# TODO(domain): use the domain's rule
-def may_edit_canned(scope: str, owner_id: str | None, *, agent_id: str, lead: bool) -> bool:
-    """Whether the agent may edit a canned response they can see: their own personal ones,
-    and shared or group ones if they ``lead`` (a supervisor or an admin).
-
-    The workstation's own copy of the rule the server enforces (``may_edit`` in
-    app/domain/canned.py): while it is a copy, a change there must be made here too.
-    """
-    if scope == "personal":
-        return owner_id == agent_id
-    return lead
 
 
 class CannedReader:
@@ -35,8 +23,10 @@ class CannedReader:
         """Canned responses this agent may use, matching ``query`` (title, shortcut or body,
         ignoring case and accents), most used first, then by title.
 
-        Visible: shared ones, those of the agent's groups (every group's for supervisors and
-        admins) and the agent's own personal ones.  Editable: see ``may_edit_canned``.
+        Which the agent sees and which they may edit are the domain's rules, the ones the
+        server enforces (`app.domain.canned`): shared ones, those of the agent's groups (every
+        group's for supervisors and admins) and their own personal ones; editable, their
+        personal ones, and the others for supervisors and admins.
         """
         needle = folded(query.strip())
 
@@ -44,29 +34,23 @@ class CannedReader:
             role = conn.exec_driver_sql(
                 "SELECT role FROM agents WHERE id = ?", (self.agent_id,)
             ).scalar()
-            lead = role in (Role.SUPERVISOR, Role.ADMIN)
-            groups = set(
-                conn.exec_driver_sql(
-                    "SELECT group_id FROM group_memberships WHERE agent_id = ?", (self.agent_id,)
-                ).scalars()
-            )
+            groups = conn.exec_driver_sql(
+                "SELECT group_id FROM group_memberships WHERE agent_id = ?", (self.agent_id,)
+            ).scalars()
+            viewer = Viewer(self.agent_id, role or "agent", frozenset(groups), 0)
             out = []
             rows = conn.exec_driver_sql(
                 "SELECT id, title, shortcut, body, scope, group_id, owner_id, usage_count "
                 "FROM canned_responses"
             )
             for r in rows:
-                scope, group_id, owner_id = r[4], r[5], r[6]
-                if scope == "personal" and owner_id != self.agent_id:
-                    continue
-                if scope == "group" and not lead and group_id not in groups:
+                row = {"scope": r[4], "group_id": r[5], "owner_id": r[6]}
+                if not CANNED.sight.allows(viewer, row):
                     continue
                 if needle and not any(needle in folded(r[i] or "") for i in (1, 2, 3)):
                     continue
-                editable = may_edit_canned(scope, owner_id, agent_id=self.agent_id, lead=lead)
-                out.append(
-                    CannedItem(r[0], r[1], r[2], r[3], scope, group_id, owner_id, r[7], editable)
-                )
+                editable = may_edit(viewer, row)
+                out.append(CannedItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], editable))
             # Titles sort as people read them ("Ärger" with the A's); SQLite's NOCASE only
             # folds ASCII, and the list is small.
             out.sort(key=lambda i: (-i.usage_count, folded(i.title), i.id))
