@@ -31,6 +31,7 @@ from app.server import auth, notify, replication, store
 from app.server.connection import AgentConnection
 from app.server.hub import Hub
 from app.server.notify import CommitListener
+from app.server.quotas import AgentQuotas
 from app.server.writer import StoreWriter
 from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH
 
@@ -63,6 +64,7 @@ class SwitchboardServer:
         *,
         window_days: int = replication.DEFAULT_WINDOW_DAYS,
         ssl_context: ssl.SSLContext | None = None,
+        quotas: AgentQuotas | None = None,
     ) -> None:
         self.engine = engine
         self.window_days = window_days
@@ -75,6 +77,7 @@ class SwitchboardServer:
         self._look = asyncio.Event()  # someone else committed: read the log's head now
         self.commit_listener: CommitListener | None = None
         self.throttle = auth.LoginThrottle()
+        self.quotas = quotas or AgentQuotas()
         self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
         self._server: Server | None = None
         self._poller: asyncio.Task[None] | None = None

@@ -139,6 +139,20 @@ def decide(conn: Connection, sub: Submission, logged: list[dict[str, Any]]) -> d
     return ack_frame(sub.mutation_id, tx.logged[-1]["seq"] if tx.logged else None, result)
 
 
+def unparsable(sub: Submission) -> dict[str, Any] | None:
+    """The ``reject`` of a submission whose name is unknown or whose arguments are invalid;
+    None if they parse.
+
+    Such a refusal depends on the frame alone, so it is not stored (an attack run left
+    382,028 of them): a replay of the same frame is refused the same way again.
+    """
+    try:
+        DOMAIN.parse(sub.name, sub.args)
+    except ProtocolError as exc:
+        return refusal_frame(sub.mutation_id, exc)
+    return None
+
+
 class KeyLedger:
     """The answers given to server writers' keyed submissions, inside one transaction."""
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -28,7 +29,9 @@ from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.server.devices import DeviceLedger
+from app.server.fairness import FairQueue
 from app.server.message_batch import MessageRun
+from app.server.quotas import QUEUED_PER_AGENT
 from app.server.submit import (
     KeyLedger,
     Submission,
@@ -36,6 +39,7 @@ from app.server.submit import (
     decide,
     decide_keyed,
     serialise_log,
+    unparsable,
 )
 from app.sync import protocol as p
 
@@ -64,7 +68,8 @@ class StoreWriter:
         )
         self._on_commit = on_commit
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
-        self._queue: asyncio.Queue[Submission] = asyncio.Queue()
+        # Per writer, each bounded, with a fair share of every batch (fairness.py).
+        self._queue = FairQueue(QUEUED_PER_AGENT)
         self._task: asyncio.Task[None] | None = None
         # Devices whose mutation failed to commit: nothing later from them may be applied
         # before they reconnect and resend in order, or the failed one would be skipped.
@@ -113,6 +118,15 @@ class StoreWriter:
         self._queue.put_nowait(req)
         return req.future
 
+    def queued(self, agent_id: str) -> int:
+        """How many of the agent's submissions wait for the writer."""
+        return self._queue.queued(agent_id)
+
+    async def room_for(self, agent_id: str) -> None:
+        """Return once the agent's queue is below its bound (`QUEUED_PER_AGENT`): a connection
+        awaits this before reading its next frame, so a flood waits in the sender's socket."""
+        await self._queue.room(agent_id)
+
     async def submit(
         self, actor: Actor, name: str, args: dict[str, Any], *, key: str | None = None
     ) -> dict[str, Any]:
@@ -144,9 +158,7 @@ class StoreWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._queue.take(MAX_BATCH)
             refused, batch = _partition(batch, self._must_refuse)
             for req in refused:
                 _fail(req)
@@ -267,7 +279,7 @@ def answer_alone(
     if workstation is None:
         return decide_keyed(conn, req, keys, logged)
     if not ledger.is_new(workstation, req.mutation_id):
-        return ledger.replayed(conn, workstation, req.mutation_id)
+        return ledger.replayed(conn, workstation, req.mutation_id, partial(unparsable, req))
     ledger.claim(workstation, req.mutation_id)
     return _decide_workstation(conn, req, ledger, logged)
 
@@ -277,7 +289,8 @@ def _decide_workstation(
 ) -> dict[str, Any]:
     """Decide a workstation's submission and keep its answer for a replay."""
     frame = decide(conn, req, logged)
-    ledger.record(req.workstation_id or "", req.mutation_id, frame)
+    if frame.get("code") != p.ErrorCode.INVALID_MUTATION or unparsable(req) is None:
+        ledger.record(req.workstation_id or "", req.mutation_id, frame)
     return frame
 
 

@@ -94,6 +94,8 @@ class SyncEngine:
         self._bootstrap_seen: dict[str, set[str]] | None = None
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # Seconds the server asked us to wait before sending again (a rate_limited refusal).
+        self._retry_after = 0.0
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -253,6 +255,7 @@ class SyncEngine:
                 return
             delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # jitter: a server restart must not be stampeded
+            delay, self._retry_after = max(delay, self._retry_after), 0.0
             outbox = await self.read(cache.outbox_count)
             self._set_status(ConnectionState.RECONNECTING, detail, retry_in=delay, outbox=outbox)
             self._wake.clear()
@@ -438,6 +441,10 @@ class SyncEngine:
         if answers[0]["type"] == "reject" and answers[0].get("transient"):
             # Not stored by the server: reconnecting resends it under the same id.  (A
             # transient reject always comes alone: see frames.run_key.)
+            # Over our rate (rate_limited): reconnect no sooner than the server asked.
+            details = answers[0].get("details")
+            if isinstance(details, dict) and isinstance(details.get("retry_after"), int | float):
+                self._retry_after = float(details["retry_after"])
             log.warning(
                 "server could not store mutation %s; reconnecting", answers[0]["mutation_id"]
             )

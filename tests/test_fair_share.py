@@ -1,0 +1,294 @@
+"""Issue 8, an attack run: one agent must not be able to take the server from the others.
+
+Fair share of the writer, bounded queues, per-agent rate limits and storage quotas (a flood
+of mutations); password checks off the reader pool (a sign-in flood); a disable that stops an
+agent's mutations at once, from the protocol and from the command line while that agent
+writes flat out (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from app.domain import drafts
+from app.domain.mutation import workstation_actor
+from app.models.tables import T_DEVICES, T_MESSAGES, T_RESULTS
+from app.server import replication
+from app.server.app import SwitchboardServer
+from app.server.devices import register_device
+from app.server.quotas import QUEUED_PER_AGENT, AgentQuotas
+from app.server.submit import Submission, submit_now
+from app.server.writer import MAX_BATCH, StoreWriter
+from app.sync.engine import SyncEngine
+from app.sync.protocol import SYNC_PATH
+from tests.test_bad_input import (
+    mutation_frame,
+    next_frame,
+    open_ws,
+    say_hello,
+    send,
+    sign_in,
+)
+from tests.world import PASSWORD, eventually, make_store, running_server
+
+Frame = dict[str, Any]
+TIMEOUT = 20.0
+UNLIMITED = AgentQuotas(per_s=1e9, burst=1e9, bytes_per_s=1e12, bytes_burst=1e12)
+
+
+def note(ticket_id: str = "t-1", body: str = "internal note") -> dict[str, Any]:
+    message = {"id": uuid.uuid4().hex, "ticket_id": ticket_id, "kind": "note", "body": body}
+    return {"message": message}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+    yield engine
+    engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def writer_with_devices(store: Engine, devices: dict[str, str]) -> AsyncIterator[StoreWriter]:
+    """A started StoreWriter (no server) with these devices registered to these agents."""
+    writer = StoreWriter(store, lambda rows: None)
+    writer.start()
+    try:
+        for device, agent in devices.items():
+            await writer.run(
+                partial(register_device, device_id=device, agent_id=agent, acked_through=0)
+            )
+        yield writer
+    finally:
+        await writer.stop()
+
+
+def submission(
+    store: Engine, agent: str, device: str, mutation_id: int, name: str, args: Any
+) -> Submission:
+    with store.connect() as conn:
+        viewer = replication.load_viewer(conn, agent)
+    assert viewer is not None
+    actor = workstation_actor(viewer)
+    return Submission(actor, name, args, workstation_id=device, mutation_id=mutation_id)
+
+
+@contextlib.asynccontextmanager
+async def writer_held(server: SwitchboardServer) -> AsyncIterator[threading.Event]:
+    """The server's writer thread blocked (inside a transaction) until the event is set."""
+    release = threading.Event()
+    held = asyncio.get_running_loop().create_task(server.writer.run(lambda c: release.wait(30)))
+    try:
+        yield release
+    finally:
+        release.set()
+        await held
+
+
+@contextlib.asynccontextmanager
+async def synced(server: SwitchboardServer, email: str) -> AsyncIterator[ClientConnection]:
+    """A raw connection signed in as ``email``, past hello and caught up."""
+    async with open_ws(server.url + SYNC_PATH) as ws:
+        await sign_in(ws, email)
+        await say_hello(ws)
+        yield ws
+
+
+class Answers:
+    """Every frame a raw connection receives, in order, read by a task."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[Frame] = []
+        self.arrived = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                self.frames.append(json.loads(raw))
+                self.arrived.set()
+
+    def of(self, *types: str) -> list[Frame]:
+        return [f for f in self.frames if f["type"] in types]
+
+    async def until(self, check: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while not check():
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+# ---- 4. fair share, bounded queues, rate limits, storage quotas -----------------------------
+
+
+def test_a_colleague_is_not_put_behind_a_flooding_agents_backlog(store: Engine) -> None:
+    async def scenario() -> None:
+        async with writer_with_devices(store, {"d-ada": "a-ada", "d-lin": "a-lin"}) as writer:
+            flood = [
+                writer.enqueue(submission(store, "a-ada", "d-ada", i, "message.add", note()))
+                for i in range(1, MAX_BATCH + 101)
+            ]
+            colleague = writer.enqueue(
+                submission(store, "a-lin", "d-lin", 1, "message.add", note())
+            )
+            assert (await colleague)["type"] == "ack"
+            # Answered with the first batch, while most of the flood before it still waits.
+            assert sum(f.done() for f in flood) < MAX_BATCH
+            assert all(a["type"] == "ack" for a in await asyncio.gather(*flood))
+
+    asyncio.run(scenario())
+
+
+def test_a_flooding_connection_is_not_read_while_its_agent_queue_is_full(store: Engine) -> None:
+    flood = QUEUED_PER_AGENT + 100
+
+    async def scenario() -> None:
+        async with (
+            running_server(store, quotas=UNLIMITED) as server,
+            synced(server, "ada@example.com") as ws,
+            synced(server, "lin@example.com") as colleague,
+        ):
+            answers = Answers(ws)
+            async with writer_held(server) as release:
+                for i in range(1, flood + 1):
+                    await send(ws, mutation_frame(i, "message.add", note()))
+                await send(ws, {"type": "search", "request_id": "r-1", "query": "Ticket"})
+
+                async def full() -> bool:
+                    return server.writer.queued("a-ada") >= QUEUED_PER_AGENT or bool(answers.frames)
+
+                await eventually(full)
+                # A colleague is served meanwhile (and the server's loop has gone round).
+                await send(colleague, {"type": "search", "request_id": "r", "query": "1"})
+                await next_frame(colleague, "search_results")
+                # The flood stopped at the bound; the search behind it is not even read.
+                assert server.writer.queued("a-ada") == QUEUED_PER_AGENT
+                assert answers.of("search_results") == []
+                release.set()
+            await answers.until(lambda: len(answers.of("ack", "search_results")) > flood)
+            answers.task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_over_its_rate_an_agent_is_refused_in_order_transiently_and_nothing_is_kept(
+    store: Engine,
+) -> None:
+    async def scenario() -> None:
+        quotas = AgentQuotas(per_s=0.01, burst=3)
+        async with (
+            running_server(store, quotas=quotas) as server,
+            synced(server, "ada@example.com") as ws,
+        ):
+            answers = Answers(ws)
+            for i in range(1, 7):
+                await send(ws, mutation_frame(i, "message.add", note()))
+            await answers.until(lambda: len(answers.of("ack", "reject")) == 4)
+            got = answers.of("ack", "reject")
+            assert [a["mutation_id"] for a in got] == [1, 2, 3, 4]  # the ack before the refusal
+            assert [a["type"] for a in got[:3]] == ["ack"] * 3
+            refused = got[3]
+            assert (refused["code"], refused["transient"]) == ("rate_limited", True)
+            assert refused["details"]["retry_after"] == 100  # one mutation at 0.01/s
+            # Nothing more is read from this connection until then: 5 and 6 wait unread.
+            await send(ws, {"type": "search", "request_id": "r", "query": "1"})
+            async with synced(server, "lin@example.com") as colleague:
+                await send(colleague, {"type": "search", "request_id": "r", "query": "1"})
+                await next_frame(colleague, "search_results")
+            assert answers.of("ack", "reject", "search_results") == got
+            answers.task.cancel()
+        with store.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(T_RESULTS)).scalar() == 3
+            assert conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar() == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_workstation_over_its_rate_backs_off_and_loses_nothing(
+    store: Engine, tmp_path: Path
+) -> None:
+    notes = 14
+
+    async def scenario() -> None:
+        quotas = AgentQuotas(per_s=8, burst=6)
+        async with running_server(store, quotas=quotas) as server:
+            engine = SyncEngine(tmp_path / "ada.cache.db", server.url)
+            await engine.open()
+            await engine.login("ada@example.com", PASSWORD)
+            engine.start()
+            try:
+                await engine.wait_online(TIMEOUT)
+                for i in range(notes):
+                    await engine.reply("t-1", f"steady note {i}", kind="note")
+                await engine.wait_drained(TIMEOUT)
+                assert await engine.rejections() == []
+            finally:
+                await engine.close()
+            assert quotas.refused > 0, "the rate limit was never reached: the test proves nothing"
+        with store.connect() as conn:
+            bodies = conn.execute(
+                select(T_MESSAGES.c.body).where(T_MESSAGES.c.body.like("steady note %"))
+            ).scalars()
+            assert sorted(bodies) == sorted(f"steady note {i}" for i in range(notes))
+
+    asyncio.run(scenario())
+
+
+def test_refusals_decided_by_the_frame_alone_are_not_stored(store: Engine) -> None:
+    async def scenario() -> None:
+        async with running_server(store) as server, open_ws(server.url + SYNC_PATH) as ws:
+            await sign_in(ws, "ada@example.com")
+            await say_hello(ws)
+            answers = Answers(ws)
+            sent = [
+                mutation_frame(1, "no.such.mutation", {}),
+                mutation_frame(2, "message.add", {"message": {"id": "m-x"}}),
+                mutation_frame(1, "no.such.mutation", {}),  # a replay
+            ]
+            for frame in sent:
+                await send(ws, frame)
+            await answers.until(lambda: len(answers.of("reject")) == 3)
+            first, second, again = answers.of("reject")
+            assert first["code"] == second["code"] == "invalid_mutation"
+            assert again == {**first, "replayed": True}
+            answers.task.cancel()
+        with store.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(T_RESULTS)).scalar() == 0
+            assert conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar() == 2
+
+    asyncio.run(scenario())
+
+
+def test_drafts_are_limited_in_number_and_size_per_agent(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drafts, "DRAFTS_PER_AGENT", 2)
+    monkeypatch.setattr(drafts, "DRAFT_CHARS_PER_AGENT", 100)
+
+    def save(ticket_id: str, body: str) -> Frame:
+        args = {"ticket_id": ticket_id, "body": body}
+        return submit_now(store, submission(store, "a-ada", "d-ada", 0, "draft.save", args))
+
+    with store.begin() as conn:
+        register_device(conn, "d-ada", "a-ada", 0)
+    assert save("t-1", "a" * 40)["type"] == "ack"
+    assert save("t-2", "b" * 40)["type"] == "ack"
+    third = save("t-5", "c")
+    assert (third["code"], third["type"]) == ("quota_exceeded", "reject")
+    assert save("t-1", "a" * 60)["type"] == "ack"  # replacing one: 60 + 40 characters
+    too_long = save("t-2", "b" * 41)
+    assert too_long["code"] == "quota_exceeded"
