@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from app.domain import drafts
 from app.domain.mutation import workstation_actor
 from app.models.tables import T_DEVICES, T_MESSAGES, T_RESULTS
-from app.server import replication
+from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.devices import register_device
 from app.server.quotas import QUEUED_PER_AGENT, AgentQuotas
@@ -292,3 +292,47 @@ def test_drafts_are_limited_in_number_and_size_per_agent(
     assert save("t-1", "a" * 60)["type"] == "ack"  # replacing one: 60 + 40 characters
     too_long = save("t-2", "b" * 41)
     assert too_long["code"] == "quota_exceeded"
+
+
+# ---- 5. sign-ins never hold up reads ---------------------------------------------------------
+
+
+def test_reads_are_served_while_password_checks_are_stuck_and_extra_sign_ins_are_refused(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashing = threading.Event()
+
+    def slow_verify(password_hash: str, password: str) -> bool:
+        hashing.wait(30)  # argon2 under a flood: as slow as it gets
+        return False
+
+    async def scenario() -> None:
+        async with running_server(store) as server, synced(server, "lin@example.com") as colleague:
+            monkeypatch.setattr(auth, "_verify", slow_verify)
+            flood: list[ClientConnection] = []
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(20):
+                    ws = await stack.enter_async_context(open_ws(server.url + SYNC_PATH))
+                    await send(ws, {"type": "login", "email": "x@y.z", "password": "nope"})
+                    flood.append(ws)
+                try:
+                    # More sign-ins than may wait: the last ones are told at once.
+                    busy = [
+                        json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)) for ws in flood[-2:]
+                    ]
+                    for answer in busy:
+                        assert answer["code"] == "server_busy", answer
+                        assert answer["details"]["retry_after"] >= 1
+                    # The readers are free: a search is answered while hashing is stuck.
+                    await send(colleague, {"type": "search", "request_id": "r", "query": "1"})
+                    while True:
+                        frame = json.loads(await asyncio.wait_for(colleague.recv(), 5))
+                        if frame["type"] == "search_results":
+                            break
+                finally:
+                    hashing.set()
+                for ws in flood[:-2]:
+                    answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                    assert answer["code"] == "invalid_credentials", answer
+
+    asyncio.run(scenario())

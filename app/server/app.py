@@ -31,6 +31,7 @@ from app.server import auth, notify, replication, store
 from app.server.connection import AgentConnection
 from app.server.hub import Hub
 from app.server.notify import CommitListener
+from app.server.passwords import PasswordChecks
 from app.server.quotas import AgentQuotas
 from app.server.writer import StoreWriter
 from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH
@@ -78,6 +79,7 @@ class SwitchboardServer:
         self.commit_listener: CommitListener | None = None
         self.throttle = auth.LoginThrottle()
         self.quotas = quotas or AgentQuotas()
+        self.passwords = PasswordChecks(engine)
         self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
         self._server: Server | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -225,3 +227,4 @@ class SwitchboardServer:
         await self.writer.stop()
         self.hub.close()
         self._readers.shutdown(wait=True)
+        self.passwords.shutdown()

@@ -56,6 +56,11 @@ def text_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
+def with_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``details`` member of an error frame, if there are any."""
+    return {} if details is None else {"details": details}
+
+
 class AgentConnection:
     """The server's side of one workstation connection."""
 
@@ -205,13 +210,11 @@ class AgentConnection:
             )
             return
         try:
-            agent_id = await self.server.read(
-                lambda c: auth.check_password(c, frame.email, frame.password)
-            )
+            agent_id = await self.server.passwords.check(frame.email, frame.password)
         except auth.AuthError as exc:
             if exc.code == ErrorCode.INVALID_CREDENTIALS:
                 throttle.failed(account, self.address)
-            await self.error(exc.code, exc.message)
+            await self.error(exc.code, exc.message, **with_details(exc.details))
             return
         throttle.succeeded(account)
         token, info = await self.server.writer.run(lambda c: auth.create_session(c, agent_id))
