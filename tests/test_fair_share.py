@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,16 +25,18 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from app.domain import drafts
-from app.domain.mutation import workstation_actor
-from app.models.tables import T_DEVICES, T_MESSAGES, T_RESULTS
+from app.domain.mutation import COMMAND_LINE, workstation_actor
+from app.models.tables import T_DEVICES, T_LOG, T_MESSAGES, T_RESULTS
 from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.devices import register_device
 from app.server.quotas import QUEUED_PER_AGENT, AgentQuotas
 from app.server.submit import Submission, submit_now
 from app.server.writer import MAX_BATCH, StoreWriter
+from app.sync import protocol
 from app.sync.engine import SyncEngine
-from app.sync.protocol import SYNC_PATH
+from app.sync.protocol import SYNC_PATH, encode
+from tests.server_process import run_server_command
 from tests.test_bad_input import (
     mutation_frame,
     next_frame,
@@ -336,3 +339,156 @@ def test_reads_are_served_while_password_checks_are_stuck_and_extra_sign_ins_are
                     assert answer["code"] == "invalid_credentials", answer
 
     asyncio.run(scenario())
+
+
+# ---- 6. a disable takes effect at once -------------------------------------------------------
+
+
+def disable(agent_id: str) -> tuple[str, dict[str, Any]]:
+    return "agent.update", {"agent_id": agent_id, "changes": {"active": False}}
+
+
+def test_mutations_behind_a_disable_in_the_same_batch_are_not_applied(store: Engine) -> None:
+    async def scenario() -> None:
+        devices = {"d-root": "a-root", "d-ada": "a-ada"}
+        async with writer_with_devices(store, devices) as writer:
+            before = [writer.enqueue(submission(store, "a-ada", "d-ada", 1, "message.add", note()))]
+            admin = writer.enqueue(submission(store, "a-root", "d-root", 1, *disable("a-ada")))
+            after = [
+                writer.enqueue(submission(store, "a-ada", "d-ada", i, "message.add", note()))
+                for i in range(2, 12)
+            ]
+            assert (await before[0])["type"] == "ack"
+            assert (await admin)["type"] == "ack"
+            for answer in await asyncio.gather(*after):
+                assert (answer["code"], answer["transient"]) == ("agent_disabled", True)
+        with store.connect() as conn:
+            written = select(func.count()).where(T_MESSAGES.c.author_agent_id == "a-ada")
+            assert conn.execute(written.select_from(T_MESSAGES)).scalar() == 1
+            assert (
+                conn.execute(
+                    select(func.max(T_DEVICES.c.last_mutation_id)).where(T_DEVICES.c.id == "d-ada")
+                ).scalar()
+                == 1
+            )
+
+    asyncio.run(scenario())
+
+
+def test_a_command_line_write_survives_a_server_commit_between_its_read_and_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What failed in the attack run: the command line's transaction read the agent, the
+    server committed a batch, and the write then failed (SQLite cannot upgrade a snapshot
+    that is no longer the newest), answered as "the server could not apply this change"."""
+    path = tmp_path / "server.db"
+    store = make_store(f"sqlite:///{path}")
+    server_committed: list[bool] = []
+    validated = protocol.validated_changes
+
+    def server_commits_meanwhile(*args: Any) -> Any:
+        db = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE agents SET name = name || '.' WHERE id = 'a-lin'")
+            db.execute("COMMIT")
+            server_committed.append(True)
+        except sqlite3.OperationalError:
+            server_committed.append(False)  # the command line holds the write lock
+        finally:
+            db.close()
+        return validated(*args)
+
+    monkeypatch.setattr(protocol, "validated_changes", server_commits_meanwhile)
+    try:
+        answer = submit_now(store, Submission(COMMAND_LINE, *disable("a-ada")))
+    finally:
+        store.dispose()
+    assert answer["type"] == "ack", answer
+    assert server_committed == [False]
+
+
+async def _write_flat_out(ws: ClientConnection, ticket_id: str, stop: asyncio.Event) -> int:
+    """Pipeline notes (64 unanswered at most) until ``stop`` or the connection ends; how many
+    were acknowledged."""
+    window = asyncio.Semaphore(64)
+    acked = 0
+
+    async def receive() -> None:
+        nonlocal acked
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] in ("ack", "reject"):
+                    acked += frame["type"] == "ack"
+                    window.release()
+        finally:
+            window.release()  # the sender may be waiting for room
+
+    receiver = asyncio.get_running_loop().create_task(receive())
+    with contextlib.suppress(ConnectionClosed):
+        mutation_id = 0
+        while not stop.is_set() and not receiver.done():
+            await window.acquire()
+            mutation_id += 1
+            await ws.send(encode(mutation_frame(mutation_id, "message.add", note(ticket_id))))
+    await ws.close()
+    with contextlib.suppress(ConnectionClosed):
+        await asyncio.wait_for(receiver, TIMEOUT)
+    return acked
+
+
+# Three agents write flat out; the command line disables the first of them meanwhile.
+WRITERS = {"ada@example.com": "t-1", "lin@example.com": "t-2", "bob@example.com": "t-3"}
+
+
+def _disable_under_load(url: str, store: Engine) -> None:
+    async def scenario() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            server = await stack.enter_async_context(running_server(store, quotas=UNLIMITED))
+            stop = asyncio.Event()
+            writing = []
+            for email, ticket_id in WRITERS.items():
+                ws = await stack.enter_async_context(synced(server, email))
+                writing.append(asyncio.create_task(_write_flat_out(ws, ticket_id, stop)))
+
+            async def flat_out() -> bool:
+                return server.hub.head > 3_000  # well under way
+
+            await eventually(flat_out, TIMEOUT)
+            done = await asyncio.to_thread(
+                run_server_command, ["--db", url, "agent", "disable", "ada@example.com"]
+            )
+            stop.set()
+            acked = await asyncio.gather(*writing)
+            assert done.returncode == 0, done.stderr
+            assert all(acked)
+        with store.connect() as conn:
+            disabled_at, last_note = conn.execute(
+                select(
+                    func.max(T_LOG.c.seq).filter(T_LOG.c.entity_id == "a-ada"),
+                    func.max(T_LOG.c.seq).filter(
+                        T_LOG.c.entity == "message", T_LOG.c.actor_id == "a-ada"
+                    ),
+                )
+            ).one()
+        assert last_note < disabled_at, "a note of ada's was applied after her disable"
+
+    asyncio.run(scenario())
+
+
+def test_the_command_line_disables_an_agent_writing_flat_out_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    store = make_store(url)
+    try:
+        _disable_under_load(url, store)
+    finally:
+        store.dispose()
+
+
+def test_the_command_line_disables_an_agent_writing_flat_out_on_postgresql(pg_url: str) -> None:
+    store = make_store(pg_url)
+    try:
+        _disable_under_load(pg_url, store)
+    finally:
+        store.dispose()

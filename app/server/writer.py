@@ -30,6 +30,7 @@ from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.server.devices import DeviceLedger
 from app.server.fairness import FairQueue
+from app.server.lockout import disabled_by, is_locked_out, locked_out, locked_out_frame
 from app.server.message_batch import MessageRun
 from app.server.quotas import QUEUED_PER_AGENT
 from app.server.submit import (
@@ -41,6 +42,7 @@ from app.server.submit import (
     serialise_log,
     unparsable,
 )
+from app.server.write_turns import WriterTurns
 from app.sync import protocol as p
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class StoreWriter:
         # The writer thread's own connection, kept open: checking one out of the pool for
         # every batch costs as much as a small batch's statements.  Used on that thread only.
         self._conn: Connection | None = None
+        # On SQLite, gaps between back-to-back batches let other processes write too.
+        self._turns = WriterTurns(engine.dialect.name == "sqlite")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -98,12 +102,15 @@ class StoreWriter:
         if self._conn is None:
             self._conn = self._engine.connect()
         conn = self._conn
+        self._turns.before_begin()
         try:
             with conn.begin():
                 yield conn
         except DBAPIError:
             self._close()  # the database failed: the next transaction starts on a new connection
             raise
+        finally:
+            self._turns.after_end()
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -195,12 +202,16 @@ class StoreWriter:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn, self.origin)
+            locked = locked_out(conn, batch)  # in this transaction: others' disables count
             ledger = DeviceLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
             keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
+                if is_locked_out(req, locked):
+                    answers[i] = locked_out_frame(req.mutation_id)
+                    continue
                 args = notes[i]
                 workstation = req.workstation_id
                 if args is not None and workstation and ledger.is_new(workstation, req.mutation_id):
@@ -216,6 +227,7 @@ class StoreWriter:
                 members = []
                 before = len(logged)
                 answers[i] = answer_alone(conn, req, ledger, keys, logged)
+                locked |= disabled_by(logged[before:])
                 if args is None or len(logged) > before:
                     # Past the mutations the run read ahead for, or the store changed under it.
                     run = None
