@@ -19,6 +19,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,7 +28,7 @@ from app.sync.protocol import SYNC_PATH
 from bench.client import note_mutation, open_agent
 from bench.common import Result, summarise, temp_dir
 from bench.procs import ServerProcess, Swarm, cpu_seconds, profile, rss_kib
-from bench.world import PASSWORD, build_world, create_shared_ticket, mint_tokens
+from bench.world import PASSWORD, World, build_world, create_shared_ticket, mint_tokens
 
 WARMUP_S = 2.0
 MEASURE_S = 10.0
@@ -89,13 +90,20 @@ async def _paced(every_s: float, window_s: float, job: Any) -> list[Any]:
     return list(await asyncio.gather(*tasks))
 
 
+def _two_agents(tmp: Path, tickets: int) -> tuple[World, dict[str, str], int]:
+    """A store with two agents in one group and ``tickets`` tickets; their tokens and the
+    log's head (the store's engine is disposed: the server process owns the store)."""
+    world = build_world(tmp, agents=2, tickets=tickets)
+    create_shared_ticket(world)
+    tokens = mint_tokens(world, world.agent_ids)
+    head = world.head()
+    world.engine.dispose()
+    return world, tokens, head
+
+
 async def run_flood_fairness() -> list[Result]:
     with temp_dir("flood") as tmp:
-        world = build_world(tmp, agents=2, tickets=2)
-        create_shared_ticket(world)
-        tokens = mint_tokens(world, world.agent_ids)
-        head = world.head()
-        world.engine.dispose()
+        world, tokens, head = _two_agents(tmp, tickets=2)
         flooder_id, colleague_id = world.agent_ids
         async with ServerProcess(world.url, tmp) as server:
             config = {
@@ -175,11 +183,7 @@ async def _real_sign_in(url: str) -> tuple[float, int]:
 
 async def run_signin_flood() -> list[Result]:
     with temp_dir("signin") as tmp:
-        world = build_world(tmp, agents=2, tickets=200)
-        create_shared_ticket(world)
-        tokens = mint_tokens(world, world.agent_ids)
-        head = world.head()
-        world.engine.dispose()
+        world, tokens, head = _two_agents(tmp, tickets=200)
         async with ServerProcess(world.url, tmp) as server:
             config = {
                 "kind": "signins",

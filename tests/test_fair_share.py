@@ -110,6 +110,14 @@ async def synced(server: SwitchboardServer, email: str) -> AsyncIterator[ClientC
         yield ws
 
 
+def answers_kept_and_last_id(store: Engine) -> tuple[int, int]:
+    """How many answers the store keeps, and the highest mutation id it has processed."""
+    with store.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(T_RESULTS)).scalar_one()
+        last = conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar_one()
+    return int(kept), int(last)
+
+
 class Answers:
     """Every frame a raw connection receives, in order, read by a task."""
 
@@ -214,9 +222,7 @@ def test_over_its_rate_an_agent_is_refused_in_order_transiently_and_nothing_is_k
                 await next_frame(colleague, "search_results")
             assert answers.of("ack", "reject", "search_results") == got
             answers.task.cancel()
-        with store.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(T_RESULTS)).scalar() == 3
-            assert conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar() == 3
+        assert answers_kept_and_last_id(store) == (3, 3)
 
     asyncio.run(scenario())
 
@@ -269,9 +275,7 @@ def test_refusals_decided_by_the_frame_alone_are_not_stored(store: Engine) -> No
             assert first["code"] == second["code"] == "invalid_mutation"
             assert again == {**first, "replayed": True}
             answers.task.cancel()
-        with store.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(T_RESULTS)).scalar() == 0
-            assert conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar() == 2
+        assert answers_kept_and_last_id(store) == (0, 2)
 
     asyncio.run(scenario())
 
