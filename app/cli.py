@@ -45,7 +45,7 @@ from app.sync.profile import (
 log = logging.getLogger("switchboard")
 CONNECT_WAIT_S = 8.0
 DEMO_EMAIL = "ada@example.com"
-DEMO_PASSWORD = "demo"  # noqa: S105 (the published demo password; see app/server/demo.py)
+DEMO_PASSWORD = "demo"  # noqa: S105 (the published demo password; see app/server/demo/staff.py)
 
 
 def _token_for(profile: Profile) -> str | None:

@@ -32,7 +32,8 @@ from app.server import replication
 from app.server.devices import register_device
 from app.sync import queries
 from app.sync.engine import SyncEngine
-from bench.common import Result, temp_dir
+from bench import bare
+from bench.common import Bare, Result, temp_dir
 from bench.procs import ServerProcess, profile
 from bench.world import (
     World,
@@ -47,6 +48,7 @@ NOTES = 50_000  # x 2 change rows
 CATCHUP_TICKETS = 1000
 BOOT_TICKETS = 10_000
 BOOT_MESSAGES_PER_TICKET = 9
+_BARE = "sqlite3 bulk insert of the same rows, one transaction, the cache's tables without triggers"
 ONLINE_TIMEOUT_S = 30.0  # past this, report the time so far and a projection
 COLLEAGUE_DEVICE = "bench-colleague-device"
 
@@ -95,6 +97,7 @@ def _add_notes(world: World, actor: str, count: int) -> int:
         common = {
             "op": "upsert",
             "actor_id": actor,
+            "origin": "workstation",
             "device_id": COLLEAGUE_DEVICE,
             "created_at": now,
             "audience": audience.kind,
@@ -217,6 +220,8 @@ async def run_catchup() -> list[Result]:
         finally:
             await engine.close()
             world.engine.dispose()
+        # The bare engine: the same rows (each note's message and its ticket's new version).
+        bare_s = bare.bulk_insert(engine.cache_path, tmp, {"messages": NOTES, "tickets": NOTES})
     applied = after["cursor"] - before["cursor"]
     verified = online and (
         after["cursor"] == store["head"]
@@ -242,6 +247,7 @@ async def run_catchup() -> list[Result]:
                 "generate_s": round(generate_s, 1),
             },
             extra_ok=verified,
+            bare=Bare(_BARE, bare_s),
         )
     ]
 
@@ -270,6 +276,11 @@ async def run_bootstrap() -> list[Result]:
             after = await _cache_counts(engine)
         finally:
             await engine.close()
+        bare_s = bare.bulk_insert(
+            engine.cache_path,
+            tmp,
+            {"tickets": BOOT_TICKETS, "messages": BOOT_TICKETS * BOOT_MESSAGES_PER_TICKET},
+        )
     entities = after["tickets"] + after["messages"]
     verified = (
         online
@@ -291,5 +302,6 @@ async def run_bootstrap() -> list[Result]:
                 "verified": verified,
             },
             extra_ok=verified,
+            bare=Bare(_BARE, bare_s),
         )
     ]

@@ -50,6 +50,14 @@ def summarise(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class Bare:
+    """The same work done by the bare engine underneath, with nothing of ours in the way."""
+
+    what: str
+    figure: float
+
+
 @dataclass
 class Result:
     """One scenario's line: the headline figure against its target, plus detail."""
@@ -62,6 +70,9 @@ class Result:
     kind: str = "max"
     detail: dict[str, Any] = field(default_factory=dict)
     extra_ok: bool = True  # further conditions (e.g. a second percentile, verified counts)
+    # The bare engine's figure for the same work, measured in the same run: absolute times
+    # vary from machine to machine, the ratio between the two holds.
+    bare: Bare | None = None
 
     @property
     def met(self) -> bool:
@@ -78,7 +89,19 @@ class Result:
             "target": self.target,
             "target_is": "at most" if self.kind == "max" else "at least",
             "met": self.met,
+            **self._against_bare(),
             **self.detail,
+        }
+
+    def _against_bare(self) -> dict[str, Any]:
+        if self.bare is None:
+            return {}
+        ratio = self.figure / self.bare.figure if self.bare.figure else math.nan
+        return {
+            "bare": {"what": self.bare.what, "figure": round(self.bare.figure, 3)},
+            # ours / bare, in the figure's unit: for times >= 1 is the cost of our layers;
+            # for rates <= 1 is the share of the engine's rate we keep.
+            "ratio": round(ratio, 2),
         }
 
 

@@ -14,13 +14,15 @@ import contextlib
 import json
 import os
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench.client import note_mutation, open_agent
-from bench.common import Result, summarise, temp_dir
+from bench.common import Bare, Result, summarise, temp_dir
 from bench.procs import ServerProcess, Swarm, cpu_seconds, profile, rss_kib
 from bench.world import build_world, create_shared_ticket, mint_tokens
 
@@ -80,6 +82,53 @@ async def _write(
     return acks
 
 
+@dataclass
+class Run:
+    """What one measured run against one server saw."""
+
+    ready: dict[str, Any]
+    report: dict[str, Any]
+    acks: list[float]
+    count: int
+    cpu: tuple[float, float]
+    rss_connected_kib: int
+
+
+async def _measure(
+    server: ServerProcess, tmp: Path, head: int, writer_token: str, tokens: list[str], ticket: str
+) -> Run:
+    """One writer and the swarm against ``server``: connect, warm up, measure."""
+    swarm = Swarm(
+        tmp,
+        {"url": "", "head": head, "tokens": tokens, "marker": MARKER, "concurrency": 64},
+        label=f"swarm-{server.label}",
+    )
+    try:
+        url = await server.start()
+        writer = await open_agent(url, writer_token, head)
+        swarm.config["url"] = url
+        async with profile(server.pid, f"fanout_latency-{server.label}-connect"):
+            ready = await swarm.start(timeout=120)
+        rss_connected = rss_kib(server.pid)
+        await asyncio.sleep(1.0)  # let the presence storm of the connect phase drain
+        await _write(writer, ticket, WARMUP, 1, "warm")
+        await asyncio.sleep(0.5)
+        await swarm.command("reset")
+        count = int(RATE_PER_S * DURATION_S)
+        cpu0 = cpu_seconds(server.pid), cpu_seconds(swarm.pid)
+        async with profile(server.pid, f"fanout_latency-{server.label}"):
+            acks = await _write(writer, ticket, count, WARMUP + 1, MARKER)
+            await asyncio.sleep(1.0)  # stragglers
+        cpu1 = cpu_seconds(server.pid), cpu_seconds(swarm.pid)
+        report = await swarm.command("report")
+        await writer.close()
+    finally:
+        await swarm.stop()
+        await server.stop()
+    cpu = (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
+    return Run(ready, report, acks, count, cpu, rss_connected)
+
+
 async def run() -> list[Result]:
     with temp_dir("fanout") as tmp:
         world = build_world(tmp, agents=AGENTS + 1, tickets=10)
@@ -88,44 +137,26 @@ async def run() -> list[Result]:
         head = world.head()
         world.engine.dispose()
         writer_id, *receivers = world.agent_ids
-        server = ServerProcess(world.url, tmp)
-        swarm = Swarm(
-            tmp,
-            {
-                "url": "",
-                "head": head,
-                "tokens": [tokens[a] for a in receivers],
-                "marker": MARKER,
-                "concurrency": 64,
-            },
+        swarm_tokens = [tokens[a] for a in receivers]
+        ours = await _measure(
+            ServerProcess(world.url, tmp), tmp, head, tokens[writer_id], swarm_tokens, ticket
         )
-        try:
-            url = await server.start()
-            writer = await open_agent(url, tokens[writer_id], head)
-            swarm.config["url"] = url
-            async with profile(server.pid, "fanout_latency-connect"):
-                ready = await swarm.start(timeout=120)
-            rss_connected = rss_kib(server.pid)
-            await asyncio.sleep(1.0)  # let the presence storm of the connect phase drain
-            await _write(writer, ticket, WARMUP, 1, "warm")
-            await asyncio.sleep(0.5)
-            await swarm.command("reset")
-            count = int(RATE_PER_S * DURATION_S)
-            cpu0 = cpu_seconds(server.pid), cpu_seconds(swarm.pid)
-            async with profile(server.pid, "fanout_latency-server"):
-                acks = await _write(writer, ticket, count, WARMUP + 1, MARKER)
-                await asyncio.sleep(1.0)  # stragglers
-            cpu1 = cpu_seconds(server.pid), cpu_seconds(swarm.pid)
-            report = await swarm.command("report")
-            await writer.close()
-        finally:
-            await swarm.stop()
-            await server.stop()
+        # The same writer and swarm against a bare websockets broadcast (bench.bare_server).
+        bare = await _measure(
+            ServerProcess("", tmp, label="bare", module="bench.bare_server"),
+            tmp,
+            head,
+            tokens[writer_id],
+            swarm_tokens,
+            ticket,
+        )
+    report, ready, acks, count = ours.report, ours.ready, ours.acks, ours.count
     latency = report["latency_ms"]
     expected = count * len(receivers)
     p50 = float(latency.get("p50", float("nan")))
     p99 = float(latency.get("p99", float("nan")))
     complete = latency.get("n", 0) == expected
+    bare_latency = bare.report["latency_ms"]
     detail: dict[str, Any] = {
         "p50_ms": p50,
         "p90_ms": latency.get("p90"),
@@ -146,9 +177,12 @@ async def run() -> list[Result]:
         "mutations": count,
         "rate_per_s": RATE_PER_S,
         "ack_ms": summarise(acks),
-        "server_cpu_pct": round(100 * (cpu1[0] - cpu0[0]) / (DURATION_S + 1), 1),
-        "swarm_cpu_pct": round(100 * (cpu1[1] - cpu0[1]) / (DURATION_S + 1), 1),
-        "server_rss_mib_connected": round(rss_connected / 1024, 1),
+        "server_cpu_pct": round(100 * ours.cpu[0] / (DURATION_S + 1), 1),
+        "swarm_cpu_pct": round(100 * ours.cpu[1] / (DURATION_S + 1), 1),
+        "server_rss_mib_connected": round(ours.rss_connected_kib / 1024, 1),
+        "bare_p99_ms": bare_latency.get("p99"),
+        "bare_n": bare_latency.get("n", 0),
+        "bare_server_cpu_pct": round(100 * bare.cpu[0] / (DURATION_S + 1), 1),
     }
     if ready["errors"]:
         detail["connect_errors"] = ready["errors"]
@@ -160,5 +194,9 @@ async def run() -> list[Result]:
             P50_TARGET_MS,
             detail=detail,
             extra_ok=p99 <= P99_TARGET_MS and complete,
+            bare=Bare(
+                "websockets.broadcast() of each note to the same 1,000 clients (p50)",
+                float(bare_latency.get("p50", float("nan"))),
+            ),
         )
     ]

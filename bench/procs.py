@@ -75,11 +75,21 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
 class ServerProcess:
     """``switchboard-server`` on 127.0.0.1 in its own process."""
 
-    def __init__(self, db_url: str, workdir: Path, *, port: int = 0, label: str = "server"):
+    def __init__(
+        self,
+        db_url: str,
+        workdir: Path,
+        *,
+        port: int = 0,
+        label: str = "server",
+        module: str = "app.server.cli",
+    ):
         self.db_url = db_url
         self.workdir = workdir
         self.port = port
         self.label = label
+        # ``bench.bare_server``: the bare websockets engine, for the fan-out baseline.
+        self.module = module
         self.url = ""
         self.proc: asyncio.subprocess.Process | None = None
         self._stderr: IO[bytes] | None = None
@@ -91,18 +101,15 @@ class ServerProcess:
 
     async def start(self) -> str:
         self._stderr = (self.workdir / f"{self.label}.stderr").open("ab")
+        options = ["--db", self.db_url, "--log-level", "WARNING", "--host", "127.0.0.1"]
+        if self.module != "app.server.cli":
+            options = []
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "app.server.cli",
-            "--db",
-            self.db_url,
-            "--log-level",
-            "WARNING",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+            self.module,
+            *options,
+            *(["--port", str(self.port)] if options else []),
             cwd=ROOT,
             env=_env(),
             stdin=asyncio.subprocess.DEVNULL,

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from bench import bare
 from bench.client import note_mutation, open_agent
-from bench.common import Result, summarise, temp_dir
+from bench.common import Bare, Result, summarise, temp_dir
 from bench.procs import ServerProcess, cpu_seconds, profile
-from bench.world import build_world, create_shared_ticket, mint_tokens
+from bench.world import GROUP, build_world, create_shared_ticket, mint_tokens
 
 WRITERS = 50
 IN_FLIGHT = 32
@@ -94,6 +95,10 @@ async def run() -> list[Result]:
                         await task
                 for w in writers:
                     await w.ws.close()
+        # The bare engine: the same rows in batch commits, on the same store, same durability.
+        bare_rate = bare.sqlite_batch_commits(
+            world.path, world.ticket_ids, world.agent_ids[0], GROUP
+        )
     in_window = [lat for w in writers for (t, lat) in w.acked if start <= t < end]
     rate = len(in_window) / (end - start)
     return [
@@ -112,5 +117,10 @@ async def run() -> list[Result]:
                 "ack_latency_ms": summarise(in_window),
                 "server_cpu_pct": round(100 * (cpu1 - cpu0) / (end - start), 1),
             },
+            bare=Bare(
+                f"sqlite3 batch commits of {bare.WRITER_BATCH} notes (message, ticket version, "
+                "two log rows each), WAL, synchronous=FULL",
+                bare_rate,
+            ),
         )
     ]

@@ -55,6 +55,11 @@ class World:
         with self.engine.connect() as conn:
             return replication.head_seq(conn)
 
+    @property
+    def path(self) -> Path:
+        """The store's SQLite file."""
+        return Path(self.url.removeprefix("sqlite:///"))
+
 
 def agent_id(i: int) -> str:
     return f"a-{i:05d}"

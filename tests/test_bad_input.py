@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from app.models.base import utcnow
 from app.models.entities import Agent, Message
@@ -39,6 +40,8 @@ from app.server.connection import MAX_BAD_FRAMES
 from app.sync import queries
 from app.sync.protocol import (
     MAX_FRAME_BYTES,
+    MAX_NESTING,
+    MAX_WIRE_INT,
     PROTOCOL_MAX,
     PROTOCOL_MIN,
     SYNC_PATH,
@@ -117,13 +120,13 @@ class World:
 Scenario = Callable[[World], Awaitable[None]]
 
 
-def run(tmp_path: Path, *scenarios: Scenario) -> None:
+def run(tmp_path: Path, *scenarios: Scenario, **server_options: Any) -> None:
     """Run the scenarios one after another against one fresh server."""
 
     async def main() -> None:
         store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
         try:
-            async with running_server(store) as server:
+            async with running_server(store, **server_options) as server:
                 world = World(server, store, tmp_path)
                 for scenario in scenarios:
                     await scenario(world)
@@ -134,10 +137,17 @@ def run(tmp_path: Path, *scenarios: Scenario) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_ws(url: str, *, token: str | None = None) -> AsyncIterator[ClientConnection]:
+async def open_ws(
+    url: str, *, token: str | None = None, origin: str | None = None
+) -> AsyncIterator[ClientConnection]:
     headers = {"Authorization": f"Bearer {token}"} if token else None
     async with connect(
-        url, additional_headers=headers, compression=None, max_size=None, open_timeout=TIMEOUT
+        url,
+        additional_headers=headers,
+        origin=Origin(origin) if origin else None,
+        compression=None,
+        max_size=None,
+        open_timeout=TIMEOUT,
     ) as ws:
         yield ws
 
@@ -236,13 +246,20 @@ async def mutate(ws: ClientConnection, mutation_id: int, name: str, args: dict[s
     return answer
 
 
-async def refused_handshake(url: str, authorization: str | None = None) -> Frame:
-    """The JSON body of a handshake the server refuses with 401."""
+async def refused_handshake(
+    url: str, authorization: str | None = None, *, origin: str | None = None, status: int = 401
+) -> Frame:
+    """The JSON body of a handshake the server refuses (with 401, unless told otherwise)."""
     headers = {"Authorization": authorization} if authorization is not None else None
     with pytest.raises(InvalidStatus) as refused:
-        await connect(url, additional_headers=headers, open_timeout=TIMEOUT)
+        await connect(
+            url,
+            additional_headers=headers,
+            origin=Origin(origin) if origin else None,
+            open_timeout=TIMEOUT,
+        )
     response = refused.value.response
-    assert response.status_code == 401
+    assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     body: Frame = json.loads(response.body or b"")
     assert set(body) == {"code", "message"}
@@ -268,6 +285,12 @@ def set_agent_active(world: World, agent_id: str, active: bool) -> None:
 # 1. Frames that are not protocol frames at all
 # --------------------------------------------------------------------------------------------
 
+
+def nested_login(depth: int) -> str:
+    """A login frame whose ``email`` is arrays nested so that the frame is ``depth`` deep."""
+    return '{"type": "login", "email": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
 NOT_FRAMES = [
     pytest.param("{not json", ErrorCode.MALFORMED_JSON, id="malformed-json"),
     pytest.param("", ErrorCode.MALFORMED_JSON, id="empty-text"),
@@ -278,6 +301,10 @@ NOT_FRAMES = [
     pytest.param('{"type": 7}', ErrorCode.INVALID_MESSAGE, id="type-not-a-string"),
     pytest.param('{"type": "teleport"}', ErrorCode.UNKNOWN_TYPE, id="unknown-type"),
     pytest.param('{"type": "welcome"}', ErrorCode.UNKNOWN_TYPE, id="server-only-type"),
+    # 2 KB of brackets once raised RecursionError: close 1011, and no error frame.
+    pytest.param("[" * 1000 + "]" * 1000, ErrorCode.MALFORMED_JSON, id="nested-1000-deep"),
+    pytest.param(nested_login(MAX_NESTING + 1), ErrorCode.MALFORMED_JSON, id="nested-too-deep"),
+    pytest.param(nested_login(MAX_NESTING), ErrorCode.INVALID_MESSAGE, id="nested-at-the-limit"),
 ]
 
 
@@ -327,6 +354,34 @@ async def too_many_bad_frames(world: World) -> None:
 
 def test_a_stream_of_bad_frames_ends_the_connection_with_4000(tmp_path: Path) -> None:
     run(tmp_path, too_many_bad_frames)
+
+
+async def refusals_between_bad_frames(world: World) -> None:
+    """Frames refused for the connection's state neither count as bad nor reset the count."""
+
+    async def bad_frames_around(ws: ClientConnection, refused: Frame, code: ErrorCode) -> None:
+        for _ in range(MAX_BAD_FRAMES - 1):
+            await send(ws, "{not json")
+            await expect_error(ws, ErrorCode.MALFORMED_JSON)
+            await send(ws, refused)
+            await expect_error(ws, code)
+        await send(ws, "{not json")
+        await expect_error(ws, ErrorCode.MALFORMED_JSON)
+        await expect_close(ws, CloseCode.BAD_REQUEST)
+
+    async with open_ws(world.url) as ws:
+        await bad_frames_around(ws, hello_frame(), ErrorCode.NOT_AUTHENTICATED)
+    async with open_ws(world.url) as ws:
+        await sign_in(ws, ADA)
+        await bad_frames_around(ws, fetch_frame(), ErrorCode.HELLO_REQUIRED)
+    async with synced(world, ADA) as ws:
+        await bad_frames_around(ws, login_frame(ADA), ErrorCode.ALREADY_AUTHENTICATED)
+    async with synced(world, ADA) as ws:
+        await bad_frames_around(ws, hello_frame(), ErrorCode.INVALID_MESSAGE)  # a second hello
+
+
+def test_refusals_for_the_state_do_not_reset_the_bad_frame_count(tmp_path: Path) -> None:
+    run(tmp_path, refusals_between_bad_frames)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,6 +434,37 @@ WRONG_FIELDS = [
         id="fetch-number-string",
     ),
     pytest.param({"type": "presence", "status": "asleep"}, "presence.status", id="presence-enum"),
+    # Integers beyond the documented range (0..2^53-1) once reached the store and failed the
+    # writer's whole batch, or closed the connection with 1011.
+    pytest.param(
+        mutation_frame(2**63, "draft.delete", {"ticket_id": "t-1"}),
+        "mutation.mutation_id",
+        id="mutation-id-2^63",
+    ),
+    pytest.param(
+        mutation_frame(MAX_WIRE_INT + 1, "draft.delete", {"ticket_id": "t-1"}),
+        "mutation.mutation_id",
+        id="mutation-id-2^53",
+    ),
+    pytest.param(hello_frame(cursor=2**64), "hello.cursor", id="hello-cursor-2^64"),
+    pytest.param(
+        hello_frame(acked_through=2**63), "hello.acked_through", id="hello-acked-through-2^63"
+    ),
+    pytest.param(
+        hello_frame(access_version=MAX_WIRE_INT + 1),
+        "hello.access_version",
+        id="hello-access-version-2^53",
+    ),
+    pytest.param(
+        hello_frame(protocol={"min": 1, "max": 2**64}),
+        "hello.protocol.max",
+        id="hello-protocol-2^64",
+    ),
+    pytest.param(
+        {"type": "fetch_ticket", "request_id": "r", "number": 2**64},
+        "fetch_ticket.number",
+        id="fetch-number-2^64",
+    ),
 ]
 
 
@@ -557,6 +643,51 @@ def test_token_in_the_url_is_ignored(tmp_path: Path) -> None:
     run(tmp_path, token_in_url)
 
 
+ALLOWED_ORIGIN = "https://desk.example.com"
+
+
+async def foreign_origin(world: World) -> None:
+    """A browser page elsewhere cannot open the sync endpoint, signed in or not."""
+    token = await raw_session(world.url, ADA)
+    with store_unchanged(world.store, *BOOKKEEPING):
+        for origin, authorization in (
+            ("https://evil.example.com", None),
+            ("https://evil.example.com", f"Bearer {token}"),
+            ("null", None),  # a sandboxed frame or a file:// page
+            (ALLOWED_ORIGIN + ":8443", None),  # another origin, however alike
+        ):
+            body = await refused_handshake(world.url, authorization, origin=origin, status=403)
+            assert body["code"] == ErrorCode.ORIGIN_FORBIDDEN.value, body
+    async with open_ws(world.url, token=token, origin=ALLOWED_ORIGIN) as ws:
+        await say_hello(ws)  # allowed by the server's allow-list
+    async with open_ws(world.url, token=token) as ws:
+        await say_hello(ws)  # no Origin: the workstation
+
+
+def test_websocket_from_an_origin_not_allowed_is_403(tmp_path: Path) -> None:
+    run(tmp_path, foreign_origin, allowed_origins=[ALLOWED_ORIGIN])
+
+
+async def silent_connections(world: World) -> None:
+    """Connections that do not sign in, or then say hello, in time are closed."""
+    timeout = world.server.hello_timeout
+    token = await raw_session(world.url, ADA)
+    async with synced(world, ROOT) as working:
+        with store_unchanged(world.store, *BOOKKEEPING):
+            async with (
+                open_ws(world.url) as anonymous,
+                open_ws(world.url, token=token) as signed_in,
+            ):
+                await expect_close(anonymous, CloseCode.BAD_REQUEST)
+                assert anonymous.close_reason == f"no hello within {timeout:g} s"
+                await expect_close(signed_in, CloseCode.BAD_REQUEST)
+        await still_usable(working)  # it said hello in time: opened first, still open
+
+
+def test_connection_without_hello_is_closed_after_the_timeout(tmp_path: Path) -> None:
+    run(tmp_path, silent_connections, hello_timeout=0.5)
+
+
 # --------------------------------------------------------------------------------------------
 # 6. Frames out of order, and failed sign-ins
 # --------------------------------------------------------------------------------------------
@@ -685,6 +816,26 @@ RATE_LIMITS = [
 @pytest.mark.parametrize("spellings", RATE_LIMITS)
 def test_sixth_failed_login_is_rate_limited(tmp_path: Path, spellings: tuple[str, ...]) -> None:
     run(tmp_path, partial(rate_limited, spellings))
+
+
+async def someone_elses_device_id(world: World) -> None:
+    """A hello with another agent's device id is refused without disturbing that agent."""
+    device_id = f"dev-{uuid.uuid4().hex[:12]}"
+    async with open_ws(world.url) as owner:
+        await sign_in(owner, ADA)
+        await say_hello(owner, device_id)
+        async with open_ws(world.url) as intruder:
+            await sign_in(intruder, ROOT)
+            with store_unchanged(world.store, *BOOKKEEPING):
+                await send(intruder, hello_frame(device_id=device_id))
+                await expect_error(intruder, ErrorCode.DEVICE_MISMATCH)
+                await expect_close(intruder, CloseCode.BAD_REQUEST)
+        await still_usable(owner)  # was closed: "replaced by a newer connection"
+        assert (await mutate(owner, 1, "draft.delete", {"ticket_id": "t-1"}))["type"] == "ack"
+
+
+def test_hello_with_another_agents_device_id_leaves_that_agent_connected(tmp_path: Path) -> None:
+    run(tmp_path, someone_elses_device_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -822,6 +973,20 @@ REFUSED_MUTATIONS = [
         id="reply-without-seen-version",
     ),
     pytest.param(
+        "ticket.update",
+        {**ticket_changes("t-1", status="open"), "seen_version": 2**64},
+        ErrorCode.INVALID_MUTATION,
+        "seen_version",
+        id="seen-version-2^64",
+    ),
+    pytest.param(
+        "message.add",
+        {**new_message(kind="reply"), "seen_version": MAX_WIRE_INT + 1},
+        ErrorCode.INVALID_MUTATION,
+        "seen_version",
+        id="reply-seen-version-2^53",
+    ),
+    pytest.param(
         "message.add",
         new_message(id="m-1"),
         ErrorCode.DUPLICATE,
@@ -868,6 +1033,68 @@ def test_refused_mutation_changes_nothing_and_replays_the_same(
     run(tmp_path, partial(refused_mutation, name, args, code, field))
 
 
+async def integers_at_the_edge(world: World) -> None:
+    """An integer beyond 2^53-1 is refused alone; the largest one allowed is stored as any."""
+    async with synced(world, ROOT) as bystander, synced(world, ADA) as ws:
+        with store_unchanged(world.store):  # the bystander's answer is kept, nothing else
+            # Back to back: both would share a write batch if the bad one got that far.
+            await send(ws, mutation_frame(2**63, "draft.save", {"ticket_id": "t-1", "body": "x"}))
+            await send(bystander, mutation_frame(1, "draft.delete", {"ticket_id": "t-2"}))
+            error = await expect_error(ws, ErrorCode.INVALID_MESSAGE)
+            assert "mutation.mutation_id" in detail_locs(error), error
+            answer = await next_frame(bystander, "ack", "reject")
+        assert (answer["type"], answer["mutation_id"]) == ("ack", 1), answer
+        ack = await mutate(ws, MAX_WIRE_INT, "draft.save", {"ticket_id": "t-1", "body": "x"})
+        assert ack["type"] == "ack", ack
+        await still_usable(ws)
+        await still_usable(bystander)
+    token = await raw_session(world.url, ADA)
+    async with open_ws(world.url, token=token) as ws:
+        await send(ws, hello_frame(cursor=MAX_WIRE_INT))
+        welcome = await next_frame(ws, "welcome")
+        assert welcome["bootstrap"] is True  # a cursor beyond the head: from another store
+
+
+def test_integer_beyond_the_documented_range_is_refused_alone(tmp_path: Path) -> None:
+    run(tmp_path, integers_at_the_edge)
+
+
+def new_canned(canned_id: str) -> dict[str, Any]:
+    return {"canned_id": canned_id, "canned": {"title": "Mine", "body": "Hello"}}  # personal
+
+
+async def taken_ids(world: World) -> None:
+    """A new ticket, message or canned response with an id that is taken is refused the same
+    way whether or not the agent may see the row that has it, and the refusal names no row."""
+    creates: list[tuple[str, Callable[[str], dict[str, Any]], str, str]] = [
+        # (name, its args for an id, the id of a row Ada cannot see, of one she can)
+        ("ticket.create", lambda i: new_ticket(id=i), "t-3", "t-2"),
+        ("message.add", lambda i: new_message(id=i), "m-3", "m-2"),  # t-3's, t-2's messages
+        ("canned.create", new_canned, "cr-root", "cr-ada"),
+    ]
+    async with synced(world, ROOT) as root:  # an admin's personal response: only theirs
+        assert (await mutate(root, 1, "canned.create", new_canned("cr-root")))["type"] == "ack"
+    async with synced(world, ADA) as ws:
+        assert (await mutate(ws, 1, "canned.create", new_canned("cr-ada")))["type"] == "ack"
+        mutation_id = 1
+        with store_unchanged(world.store):
+            for name, args, hidden, seen in creates:
+                messages = []
+                for taken in (hidden, seen):
+                    mutation_id += 1
+                    answer = await mutate(ws, mutation_id, name, args(taken))
+                    assert answer["code"] == ErrorCode.DUPLICATE.value, answer
+                    assert "current" not in answer
+                    messages.append(answer["message"].replace(taken, "<id>"))
+                assert messages[0] == messages[1]
+                for word in ("ticket", "message", "canned", "exists"):
+                    assert word not in messages[0]
+
+
+def test_a_taken_id_is_refused_alike_whether_its_row_is_visible_or_not(tmp_path: Path) -> None:
+    run(tmp_path, taken_ids)
+
+
 # --------------------------------------------------------------------------------------------
 # 8. All of the above against one server, which stays healthy
 # --------------------------------------------------------------------------------------------
@@ -908,6 +1135,7 @@ def every_bad_input() -> list[Scenario]:
         *each(not_a_frame_when_anonymous, NOT_FRAMES),
         *each(not_a_frame_when_synced, NOT_FRAMES),
         too_many_bad_frames,
+        refusals_between_bad_frames,
         *each(wrong_field, WRONG_FIELDS),
         oversize_frame,
         frame_at_the_limit,
@@ -920,9 +1148,12 @@ def every_bad_input() -> list[Scenario]:
         *each(before_hello, ONLY_AFTER_HELLO),
         presence_after_hello,
         repeated_sign_in_and_hello,
+        someone_elses_device_id,
         wrong_credentials,
         *each(rate_limited, RATE_LIMITS),
         *each(refused_mutation, REFUSED_MUTATIONS),
+        integers_at_the_edge,
+        taken_ids,
     ]
 
 

@@ -45,9 +45,7 @@ def test_deletes_made_while_offline_reach_the_cache(tmp_path: Path) -> None:
                 "body": "Your refund is on its way.",
                 "scope": "shared",
             }
-            await sam.mutate(
-                "canned.create", {"canned_id": "cr-1", "canned": canned}, "canned_response", "cr-1"
-            )
+            await sam.mutate("canned.create", {"canned_id": "cr-1", "canned": canned})
             await ada.save_draft("t-1", "Checking with the warehouse")
 
             async def ada_has_both() -> bool:
@@ -61,7 +59,7 @@ def test_deletes_made_while_offline_reach_the_cache(tmp_path: Path) -> None:
 
             # While Ada is away: the canned response is deleted, her draft is discarded on her
             # laptop, and t-2 moves to a group she is not in.
-            await sam.mutate("canned.delete", {"canned_id": "cr-1"}, "canned_response", "cr-1")
+            await sam.mutate("canned.delete", {"canned_id": "cr-1"})
             await laptop.discard_draft("t-1")
             await sam.update_ticket("t-2", {"group_id": "g-billing"})
             await sam.wait_drained(10)

@@ -22,7 +22,7 @@ from app.domain import wire
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.server.app import SwitchboardServer
 from app.sync.cache_tables import T_REJECTIONS
-from app.sync.engine import SyncEngine
+from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from tests.world import AGENTS, PASSWORD, TICKETS, make_store, visible_rows
 
 CLIENTS = ["ada@example.com", "bob@example.com", "sam@example.com"]
@@ -122,7 +122,7 @@ class Workplace(RuleBasedStateMachine):
         async def go() -> None:
             try:
                 message_id = await self.engines[client].reply(ticket, text, kind=kind)
-            except KeyError:
+            except NotOnThisWorkstation:
                 return  # not in this agent's cache (never was, or a live change just took it)
             self.sent_messages[message_id] = client
 
@@ -145,7 +145,7 @@ class Workplace(RuleBasedStateMachine):
         value = data.draw(values[field])
 
         async def go() -> None:
-            with contextlib.suppress(KeyError):  # not in this agent's cache, as above
+            with contextlib.suppress(NotOnThisWorkstation):  # not in this agent's cache, as above
                 await self.engines[client].update_ticket(ticket, {field: value})
 
         self.run(go())

@@ -25,6 +25,7 @@ from app.models.base import utcnow
 from app.models.tables import T_AGENTS, T_CANNED, T_DRAFTS, T_GROUPS, T_MESSAGES, T_TICKETS
 from app.server.store import open_store
 from app.sync.protocol import WireModel
+from tests.test_protocol_doc import BOOTSTRAP_ORDER
 
 GROUPS = ("g-1", "g-2", None)
 AGENTS = ("a-1", "a-2", None)
@@ -119,16 +120,7 @@ def test_sight_reads_the_same_in_python_and_in_sql(
 
 def test_every_registry_is_derived_from_the_declarations() -> None:
     assert wire.ENTITIES is DOMAIN.kinds
-    assert list(wire.ENTITIES) == [
-        "group",
-        "agent",
-        "organization",
-        "customer",
-        "ticket",
-        "message",
-        "canned_response",
-        "draft",
-    ]
+    assert list(wire.ENTITIES) == BOOTSTRAP_ORDER  # as docs/protocol.md 8.3 says
     for mutation in DOMAIN.mutations.values():
         assert mutation.kind in DOMAIN.kinds, mutation.name
         assert mutation.refusal, mutation.name
@@ -163,10 +155,16 @@ def test_a_mutation_about_an_undeclared_kind_cannot_be_registered() -> None:
     class Args(WireModel):
         id: str
 
-    stray = Mutation("stray.make", Args, lambda tx, args: {}, kind="stray", refusal="Stray")
+    stray = Mutation(
+        "stray.make", Args, lambda tx, a: {}, kind="stray", refusal="Stray", subject=lambda a: a.id
+    )
     with pytest.raises(ValueError, match="undeclared kind 'stray'"):
         DOMAIN.add((), [stray])
     assert "stray.make" not in DOMAIN.mutations
+    vague = Mutation("ticket.poke", Args, lambda tx, a: {}, kind="ticket", refusal="Poke")
+    with pytest.raises(ValueError, match="does not say which record it is about"):
+        DOMAIN.add((), [vague])
+    assert "ticket.poke" not in DOMAIN.mutations
 
 
 def test_canned_edit_rule_is_one_rule() -> None:

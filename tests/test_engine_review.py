@@ -17,7 +17,7 @@ from app.sync import protocol as p
 from app.sync import queries
 from app.sync.desk import DeskReader
 from app.sync.desk_types import TicketSort
-from app.sync.engine import SyncEngine
+from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from app.sync.observer import ConnectionState
 from tests.world import Recorder, eventually, make_store, running_server, workstation
 
@@ -84,11 +84,16 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             assert conversation.ticket.status == "solved"
             assert conversation.rejections == ()
             assert await reader.rejections() == []
-            assert any("rejection" in ch and "ticket" in ch for ch in seen.changed)
+            # The notice says which ticket the refusal and the change were on.
+            assert any(
+                ch.kinds_of("t-1") >= {"rejection", "ticket"}
+                and str(refused) in ch.ids("rejection")
+                for ch in seen.changed
+            )
             await lin.wait_drained()
             assert _server_ticket(store) == ("solved", current_version + 1)
             assert len(seen.rejected) == 1  # accepted this time
-            with pytest.raises(KeyError):
+            with pytest.raises(NotOnThisWorkstation, match="no longer on this workstation"):
                 await lin.resend_rejected(refused)  # it is gone
             await reader.close()
             await ada.close()
@@ -144,7 +149,10 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
             ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
             seen.changed.clear()
             await lin.discard_rejected(refused)
-            assert any("rejection" in ch and "message" in ch for ch in seen.changed)
+            assert any(
+                ch.kinds_of("t-1") >= {"rejection", "message"} and ch.messages_of("t-1")
+                for ch in seen.changed
+            )
             reader = DeskReader(lin.cache_path, "a-lin")
             await reader.open()
             conversation = await reader.conversation("t-1")

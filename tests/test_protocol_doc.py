@@ -16,9 +16,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,17 +250,22 @@ def check_bootstrap(client: Client, frames: list[Frame]) -> None:
     assert frames[done]["cursor"] == welcome["head"]
     assert kinds[-1] == "caught_up"
     order: list[str] = []
+    ids: dict[str, list[str]] = {}
     for page in client.bootstrap_pages:
         assert page["bootstrap"] is True
         assert "cursor" not in page
         entities = {ch["entity"] for ch in page["changes"]}
         assert len(entities) == 1, "a page never mixes entity kinds"
+        assert len(page["changes"]) <= 500
         for change in page["changes"]:
             assert "seq" not in change
             assert change["op"] == "upsert"
             assert change["data"]["id"] == change["id"]
+            ids.setdefault(change["entity"], []).append(change["id"])
         order.extend(entities)
     assert order == sorted(order, key=BOOTSTRAP_ORDER.index)
+    for entity, sent in ids.items():
+        assert sent == sorted(sent), f"{entity} rows come in id order"
 
 
 def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
@@ -500,6 +506,7 @@ def test_the_client_uses_only_websockets_and_json() -> None:
         "collections",
         "json",
         "pathlib",
+        "re",  # reading the document's tables
         "tests",
         "typing",
         "urllib",
@@ -544,3 +551,110 @@ def test_answers_arrive_in_order_and_after_their_changes(tmp_path: Path) -> None
         store.dispose()
 
     asyncio.run(scenario())
+
+
+# ---- section 16: the limits hold as documented ----------------------------------------------
+
+DOC = Path(__file__).parents[1] / "docs" / "protocol.md"
+
+
+def documented_limit(what: str) -> str:
+    """The value of the row of section 16's table whose first cell starts with ``what``."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## 16. Limits and timings", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].startswith(what):
+            return cells[1]
+    raise AssertionError(f"section 16 has no row for {what!r}")
+
+
+def run_against_server(tmp_path: Path, body: Callable[[str], Awaitable[None]]) -> None:
+    """Run ``body`` with the ``/sync`` URL of a server on a freshly seeded store."""
+
+    async def scenario() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        async with running_server(store) as server:
+            await body(server.url + "/sync")
+        store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_limits_hold_as_documented(tmp_path: Path) -> None:
+    """Section 16's nesting and integer limits, the Origin rule of 2.2, tried on a server."""
+    depth_match = re.search(r"≤ (\d+) levels", documented_limit("Client → server nesting"))
+    int_match = re.search(r"0 … 2\^(\d+) \u2212 1", documented_limit("Integers"))
+    assert depth_match is not None
+    assert int_match is not None
+    depth, largest = int(depth_match[1]), 2 ** int(int_match[1]) - 1
+    assert "403" in documented_limit("`Origin` header")
+
+    def nested_search(levels: int) -> str:
+        """A search frame nested ``levels`` deep (the frame object being the first level)."""
+        inner = "[" * (levels - 1) + "]" * (levels - 1)
+        return '{"type": "search", "request_id": "r-deep", "query": "x", "limit": ' + inner + "}"
+
+    async def scenario(sync_url: str) -> None:
+        status, body = await refused_handshake(sync_url, {"Origin": "https://elsewhere.test"})
+        assert (status, body["code"]) == (403, "origin_forbidden")
+        login = await sign_in(sync_url, "ada@example.com")
+        async with open_sync(sync_url, login["token"]) as ws:
+            client = Client(ws, Replica())
+            await client.hello("doc-client-limits")
+
+            async def error_for(frame: Frame | str) -> Frame:
+                await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+                error, _ = await client.until(lambda f: f["type"] == "error")
+                return error
+
+            # Nesting up to the limit is parsed (and this frame then refused as invalid).
+            assert (await error_for(nested_search(depth)))["code"] == "invalid_message"
+            assert (await error_for(nested_search(depth + 1)))["code"] == "malformed_json"
+            # Brackets inside strings are text, not nesting.
+            await client.send({"type": "search", "request_id": "r-b", "query": "[" * 99})
+            found, _ = await client.until(lambda f: f["type"] == "search_results")
+            assert found["request_id"] == "r-b"
+
+            draft = {"ticket_id": "t-1", "body": "at the edge"}
+            assert (await client.mutate(largest, "draft.save", draft))["type"] == "ack"
+            too_large = {"type": "mutation", "mutation_id": largest + 1, "name": "draft.save"}
+            error = await error_for({**too_large, "args": draft})
+            assert error["code"] == "invalid_message"
+            assert "mutation_id" not in error
+            fetch = {"type": "fetch_ticket", "request_id": "r-n", "number": largest + 1}
+            error = await error_for(fetch)
+            assert error["code"] == "invalid_message"
+            assert "request_id" not in error  # section 12: the frame was not understood
+            error = await error_for({**fetch, "number": largest})
+            assert (error["code"], error["request_id"]) == ("not_found", "r-n")
+
+    run_against_server(tmp_path, scenario)
+
+
+def test_bootstrap_rows_come_in_id_order_across_pages(tmp_path: Path) -> None:
+    """Section 8.3 with more tickets than one chunk, created in an order that is not theirs."""
+    count = 620
+
+    async def scenario(sync_url: str) -> None:
+        login = await sign_in(sync_url, "ada@example.com")
+        async with open_sync(sync_url, login["token"]) as ws:
+            creator = Client(ws, Replica())
+            await creator.hello("doc-client-creator")
+            for i in range(1, count + 1):
+                ticket = {
+                    "id": f"tk-{i * 7919 % count:04d}",  # a shuffled order
+                    "subject": f"Ticket {i}",
+                    "channel": "email",
+                    "group_id": "g-care",
+                }
+                frame = {"mutation_id": i, "name": "ticket.create", "args": {"ticket": ticket}}
+                await creator.send({"type": "mutation", **frame})
+            answer, _ = await creator.until(lambda f: f.get("mutation_id") == count)
+            assert answer["type"] == "ack", answer
+        async with open_sync(sync_url, login["token"]) as ws:
+            client = Client(ws, Replica())
+            check_bootstrap(client, await client.hello("doc-client-reader"))
+            assert len(client.replica.ids("ticket")) > 500
+
+    run_against_server(tmp_path, scenario)

@@ -74,7 +74,12 @@ def schedule(tx: StoreTx, args: ScheduleArgs) -> dict[str, Any]:
 
 
 SCHEDULE = Mutation(
-    "callback.schedule", ScheduleArgs, schedule, kind="callback", refusal="Callback"
+    "callback.schedule",
+    ScheduleArgs,
+    schedule,
+    kind="callback",
+    refusal="Callback",
+    subject=lambda a: a.id,
 )
 
 
@@ -118,20 +123,20 @@ def test_a_kind_and_mutation_declared_in_a_test_replicate_end_to_end(tmp_path: P
             bob, bob_seen = await workstation(tmp_path, server.url, "bob@example.com")
             try:
                 # Live: Ada (care) schedules; Lin (care) gets it; Bob (billing) does not.
-                await ada.mutate("callback.schedule", _args("cb-1", "g-care"), "callback", "cb-1")
+                await ada.mutate("callback.schedule", _args("cb-1", "g-care"))
                 await eventually(lambda: _has(lin, "cb-1"))
                 assert await _callbacks(ada) == {"cb-1"}
 
                 # Catch-up: Lin is away while Ada schedules another, then comes back.
                 await lin.stop()
-                await ada.mutate("callback.schedule", _args("cb-2", "g-care"), "callback", "cb-2")
+                await ada.mutate("callback.schedule", _args("cb-2", "g-care"))
                 await ada.wait_drained()
                 lin.start()
                 await lin.wait_online()
                 await eventually(lambda: _has(lin, "cb-2"))
 
                 # Refused: Bob may not schedule for a group he is not in; nothing is stored.
-                await bob.mutate("callback.schedule", _args("cb-3", "g-care"), "callback", "cb-3")
+                await bob.mutate("callback.schedule", _args("cb-3", "g-care"))
                 await bob.wait_drained()
                 assert [(r.name, r.code) for r in bob_seen.rejected] == [
                     ("callback.schedule", "forbidden")

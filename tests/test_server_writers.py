@@ -103,7 +103,7 @@ def test_a_workstation_may_not_submit_a_server_only_mutation(tmp_path: Path) -> 
         async with running_server(store) as server:
             ada, seen = await workstation(tmp_path, server.url, "ada@example.com")
             try:
-                await ada.mutate("message.receive", args, "message", "m-forged")
+                await ada.mutate("message.receive", args)
                 await ada.wait_drained()
                 assert [(r.name, r.code) for r in seen.rejected] == [
                     ("message.receive", "forbidden")

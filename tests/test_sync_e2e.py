@@ -46,7 +46,7 @@ def test_reply_reaches_other_workstation_live_and_exactly_once(tmp_path: Path) -
                 return d is not None and any(m["id"] == message_id for m in d["messages"])
 
             await eventually(lin_has_it)
-            assert any("t-1" in ch.get("ticket", set()) for ch in lin_seen.changed)
+            assert any("t-1" in ch.ids("ticket") for ch in lin_seen.changed)
 
             async def ada_sent() -> bool:
                 d = await ada.read(lambda c: queries.ticket_detail(c, ticket_id="t-1"))

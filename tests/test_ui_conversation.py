@@ -21,6 +21,8 @@ from sqlalchemy import Engine, insert
 
 from app.models.tables import T_MESSAGES
 from app.sync.desk_types import MessageItem
+from app.sync.engine.errors import InvalidChange
+from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.conversation import ConversationTabs
 from app.ui.conversation.thread import ThreadModel, ThreadRole
@@ -913,7 +915,7 @@ def test_send_and_set_status_keeps_a_queued_reply_out_of_the_composer_when_the_s
             ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
 
             async def refuse(*_args: Any, **_kwargs: Any) -> int:
-                raise ValueError("that status is not allowed here")
+                raise InvalidChange("that status is not allowed here")
 
             try:
                 tabs = _tabs(ada, qtbot)
@@ -1057,7 +1059,8 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
     tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
 ) -> None:
     """A colleague's replies and a status change reach an open tab by reading just the
-    messages the change named; what the tab then shows is what a whole read gives."""
+    messages the change named on its ticket; what the tab then shows is what a whole read
+    gives.  A reply on another ticket does not make the tab read at all."""
     store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
 
     async def body() -> None:
@@ -1067,15 +1070,25 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
             try:
                 tabs = _tabs(ada, qtbot)
                 view = await _open(tabs, "t-1")
-                partial_reads: list[int] = []
+                partial_reads: list[list[str]] = []
+                whole_reads: list[str] = []
                 whole = ada.reader.conversation
 
                 async def counting(ticket_id: str, only_messages: Any = None) -> Any:
                     if only_messages is not None:
-                        partial_reads.append(len(only_messages))
+                        partial_reads.append(list(only_messages))
+                    else:
+                        whole_reads.append(ticket_id)
                     return await whole(ticket_id, only_messages=only_messages)
 
                 ada.reader.conversation = counting  # type: ignore[method-assign]
+                notices: list[ChangeNotice] = []
+                ada.entitiesChanged.connect(notices.append)
+                other = await lin.engine.reply("t-2", "Meanwhile, on another ticket")
+                await until(lambda: any(other in n.ids("message") for n in notices))
+                # The tab heard the notice (synchronously) and started no read.
+                assert not view._loading
+                assert (partial_reads, whole_reads) == ([], [])
                 for n in range(3):
                     await lin.engine.reply("t-1", f"Update {n} from Lin")
                 await lin.engine.update_ticket("t-1", {"priority": "high"})
@@ -1090,6 +1103,8 @@ def test_live_changes_patch_the_open_thread_and_match_a_whole_read(
                 assert partial_reads  # the thread was patched, not read whole
                 full = await whole("t-1")
                 assert full is not None
+                # Only messages of its own ticket were read.
+                assert {m for read in partial_reads for m in read} <= {m.id for m in full.messages}
                 assert view.conversation is not None
                 assert [m.id for m in view.conversation.messages] == [m.id for m in full.messages]
                 assert view.conversation.ticket == full.ticket

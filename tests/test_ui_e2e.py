@@ -426,8 +426,6 @@ def test_an_ended_session_leads_back_to_sign_in_keeping_the_local_copy(
             await root.engine.mutate(
                 "agent.update",
                 {"agent_id": "a-ada", "changes": {"password": "a new password 42"}},
-                "agent",
-                "a-ada",
             )
             await root.engine.wait_drained(10)
             await root.shutdown()

@@ -27,6 +27,7 @@ from app.server.app import SwitchboardServer
 from app.sync import credentials
 from app.sync.desk_types import MessageItem
 from app.sync.engine import RequestFailed, SignedOut
+from app.sync.notice import Touched
 from app.sync.observer import ConnectionState, ConnectionStatus
 from app.sync.profile import Profile, cache_path, normalize_server
 from app.ui import crash, theme
@@ -714,7 +715,14 @@ def test_tray_reads_no_messages_during_a_catch_up_and_remembers_a_bounded_number
             # Not live (a bootstrap or catch-up): no message is read, none is remembered.
             await ada.engine.stop()
             assert not ada.online
-            ada.entitiesChanged.emit({"message": {"m-1", "m-2"}, "ticket": {"t-1", "t-2"}})
+            ada.entitiesChanged.emit(
+                Touched.of(
+                    ("message", "m-1", "t-1"),
+                    ("message", "m-2", "t-2"),
+                    ("ticket", "t-1", "t-1"),
+                    ("ticket", "t-2", "t-2"),
+                ).notice()
+            )
             await asyncio.sleep(0.2)
             async with tray._lock:  # the change set has been examined
                 pass
@@ -725,7 +733,7 @@ def test_tray_reads_no_messages_during_a_catch_up_and_remembers_a_bounded_number
             ada.engine.start()
             await until(lambda: ada.online, timeout=20)
             ids = {f"m-{i}" for i in range(1, 6)}
-            ada.entitiesChanged.emit({"message": ids})
+            ada.entitiesChanged.emit(Touched.of(("message", ids, "t-1")).notice())
             await until(lambda: sum(map(len, asked)) == 5)
             async with tray._lock:
                 pass

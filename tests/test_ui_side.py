@@ -345,8 +345,6 @@ def test_customer_panel_follows_the_customer_live(
                         ],
                     },
                 },
-                "customer",
-                "c-3",
             )
             await until(lambda: "Prefers a call" in panel.notes_label.text())
             assert panel.notes_label.textFormat() == Qt.TextFormat.PlainText

@@ -37,7 +37,7 @@ from app.models.tables import T_DEVICES, T_DRAFTS, T_LOG, T_MESSAGES, T_RESULTS,
 from app.server import replication
 from app.server.devices import DeviceLedger, register_device
 from app.server.submit import KeyLedger, Submission, serialise_log
-from app.server.writer import StoreWriter, answer_alone
+from app.server.writer import StoreUnavailable, StoreWriter, answer_alone
 from app.sync.protocol import encode
 from tests.world import make_store
 
@@ -152,6 +152,17 @@ def requests(
     return out
 
 
+async def register_devices(engine: Engine, writer: StoreWriter) -> dict[str, Any]:
+    """Say hello for every device of DEVICES; the viewer of each agent."""
+    with engine.connect() as conn:
+        viewers = {a: replication.load_viewer(conn, a) for a in DEVICES.values()}
+    for device, agent in DEVICES.items():
+        await writer.run(
+            partial(register_device, device_id=device, agent_id=agent, acked_through=0)
+        )
+    return viewers
+
+
 def _answer_plainly(writer: StoreWriter, req: Submission, conn: Connection) -> Answer:
     # What StoreWriter._apply does around a mutation the fast path declined.
     serialise_log(conn, writer.origin)
@@ -168,13 +179,7 @@ async def send_through_writer(engine: Engine, steps: list[Step], mode: Mode) -> 
     writer = StoreWriter(engine, batches.append)
     writer.start()
     try:
-        with engine.connect() as conn:
-            viewers = {a: replication.load_viewer(conn, a) for a in DEVICES.values()}
-        for device, agent in DEVICES.items():
-            await writer.run(
-                partial(register_device, device_id=device, agent_id=agent, acked_through=0)
-            )
-        reqs = requests(steps, viewers, loop)
+        reqs = requests(steps, await register_devices(engine, writer), loop)
         answers: list[Answer] = []
         if mode == "batch":
             futures = [writer.enqueue(req) for req in reqs]
@@ -402,3 +407,117 @@ def test_a_run_whose_write_fails_does_not_half_apply_on_sqlite(
 @pytest.mark.postgres
 def test_a_run_whose_write_fails_does_not_half_apply_on_postgres(pg_stores: StoreFactory) -> None:
     _failed_write_applies_nothing_of_the_failed_one(pg_stores)
+
+
+# --------------------------------------------------------------------------------------------
+# A batch whose transaction fails
+# --------------------------------------------------------------------------------------------
+
+# The store refuses to keep the ack of Bob's first mutation, at the end of the batch's
+# transaction (where no savepoint isolates a mutation): one mutation fails the whole batch.
+REFUSE_BOBS_ACK = """
+CREATE TRIGGER refuse_bobs_ack BEFORE INSERT ON mutation_results
+WHEN NEW.device_id = 'd-bob' AND NEW.mutation_id = 1 AND NEW.result LIKE '%"type": "ack"%'
+BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
+"""
+# Beyond a 64-bit column: fails the batch when the device's last mutation id is saved.  The
+# protocol refuses such ids before they reach the writer; the writer must cope anyway.
+TOO_LARGE = 2**63
+
+
+async def answers_of(
+    engine: Engine, batch: list[tuple[str, int, Step]], before: Callable[[StoreWriter], Any]
+) -> tuple[list[Answer | str], list[list[dict[str, Any]]]]:
+    """Each mutation's answer (or "transient"), all queued as one batch; and the commits."""
+    loop = asyncio.get_running_loop()
+    commits: list[list[dict[str, Any]]] = []
+    writer = StoreWriter(engine, commits.append)
+    writer.start()
+    try:
+        viewers = await register_devices(engine, writer)
+        await before(writer)
+        reqs = [
+            Submission(
+                workstation_actor(viewers[DEVICES[device]]), step.name, step.args,
+                workstation_id=device, mutation_id=mutation_id, future=loop.create_future(),
+            )
+            for device, mutation_id, step in batch
+        ]  # fmt: skip
+        futures = [writer.enqueue(req) for req in reqs]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await writer.stop()
+    answers: list[Answer | str] = []
+    for outcome in outcomes:
+        if isinstance(outcome, StoreUnavailable):
+            answers.append("transient")
+        else:
+            assert isinstance(outcome, dict), outcome
+            answers.append(json.loads(encode(outcome)))
+    return answers, commits
+
+
+def test_a_failed_batch_refuses_only_the_mutation_that_failed_it(
+    sqlite_stores: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = sqlite_stores()
+    with engine.begin() as conn:
+        conn.execute(text(REFUSE_BOBS_ACK))
+    batch = [
+        ("d-ada", 1, note("d-ada", "m-y1", "t-1")),
+        ("d-bob", 1, note("d-bob", "m-y2", "t-3")),  # its ack cannot be stored
+        ("d-lin", 1, note("d-lin", "m-y3", "t-4")),
+        ("d-sam", TOO_LARGE, draft("d-sam", "t-2", "too large an id")),
+        ("d-sam", TOO_LARGE + 1, draft("d-sam", "t-2", "and another")),
+        ("d-ada", 2, draft("d-ada", "t-1", "after the failure")),
+        ("d-bob", 2, update("d-bob", "t-4", 2, priority="high")),
+    ]
+
+    async def nothing(writer: StoreWriter) -> None:
+        pass
+
+    with caplog.at_level(logging.ERROR, logger="app.server.writer"):
+        answers, commits = asyncio.run(answers_of(engine, batch, nothing))
+    assert [a if isinstance(a, str) else verdict(a) for a in answers] == [
+        "ack",
+        "internal_error",  # refused for good, not "transient" forever
+        "ack",
+        "internal_error",
+        "internal_error",
+        "ack",
+        "ack",  # Bob's device goes on
+    ]
+    assert "write batch of 7 mutations failed" in caplog.text
+    state = stored(engine)
+    assert {m["id"] for m in state["messages"]} >= {"m-y1", "m-y3"}
+    assert "m-y2" not in {m["id"] for m in state["messages"]}
+    results = {(r["device_id"], r["mutation_id"]): r["result"] for r in state["results"]}
+    assert results[("d-bob", 1)]["code"] == "internal_error"  # a resend gets the same
+    assert ("d-sam", TOO_LARGE) not in results  # cannot be stored: answered unrecorded
+    devices = {d["id"]: d["last_mutation_id"] for d in state["devices"]}
+    assert devices == {"d-ada": 2, "d-bob": 2, "d-lin": 1, "d-sam": 0}
+    # The commits reach the fan-out in seq order, each mutation's rows together.
+    seqs = [row["seq"] for commit in commits for row in commit]
+    assert seqs == sorted(seqs)
+    assert len(seqs) == len(state["log"])
+
+
+def test_a_batch_failed_by_the_store_is_refused_for_now(sqlite_stores: StoreFactory) -> None:
+    """Disk full is the store's fault, not the mutations': resent later, they go through."""
+    engine = sqlite_stores()
+    batch = [
+        ("d-ada", 1, note("d-ada", "m-z1", "t-1")),
+        ("d-lin", 1, note("d-lin", "m-z2", "t-4", body="x" * 200_000)),
+    ]
+
+    async def disk_full(writer: StoreWriter) -> None:
+        # The writer's own connection may not grow the file: SQLite's "database or disk is
+        # full", without filling a disk.
+        await writer.run(lambda c: c.exec_driver_sql("PRAGMA max_page_count = 1"))
+
+    answers, commits = asyncio.run(answers_of(engine, batch, disk_full))
+    assert answers == ["transient", "transient"]
+    assert commits == []
+    state = stored(engine)
+    assert state["results"] == []
+    assert {m["id"] for m in state["messages"]}.isdisjoint({"m-z1", "m-z2"})

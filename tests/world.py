@@ -31,6 +31,7 @@ from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.store import open_store
 from app.sync.engine import SyncEngine
+from app.sync.notice import ChangeNotice
 from app.sync.observer import Rejected, SyncObserver
 
 T = TypeVar("T")
@@ -155,12 +156,12 @@ class Recorder(SyncObserver):
     """Observer that remembers what it was told, and lets a test wait for it."""
 
     rejected: list[Rejected] = field(default_factory=list)
-    changed: list[dict[str, set[str]]] = field(default_factory=list)
+    changed: list[ChangeNotice] = field(default_factory=list)
     viewing: list[tuple[str, str | None, bool]] = field(default_factory=list)
     presence: dict[str, str] = field(default_factory=dict)
 
-    def entities_changed(self, changed: dict[str, set[str]]) -> None:
-        self.changed.append(changed)
+    def entities_changed(self, notice: ChangeNotice) -> None:
+        self.changed.append(notice)
 
     def mutation_rejected(self, rejected: Rejected) -> None:
         self.rejected.append(rejected)

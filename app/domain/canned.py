@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 
 from app.domain.accounts import check_group
 from app.domain.kinds import Kind
-from app.domain.mutation import Mutation, Refused, StoreTx
+from app.domain.mutation import Mutation, Refused, StoreTx, id_taken
 from app.domain.sight import ByScope, Everyone, Owner, Staff, Viewer
 from app.domain.wire import load
 from app.models.enums import CannedScope
@@ -82,7 +82,7 @@ def canned_create(tx: StoreTx, args: p.CannedCreateArgs) -> dict[str, Any]:
         values["group_id"] = None
     _check_scope(tx, values)
     if tx.conn.execute(select(T_CANNED.c.id).where(T_CANNED.c.id == args.canned_id)).first():
-        raise Refused(ErrorCode.DUPLICATE, f"canned response {args.canned_id} already exists")
+        raise id_taken(args.canned_id)
     tx.conn.execute(
         insert(T_CANNED).values(id=args.canned_id, usage_count=0, updated_at=tx.now, **values)
     )
@@ -141,6 +141,7 @@ MUTATIONS = (
         canned_create,
         kind="canned_response",
         refusal="New canned response",
+        subject=lambda a: a.canned_id,
     ),
     Mutation(
         "canned.update",
@@ -148,6 +149,7 @@ MUTATIONS = (
         canned_update,
         kind="canned_response",
         refusal="Canned response change",
+        subject=lambda a: a.canned_id,
         changes=p.CannedFields,
     ),
     Mutation(
@@ -156,6 +158,7 @@ MUTATIONS = (
         canned_delete,
         kind="canned_response",
         refusal="Canned response deletion",
+        subject=lambda a: a.canned_id,
     ),
     Mutation(
         "canned.use",
@@ -163,5 +166,6 @@ MUTATIONS = (
         canned_use,
         kind="canned_response",
         refusal="Canned response use",
+        subject=lambda a: a.canned_id,
     ),
 )

@@ -130,6 +130,7 @@ MUTATIONS = (
         customer_create,
         kind="customer",
         refusal="New customer",
+        subject=lambda a: a.customer_id,
     ),
     Mutation(
         "customer.update",
@@ -138,5 +139,6 @@ MUTATIONS = (
         kind="customer",
         refusal="Customer change",
         changes=p.CustomerFields,
+        subject=lambda a: a.customer_id,
     ),
 )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, true, update
 
 from app.domain.kinds import Kind
-from app.domain.mutation import Mutation, Refused, StoreTx
+from app.domain.mutation import CacheTx, Mutation, Refused, StoreTx
 from app.domain.sight import Owner
 from app.domain.tickets import visible_ticket
 from app.domain.wire import load
@@ -22,7 +22,14 @@ from app.sync import protocol as p
 DRAFTS_PER_AGENT = 500
 DRAFT_CHARS_PER_AGENT = 5_000_000
 
-DRAFT = Kind("draft", T_DRAFTS, Owner("agent_id"), bootstrap=80, unsent=lambda table: true())
+DRAFT = Kind(
+    "draft",
+    T_DRAFTS,
+    Owner("agent_id"),
+    bootstrap=80,
+    unsent=lambda table: true(),
+    on_ticket="ticket_id",
+)
 
 
 def draft_save(tx: StoreTx, args: p.DraftSaveArgs) -> dict[str, Any]:
@@ -77,10 +84,41 @@ def draft_delete(tx: StoreTx, args: p.DraftDeleteArgs) -> dict[str, Any]:
     return {"draft_id": did}
 
 
+def draft_save_locally(tx: CacheTx, args: p.DraftSaveArgs) -> None:
+    """The agent's text kept in the cache at once (a crash or restart must not lose it)."""
+    did = draft_id(tx.agent_id, args.ticket_id)
+    values = {"kind": args.kind, "body": args.body, "updated_at": tx.now}
+    done = tx.conn.execute(update(T_DRAFTS).where(T_DRAFTS.c.id == did).values(**values))
+    if done.rowcount == 0:
+        draft = {"id": did, "agent_id": tx.agent_id, "ticket_id": args.ticket_id, **values}
+        tx.conn.execute(insert(T_DRAFTS).values(**draft))
+    tx.touch("draft", did, args.ticket_id)
+
+
+def draft_delete_locally(tx: CacheTx, args: p.DraftDeleteArgs) -> None:
+    did = draft_id(tx.agent_id, args.ticket_id)
+    tx.conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+    tx.touch("draft", did, args.ticket_id)
+
+
 KINDS = (DRAFT,)
 MUTATIONS = (
-    Mutation("draft.save", p.DraftSaveArgs, draft_save, kind="draft", refusal="Draft"),
     Mutation(
-        "draft.delete", p.DraftDeleteArgs, draft_delete, kind="draft", refusal="Draft deletion"
+        "draft.save",
+        p.DraftSaveArgs,
+        draft_save,
+        kind="draft",
+        refusal="Draft",
+        subject=lambda a: a.ticket_id,  # a draft is filed under its ticket
+        optimistic=draft_save_locally,
+    ),
+    Mutation(
+        "draft.delete",
+        p.DraftDeleteArgs,
+        draft_delete,
+        kind="draft",
+        refusal="Draft deletion",
+        subject=lambda a: a.ticket_id,
+        optimistic=draft_delete_locally,
     ),
 )

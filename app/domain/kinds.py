@@ -142,6 +142,8 @@ class Kind:
     ``bootstrap`` orders the kinds in a bootstrap (referenced rows come before the rows that
     reference them).  ``unsent`` names, for the workstation cache, the rows that are the
     agent's own work not yet accepted by the server: a bootstrap never drops them.
+    ``on_ticket`` is the column naming the ticket a row is on ("id" for a ticket itself), so
+    that change notices say which tickets changed.
     """
 
     name: str
@@ -151,13 +153,14 @@ class Kind:
     keep: Keep = field(default_factory=KeepAll)
     aggregates: tuple[Aggregate, ...] = ()
     unsent: Callable[[Table], ColumnElement[bool]] | None = None
+    on_ticket: str | None = None
     columns: tuple[str, ...] = field(init=False)
     datetime_columns: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if "id" not in self.table.c:
             raise ValueError(f"kind {self.name}: a replicated table needs an 'id' column")
-        for name in _named_columns(self.sight):
+        for name in [*_named_columns(self.sight), *([self.on_ticket] if self.on_ticket else [])]:
             if name not in self.table.c:
                 raise ValueError(f"kind {self.name}: its sight names no column {name!r}")
         object.__setattr__(self, "columns", tuple(c.name for c in self.table.columns))

@@ -11,13 +11,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.domain.mutation import Mutation, Refused, StoreTx, Writers
+from app.domain.mutation import (
+    CacheTx,
+    Mutation,
+    NotInCache,
+    Refused,
+    StoreTx,
+    Writers,
+    id_taken,
+)
 from app.domain.tickets import (
     insert_message,
     log_thread_grew,
     message_taken,
     message_verdict,
     new_message_row,
+    queued_message,
     stale_by_others,
     thread_grew,
 )
@@ -104,7 +113,7 @@ def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
         raise Refused(ErrorCode.NOT_FOUND, f"ticket {msg.ticket_id} does not exist")
     ticket = dict(row)
     if message_taken(tx, msg.id):
-        raise Refused(ErrorCode.DUPLICATE, f"message {msg.id} already exists")
+        raise id_taken(msg.id)
     customer_id = msg.customer_id or ticket["customer_id"]
     if (
         customer_id is not None
@@ -138,8 +147,24 @@ def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
     return message_added(ticket["id"], msg.id, values["version"])
 
 
+def message_add_locally(tx: CacheTx, args: p.MessageAddArgs) -> None:
+    """The agent's message in the thread at once, marked waiting to be sent."""
+    ticket_id = args.message.ticket_id
+    if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == ticket_id)).first() is None:
+        raise NotInCache("ticket", ticket_id)
+    queued_message(tx, args.message)
+
+
 MUTATIONS = (
-    Mutation("message.add", p.MessageAddArgs, message_add, kind="message", refusal="Reply"),
+    Mutation(
+        "message.add",
+        p.MessageAddArgs,
+        message_add,
+        kind="message",
+        refusal="Reply",
+        subject=lambda a: a.message.id,
+        optimistic=message_add_locally,
+    ),
     Mutation(
         "message.receive",
         MessageReceiveArgs,
@@ -147,6 +172,7 @@ MUTATIONS = (
         kind="message",
         refusal="Customer message",
         writers=Writers.SERVER,
+        subject=lambda a: a.message.id,
     ),
 )
 KINDS = ()  # the thread's kind, MESSAGE, is declared with tickets

@@ -1,7 +1,10 @@
 """A mutation, declared once: arguments, who may make it, how it applies, how the desk names it.
 
 Like Zero's custom mutators, each mutation is one declaration (`Mutation`) with its argument
-type and one authoritative ``apply`` over a store transaction (`StoreTx`).  The server's one
+type, one authoritative ``apply`` over a store transaction (`StoreTx`), and where the agent
+should see the change at once, one ``optimistic`` apply over the workstation cache's
+transaction (`CacheTx`): the cache and the store share their tables, so both are written
+against the same rows.  The server's one
 write path (`app.server.submit`) runs it for every writer: a workstation's connection, the
 command line and the server's own actors (the system, each channel).  Mutations that only the
 server may make (a customer's message arriving through a channel) are declared with
@@ -42,6 +45,12 @@ class Refused(Exception):
         self.code = code
         self.message = message
         self.current = current
+
+
+def id_taken(entity_id: str) -> Refused:
+    """The refusal of a new row whose id is taken: the same whether or not the actor may see
+    the row that has it, telling only that the id is taken, never what holds it or whose."""
+    return Refused(ErrorCode.DUPLICATE, f"the id {entity_id} is already taken; use a new id")
 
 
 class Writers(StrEnum):
@@ -187,6 +196,37 @@ def log_row(
     }
 
 
+class NotInCache(LookupError):
+    """The record an optimistic apply works on is not in the workstation's cache."""
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        super().__init__(f"{kind} {record_id} is not in the cache")
+        self.kind = kind
+        self.record_id = record_id
+
+
+@dataclass
+class CacheTx:
+    """A mutation's view of the workstation cache's transaction, for its optimistic apply.
+
+    The apply writes what the agent should see now; the server's own change replaces it when
+    it arrives.  For field changes it records ``patch`` (the values written) and ``base`` (the
+    cached values they replaced): the outbox keeps both, to lay the patch again over newer
+    server rows until the change is answered, and to restore the base if it is refused.
+    ``touched`` names each written record, with the ticket it is on, for change notices.
+    """
+
+    conn: Connection
+    agent_id: str
+    now: datetime
+    patch: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)
+    touched: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    def touch(self, kind: str, record_id: str, ticket_id: str | None = None) -> None:
+        self.touched.append((kind, record_id, ticket_id))
+
+
 def anyone(actor: Actor) -> bool:
     """Authorization: any signed-in agent (data rules are checked by ``apply``)."""
     return True
@@ -201,7 +241,9 @@ def admins(actor: Actor) -> bool:
 class Mutation(Generic[A]):
     """One mutation: everything every layer needs to know about it.
 
-    ``kind`` is the kind of record it is about (the outbox files it under that kind).
+    ``kind`` is the kind of record it is about and ``subject`` picks that record's id from the
+    arguments (the outbox files the change under them).  ``optimistic`` is its apply on the
+    workstation's cache, if the agent should see it before the server answers.
     ``refusal`` is what the desk calls it when the server refuses it ("Reply").  ``changes``
     is the field model of an update's ``changes`` dict.  ``allowed`` is the authorization rule
     checked before ``apply``; data-dependent rules (may this agent see that ticket?) are
@@ -217,3 +259,11 @@ class Mutation(Generic[A]):
     allowed: Callable[[Actor], bool] = anyone
     denied: str = "you may not make this change"
     changes: type[BaseModel] | None = None
+    subject: Callable[[A], str] | None = None
+    optimistic: Callable[[CacheTx, A], None] | None = None
+
+    def subject_of(self, args: A) -> str:
+        """The id of the record the change is about (its kind is ``kind``)."""
+        if self.subject is None:
+            raise ValueError(f"{self.name} does not say which record it is about")
+        return self.subject(args)

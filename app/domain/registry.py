@@ -99,6 +99,8 @@ class Domain:
                 if name not in self.kinds:
                     raise ValueError(f"kind {kind.name} refers to undeclared kind {name!r}")
         for mutation in self.mutations.values():
+            if mutation.subject is None:
+                raise ValueError(f"mutation {mutation.name} does not say which record it is about")
             if mutation.kind not in self.kinds:
                 raise ValueError(
                     f"mutation {mutation.name} is about undeclared kind {mutation.kind!r}"

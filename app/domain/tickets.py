@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
-from app.domain.mutation import Mutation, Refused, StoreTx
+from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
 from app.domain.wire import load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
@@ -30,6 +30,7 @@ TICKET = Kind(
     Staff(group="group_id", agent="assignee_id"),
     bootstrap=50,
     keep=KeepRecent("status", frozenset(ACTIVE_STATUSES)),
+    on_ticket="id",
 )
 MESSAGE = Kind(
     "message",
@@ -39,6 +40,7 @@ MESSAGE = Kind(
     keep=KeepWithParent("ticket", "ticket_id"),
     # Sent from this workstation and not yet accepted (or refused, kept for review).
     unsent=lambda table: table.c.delivery_state.in_(("queued", "failed")),
+    on_ticket="ticket_id",
 )
 SOLVED = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 Row = dict[str, Any]
@@ -121,6 +123,30 @@ def next_number(tx: StoreTx) -> int:
     return int(value)
 
 
+def find_ticket(conn: Connection, *, ticket_id: str | None, number: int | None) -> Row | None:
+    """A ticket row by id or by number (whoever may see it: the caller checks)."""
+    q = select(T_TICKETS)
+    q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
+    row = conn.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def ticket_bundle(conn: Connection, row: Row) -> Row:
+    """A ticket in wire form with its whole thread (oldest first) and its customer: what
+    ``fetch_ticket`` answers, and what the workstation shows of a cached ticket."""
+    messages = conn.execute(
+        select(T_MESSAGES)
+        .where(T_MESSAGES.c.ticket_id == row["id"])
+        .order_by(T_MESSAGES.c.created_at, T_MESSAGES.c.id)
+    ).mappings()
+    customer = load(conn, "customer", row["customer_id"]) if row["customer_id"] else None
+    return {
+        "ticket": to_wire("ticket", row),
+        "messages": [to_wire("message", m) for m in messages],
+        "customer": customer,
+    }
+
+
 # ---- the thread --------------------------------------------------------------------------
 
 
@@ -144,7 +170,7 @@ def message_verdict(
         if stale:
             return Refused(ErrorCode.CONFLICT, changed_since(ticket, args.seen_version))
     if taken:
-        return Refused(ErrorCode.DUPLICATE, f"message {msg.id} already exists")
+        return id_taken(msg.id)
     if msg.kind == MessageKind.EVENT:
         return Refused(ErrorCode.INVALID_MUTATION, "system events are written by the server only")
     return None
@@ -222,7 +248,7 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
     if not may:
         raise Refused(ErrorCode.FORBIDDEN, "a ticket must go to one of your groups or to you")
     if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == t.id)).first():
-        raise Refused(ErrorCode.DUPLICATE, f"ticket {t.id} already exists")
+        raise id_taken(t.id)
     if (
         t.customer_id is not None
         and not tx.conn.execute(
@@ -255,7 +281,7 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
         if msg.ticket_id != t.id:
             raise Refused(ErrorCode.INVALID_MUTATION, "the first message must be on the new ticket")
         if message_taken(tx, msg.id):
-            raise Refused(ErrorCode.DUPLICATE, f"message {msg.id} already exists")
+            raise id_taken(msg.id)
         if msg.kind == MessageKind.EVENT:
             raise Refused(
                 ErrorCode.INVALID_MUTATION, "system events are written by the server only"
@@ -301,10 +327,75 @@ def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     return {"ticket_id": ticket["id"], "version": values["version"], "changed": fields}
 
 
+# ---- on the workstation: what the agent sees before the server answers -------------------
+
+
+def queued_message(tx: CacheTx, msg: p.NewMessage) -> None:
+    """The agent's new message in the cache's thread, waiting to be sent."""
+    tx.conn.execute(
+        insert(T_MESSAGES).values(
+            id=msg.id,
+            ticket_id=msg.ticket_id,
+            kind=msg.kind.value,
+            author_type=AuthorType.AGENT.value,
+            author_agent_id=tx.agent_id,
+            body=msg.body,
+            created_at=tx.now,
+            delivery_state="queued",
+        )
+    )
+    tx.touch("message", msg.id, msg.ticket_id)
+    tx.touch("ticket", msg.ticket_id, msg.ticket_id)
+
+
+def ticket_create_locally(tx: CacheTx, args: p.TicketCreateArgs) -> None:
+    """The new ticket at once, unnumbered (the server numbers it) and at version 0."""
+    t = args.ticket
+    tx.conn.execute(
+        insert(T_TICKETS).values(
+            id=t.id,
+            number=None,
+            subject=t.subject,
+            status=t.status.value,
+            priority=t.priority.value,
+            channel=t.channel.value,
+            customer_id=t.customer_id,
+            assignee_id=t.assignee_id,
+            group_id=t.group_id,
+            tags=list(t.tags),
+            created_at=tx.now,
+            updated_at=tx.now,
+            version=0,
+        )
+    )
+    tx.touch("ticket", t.id, t.id)
+    if args.message is not None:
+        queued_message(tx, args.message)
+
+
+def ticket_update_locally(tx: CacheTx, args: p.TicketUpdateArgs) -> None:
+    """The changed fields at once; the values they replaced are kept to restore on refusal."""
+    changes = p.validated_changes(p.TicketChanges, args.changes)
+    found = tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == args.ticket_id))
+    current = found.mappings().first()
+    if current is None:
+        raise NotInCache("ticket", args.ticket_id)
+    tx.base = {k: current[k] for k in changes}
+    tx.patch = changes
+    tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == args.ticket_id).values(**changes))
+    tx.touch("ticket", args.ticket_id, args.ticket_id)
+
+
 KINDS = (TICKET, MESSAGE)
 MUTATIONS = (
     Mutation(
-        "ticket.create", p.TicketCreateArgs, ticket_create, kind="ticket", refusal="New ticket"
+        "ticket.create",
+        p.TicketCreateArgs,
+        ticket_create,
+        kind="ticket",
+        refusal="New ticket",
+        subject=lambda a: a.ticket.id,
+        optimistic=ticket_create_locally,
     ),
     Mutation(
         "ticket.update",
@@ -313,5 +404,7 @@ MUTATIONS = (
         kind="ticket",
         refusal="Ticket change",
         changes=p.TicketChanges,
+        subject=lambda a: a.ticket_id,
+        optimistic=ticket_update_locally,
     ),
 )

@@ -14,7 +14,7 @@ import json
 import logging
 import ssl
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -28,13 +28,13 @@ from app.domain.sight import Audience
 from app.domain.tickets import TICKET
 from app.models.tables import T_TICKETS
 from app.server import auth, notify, replication, store
-from app.server.connection import AgentConnection
+from app.server.connection import HELLO_TIMEOUT_S, AgentConnection
 from app.server.hub import Hub
 from app.server.notify import CommitListener
 from app.server.passwords import PasswordChecks
 from app.server.quotas import AgentQuotas
 from app.server.writer import StoreWriter
-from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH
+from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH, ErrorCode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,11 +65,17 @@ class SwitchboardServer:
         *,
         window_days: int = replication.DEFAULT_WINDOW_DAYS,
         ssl_context: ssl.SSLContext | None = None,
+        allowed_origins: Collection[str] = (),
+        hello_timeout: float = HELLO_TIMEOUT_S,
         quotas: AgentQuotas | None = None,
     ) -> None:
         self.engine = engine
         self.window_days = window_days
         self.ssl_context = ssl_context
+        # Browsers always send Origin, the workstation never does: a page on some other site
+        # must not reach the sync endpoint (a password oracle) unless it is allowed here.
+        self.allowed_origins = frozenset(allowed_origins)
+        self.hello_timeout = hello_timeout
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-reader")
         self.hub = Hub(self._read_log_after)
         # Unique per process: a server ignores the commit notifications it sent itself.
@@ -126,6 +132,15 @@ class SwitchboardServer:
             return _json_response(
                 http.HTTPStatus.NOT_FOUND,
                 {"code": "not_found", "message": f"no endpoint at {path}"},
+            )
+        refused = [o for o in request.headers.get_all("Origin") if o not in self.allowed_origins]
+        if refused:
+            return _json_response(
+                http.HTTPStatus.FORBIDDEN,
+                {
+                    "code": ErrorCode.ORIGIN_FORBIDDEN.value,
+                    "message": f"origin {refused[0]} is not allowed",
+                },
             )
         header = request.headers.get("Authorization")
         if header is None:

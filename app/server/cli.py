@@ -84,6 +84,14 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", default=None)
     parser.add_argument("--tls-key", default=None)
     parser.add_argument("--window-days", type=int, default=90)
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let WebSocket clients with this Origin header connect, e.g. a web page at "
+        "https://desk.example.com (repeatable; without it, any Origin is refused)",
+    )
 
 
 def _read_password(prompt: str) -> str:
@@ -118,7 +126,12 @@ async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
             raise SystemExit(
                 f"cannot load the TLS certificate {args.tls_cert} with key {args.tls_key}: {exc}"
             ) from None
-    server = SwitchboardServer(engine, window_days=args.window_days, ssl_context=ssl_context)
+    server = SwitchboardServer(
+        engine,
+        window_days=args.window_days,
+        ssl_context=ssl_context,
+        allowed_origins=args.allow_origin,
+    )
     try:
         await server.start(args.host, args.port)
     except OSError as exc:  # the port is taken, or the address is not this machine's

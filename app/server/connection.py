@@ -24,7 +24,7 @@ from app.domain.sight import Viewer, can_see
 from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import auth, replication
-from app.server.devices import register_device
+from app.server.devices import device_owner, register_device
 from app.server.quotas import rate_limited_frame
 from app.server.submit import Submission
 from app.server.writer import StoreUnavailable
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024
 # Consecutive bad frames tolerated before the connection is closed.
 MAX_BAD_FRAMES = 20
+# Seconds a connection may take from opening to its hello (signing in included): one that
+# never gets there only holds a socket and a task.
+HELLO_TIMEOUT_S = 30.0
 # After a mutation over its agent's rate, each later one on the connection is refused and
 # the connection is not read for at least this long.
 REFUSING_WAIT_S = 1.0
@@ -80,6 +83,7 @@ class AgentConnection:
         self.address = str(ws.remote_address[0]) if ws.remote_address else "?"
         self._closing = False
         self._bad_frames = 0
+        self._said_hello = False
         self._tasks: set[asyncio.Task[Any]] = set()
         # The answer to the last mutation read: later answers come after it (quotas).
         self._last_answer: asyncio.Future[dict[str, Any]] | None = None
@@ -141,6 +145,7 @@ class AgentConnection:
 
     async def run(self, session: auth.SessionInfo | None) -> None:
         self.session = session
+        self._spawn(self._hello_deadline())
         try:
             async for raw in self.ws:
                 await self._handle(raw)
@@ -156,6 +161,12 @@ class AgentConnection:
                 if task.get_name() != "close":
                     task.cancel()
 
+    async def _hello_deadline(self) -> None:
+        timeout = self.server.hello_timeout
+        await asyncio.sleep(timeout)
+        if not self._said_hello:
+            self.close_soon(CloseCode.BAD_REQUEST, f"no hello within {timeout:g} s")
+
     async def _handle(self, raw: str | bytes) -> None:
         try:
             frame = p.parse_client_frame(raw)
@@ -165,20 +176,20 @@ class AgentConnection:
             if self._bad_frames >= MAX_BAD_FRAMES:
                 await self.ws.close(CloseCode.BAD_REQUEST, "too many invalid frames")
             return
+        refusal = self._out_of_state(frame)
+        if refusal is not None:
+            # A well-formed frame at the wrong moment: neither counts as bad nor resets the count
+            # (or a client could send bad frames forever, one refusal between every 19).
+            await self.error(*refusal)
+            return
         self._bad_frames = 0
         if isinstance(frame, p.Login):
             await self._login(frame)
-        elif self.session is None:
-            await self.error(
-                ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
-            )
         elif isinstance(frame, p.Logout):
             await self.server.writer.run(lambda c: auth.revoke_session(c, self.session.session_id))  # type: ignore[union-attr]
             await self.ws.close(1000, "signed out")
         elif isinstance(frame, p.Hello):
             await self._hello(frame)
-        elif self.device_id is None:
-            await self.error(ErrorCode.HELLO_REQUIRED, "send hello before anything else")
         elif isinstance(frame, p.Mutation):
             await self._admit_mutation(frame, len(raw))
         elif isinstance(frame, p.FetchTicket):
@@ -190,12 +201,23 @@ class AgentConnection:
         elif isinstance(frame, p.Viewing):
             await self._announce_viewing(frame.ticket_id, frame.typing)
 
+    def _out_of_state(self, frame: p.ClientFrame) -> tuple[ErrorCode, str] | None:
+        """The refusal of a frame this connection's state does not allow, or None."""
+        if isinstance(frame, p.Login):
+            if self.session is not None:
+                return ErrorCode.ALREADY_AUTHENTICATED, "this connection is signed in"
+        elif self.session is None:
+            return ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
+        elif isinstance(frame, p.Hello):
+            if self.device_id is not None:
+                return ErrorCode.INVALID_MESSAGE, "hello was already sent"
+        elif self.device_id is None and not isinstance(frame, p.Logout):
+            return ErrorCode.HELLO_REQUIRED, "send hello before anything else"
+        return None
+
     # ---- sign-in -------------------------------------------------------------------------
 
     async def _login(self, frame: p.Login) -> None:
-        if self.session is not None:
-            await self.error(ErrorCode.ALREADY_AUTHENTICATED, "this connection is signed in")
-            return
         throttle = self.server.throttle
         # Key the throttle on the account as check_password finds it (stripped, lower-case):
         # otherwise " ada@example.com", "ada@example.com  "... each got five fresh attempts
@@ -232,9 +254,7 @@ class AgentConnection:
 
     async def _hello(self, frame: p.Hello) -> None:
         assert self.session is not None
-        if self.device_id is not None:
-            await self.error(ErrorCode.INVALID_MESSAGE, "hello was already sent")
-            return
+        self._said_hello = True
         version = p.negotiate(frame.protocol)
         if version is None:
             await self.error(
@@ -250,11 +270,18 @@ class AgentConnection:
         if viewer is None:
             await self.ws.close(CloseCode.SESSION_ENDED, "account no longer exists")
             return
+        # Whose the device is, before anything is done in its name: another agent's hello must
+        # not end the owner's connection.
+        owner = await self.server.read(lambda c: device_owner(c, frame.device_id))
+        if owner not in (None, viewer.id):
+            await self._device_mismatch()
+            return
         # An older connection of this device may still look alive (its socket died without a
         # close).  End it first: its mutations still queued are then refused, not applied
         # behind the number given below.
         for other in list(self.server.hub.connections):
-            if other is not self and other.device_id == frame.device_id:
+            same = other.device_id == frame.device_id and other.viewer.id == viewer.id
+            if same and other is not self:
                 other.close_soon(CloseCode.BAD_REQUEST, "replaced by a newer connection")
         try:
             # Through the writer: a batch already holding this device's earlier mutations has
@@ -262,9 +289,8 @@ class AgentConnection:
             last_mutation_id = await self.server.writer.run(
                 lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)
             )
-        except PermissionError:
-            await self.error(ErrorCode.DEVICE_MISMATCH, "this device id belongs to another agent")
-            await self.ws.close(CloseCode.BAD_REQUEST, "device id belongs to another agent")
+        except PermissionError:  # another agent registered it meanwhile
+            await self._device_mismatch()
             return
         self.viewer = viewer
         self.device_id = frame.device_id
@@ -298,6 +324,10 @@ class AgentConnection:
             self.sent_seq = head
             await self._send_bootstrap(head)
         await self._catch_up()
+
+    async def _device_mismatch(self) -> None:
+        await self.error(ErrorCode.DEVICE_MISMATCH, "this device id belongs to another agent")
+        await self.ws.close(CloseCode.BAD_REQUEST, "device id belongs to another agent")
 
     async def _keep_session(self, session: auth.SessionInfo) -> None:
         """While connected, the agent is active: extend the session every TOUCH_INTERVAL, and

@@ -92,6 +92,14 @@ class DeviceLedger:
             )
 
 
+def device_owner(conn: Connection, device_id: str) -> str | None:
+    """The agent a device belongs to (the first to say hello with it), or None if new."""
+    owner: str | None = conn.execute(
+        select(T_DEVICES.c.agent_id).where(T_DEVICES.c.id == device_id)
+    ).scalar()
+    return owner
+
+
 def register_device(conn: Connection, device_id: str, agent_id: str, acked_through: int) -> int:
     """Create or refresh a device at hello and drop results the client has confirmed; returns
     the highest mutation id of the device the server has processed (0 for a new device).

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
 
-from app.domain import wire
+from app.domain import tickets, wire
 from app.domain.kinds import KeepScope, replicated
 from app.domain.registry import DOMAIN
 from app.domain.sight import Audience, Viewer, can_see
 from app.domain.tickets import TICKET
 from app.models.base import utcnow
-from app.models.tables import T_AGENTS, T_LOG, T_MEMBERS, T_MESSAGES, T_TICKETS
+from app.models.tables import T_AGENTS, T_LOG, T_MEMBERS, T_TICKETS
 from app.sync.protocol import PAGE_SIZE
 
 DEFAULT_WINDOW_DAYS = 90
@@ -181,22 +181,10 @@ def ticket_bundle(
     conn: Connection, viewer: Viewer, *, ticket_id: str | None = None, number: int | None = None
 ) -> dict[str, Any] | None:
     """A visible ticket with its messages and customer, or None."""
-    q = select(T_TICKETS)
-    q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
-    row = conn.execute(q).mappings().first()
+    row = tickets.find_ticket(conn, ticket_id=ticket_id, number=number)
     if row is None or not TICKET.sight.allows(viewer, row):
         return None
-    messages = conn.execute(
-        select(T_MESSAGES)
-        .where(T_MESSAGES.c.ticket_id == row["id"])
-        .order_by(T_MESSAGES.c.created_at, T_MESSAGES.c.id)
-    ).mappings()
-    customer = wire.load(conn, "customer", row["customer_id"]) if row["customer_id"] else None
-    return {
-        "ticket": wire.to_wire("ticket", row),
-        "messages": [wire.to_wire("message", m) for m in messages],
-        "customer": customer,
-    }
+    return tickets.ticket_bundle(conn, row)
 
 
 def search_tickets(

@@ -89,6 +89,16 @@ def refusal_frame(mutation_id: int, exc: Refused | ProtocolError) -> dict[str, A
     return frame
 
 
+def internal_error(mutation_id: int) -> dict[str, Any]:
+    """The reject of a mutation the server failed to apply through no fault of the store's."""
+    return {
+        "type": "reject",
+        "mutation_id": mutation_id,
+        "code": ErrorCode.INTERNAL.value,
+        "message": "the server could not apply this change; try again",
+    }
+
+
 def serialise_log(conn: Connection, origin: str) -> None:
     """Call first in every transaction that may append to the change log."""
     # PostgreSQL hands out sequence values before commit, so two writers could commit seq 11
@@ -130,12 +140,7 @@ def decide(conn: Connection, sub: Submission, logged: list[dict[str, Any]]) -> d
         # replay is answered the same way, and let the writer's caller retry as a new one.
         savepoint.rollback()
         log.exception("mutation %s from %s failed", sub.name, sub.actor.origin)
-        return {
-            "type": "reject",
-            "mutation_id": sub.mutation_id,
-            "code": ErrorCode.INTERNAL.value,
-            "message": "the server could not apply this change; try again",
-        }
+        return internal_error(sub.mutation_id)
     logged.extend(tx.logged)
     return ack_frame(sub.mutation_id, tx.logged[-1]["seq"] if tx.logged else None, result)
 

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.domain.mutation import Actor
 from app.domain.registry import DOMAIN
@@ -39,6 +39,7 @@ from app.server.submit import (
     ack_frame,
     decide,
     decide_keyed,
+    internal_error,
     serialise_log,
     unparsable,
 )
@@ -53,6 +54,17 @@ MAX_BATCH = 500
 
 class StoreUnavailable(Exception):
     """A mutation was not stored (the write failed); the client must reconnect and resend."""
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether a failed write is the store's fault (disk full, I/O error, database locked, lost
+    connection) rather than the data's (a constraint, a value the column cannot hold, a bug).
+
+    The first is worth a resend once the store is back; the second would fail again.
+    """
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
 
 
 class StoreWriter:
@@ -173,20 +185,85 @@ class StoreWriter:
                 continue
             try:
                 frames, logged = await loop.run_in_executor(self._executor, self._apply, batch)
-            except Exception:
-                # The transaction did not commit: nothing is acknowledged; each client resends
-                # after reconnecting, and until then nothing newer of theirs is applied.
+            except Exception as exc:
                 log.exception("write batch of %d mutations failed", len(batch))
-                for req in batch:
-                    if req.workstation_id is not None:
-                        self._blocked.add(req.workstation_id)
-                    _fail(req)
+                if is_store_outage(exc):
+                    self._refuse_for_now(batch)
+                else:
+                    # One mutation's data may have failed the transaction: it must not take
+                    # everyone else's down with it.
+                    await self._apply_one_by_one(batch)
                 continue
-            for req, frame in zip(batch, frames, strict=True):
-                if req.future is not None and not req.future.done():
-                    req.future.set_result(frame)
-            if logged:
-                self._on_commit(logged)
+            self._answered(batch, frames, logged)
+
+    def _answered(
+        self, batch: list[Submission], frames: list[dict[str, Any]], logged: list[Any]
+    ) -> None:
+        for req, frame in zip(batch, frames, strict=True):
+            if req.future is not None and not req.future.done():
+                req.future.set_result(frame)
+        if logged:
+            self._on_commit(logged)
+
+    def _refuse_for_now(self, batch: list[Submission]) -> None:
+        """Nothing of ``batch`` was committed or acknowledged: each client resends after
+        reconnecting, and until then nothing newer of theirs is applied."""
+        for req in batch:
+            if req.workstation_id is not None:
+                self._blocked.add(req.workstation_id)
+            _fail(req)
+
+    async def _apply_one_by_one(self, batch: list[Submission]) -> None:
+        """Apply a failed batch again, each mutation in its own transaction.
+
+        The mutation that fails alone is the culprit: if the store is at fault it is refused
+        for now, with everything after it (the store is down); otherwise it is refused for
+        good, as a server bug (``internal_error``, kept like any answer).
+        """
+        loop = asyncio.get_running_loop()
+        for i, req in enumerate(batch):
+            if self._must_refuse(req):
+                self._refuse_for_now([req])
+                continue
+            try:
+                frames, logged = await loop.run_in_executor(self._executor, self._apply, [req])
+            except Exception as exc:
+                if is_store_outage(exc):
+                    self._refuse_for_now(batch[i:])
+                    return
+                log.exception("mutation %s from %s failed its transaction", req.name, req.actor)
+                try:
+                    frame = await loop.run_in_executor(self._executor, self._refuse_for_good, req)
+                except Exception as again:
+                    if is_store_outage(again):
+                        self._refuse_for_now(batch[i:])
+                        return
+                    # Not even the refusal can be stored (the mutation id itself, say): answer
+                    # it unrecorded; it changed nothing, and a resend fails the same way.
+                    log.exception("could not record the refusal of %s", req.name)
+                    frame = internal_error(req.mutation_id)
+                frames, logged = [frame], []
+            self._answered([req], frames, logged)
+
+    def _refuse_for_good(self, req: Submission) -> dict[str, Any]:
+        """Keep ``internal_error`` as the answer to ``req``, in its own transaction."""
+        with self._begin() as conn:
+            workstation = req.workstation_id
+            ledger = DeviceLedger(conn, {workstation} if workstation else set())
+            keys = KeyLedger(conn, {req.key} if req.key is not None else set())
+            if workstation is not None and not ledger.is_new(workstation, req.mutation_id):
+                return ledger.replayed(conn, workstation, req.mutation_id)
+            if req.key is not None and (answer := keys.answered(req.key)) is not None:
+                return answer
+            frame = internal_error(req.mutation_id)
+            if workstation is not None:
+                ledger.claim(workstation, req.mutation_id)
+                ledger.record(workstation, req.mutation_id, frame)
+            elif req.key is not None:
+                keys.record(req.key, frame)
+            ledger.save(conn)
+            keys.save(conn)
+        return frame
 
     def _apply(self, batch: list[Submission]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Apply a batch in one transaction; returns each request's answer and the log rows.

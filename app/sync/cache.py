@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 
 from app.domain import wire
+from app.domain.kinds import KeepWithParent, Kind
 from app.models.base import utcnow
 from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+from app.sync.notice import ChangeNotice, Touched
 from app.sync.search_index import create_search_schema, drop_search_schema
 
 log = logging.getLogger(__name__)
@@ -144,14 +146,14 @@ def set_state(conn: Connection, key: str, value: Any) -> None:
 
 def apply_changes(
     conn: Connection, changes: list[dict[str, Any]], cursor: int | None
-) -> dict[str, set[str]]:
+) -> ChangeNotice:
     """Apply one page of server changes (and the cursor) — the caller's transaction.
 
     The result is the same as applying the changes one by one, in order, but each entity
-    kind costs one DELETE and one UPSERT statement for the whole page.  Returns the changed
-    ids by entity, for the observer.
+    kind costs one DELETE and one UPSERT statement for the whole page.  Returns what changed,
+    with the tickets it belongs to, for the observer.
     """
-    touched: dict[str, set[str]] = {}
+    touched = Touched()
     # Per entity, the last upsert of each id (dict order = order of last change) and every
     # id deleted at some point.  Deletes run first, then upserts: an id deleted and then
     # upserted again ends up with its final row, as it would one change at a time.
@@ -165,36 +167,66 @@ def apply_changes(
             continue
         rows = upserts[entity]
         rows.pop(entity_id, None)
+        kind = wire.ENTITIES[entity]
         if change["op"] == "delete":
             deletes[entity].add(entity_id)
-            if entity == "ticket":
-                _forget_messages_of(upserts["message"], entity_id)
+            _forget_children_of(upserts, entity, entity_id)
+            touched.add(entity, entity_id, entity_id if kind.on_ticket == "id" else None)
         else:
-            rows[entity_id] = change["data"]
-        touched.setdefault(entity, set()).add(entity_id)
+            data = change["data"]
+            rows[entity_id] = data
+            touched.add(entity, entity_id, _ticket_of_row(kind, data))
         if change.get("gained"):
             gained.append(entity_id)
     for entity, ids in deletes.items():
+        if ids and wire.ENTITIES[entity].on_ticket not in (None, "id"):
+            # A delete carries no row: ask the cache which ticket it was on while it is there.
+            touched_on_tickets(conn, touched, entity, ids)
         wire.delete_many(conn, entity, list(ids))
     for entity, by_id in upserts.items():
         wire.upsert_many(conn, entity, list(by_id.values()))
     if gained:
         conn.execute(insert(T_FETCH).prefix_with("OR IGNORE"), [{"ticket_id": i} for i in gained])
-    if "ticket" in touched:
-        reapply_pending(conn, touched["ticket"])
-    if "draft" in touched:
-        reapply_pending_drafts(conn, touched["draft"])
+    if "ticket" in touched.entities:
+        reapply_pending(conn, touched.entities["ticket"])
+    if "draft" in touched.entities:
+        reapply_pending_drafts(conn, touched.entities["draft"])
     if cursor is not None:
         advance_cursor(conn, cursor)
-    return touched
+    return touched.notice()
 
 
-def _forget_messages_of(message_upserts: dict[str, dict[str, Any]], ticket_id: str) -> None:
-    """Drop a page's earlier message upserts of a ticket the page then deletes: one change at
-    a time, deleting the ticket would have removed them (its messages go with it)."""
-    doomed = [m for m, data in message_upserts.items() if data.get("ticket_id") == ticket_id]
-    for message_id in doomed:
-        del message_upserts[message_id]
+def _ticket_of_row(kind: Kind, data: dict[str, Any]) -> str | None:
+    """The ticket a replicated row is on (a ticket is its own), if any."""
+    ticket_id = data.get(kind.on_ticket) if kind.on_ticket else None
+    return ticket_id if isinstance(ticket_id, str) else None
+
+
+def touched_on_tickets(conn: Connection, touched: Touched, entity: str, ids: Iterable[str]) -> None:
+    """Name the tickets that rows ``ids`` of a kind on tickets (messages, drafts) are on now."""
+    kind = wire.ENTITIES[entity]
+    if kind.on_ticket is None:
+        return
+    table = kind.table
+    for chunk in _chunks(list(ids)):
+        for row_id, ticket_id in conn.execute(
+            select(table.c.id, table.c[kind.on_ticket]).where(table.c.id.in_(chunk))
+        ):
+            touched.add(entity, row_id, ticket_id)
+
+
+def _forget_children_of(
+    upserts: dict[str, dict[str, dict[str, Any]]], entity: str, parent: str
+) -> None:
+    """Drop a page's earlier upserts of rows kept with a row the page then deletes (a ticket's
+    messages): one change at a time, deleting the parent would have removed them."""
+    for child in wire.ENTITIES.values():
+        if child.parent != entity or not isinstance(child.keep, KeepWithParent):
+            continue
+        rows = upserts[child.name]
+        doomed = [i for i, data in rows.items() if data.get(child.keep.column) == parent]
+        for child_id in doomed:
+            del rows[child_id]
 
 
 def advance_cursor(conn: Connection, cursor: int) -> None:
@@ -283,19 +315,27 @@ def _has_pending_ticket_work(conn: Connection) -> bool:
 
 def finish_bootstrap(
     conn: Connection, seen: dict[str, set[str]], cursor: int, access_version: int
-) -> None:
-    """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor."""
+) -> ChangeNotice:
+    """Drop cached rows the bootstrap did not mention (no longer visible), then set the cursor.
+
+    Returns what was dropped, with the tickets it was on.
+    """
+    dropped = Touched()
     for entity, kind in list(wire.ENTITIES.items()):
         keep = seen.get(entity, set())
         table = kind.table
-        stale = [i for (i,) in conn.execute(select(table.c.id)) if i not in keep]
+        on_ticket = table.c[kind.on_ticket] if kind.on_ticket else table.c.id
+        stale = {i: t for i, t in conn.execute(select(table.c.id, on_ticket)) if i not in keep}
         if kind.unsent is not None and stale:
             # The agent's own work not yet accepted (a queued reply, a draft): never dropped.
             own = set(conn.execute(select(table.c.id).where(kind.unsent(table))).scalars())
-            stale = [i for i in stale if i not in own]
-        wire.delete_many(conn, entity, stale)
+            stale = {i: t for i, t in stale.items() if i not in own}
+        for entity_id, ticket_id in stale.items():
+            dropped.add(entity, entity_id, ticket_id if kind.on_ticket else None)
+        wire.delete_many(conn, entity, list(stale))
     set_state(conn, "cursor", cursor)
     set_state(conn, "access_version", access_version)
+    return dropped.notice()
 
 
 # ---- local changes and the outbox ----------------------------------------------------------
@@ -481,14 +521,20 @@ def pending_fetches(conn: Connection) -> list[str]:
     return list(conn.execute(select(T_FETCH.c.ticket_id)).scalars())
 
 
-def fetched(conn: Connection, bundle: dict[str, Any]) -> None:
-    """Store a ticket fetched on demand (with its thread and customer)."""
+def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
+    """Store a ticket fetched on demand (with its thread and customer); returns what changed."""
+    ticket_id = bundle["ticket"]["id"]
+    touched = Touched()
     if bundle.get("customer"):
         wire.upsert_many(conn, "customer", [bundle["customer"]])
+        touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
-    reapply_pending(conn, [bundle["ticket"]["id"]])
-    conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == bundle["ticket"]["id"]))
+    reapply_pending(conn, [ticket_id])
+    conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
+    touched.add("ticket", ticket_id, ticket_id)
+    touched.add_many("message", (m["id"] for m in bundle["messages"]), ticket_id)
+    return touched.notice()
 
 
 def checkpoint(conn: Connection) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.sync.notice import ChangeNotice
+
 
 class ConnectionState(StrEnum):
     OFFLINE = "offline"  # not started, or stopped
@@ -64,8 +66,8 @@ class SyncObserver:
     def connection_changed(self, status: ConnectionStatus) -> None:
         """The connection state (or the outbox size) changed."""
 
-    def entities_changed(self, changed: dict[str, set[str]]) -> None:
-        """Rows changed in the cache, by entity name."""
+    def entities_changed(self, notice: ChangeNotice) -> None:
+        """Rows changed in the cache: by entity name, and the tickets they are on."""
 
     def mutation_rejected(self, rejected: Rejected) -> None:
         """The server refused a local change (a conflict, a permission, invalid input)."""

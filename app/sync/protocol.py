@@ -9,7 +9,9 @@ reaches the store.
 from __future__ import annotations
 
 import json
+import re
 from enum import IntEnum, StrEnum
+from itertools import accumulate
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -39,7 +41,17 @@ MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024
 PAGE_BYTES = 512 * 1024
 MAX_BODY_CHARS = 200_000  # a message or draft body
 PAGE_SIZE = 500  # changes per catch-up page
+# Arrays and objects nest at most this deep in a frame (the frame object itself is level 1).  The
+# deepest real frame is 6; json.loads recurses per level and fails near 1,000 levels.
+MAX_NESTING = 32
 SEARCH_LIMIT = 200
+
+# Every integer on the wire, in either direction, is in 0..MAX_WIRE_INT: exact as a JSON number
+# in every language (JavaScript's doubles included) and well inside the store's 64-bit columns,
+# so no client integer can fail a write that other agents' mutations share.
+MAX_WIRE_INT = 2**53 - 1
+WireInt = Annotated[int, Field(ge=0, le=MAX_WIRE_INT)]  # cursors, versions, acked_through
+PositiveWireInt = Annotated[int, Field(ge=1, le=MAX_WIRE_INT)]  # mutation ids, ticket numbers
 
 Id = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
@@ -64,6 +76,7 @@ class ErrorCode(StrEnum):
     SESSION_EXPIRED = "session_expired"
     SESSION_REVOKED = "session_revoked"
     AGENT_DISABLED = "agent_disabled"
+    ORIGIN_FORBIDDEN = "origin_forbidden"  # HTTP 403 at the handshake
     DEVICE_MISMATCH = "device_mismatch"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
@@ -109,8 +122,8 @@ WireModel = _Frame
 
 
 class VersionWindow(_Frame):
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
+    min: PositiveWireInt
+    max: PositiveWireInt
 
 
 class Login(_Frame):
@@ -123,15 +136,15 @@ class Hello(_Frame):
     type: Literal["hello"]
     protocol: VersionWindow
     device_id: Id
-    cursor: int = Field(ge=0)
-    access_version: int = Field(default=0, ge=0)
-    acked_through: int = Field(default=0, ge=0)
+    cursor: WireInt
+    access_version: WireInt = 0
+    acked_through: WireInt = 0
     client: ShortText = ""
 
 
 class Mutation(_Frame):
     type: Literal["mutation"]
-    mutation_id: int = Field(ge=1)
+    mutation_id: PositiveWireInt
     name: Annotated[str, Field(max_length=64)]
     args: dict[str, Any]
 
@@ -139,7 +152,7 @@ class Mutation(_Frame):
 class FetchTicket(_Frame):
     type: Literal["fetch_ticket"]
     request_id: Annotated[str, Field(max_length=64)]
-    number: int | None = Field(default=None, ge=1)
+    number: PositiveWireInt | None = None
     ticket_id: Id | None = None
 
 
@@ -219,13 +232,13 @@ class TicketUpdateArgs(_Frame):
     ticket_id: Id
     # Only the fields present are changed; ``null`` clears assignee or group.
     changes: dict[str, Any]
-    seen_version: int = Field(ge=0)
+    seen_version: WireInt
 
 
 class MessageAddArgs(_Frame):
     message: NewMessage
     # Required for a public reply: the ticket version the agent last saw.
-    seen_version: int | None = Field(default=None, ge=0)
+    seen_version: WireInt | None = None
 
 
 class DraftSaveArgs(_Frame):
@@ -316,7 +329,8 @@ class GroupCreateArgs(_Frame):
 GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
 
 
-def _describe(exc: ValidationError) -> list[dict[str, Any]]:
+def describe(exc: ValidationError) -> list[dict[str, Any]]:
+    """A validation error as the wire's ``details``: which field, and what is wrong."""
     return [
         {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]}
         for err in exc.errors(include_url=False, include_input=False)
@@ -325,9 +339,7 @@ def _describe(exc: ValidationError) -> list[dict[str, Any]]:
 
 def invalid_arguments(name: str, exc: ValidationError) -> ProtocolError:
     """The ``invalid_mutation`` error for arguments that failed validation."""
-    return ProtocolError(
-        ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", _describe(exc)
-    )
+    return ProtocolError(ErrorCode.INVALID_MUTATION, f"invalid arguments for {name}", describe(exc))
 
 
 def validated_changes(model: type[BaseModel], changes: dict[str, Any]) -> dict[str, Any]:
@@ -347,6 +359,21 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_LEVEL_CHANGE = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest, counted without recursion.
+
+    Brackets inside strings are not counted; for text that is not JSON the answer is only an
+    estimate, and parsing it fails anyway.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_LEVEL_CHANGE, brackets)), default=0)
+
+
 def decode_json(raw: str | bytes) -> dict[str, Any]:
     """Parse a frame's JSON into a dict with a string ``type``; nothing more is checked."""
     if isinstance(raw, bytes):
@@ -354,6 +381,11 @@ def decode_json(raw: str | bytes) -> dict[str, Any]:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(ErrorCode.MALFORMED_JSON, "frame is not UTF-8 text") from exc
+    # Counting brackets is cheap, and fewer of them than the limit cannot nest too deep.
+    if raw.count("[") + raw.count("{") > MAX_NESTING and nesting_depth(raw) > MAX_NESTING:
+        raise ProtocolError(
+            ErrorCode.MALFORMED_JSON, f"frame nests deeper than {MAX_NESTING} levels"
+        )
     try:
         obj = json.loads(raw)
     except ValueError as exc:
@@ -375,7 +407,7 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
         return _client_frame.validate_python(obj)
     except ValidationError as exc:
         raise ProtocolError(
-            ErrorCode.INVALID_MESSAGE, f"invalid {obj['type']!r} frame", _describe(exc)
+            ErrorCode.INVALID_MESSAGE, f"invalid {obj['type']!r} frame", describe(exc)
         ) from exc
 
 

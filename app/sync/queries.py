@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from app.domain import wire
+from app.domain import tickets, wire
 from app.models.tables import T_AGENTS, T_CUSTOMERS, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache import get_state, outbox_count
 from app.sync.cache_tables import T_OUTBOX, T_REJECTIONS
@@ -65,29 +65,15 @@ def ticket_detail(
     conn: Connection, *, number: int | None = None, ticket_id: str | None = None
 ) -> dict[str, Any] | None:
     """A ticket with its thread, customer and pending local edits, from the cache."""
-    q = select(T_TICKETS)
-    q = q.where(T_TICKETS.c.id == ticket_id) if ticket_id else q.where(T_TICKETS.c.number == number)
-    row = conn.execute(q).mappings().first()
+    row = tickets.find_ticket(conn, ticket_id=ticket_id, number=number)
     if row is None:
         return None
-    ticket = wire.to_wire("ticket", row)
-    messages = conn.execute(
-        select(T_MESSAGES)
-        .where(T_MESSAGES.c.ticket_id == row["id"])
-        .order_by(T_MESSAGES.c.created_at, T_MESSAGES.c.id)
-    ).mappings()
-    customer = wire.load(conn, "customer", row["customer_id"]) if row["customer_id"] else None
     pending = conn.execute(
         select(func.count())
         .select_from(T_OUTBOX)
         .where(T_OUTBOX.c.entity == "ticket", T_OUTBOX.c.entity_id == row["id"])
     ).scalar()
-    return {
-        "ticket": ticket,
-        "messages": [wire.to_wire("message", m) for m in messages],
-        "customer": customer,
-        "pending_changes": pending,
-    }
+    return {**tickets.ticket_bundle(conn, row), "pending_changes": pending}
 
 
 def draft_for(conn: Connection, draft_id: str) -> dict[str, Any] | None:

@@ -3,7 +3,8 @@
 The engine's observer callbacks run on the asyncio loop, which qasync runs on the Qt thread,
 so they are turned into Qt signals directly.  Change notifications are coalesced: a catch-up
 page or a burst of live changes becomes one ``entitiesChanged`` per event-loop turn, so a list
-re-reads once, not once per frame.
+re-reads once, not once per frame.  What it carries is the engine's ``ChangeNotice`` (plain,
+frozen data): the changed rows by entity and the tickets they are on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from app.sync.desk import DeskReader
 from app.sync.desk_types import Directory
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
+from app.sync.notice import ChangeNotice, Touched
 from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,8 @@ class _Observer(SyncObserver):
         self._bridge.status = status
         self._bridge.connectionChanged.emit(status)
 
-    def entities_changed(self, changed: dict[str, set[str]]) -> None:
-        self._bridge.note_changed(changed)
+    def entities_changed(self, notice: ChangeNotice) -> None:
+        self._bridge.note_changed(notice)
 
     def mutation_rejected(self, rejected: Rejected) -> None:
         self._bridge.rejected.emit(rejected)
@@ -62,7 +64,7 @@ class Bridge(QObject):
     """Owns the engine, the desk reader and the draft keeper for one signed-in agent."""
 
     connectionChanged = Signal(object)  # ConnectionStatus
-    entitiesChanged = Signal(object)  # dict[str, set[str]]: entity name -> changed ids
+    entitiesChanged = Signal(object)  # ChangeNotice: changed ids by entity, and their tickets
     rejected = Signal(object)  # observer.Rejected
     presenceChanged = Signal(str, str)  # agent id, status
     viewingChanged = Signal(str, object, bool)  # agent id, ticket id or None, typing
@@ -79,7 +81,7 @@ class Bridge(QObject):
         self.directory = Directory(me=None, agents=(), groups=())
         self.presence: dict[str, str] = {}
         self.viewing: dict[str, tuple[str, bool]] = {}  # agent id -> (ticket id, typing)
-        self._pending: dict[str, set[str]] = {}
+        self._pending: list[ChangeNotice] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shut_down = False
@@ -95,22 +97,29 @@ class Bridge(QObject):
 
     # ---- change notifications ----------------------------------------------------------
 
-    def note_changed(self, changed: dict[str, set[str]]) -> None:
+    def note_changed(self, notice: ChangeNotice) -> None:
         """Collect changes; emit them once this loop turn is over."""
-        for entity, ids in changed.items():
-            self._pending.setdefault(entity, set()).update(ids)
+        if notice:
+            self._pending.append(notice)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        changed, self._pending = self._pending, {}
-        if not changed:
+        pending, self._pending = self._pending, []
+        if not pending:
             return
-        if {"agent", "group"} & changed.keys():
+        if len(pending) == 1:  # the usual case: nothing to merge
+            notice = pending[0]
+        else:
+            merged = Touched()
+            for each in pending:
+                merged.merge(each)
+            notice = merged.notice()
+        if {"agent", "group"} & notice.entities.keys():
             self.run(self.reload_directory())
-        self.entitiesChanged.emit(changed)
+        self.entitiesChanged.emit(notice)
 
     async def reload_directory(self) -> Directory:
         self.directory = await self.reader.directory()

@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.engine import SignedOut
+from app.sync.engine import KnownError, SignedOut
 
 log = logging.getLogger(__name__)
 LOG_FILE_NAME = "switchboard.log"
@@ -149,6 +149,8 @@ def explain(exc: BaseException) -> str | None:
             return str(e)
         if isinstance(e, SignedOut):
             return "Your session has ended. Sign in again to keep working; nothing was lost."
+        if isinstance(e, KnownError):
+            return f"That did not work: {e}."
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
             return f"The disk is full. Free some space, then carry on. {work_safe}"
         if any(t in text for t in _DISK_FULL_TEXTS):

@@ -30,7 +30,7 @@ from websockets.exceptions import (
 
 from app.sync import cache, credentials
 from app.sync import protocol as p
-from app.sync.engine import RequestFailed, SyncEngine
+from app.sync.engine import NotASwitchboardServer, RequestFailed, SyncEngine
 from app.sync.observer import ConnectionState
 from app.sync.profile import Profile, cache_path, normalize_server, tls_context
 
@@ -202,7 +202,7 @@ def explain_sign_in_failure(exc: BaseException, server: str) -> SignInError | No
             f"{server} answered, but it is not a Switchboard server "
             f"(HTTP {exc.response.status_code}). Check the address.",
         )
-    if isinstance(exc, InvalidHandshake | ConnectionClosed | ValueError | KeyError):
+    if isinstance(exc, InvalidHandshake | ConnectionClosed | NotASwitchboardServer):
         return SignInError(
             SignInProblem.NOT_A_SERVER,
             f"{server} did not answer like a Switchboard server. Check the address.",

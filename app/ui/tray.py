@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from app.models.enums import AuthorType, MessageKind
 from app.sync.desk_types import MessageItem, TicketRow, TicketSort, ViewSpec
+from app.sync.notice import ChangeNotice
 from app.sync.observer import ConnectionState, ConnectionStatus
 from app.ui import theme
 from app.ui.statusbar import PRESENCE_CHOICES, PresenceChoice
@@ -194,8 +195,8 @@ class DeskTray(QObject):
         async with self._lock:
             self._mine = set(await self.bridge.reader.ticket_ids(MY_TICKETS, TicketSort()))
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
-        tickets, messages = changed.get("ticket", set()), changed.get("message", set())
+    def _entities_changed(self, notice: ChangeNotice) -> None:
+        tickets, messages = notice.ids("ticket"), notice.ids("message")
         if not tickets and not messages:
             return
         # Decided now, not after the reads below: by then a catch-up may have finished.

@@ -270,7 +270,7 @@ class CannedEditor(QDialog):
                 self._bridge.taskFailed.emit(exc)
 
         self._bridge.run(
-            self._bridge.engine.mutate(name, args, "canned_response", canned_id),
+            self._bridge.engine.mutate(name, args),
             on_result=queued,
             on_error=failed,
         )

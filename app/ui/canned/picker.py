@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.sync import placeholders
 from app.sync.desk_types import CannedItem, Conversation, CustomerCard
+from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.canned.editor import CannedEditor
 from app.ui.keyed_list import KeyedListModel
@@ -356,10 +357,10 @@ class CannedPicker(QDialog):
         self._update_preview()
         self.listUpdated.emit()
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
-        if "canned_response" in changed and self.isVisible():
+    def _entities_changed(self, notice: ChangeNotice) -> None:
+        if "canned_response" in notice.entities and self.isVisible():
             self.reload()
-        elif "canned_response" in changed:
+        elif "canned_response" in notice.entities:
             self._list_generation += 1  # anything in flight is stale; re-read on next pick
 
     # ---- the current response ------------------------------------------------------------
@@ -434,11 +435,7 @@ class CannedPicker(QDialog):
         ticket_id = self._ticket_id
         self.accept()
         self.chosen.emit(ticket_id, filled.text, tuple(filled.unknown))
-        self._bridge.run(
-            self._bridge.engine.mutate(
-                "canned.use", {"canned_id": item.id}, "canned_response", item.id
-            )
-        )
+        self._bridge.run(self._bridge.engine.mutate("canned.use", {"canned_id": item.id}))
 
     def new_response(self) -> None:
         self._open_editor(None)
@@ -493,8 +490,4 @@ class CannedPicker(QDialog):
     def delete(self, item: CannedItem) -> None:
         """Queue ``canned.delete`` for ``item``; it leaves the list when the server agrees."""
         self.status_label.setText(f"Deleting “{item.title}”…")
-        self._bridge.run(
-            self._bridge.engine.mutate(
-                "canned.delete", {"canned_id": item.id}, "canned_response", item.id
-            )
-        )
+        self._bridge.run(self._bridge.engine.mutate("canned.delete", {"canned_id": item.id}))

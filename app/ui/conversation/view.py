@@ -26,6 +26,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 
 from app.models.enums import DeliveryState
 from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.sync.engine import KnownError
+from app.sync.notice import ChangeNotice
 from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
@@ -328,34 +330,25 @@ class ConversationView(QWidget):
         if text != self.composer.text() or kind != self.composer.kind:
             self.composer.set_draft(text, kind)
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+    def _entities_changed(self, notice: ChangeNotice) -> None:
         if self._closed:
             return
-        relevant = self.ticket_id in changed.get("ticket", ())
-        messages = changed.get("message", set())
-        model = self.thread_view.thread_model
-        if not relevant and messages:
-            relevant = any(model.row_of(m) is not None for m in messages)
-            # A message this view does not show may be new on this ticket (it may name only
-            # itself): the visible view checks, hidden ones catch up when shown.
-            maybe = any(model.row_of(m) is None for m in messages)
-            if maybe and not relevant:
-                if self.isVisible():
-                    relevant = True
-                else:
-                    self._stale = True
-        # A draft saved elsewhere matters only to a composer the agent has not typed in (see
-        # _restore_draft); skipping the rest spares a re-read per save while typing here.
-        if not relevant and changed.get("draft") and not self.composer.touched:
-            if self.isVisible():
-                relevant = True
-            else:
+        touched = notice.kinds_of(self.ticket_id)  # how this tab's ticket changed, if it did
+        if not touched:
+            return
+        if touched == {"draft"}:
+            # A draft saved elsewhere matters only to a composer the agent has not typed in
+            # (see _restore_draft); skipping the rest spares a re-read per save while typing
+            # here.
+            if self.composer.touched:
+                return
+            if not self.isVisible():
                 self._stale = True
-        if relevant:
-            # Ticket and message changes only (no draft saved elsewhere, nothing refused):
-            # the named messages are all that can differ in the thread shown.
-            patchable = not self._stale and not ({"draft", "rejection"} & changed.keys())
-            self.reload(set(messages) if patchable else None)
+                return
+        # The ticket's row and thread messages only (no draft saved elsewhere, nothing
+        # refused): the named messages are all that can differ in the thread shown.
+        patchable = not self._stale and not ({"draft", "rejection"} & touched)
+        self.reload(set(notice.messages_of(self.ticket_id)) if patchable else None)
 
     def _rejected(self, rejected: Rejected) -> None:
         if rejected.ticket_id == self.ticket_id:
@@ -495,11 +488,10 @@ class ConversationView(QWidget):
         def sent(status_failed: Exception | None) -> None:
             if status_failed is None or self._closed:
                 return
-            why = status_failed.args[0] if status_failed.args else status_failed
-            if isinstance(status_failed, KeyError):
-                why = "this ticket is no longer on this workstation"
-            self.composer.notice.show_text(f"Sent; the status was not changed: {why}")
-            if not isinstance(status_failed, (KeyError, ValueError)):
+            if isinstance(status_failed, KnownError):
+                self.composer.notice.show_text(f"Sent; the status was not changed: {status_failed}")
+            else:
+                self.composer.notice.show_text("Sent; the status was not changed.")
                 self.bridge.taskFailed.emit(status_failed)
 
         def failed(exc: BaseException) -> None:
@@ -507,10 +499,9 @@ class ConversationView(QWidget):
             # word on why.
             self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
-            if isinstance(exc, KeyError):
+            if isinstance(exc, KnownError):
                 self.composer.notice.show_text(
-                    "Not sent: this ticket is no longer on this workstation. "
-                    "Your text is back in the composer."
+                    f"Not sent: {exc}. Your text is back in the composer."
                 )
             else:
                 self.composer.notice.show_text(
@@ -568,7 +559,7 @@ class ConversationView(QWidget):
         def failed(exc: BaseException) -> None:
             if self.conversation is not None:
                 self.properties.show_ticket(self.conversation.ticket)
-            if isinstance(exc, (ValueError, KeyError)):
+            if isinstance(exc, KnownError):
                 self.composer.notice.show_text(f"That change cannot be made: {exc}")
             else:
                 self.bridge.taskFailed.emit(exc)
@@ -591,11 +582,9 @@ class ConversationView(QWidget):
             card = self.review.cards.get(mutation_id)
             if card is not None:
                 card.set_busy(False)
-            if isinstance(exc, (KeyError, ValueError)):
-                # Known: the ticket left this workstation, or the change cannot be resent.
-                self.composer.notice.show_text(
-                    f"That did not work: {exc.args[0] if exc.args else exc}"
-                )
+            if isinstance(exc, KnownError):
+                # The ticket left this workstation, or the change cannot be resent.
+                self.composer.notice.show_text(f"That did not work: {exc}")
             else:
                 self.bridge.taskFailed.emit(exc)
 

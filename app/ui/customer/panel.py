@@ -2,10 +2,12 @@
 
 It follows the current conversation: the window calls ``show_customer(customer_id)`` when the
 current tab changes (``None`` when no tab is open).  Everything shown comes from one
-``DeskReader.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it whenever
-``Bridge.entitiesChanged`` names the customer, its organization or any ticket — the read is a
+``DeskReader.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it (a moment
+later, once for a burst, so the ticket list and the open thread read first) whenever
+``Bridge.entitiesChanged`` names the customer, an organization or any ticket — the read is a
 few indexed queries on the reader's own thread, so being generous about when to re-read is
-cheaper than being clever about which ticket belongs to whom.
+cheaper than being clever about which ticket belongs to whom (a ticket row does not say
+whose customer it is in the notice, and a new ticket of this customer is not in the card).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.desk_types import CustomerCard, TicketBrief
+from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
@@ -48,6 +51,7 @@ from app.ui.keyed_list import IdRole, KeyedListModel
 R = TypeVar("R")
 AnyIndex = QModelIndex | QPersistentModelIndex
 
+READ_AFTER_CHANGE_MS = 100
 NOTES_SHOWN_CHARS = 4000  # notes may be 200,000 characters; the panel is not an editor
 TIER_LABELS = {"vip": "★ VIP", "gold": "Gold", "silver": "Silver", "standard": ""}
 
@@ -221,6 +225,12 @@ class CustomerPanel(QWidget):
         self._clock.setSingleShot(True)
         self._clock.timeout.connect(self._tick)
 
+        # A change re-reads the card a moment later: a burst of changes costs one read, and the
+        # ticket list and the open thread — what the agent is looking at — read first.
+        self._changes_settle = QTimer(self)
+        self._changes_settle.setSingleShot(True)
+        self._changes_settle.setInterval(READ_AFTER_CHANGE_MS)
+        self._changes_settle.timeout.connect(self._reload)
         bridge.entitiesChanged.connect(self._entities_changed)
 
     # ---- building -----------------------------------------------------------------------
@@ -338,12 +348,16 @@ class CustomerPanel(QWidget):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+    def _entities_changed(self, notice: ChangeNotice) -> None:
         cid = self._customer_id
         if cid is None:
             return
-        if cid in changed.get("customer", set()) or {"ticket", "organization"} & changed.keys():
-            self._reload()
+        # Any ticket row: a new ticket of this customer is not in the card yet.
+        named = cid in notice.ids("customer") or bool(
+            {"ticket", "organization"} & notice.entities.keys()
+        )
+        if named and not self._changes_settle.isActive():
+            self._changes_settle.start()
 
     def _reload(self) -> None:
         if self._customer_id is None:

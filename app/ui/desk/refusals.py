@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.desk_types import Rejection
+from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.review import Explainer
@@ -195,8 +196,8 @@ class RefusalsDialog(QDialog):
             self.table.selectRow(0)
         self._update_buttons()
 
-    def _changed(self, changed: dict[str, set[str]]) -> None:
-        if "rejection" in changed and self.isVisible():
+    def _changed(self, notice: ChangeNotice) -> None:
+        if "rejection" in notice.entities and self.isVisible():
             self.reload()
 
     def _update_buttons(self) -> None:
@@ -247,8 +248,8 @@ class RefusalsButton(QToolButton):
         bridge.rejected.connect(lambda _r: self.recount())
         bridge.entitiesChanged.connect(self._changed)
 
-    def _changed(self, changed: dict[str, set[str]]) -> None:
-        if "rejection" in changed:
+    def _changed(self, notice: ChangeNotice) -> None:
+        if "rejection" in notice.entities:
             self.recount()
 
     def recount(self) -> None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView,
 
 from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
+from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 
 log = logging.getLogger(__name__)
@@ -348,10 +349,12 @@ class TicketListModel(QAbstractTableModel):
 
     # ---- live updates ------------------------------------------------------------------
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
-        # A customer's or agent's new name shows in the rows too.
-        if {"ticket", "customer", "agent"} & changed.keys():
-            self.tickets_changed(set(changed.get("ticket", ())), names="ticket" not in changed)
+    def _entities_changed(self, notice: ChangeNotice) -> None:
+        # The rows show tickets' own fields (a reply bumps its ticket's row too); a
+        # customer's or agent's new name shows in the rows too.
+        if {"ticket", "customer", "agent"} & notice.entities.keys():
+            tickets = notice.ids("ticket")
+            self.tickets_changed(set(tickets), names=not tickets)
 
     def tickets_changed(self, ticket_ids: set[str], *, names: bool = False) -> None:
         """Tickets changed somewhere: re-read the order and the changed rows we hold

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 
 from app.models.enums import Channel, Priority, TicketStatus
 from app.sync.desk_types import ViewCount, ViewSpec
+from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 
 ViewSpecRole = Qt.ItemDataRole.UserRole + 1
@@ -249,8 +250,8 @@ class ViewsPanel(QWidget):
         if not self.select(select_key or "mine") and self.model.rowCount():
             self.list.setCurrentIndex(self.model.index(0))
 
-    def _changed(self, changed: dict[str, set[str]]) -> None:
-        if "ticket" in changed and not self._recount.isActive():
+    def _changed(self, notice: ChangeNotice) -> None:
+        if "ticket" in notice.entities and not self._recount.isActive():
             self._recount.start()
 
     def current_key(self) -> str | None:

@@ -62,7 +62,8 @@ from PySide6.QtWidgets import (
 
 from app.sync.desk import MATCH_END, MATCH_START
 from app.sync.desk_types import SearchHit, SearchResults
-from app.sync.engine import RequestFailed
+from app.sync.engine import KnownError, RequestFailed
+from app.sync.notice import ChangeNotice
 from app.sync.observer import ConnectionStatus
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
@@ -524,7 +525,7 @@ class SearchPalette(QDialog):
             self._open_when_shown = False
             self.activate_current()
 
-    def _entities_changed(self, changed: dict[str, set[str]]) -> None:
+    def _entities_changed(self, notice: ChangeNotice) -> None:
         # While open, the answer follows the cache (a ticket arriving, a subject changing),
         # through the debounce so a catch-up's burst costs one search.  The agent's current
         # row stays current (see _reselect).
@@ -532,7 +533,7 @@ class SearchPalette(QDialog):
             self.isVisible()
             and self._query
             and not self._server_rows_shown()
-            and {"ticket", "customer", "message"} & changed.keys()
+            and {"ticket", "customer", "message"} & notice.entities.keys()
         ):
             self._debounce.start()
 
@@ -631,7 +632,7 @@ class SearchPalette(QDialog):
         def failed(exc: BaseException) -> None:
             if generation != self._generation:
                 return
-            if not isinstance(exc, ConnectionError | TimeoutError | RequestFailed):
+            if not isinstance(exc, KnownError | TimeoutError):
                 self._bridge.taskFailed.emit(exc)
                 return
             self._replace_note([PaletteRow(RowKind.NOTE, _server_trouble(exc))])
@@ -722,7 +723,7 @@ class SearchPalette(QDialog):
             self.openTicket.emit(opened)
 
         def failed(exc: BaseException) -> None:
-            if not isinstance(exc, ConnectionError | TimeoutError | RequestFailed):
+            if not isinstance(exc, KnownError | TimeoutError):
                 self._bridge.taskFailed.emit(exc)
                 return
             if generation == self._generation:

@@ -1,0 +1,127 @@
+"""The outbox on the wire: sending queued local changes in order, settling the server's
+acks and rejects.
+
+A row leaves the outbox only when the server has answered it; the server deduplicates by
+mutation id, so what a lost connection leaves unanswered is simply sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection
+from websockets.asyncio.client import ClientConnection
+
+from app.models.entities import draft_id
+from app.sync import cache
+from app.sync import protocol as p
+from app.sync.engine.context import EngineContext
+from app.sync.notice import Touched
+from app.sync.observer import ConnectionState, Rejected, ticket_of
+
+log = logging.getLogger(__name__)
+
+OUTBOX_BATCH = 200
+
+
+class OutboxSender:
+    """Sends the outbox over a connection and settles the answers in the cache."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    async def wait_drained(self, timeout: float = 30.0) -> None:
+        """Wait until the server has answered everything in the outbox."""
+        ctx = self._ctx
+        async with asyncio.timeout(timeout):
+            while await ctx.read(cache.outbox_count):
+                ctx.settled.clear()
+                if not await ctx.read(cache.outbox_count):
+                    break
+                await ctx.settled.wait()
+
+    async def send(self, ws: ClientConnection) -> None:
+        """Send every outbox row in order, then each new one as it is written."""
+        ctx = self._ctx
+        last_sent = 0
+        while True:
+            ctx.outbox_ready.clear()
+            batch = await ctx.db(partial(cache.outbox_batch, after=last_sent, limit=OUTBOX_BATCH))
+            if not batch:
+                await ctx.outbox_ready.wait()
+                continue
+            for row in batch:
+                await ws.send(p.encode({"type": "mutation", **row}))
+            last_sent = batch[-1]["mutation_id"]
+
+    async def settle(self, ws: ClientConnection, answers: list[dict[str, Any]]) -> None:
+        """Settle consecutive acks and rejects in one transaction (one fsync for all)."""
+        ctx = self._ctx
+        if answers[0]["type"] == "reject" and answers[0].get("transient"):
+            # Not stored by the server: reconnecting resends it under the same id.  (A
+            # transient reject always comes alone: see frames.run_key.)
+            # Over our rate (rate_limited): reconnect no sooner than the server asked.
+            details = answers[0].get("details")
+            if isinstance(details, dict) and isinstance(details.get("retry_after"), int | float):
+                ctx.retry_after = float(details["retry_after"])
+            log.warning(
+                "server could not store mutation %s; reconnecting", answers[0]["mutation_id"]
+            )
+            await ws.close()
+            return
+
+        def work(conn: Connection) -> tuple[list[dict[str, Any] | None], int]:
+            return _settle_in_cache(conn, answers), cache.outbox_count(conn)
+
+        entries, outbox = await ctx.db(work)
+        ctx.settled.set()
+        changed = Touched()
+        rejected: list[Rejected] = []
+        for frame, entry in zip(answers, entries, strict=True):
+            if entry is None:
+                continue  # answered before (a replay)
+            ticket_id = ticket_of(entry["args"])
+            entity_id = entry["entity_id"]
+            if entry["entity"] == "draft":  # queued under its ticket's id: name the draft row
+                entity_id = draft_id(ctx.require_agent(), entity_id)
+            changed.add(entry["entity"], entity_id, ticket_id)
+            message = entry["args"].get("message")
+            if entry["name"] in ("message.add", "ticket.create") and message:
+                # Sent, or failed: the message shows its delivery state.
+                changed.add("message", message["id"], ticket_id)
+            if frame["type"] == "reject":
+                rejected.append(
+                    Rejected(
+                        frame["mutation_id"],
+                        entry["name"],
+                        frame.get("code", ""),
+                        frame.get("message", ""),
+                        entry["args"],
+                        frame.get("current"),
+                    )
+                )
+        if not changed:
+            return
+        ctx.observer.entities_changed(changed.notice())
+        for rejection in rejected:
+            ctx.observer.mutation_rejected(rejection)
+        if ctx.status.state == ConnectionState.ONLINE:
+            ctx.set_status(ConnectionState.ONLINE, outbox=outbox)
+
+
+def _settle_in_cache(
+    conn: Connection, answers: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Settle answers in order: each run of acks at once, each reject on its own."""
+    entries: list[dict[str, Any] | None] = []
+    for is_ack, run in itertools.groupby(answers, key=lambda a: a["type"] == "ack"):
+        frames = list(run)
+        if not is_ack:
+            entries.extend(cache.settle(conn, frame) for frame in frames)
+            continue
+        entries.extend(cache.settle_acks(conn, [frame["mutation_id"] for frame in frames]))
+    return entries
