@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from bench import catchup, desk, fanout, memory, offline, throughput
+from bench import abuse, catchup, desk, fanout, memory, offline, throughput
 from bench.common import Result, own_cpu_seconds, raise_nofile, system_busy_seconds
 
 Scenario = Callable[[], Awaitable[list[Result]]]
@@ -24,6 +24,8 @@ SCENARIOS: dict[str, Scenario] = {
     "bootstrap_100k": catchup.run_bootstrap,
     "offline_1000": offline.run,
     "idle_connection_memory": memory.run,
+    "flood_fairness": abuse.run_flood_fairness,
+    "signin_flood": abuse.run_signin_flood,
     # desk_*: the workstation on a 50k-ticket cache (bench/desk.py); "desk" prints six lines
     "desk_cold_start": desk.run_cold_start,
     "desk": desk.run_desk,

@@ -152,10 +152,19 @@ class ServerProcess:
 
 
 class Swarm:
-    """Many raw WebSocket agents in one child process (``bench.agents``), driven by lines."""
+    """Many raw WebSocket agents in one child process (``bench.agents``, or ``module``: one
+    speaking the same line protocol), driven by lines."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], *, label: str = "swarm"):
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        *,
+        label: str = "swarm",
+        module: str = "bench.agents",
+    ):
         self.workdir = workdir
+        self.module = module
         self.config = config
         self.label = label
         self.proc: asyncio.subprocess.Process | None = None
@@ -175,7 +184,7 @@ class Swarm:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bench.agents",
+                self.module,
                 str(config_path),
                 cwd=ROOT,
                 env=_env(),

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, true, update
+from sqlalchemy import delete, func, insert, select, true, update
 
 from app.domain.kinds import Kind
-from app.domain.mutation import CacheTx, Mutation, StoreTx
+from app.domain.mutation import CacheTx, Mutation, Refused, StoreTx
 from app.domain.sight import Owner
 from app.domain.tickets import visible_ticket
 from app.domain.wire import load
 from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS
 from app.sync import protocol as p
+
+# What one agent may keep in drafts (docs/protocol.md section 16): far above what a person
+# writes, and a bound on what one account can make the store hold.
+DRAFTS_PER_AGENT = 500
+DRAFT_CHARS_PER_AGENT = 5_000_000
 
 DRAFT = Kind(
     "draft",
@@ -34,6 +39,7 @@ def draft_save(tx: StoreTx, args: p.DraftSaveArgs) -> dict[str, Any]:
     existing = tx.conn.execute(select(T_DRAFTS.c.id).where(T_DRAFTS.c.id == did)).first()
     if existing is None:
         visible_ticket(tx, args.ticket_id, lock=False)
+    within_quota(tx, did, new=existing is None, chars=len(args.body))
     values = {"kind": args.kind, "body": args.body, "updated_at": tx.now}
     done = tx.conn.execute(update(T_DRAFTS).where(T_DRAFTS.c.id == did).values(**values))
     if done.rowcount == 0:
@@ -46,6 +52,27 @@ def draft_save(tx: StoreTx, args: p.DraftSaveArgs) -> dict[str, Any]:
     assert data is not None
     tx.log("draft", did, data=data, fields=["body"], audience=DRAFT.sight.audience(data))
     return {"draft_id": did}
+
+
+def within_quota(tx: StoreTx, did: str, *, new: bool, chars: int) -> None:
+    """Refuse (``quota_exceeded``) a save that would take the agent's drafts over their
+    count or their characters."""
+    count, total = tx.conn.execute(
+        select(func.count(), func.coalesce(func.sum(func.length(T_DRAFTS.c.body)), 0)).where(
+            T_DRAFTS.c.agent_id == tx.viewer.id, T_DRAFTS.c.id != did
+        )
+    ).one()
+    if new and count >= DRAFTS_PER_AGENT:
+        raise Refused(
+            p.ErrorCode.QUOTA_EXCEEDED,
+            f"you already keep {count} drafts, the most allowed; send or discard some first",
+        )
+    if total + chars > DRAFT_CHARS_PER_AGENT:
+        raise Refused(
+            p.ErrorCode.QUOTA_EXCEEDED,
+            f"your drafts would hold over {DRAFT_CHARS_PER_AGENT:,} characters together; "
+            "send or discard some first",
+        )
 
 
 def draft_delete(tx: StoreTx, args: p.DraftDeleteArgs) -> dict[str, Any]:

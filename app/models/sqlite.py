@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, bindparam, create_eng
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 WRITE = {"sqlite_begin": "IMMEDIATE"}  # execution options for a writing connection
+BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for another connection's lock
 # Execution option: the ``synchronous`` level of one transaction, where it may differ from the
 # engine's (SQLite only lets it change between transactions, so it is set before each BEGIN).
 SYNCHRONOUS = "sqlite_synchronous"
@@ -48,7 +49,7 @@ def sqlite_engine(
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if cache_kib is not None:
             cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         if checkpoint_pages is not None:

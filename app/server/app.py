@@ -31,6 +31,8 @@ from app.server import auth, notify, replication, store
 from app.server.connection import HELLO_TIMEOUT_S, AgentConnection
 from app.server.hub import Hub
 from app.server.notify import CommitListener
+from app.server.passwords import PasswordChecks
+from app.server.quotas import AgentQuotas
 from app.server.writer import StoreWriter
 from app.sync.protocol import HEALTH_PATH, MAX_FRAME_BYTES, SYNC_PATH, ErrorCode
 
@@ -65,6 +67,7 @@ class SwitchboardServer:
         ssl_context: ssl.SSLContext | None = None,
         allowed_origins: Collection[str] = (),
         hello_timeout: float = HELLO_TIMEOUT_S,
+        quotas: AgentQuotas | None = None,
     ) -> None:
         self.engine = engine
         self.window_days = window_days
@@ -81,6 +84,8 @@ class SwitchboardServer:
         self._look = asyncio.Event()  # someone else committed: read the log's head now
         self.commit_listener: CommitListener | None = None
         self.throttle = auth.LoginThrottle()
+        self.quotas = quotas or AgentQuotas()
+        self.passwords = PasswordChecks(engine)
         self.T_SESSIONS: WeakKeyDictionary[ServerConnection, auth.SessionInfo] = WeakKeyDictionary()
         self._server: Server | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -237,3 +242,4 @@ class SwitchboardServer:
         await self.writer.stop()
         self.hub.close()
         self._readers.shutdown(wait=True)
+        self.passwords.shutdown()

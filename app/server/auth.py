@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,10 +35,13 @@ TOUCH_INTERVAL = timedelta(hours=1)
 class AuthError(Exception):
     """A login or token that is refused; ``code`` is the documented protocol error."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details  # e.g. retry_after, sent with the error frame
 
 
 def hash_password(password: str) -> str:

@@ -8,6 +8,7 @@ in that order and acknowledged asynchronously, so a workstation can pipeline its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from functools import partial
@@ -24,6 +25,7 @@ from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import auth, replication
 from app.server.devices import device_owner, register_device
+from app.server.quotas import rate_limited_frame
 from app.server.submit import Submission
 from app.server.writer import StoreUnavailable
 from app.sync import protocol as p
@@ -41,6 +43,9 @@ MAX_BAD_FRAMES = 20
 # Seconds a connection may take from opening to its hello (signing in included): one that
 # never gets there only holds a socket and a task.
 HELLO_TIMEOUT_S = 30.0
+# After a mutation over its agent's rate, each later one on the connection is refused and
+# the connection is not read for at least this long.
+REFUSING_WAIT_S = 1.0
 
 
 def text_frame(text: str) -> bytes:
@@ -52,6 +57,11 @@ def text_frame(text: str) -> bytes:
     with or without permessage-deflate, which this server does not negotiate anyway.)
     """
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def with_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``details`` member of an error frame, if there are any."""
+    return {} if details is None else {"details": details}
 
 
 class AgentConnection:
@@ -75,6 +85,10 @@ class AgentConnection:
         self._bad_frames = 0
         self._said_hello = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The answer to the last mutation read: later answers come after it (quotas).
+        self._last_answer: asyncio.Future[dict[str, Any]] | None = None
+        # The first mutation refused for its agent's rate, until it is sent again.
+        self._refused_from: int | None = None
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -177,7 +191,7 @@ class AgentConnection:
         elif isinstance(frame, p.Hello):
             await self._hello(frame)
         elif isinstance(frame, p.Mutation):
-            self._mutation(frame)
+            await self._admit_mutation(frame, len(raw))
         elif isinstance(frame, p.FetchTicket):
             await self._fetch_ticket(frame)
         elif isinstance(frame, p.Search):
@@ -218,13 +232,11 @@ class AgentConnection:
             )
             return
         try:
-            agent_id = await self.server.read(
-                lambda c: auth.check_password(c, frame.email, frame.password)
-            )
+            agent_id = await self.server.passwords.check(frame.email, frame.password)
         except auth.AuthError as exc:
             if exc.code == ErrorCode.INVALID_CREDENTIALS:
                 throttle.failed(account, self.address)
-            await self.error(exc.code, exc.message)
+            await self.error(exc.code, exc.message, **with_details(exc.details))
             return
         throttle.succeeded(account)
         token, info = await self.server.writer.run(lambda c: auth.create_session(c, agent_id))
@@ -392,6 +404,7 @@ class AgentConnection:
         # Answered from a callback rather than a task per mutation: a pipelining workstation
         # has hundreds in flight, and the answer is written the moment the batch commits.
         future.add_done_callback(partial(self._answer, frame.mutation_id))
+        self._last_answer = future
         self.server.writer.enqueue(req)
 
     def _answer(self, mutation_id: int, future: asyncio.Future[dict[str, Any]]) -> None:
@@ -420,6 +433,52 @@ class AgentConnection:
             self.push(text_frame(encode(reject)))
             self.close_soon(1011, "store unavailable; reconnect and resend")
         # Anything else means the server is shutting down, and this connection with it.
+
+    # ---- quotas --------------------------------------------------------------------------
+
+    async def _admit_mutation(self, frame: p.Mutation, size: int) -> None:
+        """Queue a mutation within its agent's quotas (quotas.py), or refuse it for now.
+
+        Then, while the agent's queue in the writer is full, read nothing more: the sender
+        waits in its socket.  After a refusal, no frame is read for the time the sender was
+        told to wait, so a sender that does not wait cannot keep the server busy refusing.
+        """
+        wait = self._over_rate(frame.mutation_id, size)
+        if wait == 0:
+            self._mutation(frame)
+            await self.server.writer.room_for(self.viewer.id)
+            return
+        self._answer_in_order(frame.mutation_id, rate_limited_frame(frame.mutation_id, wait))
+        if not self._closing:
+            with contextlib.suppress(TimeoutError):  # or until the connection closes
+                await asyncio.wait_for(self.ws.wait_closed(), wait)
+
+    def _over_rate(self, mutation_id: int, size: int) -> float:
+        """0 if the mutation may be queued, else seconds until it may be sent again.
+
+        Once one mutation was refused, every later one on this connection is refused too
+        until the refused one comes again: were a later one applied first, the refused one's
+        id would count as a replay and the change would be lost.
+        """
+        quotas = self.server.quotas
+        if self._refused_from is not None:
+            if mutation_id > self._refused_from:
+                return max(REFUSING_WAIT_S, quotas.retry_after(self.viewer.id, size))
+            self._refused_from = None
+        wait = quotas.admit(self.viewer.id, size)
+        if wait > 0:
+            self._refused_from = mutation_id
+        return wait
+
+    def _answer_in_order(self, mutation_id: int, answer: dict[str, Any]) -> None:
+        """Answer a mutation the writer never saw, after the answers of those before it."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(partial(self._answer, mutation_id))
+        previous, self._last_answer = self._last_answer, future
+        if previous is None or previous.done():
+            future.set_result(answer)  # its callback still runs after the previous one's
+        else:
+            previous.add_done_callback(lambda _: future.set_result(answer))
 
     async def _fetch_ticket(self, frame: p.FetchTicket) -> None:
         if (frame.number is None) == (frame.ticket_id is None):

@@ -8,6 +8,7 @@ in its hello).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -52,8 +53,15 @@ class DeviceLedger:
     def record(self, device_id: str, mutation_id: int, frame: dict[str, Any]) -> None:
         self._answers[(device_id, mutation_id)] = frame
 
-    def replayed(self, conn: Connection, device_id: str, mutation_id: int) -> dict[str, Any]:
-        """The original answer to a mutation sent again."""
+    def replayed(
+        self,
+        conn: Connection,
+        device_id: str,
+        mutation_id: int,
+        unstored: Callable[[], dict[str, Any] | None] = lambda: None,
+    ) -> dict[str, Any]:
+        """The original answer to a mutation sent again (``unstored``: the answer to give if
+        none was stored, when the frame alone decides it)."""
         stored = self._answers.get((device_id, mutation_id))
         if stored is None:
             stored = conn.execute(
@@ -61,6 +69,8 @@ class DeviceLedger:
                     T_RESULTS.c.device_id == device_id, T_RESULTS.c.mutation_id == mutation_id
                 )
             ).scalar()
+        if stored is None:
+            stored = unstored()
         if stored is None:
             # Applied long ago and its result pruned after the client confirmed the answer.
             stored = ack_frame(mutation_id, None, {})

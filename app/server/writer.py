@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -28,7 +29,10 @@ from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.server.devices import DeviceLedger
+from app.server.fairness import FairQueue
+from app.server.lockout import disabled_by, is_locked_out, locked_out, locked_out_frame
 from app.server.message_batch import MessageRun
+from app.server.quotas import QUEUED_PER_AGENT
 from app.server.submit import (
     KeyLedger,
     Submission,
@@ -37,7 +41,9 @@ from app.server.submit import (
     decide_keyed,
     internal_error,
     serialise_log,
+    unparsable,
 )
+from app.server.write_turns import WriterTurns
 from app.sync import protocol as p
 
 log = logging.getLogger(__name__)
@@ -76,7 +82,8 @@ class StoreWriter:
         )
         self._on_commit = on_commit
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
-        self._queue: asyncio.Queue[Submission] = asyncio.Queue()
+        # Per writer, each bounded, with a fair share of every batch (fairness.py).
+        self._queue = FairQueue(QUEUED_PER_AGENT)
         self._task: asyncio.Task[None] | None = None
         # Devices whose mutation failed to commit: nothing later from them may be applied
         # before they reconnect and resend in order, or the failed one would be skipped.
@@ -84,6 +91,8 @@ class StoreWriter:
         # The writer thread's own connection, kept open: checking one out of the pool for
         # every batch costs as much as a small batch's statements.  Used on that thread only.
         self._conn: Connection | None = None
+        # On SQLite, gaps between back-to-back batches let other processes write too.
+        self._turns = WriterTurns(engine.dialect.name == "sqlite")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -105,12 +114,15 @@ class StoreWriter:
         if self._conn is None:
             self._conn = self._engine.connect()
         conn = self._conn
+        self._turns.before_begin()
         try:
             with conn.begin():
                 yield conn
         except DBAPIError:
             self._close()  # the database failed: the next transaction starts on a new connection
             raise
+        finally:
+            self._turns.after_end()
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -124,6 +136,15 @@ class StoreWriter:
             req.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(req)
         return req.future
+
+    def queued(self, agent_id: str) -> int:
+        """How many of the agent's submissions wait for the writer."""
+        return self._queue.queued(agent_id)
+
+    async def room_for(self, agent_id: str) -> None:
+        """Return once the agent's queue is below its bound (`QUEUED_PER_AGENT`): a connection
+        awaits this before reading its next frame, so a flood waits in the sender's socket."""
+        await self._queue.room(agent_id)
 
     async def submit(
         self, actor: Actor, name: str, args: dict[str, Any], *, key: str | None = None
@@ -156,9 +177,7 @@ class StoreWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._queue.take(MAX_BATCH)
             refused, batch = _partition(batch, self._must_refuse)
             for req in refused:
                 _fail(req)
@@ -260,12 +279,16 @@ class StoreWriter:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn, self.origin)
+            locked = locked_out(conn, batch)  # in this transaction: others' disables count
             ledger = DeviceLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
             keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
+                if is_locked_out(req, locked):
+                    answers[i] = locked_out_frame(req.mutation_id)
+                    continue
                 args = notes[i]
                 workstation = req.workstation_id
                 if args is not None and workstation and ledger.is_new(workstation, req.mutation_id):
@@ -281,6 +304,7 @@ class StoreWriter:
                 members = []
                 before = len(logged)
                 answers[i] = answer_alone(conn, req, ledger, keys, logged)
+                locked |= disabled_by(logged[before:])
                 if args is None or len(logged) > before:
                     # Past the mutations the run read ahead for, or the store changed under it.
                     run = None
@@ -344,7 +368,7 @@ def answer_alone(
     if workstation is None:
         return decide_keyed(conn, req, keys, logged)
     if not ledger.is_new(workstation, req.mutation_id):
-        return ledger.replayed(conn, workstation, req.mutation_id)
+        return ledger.replayed(conn, workstation, req.mutation_id, partial(unparsable, req))
     ledger.claim(workstation, req.mutation_id)
     return _decide_workstation(conn, req, ledger, logged)
 
@@ -354,7 +378,8 @@ def _decide_workstation(
 ) -> dict[str, Any]:
     """Decide a workstation's submission and keep its answer for a replay."""
     frame = decide(conn, req, logged)
-    ledger.record(req.workstation_id or "", req.mutation_id, frame)
+    if frame.get("code") != p.ErrorCode.INVALID_MUTATION or unparsable(req) is None:
+        ledger.record(req.workstation_id or "", req.mutation_id, frame)
     return frame
 
 

@@ -83,6 +83,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_MUTATION = "invalid_mutation"
     DUPLICATE = "duplicate"
+    QUOTA_EXCEEDED = "quota_exceeded"
     SERVER_BUSY = "server_busy"
     INTERNAL = "internal_error"
 

@@ -49,6 +49,8 @@ class EngineContext:
         self.outbox_ready = asyncio.Event()  # set whenever a local change joins the outbox
         self.online = asyncio.Event()
         self.settled = asyncio.Event()  # set whenever the server answers a mutation
+        # Seconds the server asked us to wait before sending again (a rate_limited refusal).
+        self.retry_after = 0.0
         self.background: set[asyncio.Task[Any]] = set()
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="cache")
         self._engine: Engine | None = None

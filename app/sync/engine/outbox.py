@@ -64,6 +64,10 @@ class OutboxSender:
         if answers[0]["type"] == "reject" and answers[0].get("transient"):
             # Not stored by the server: reconnecting resends it under the same id.  (A
             # transient reject always comes alone: see frames.run_key.)
+            # Over our rate (rate_limited): reconnect no sooner than the server asked.
+            details = answers[0].get("details")
+            if isinstance(details, dict) and isinstance(details.get("retry_after"), int | float):
+                ctx.retry_after = float(details["retry_after"])
             log.warning(
                 "server could not store mutation %s; reconnecting", answers[0]["mutation_id"]
             )
