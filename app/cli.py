@@ -254,7 +254,7 @@ async def cmd_reply(args: argparse.Namespace) -> int:
             with contextlib.suppress(TimeoutError):
                 await engine.wait_drained(CONNECT_WAIT_S)
         waiting = (await engine.read(queries.sync_status))["outbox"]
-        rejected = await engine.rejections()
+        rejected = await engine.refusals()
     if rejected:
         last = rejected[-1]
         print(f"refused by the server: {last['message']} ({last['code']})", file=sys.stderr)

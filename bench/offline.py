@@ -79,14 +79,14 @@ async def run() -> list[Result]:
                         drained = False
                     elapsed = time.perf_counter() - started
                 left = await engine.read(cache.outbox_count)
-                rejections = len(await engine.rejections())
+                refusals = len(await engine.refusals())
                 await engine.stop()
             with world.engine.connect() as conn:
                 after = int(conn.execute(select(func.count()).select_from(T_MESSAGES)).scalar_one())
         finally:
             await engine.close()
             world.engine.dispose()
-    verified = drained and left == 0 and rejections == 0 and after - before == MUTATIONS
+    verified = drained and left == 0 and refusals == 0 and after - before == MUTATIONS
     return [
         Result(
             "offline_1000",
@@ -96,7 +96,7 @@ async def run() -> list[Result]:
             detail={
                 "queued": queued,
                 "outbox_left": left,
-                "rejections": rejections,
+                "refusals": refusals,
                 "stored_on_server": after - before,
                 "acks_per_s": round(MUTATIONS / elapsed),
                 "offline_write_s": round(write_s, 2),

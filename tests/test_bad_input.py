@@ -1121,7 +1121,7 @@ async def still_healthy(world: World) -> None:
         await eventually(delivered)
     finally:
         await ada.close()
-    assert seen.rejected == []
+    assert seen.refused == []
     with world.store.connect() as conn:
         body = conn.execute(select(Message.body).where(Message.id == message_id)).scalar()
     assert body == "Still here after all that."

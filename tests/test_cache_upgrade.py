@@ -8,11 +8,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from app.models.tables import T_DRAFTS, T_MESSAGES
 from app.sync import cache, queries
-from app.sync.cache_tables import T_OUTBOX
+from app.sync.cache_tables import T_OUTBOX, T_REFUSALS
 from app.sync.engine import SyncEngine
 from tests.world import eventually, make_store, running_server, workstation
 
@@ -102,7 +102,7 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
             again.start()
             await again.wait_online(20)
             await again.wait_drained(20)
-            assert await again.rejections() == []
+            assert await again.refusals() == []
             assert _count_on_server(store, reply_id) == 1
             with store.connect() as conn:
                 server_draft = conn.execute(
@@ -150,3 +150,37 @@ def test_offline_work_continues_right_after_a_rebuild(tmp_path: Path) -> None:
         store.dispose()
 
     asyncio.run(scenario())
+
+
+def test_refused_changes_of_a_version_3_cache_are_kept_under_their_new_name(
+    tmp_path: Path,
+) -> None:
+    """Version 3 kept refused changes in "rejections"; version 4 calls them "refusals"."""
+    path = tmp_path / "old.cache.db"
+    engine = cache.open_cache(path)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(T_REFUSALS).values(
+                mutation_id=7,
+                name="message.add",
+                args={"message": {"id": "m-1", "ticket_id": "t-1", "body": "Kept text"}},
+                code="conflict",
+                message="ticket #1 changed since you saw it",
+                current={"ticket": {"id": "t-1"}},
+            )
+        )
+    engine.dispose()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE refusals RENAME TO rejections")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+
+    engine = cache.open_cache(path)
+    with engine.connect() as conn:
+        kept = conn.execute(select(T_REFUSALS)).mappings().all()
+    engine.dispose()
+    assert [(r["mutation_id"], r["args"]["message"]["body"], r["current"]) for r in kept] == [
+        (7, "Kept text", {"ticket": {"id": "t-1"}})
+    ]
+    assert "rejections" not in _cache_shape(path)[1]

@@ -114,7 +114,7 @@ def test_a_long_run_of_answers_settles_every_reply_and_its_draft(tmp_path: Path)
                     select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(sent))
                 ).all()
             assert len(on_server) == len(sent)
-            assert await ada.rejections() == []
+            assert await ada.refusals() == []
             assert await ada.read(cached_rows) == visible_rows(store, ADA)
             await ada.close()
         store.dispose()

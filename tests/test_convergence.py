@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select
 from app.domain import wire
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.server.app import SwitchboardServer
-from app.sync.cache_tables import T_REJECTIONS
+from app.sync.cache_tables import T_REFUSALS
 from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from tests.world import AGENTS, PASSWORD, TICKETS, make_store, visible_rows
 
@@ -61,7 +61,7 @@ def cache_view(conn: Any) -> dict[str, Any]:
 
 
 def refusals_of(conn: Any, message_id: str) -> int:
-    rows = conn.execute(select(T_REJECTIONS.c.args)).scalars()
+    rows = conn.execute(select(T_REFUSALS.c.args)).scalars()
     return sum(1 for args in rows if args.get("message", {}).get("id") == message_id)
 
 

@@ -39,11 +39,11 @@ async def _conflict_for_lin(
     await make_change(lin)
 
     async def rejected() -> bool:
-        return bool(lin_seen.rejected)
+        return bool(lin_seen.refused)
 
     await eventually(rejected)
-    assert lin_seen.rejected[0].code == "conflict"
-    return ada, lin, lin_seen, lin_seen.rejected[0].mutation_id
+    assert lin_seen.refused[0].code == "conflict"
+    return ada, lin, lin_seen, lin_seen.refused[0].mutation_id
 
 
 def _server_ticket(store: Engine) -> tuple[str, int]:
@@ -74,26 +74,25 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
             current_version = _server_ticket(store)[1]
             seen.changed.clear()
 
-            resent = await lin.resend_rejected(refused)
+            resent = await lin.resend_refused(refused)
             assert resent > refused
             # Applied to the cache at once, queued against the version lin now has.
             readers = await DeskReaders.open(lin.cache_path, "a-lin")
             conversation = await readers.conversations.conversation("t-1")
             assert conversation is not None
             assert conversation.ticket.status == "solved"
-            assert conversation.rejections == ()
-            assert await readers.conversations.rejections() == []
+            assert conversation.refusals == ()
+            assert await readers.conversations.refusals() == []
             # The notice says which ticket the refusal and the change were on.
             assert any(
-                ch.kinds_of("t-1") >= {"rejection", "ticket"}
-                and str(refused) in ch.ids("rejection")
+                ch.kinds_of("t-1") >= {"refusal", "ticket"} and str(refused) in ch.ids("refusal")
                 for ch in seen.changed
             )
             await lin.wait_drained()
             assert _server_ticket(store) == ("solved", current_version + 1)
-            assert len(seen.rejected) == 1  # accepted this time
+            assert len(seen.refused) == 1  # accepted this time
             with pytest.raises(NotOnThisWorkstation, match="no longer on this workstation"):
-                await lin.resend_rejected(refused)  # it is gone
+                await lin.resend_refused(refused)  # it is gone
             await readers.close()
             await ada.close()
             await lin.close()
@@ -115,10 +114,10 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
             assert before is not None
             failed = [m for m in before.messages if m.delivery_state == "failed"]
             assert [m.body for m in failed] == ["Solved it for you."]
-            assert [r.ticket_id for r in before.rejections] == ["t-1"]
+            assert [r.ticket_id for r in before.refusals] == ["t-1"]
             assert "Solved it for you." not in _server_bodies(store)
 
-            await lin.resend_rejected(refused)
+            await lin.resend_refused(refused)
             await lin.wait_drained()
             after = await readers.conversations.conversation("t-1")
             assert after is not None
@@ -126,9 +125,9 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
             assert len(mine) == 1
             assert mine[0].id != failed[0].id
             assert mine[0].delivery_state == "sent"
-            assert after.rejections == ()
+            assert after.refusals == ()
             assert _server_bodies(store).count("Solved it for you.") == 1
-            assert len(seen.rejected) == 1
+            assert len(seen.refused) == 1
             await readers.close()
             await ada.close()
             await lin.close()
@@ -146,19 +145,19 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
 
             ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
             seen.changed.clear()
-            await lin.discard_rejected(refused)
+            await lin.discard_refused(refused)
             assert any(
-                ch.kinds_of("t-1") >= {"rejection", "message"} and ch.messages_of("t-1")
+                ch.kinds_of("t-1") >= {"refusal", "message"} and ch.messages_of("t-1")
                 for ch in seen.changed
             )
             readers = await DeskReaders.open(lin.cache_path, "a-lin")
             conversation = await readers.conversations.conversation("t-1")
             assert conversation is not None
             assert "Never mind." not in [m.body for m in conversation.messages]
-            assert conversation.rejections == ()
+            assert conversation.refusals == ()
             assert (await lin.read(queries.sync_status))["outbox"] == 0
             assert "Never mind." not in _server_bodies(store)
-            await lin.discard_rejected(refused)  # twice: nothing left to do, no error
+            await lin.discard_refused(refused)  # twice: nothing left to do, no error
             await readers.close()
             await ada.close()
             await lin.close()

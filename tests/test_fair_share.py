@@ -244,7 +244,7 @@ def test_a_workstation_over_its_rate_backs_off_and_loses_nothing(
                 for i in range(notes):
                     await engine.reply("t-1", f"steady note {i}", kind="note")
                 await engine.wait_drained(TIMEOUT)
-                assert await engine.rejections() == []
+                assert await engine.refusals() == []
             finally:
                 await engine.close()
             assert quotas.refused > 0, "the rate limit was never reached: the test proves nothing"

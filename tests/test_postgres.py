@@ -20,14 +20,14 @@ from app.server import app as server_app
 from app.server.store import alembic_config, create_store_engine, migrate, schema_is_current
 from app.sync import protocol as p
 from app.sync import queries
-from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REFUSALS, T_STATE
 from app.sync.engine import SyncEngine
 from tests.server_process import health, open_synced, server_process, sign_in
 from tests.world import eventually, make_store, running_server, workstation
 
 pytestmark = pytest.mark.postgres
 
-CACHE_ONLY = {t.name for t in (T_OUTBOX, T_REJECTIONS, T_STATE, T_FETCH)}
+CACHE_ONLY = {t.name for t in (T_OUTBOX, T_REFUSALS, T_STATE, T_FETCH)}
 
 
 def _server_metadata() -> MetaData:

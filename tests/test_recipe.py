@@ -138,7 +138,7 @@ def test_a_kind_and_mutation_declared_in_a_test_replicate_end_to_end(tmp_path: P
                 # Refused: Bob may not schedule for a group he is not in; nothing is stored.
                 await bob.mutate("callback.schedule", _args("cb-3", "g-care"))
                 await bob.wait_drained()
-                assert [(r.name, r.code) for r in bob_seen.rejected] == [
+                assert [(r.name, r.code) for r in bob_seen.refused] == [
                     ("callback.schedule", "forbidden")
                 ]
                 # Bob also never saw Care's callbacks: sight applied to fan-out and catch-up.

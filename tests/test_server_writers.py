@@ -105,7 +105,7 @@ def test_a_workstation_may_not_submit_a_server_only_mutation(tmp_path: Path) -> 
             try:
                 await ada.mutate("message.receive", args)
                 await ada.wait_drained()
-                assert [(r.name, r.code) for r in seen.rejected] == [
+                assert [(r.name, r.code) for r in seen.refused] == [
                     ("message.receive", "forbidden")
                 ]
                 # The server's own actor may: the declaration, not the wire, decides.

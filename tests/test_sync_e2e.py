@@ -86,16 +86,16 @@ def test_stale_status_change_is_rejected_and_rolled_back(tmp_path: Path) -> None
             await lin.update_ticket("t-1", {"status": "solved"}, seen_version=2)
 
             async def rejected() -> bool:
-                return bool(lin_seen.rejected)
+                return bool(lin_seen.refused)
 
             await eventually(rejected)
-            rejection = lin_seen.rejected[0]
-            assert rejection.code == "conflict"
-            assert rejection.current["fields"] == {"status": "pending"}
+            refusal = lin_seen.refused[0]
+            assert refusal.code == "conflict"
+            assert refusal.current["fields"] == {"status": "pending"}
             d = await lin.read(lambda c: queries.ticket_detail(c, ticket_id="t-1"))
             assert d is not None
             assert d["ticket"]["status"] == "pending"  # the optimistic "solved" was undone
-            assert [r["code"] for r in await lin.rejections()] == ["conflict"]
+            assert [r["code"] for r in await lin.refusals()] == ["conflict"]
             with store.connect() as conn:
                 status = conn.execute(select(Ticket.status).where(Ticket.id == "t-1")).scalar()
             assert status == "pending"
@@ -117,7 +117,7 @@ def test_own_queued_changes_do_not_count_as_a_collision(tmp_path: Path) -> None:
                 return bool((await ada.read(queries.sync_status))["outbox"] == 0)
 
             await eventually(drained)
-            assert seen.rejected == []
+            assert seen.refused == []
             await ada.close()
 
     asyncio.run(scenario())

@@ -76,7 +76,7 @@ def test_workstation_trusting_the_ca_syncs_with_the_tls_server(tmp_path: Path) -
             assert {t["number"] for t in await ada.read(queries.ticket_list)} == {1, 2, 5}
             message_id = await ada.reply("t-1", "Sent over TLS.")
             await ada.wait_drained(20)
-            assert await ada.rejections() == []
+            assert await ada.refusals() == []
             await ada.close()
             assert await asyncio.to_thread(server.stop) == 0
         return message_id

@@ -124,7 +124,7 @@ def test_two_agents_see_each_other_live_and_a_stale_change_goes_to_review(
             lin.engine.start()
             await until(lambda: bool(on_b.review.cards), timeout=15)
             card = next(iter(on_b.review.cards.values()))
-            assert card.rejection.code == "conflict"
+            assert card.refusal.code == "conflict"
             assert set(card.buttons) >= {"resend", "edit", "discard"}
             # What the agent sees now is the server's status (Ada's), not their own.
             await until(lambda: on_b.properties.status.currentData() == "pending")

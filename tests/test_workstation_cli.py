@@ -174,7 +174,7 @@ def test_reply_offline_is_queued_then_delivered_exactly_once(tmp_path: Path) -> 
             "SELECT body, delivery_state FROM messages WHERE author_type = 'agent'"
         ).fetchall()
         left = cache.execute("SELECT count(*) FROM outbox").fetchone()
-        rejected = cache.execute("SELECT count(*) FROM rejections").fetchone()
+        rejected = cache.execute("SELECT count(*) FROM refusals").fetchone()
     cache.close()
     assert sorted(states) == [
         ("And one more, online.", "sent"),

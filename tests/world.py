@@ -30,9 +30,10 @@ from app.models.tables import (
 from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.store import open_store
+from app.sync.desk_types import Refusal
 from app.sync.engine import SyncEngine
 from app.sync.notice import ChangeNotice
-from app.sync.observer import Rejected, SyncObserver
+from app.sync.observer import SyncObserver
 
 T = TypeVar("T")
 PASSWORD = "correct horse 7"
@@ -155,7 +156,7 @@ async def running_server(engine: Engine, **kwargs: Any) -> AsyncIterator[Switchb
 class Recorder(SyncObserver):
     """Observer that remembers what it was told, and lets a test wait for it."""
 
-    rejected: list[Rejected] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
     changed: list[ChangeNotice] = field(default_factory=list)
     viewing: list[tuple[str, str | None, bool]] = field(default_factory=list)
     presence: dict[str, str] = field(default_factory=dict)
@@ -163,8 +164,8 @@ class Recorder(SyncObserver):
     def entities_changed(self, notice: ChangeNotice) -> None:
         self.changed.append(notice)
 
-    def mutation_rejected(self, rejected: Rejected) -> None:
-        self.rejected.append(rejected)
+    def change_refused(self, refusal: Refusal) -> None:
+        self.refused.append(refusal)
 
     def viewing_changed(self, agent_id: str, ticket_id: str | None, typing: bool) -> None:
         self.viewing.append((agent_id, ticket_id, typing))

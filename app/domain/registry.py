@@ -86,6 +86,11 @@ class Domain:
             raise invalid_arguments(name, exc) from exc
         return parsed
 
+    def refusal(self, name: str) -> str:
+        """What the desk calls a refused change of mutation ``name`` ("Reply")."""
+        mutation = self.mutations.get(name)
+        return mutation.refusal if mutation is not None else name
+
     def kind(self, name: str) -> Kind:
         try:
             return self.kinds[name]

@@ -14,7 +14,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import table as table_clause
 
 from app.domain import wire
 from app.domain.kinds import KeepWithParent, Kind
@@ -22,7 +34,7 @@ from app.models.base import utcnow
 from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
 from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
-from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REJECTIONS, T_STATE
+from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REFUSALS, T_STATE
 from app.sync.notice import ChangeNotice, Touched
 from app.sync.search_index import create_search_schema, drop_search_schema
 
@@ -32,18 +44,20 @@ log = logging.getLogger(__name__)
 # its outbox and drafts (they hold work the server has not seen yet).
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
 # (app/sync/search_index.py), whose triggers must see every row from the start.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def cache_tables() -> list[Table]:
     """The cache's tables: every declared kind's with its aggregates', and the cache's own."""
     kinds = list(wire.ENTITIES.values())
     children = [a.table for kind in kinds for a in kind.aggregates]
-    return [*(kind.table for kind in kinds), *children, T_OUTBOX, T_REJECTIONS, T_STATE, T_FETCH]
+    return [*(kind.table for kind in kinds), *children, T_OUTBOX, T_REFUSALS, T_STATE, T_FETCH]
 
 
 # Kept across a rebuild: unsent work.
-PRESERVED = (T_OUTBOX, T_DRAFTS, T_REJECTIONS)
+PRESERVED = (T_OUTBOX, T_DRAFTS, T_REFUSALS)
+# Preserved tables that an older schema called otherwise (4: "rejections" became "refusals").
+FORMER_NAMES = {"refusals": "rejections"}
 # The signed-in agent too: offline work right after an upgrade needs to know who is typing.
 PRESERVED_STATE = ("device_id", "next_mutation_id", "agent_id")
 
@@ -94,13 +108,16 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
     log.warning("cache schema %s != %s: rebuilding from the server", version, SCHEMA_VERSION)
     kept: dict[str, list[dict[str, Any]]] = {}
     for table in PRESERVED:
-        if table.name in existing:
+        name = table.name if table.name in existing else FORMER_NAMES.get(table.name, "")
+        if name in existing:
             cols = {
-                c["name"]
-                for c in conn.exec_driver_sql(f"PRAGMA table_info({table.name})").mappings()
+                c["name"] for c in conn.exec_driver_sql(f'PRAGMA table_info("{name}")').mappings()
             }
-            wanted = [c for c in table.columns if c.name in cols]
-            kept[table.name] = [dict(r) for r in conn.execute(select(*wanted)).mappings()]
+            # Read under the name it has, with the columns' own types (JSON, datetimes).
+            old = table_clause(
+                name, *(column(c.name, c.type) for c in table.columns if c.name in cols)
+            )
+            kept[table.name] = [dict(r) for r in conn.execute(select(old)).mappings()]
     state = {}
     if "sync_state" in existing:
         for key in PRESERVED_STATE:
@@ -292,7 +309,7 @@ def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
             )
             if server_row is None:
                 continue
-            # Refresh the base to the server's value: that is what a rejection restores.
+            # Refresh the base to the server's value: that is what a refusal restores.
             base = {k: server_row[k] for k in patch if k in server_row}
             conn.execute(
                 update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id).values(base=base)
@@ -440,7 +457,7 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
     entry = dict(row)
     conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id))
     message_id = _message_of(entry)
-    # Rejected: undo the optimistic change, keep the text for review.
+    # Refusal: undo the optimistic change, keep the text for review.
     if message_id:
         conn.execute(
             update(T_MESSAGES).where(T_MESSAGES.c.id == message_id).values(delivery_state="failed")
@@ -454,13 +471,13 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
         reapply_pending(conn, [entry["entity_id"]])
     if entry["name"] == "draft.save" and not draft_work_queued(conn, entry["entity_id"]):
         # Refused only when the server holds no draft for the ticket, so neither may the
-        # cache; the text lives on in the rejection for the agent to copy.
+        # cache; the text lives on in the refusal for the agent to copy.
         conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.ticket_id == entry["entity_id"]))
     if entry["name"] == "ticket.create":
-        # The server never had it; its content stays in the rejection for the agent.
+        # The server never had it; its content stays in the refusal for the agent.
         wire.delete_many(conn, "ticket", [entry["entity_id"]])
     conn.execute(
-        insert(T_REJECTIONS).values(
+        insert(T_REFUSALS).values(
             mutation_id=mutation_id,
             name=entry["name"],
             args=entry["args"],

@@ -1,4 +1,4 @@
-"""Tables that exist only in a workstation cache: the outbox, rejections and sync state."""
+"""Tables that exist only in a workstation cache: the outbox, refusals and sync state."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ class OutboxEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Rejection(Base):
+class RefusalEntry(Base):
     """A change the server refused, kept with its full text for the agent to review."""
 
-    __tablename__ = "rejections"
+    __tablename__ = "refusals"
 
     mutation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(64))
@@ -61,6 +61,6 @@ class PendingFetch(Base):
 
 
 T_OUTBOX = cast(Table, OutboxEntry.__table__)
-T_REJECTIONS = cast(Table, Rejection.__table__)
+T_REFUSALS = cast(Table, RefusalEntry.__table__)
 T_STATE = cast(Table, SyncState.__table__)
 T_FETCH = cast(Table, PendingFetch.__table__)

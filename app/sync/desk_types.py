@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class TicketColumn(StrEnum):
@@ -104,17 +105,41 @@ class DraftItem:
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """A change of this agent's the server refused, with all its text, for review."""
+class Refusal:
+    """A change of this agent's the server refused, with all its text, for review.
+
+    Told live (`SyncObserver.change_refused`) and kept in the cache until the agent reviews
+    it.  ``what`` is the change as the desk names it ("Reply", "Ticket change"), from the
+    mutation's declaration.
+    """
 
     mutation_id: int
     name: str  # "message.add", "ticket.update", ...
-    code: str  # "conflict", "forbidden", "invalid", ...
+    code: str  # "conflict", "forbidden", "invalid_mutation", ...
     message: str
-    args: dict[str, object]
-    current: dict[str, object] | None  # the server's row at the time, when it sent one
+    args: dict[str, Any]
+    current: Any  # the server's row at the time, when it sent one
     created_at: datetime
-    ticket_id: str | None
+    what: str
+
+    @property
+    def ticket_id(self) -> str | None:
+        """The ticket the refused change was about (None for canned responses, accounts)."""
+        return ticket_of(self.args)
+
+
+def ticket_of(args: dict[str, Any]) -> str | None:
+    """The ticket a mutation's args are about: a ticket change names it, a message names
+    it inside, a new ticket is it (the same rule as ``_REFUSAL_TICKET`` in SQL, in
+    app/sync/desk/conversations.py)."""
+    for holder, key in (
+        (args, "ticket_id"),
+        (args.get("message"), "ticket_id"),
+        (args.get("ticket"), "id"),
+    ):
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            return str(holder[key])
+    return None
 
 
 @dataclass(frozen=True)
@@ -142,7 +167,7 @@ class Conversation:
     messages: tuple[MessageItem, ...]
     draft: DraftItem | None
     pending_changes: int  # queued ticket changes (status, assignee, ...)
-    rejections: tuple[Rejection, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)

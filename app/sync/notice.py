@@ -25,7 +25,7 @@ class ChangeNotice:
     ``tickets``: the tickets whose row or thread changed (messages, the agent's draft,
     refusals of changes to them).
     ``ticket_kinds``: entity name -> the tickets touched through rows of that entity
-    (``"ticket"``, ``"message"``, ``"draft"``, ``"rejection"``).
+    (``"ticket"``, ``"message"``, ``"draft"``, ``"refusal"``).
     ``threads``: ticket id -> ids of its messages that changed.
     """
 

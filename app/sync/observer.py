@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
+from app.sync.desk_types import Refusal
 from app.sync.notice import ChangeNotice
 
 
@@ -30,37 +30,6 @@ class ConnectionStatus:
     outbox: int = 0
 
 
-@dataclass(frozen=True)
-class Rejected:
-    """A local change the server refused; ``args`` holds everything the agent wrote."""
-
-    mutation_id: int
-    name: str
-    code: str
-    message: str
-    args: dict[str, Any]
-    current: Any = None
-
-    @property
-    def ticket_id(self) -> str | None:
-        """The ticket the refused change was about (None for canned responses, accounts)."""
-        return ticket_of(self.args)
-
-
-def ticket_of(args: dict[str, Any]) -> str | None:
-    """The ticket a mutation's args are about: a ticket change names it, a message names
-    it inside, a new ticket is it (the same rule as ``_REJECTION_TICKET`` in SQL, in
-    app/sync/desk/conversations.py)."""
-    for holder, key in (
-        (args, "ticket_id"),
-        (args.get("message"), "ticket_id"),
-        (args.get("ticket"), "id"),
-    ):
-        if isinstance(holder, dict) and isinstance(holder.get(key), str):
-            return str(holder[key])
-    return None
-
-
 class SyncObserver:
     """Base observer: every notification is a no-op."""
 
@@ -70,7 +39,7 @@ class SyncObserver:
     def entities_changed(self, notice: ChangeNotice) -> None:
         """Rows changed in the cache: by entity name, and the tickets they are on."""
 
-    def mutation_rejected(self, rejected: Rejected) -> None:
+    def change_refused(self, refusal: Refusal) -> None:
         """The server refused a local change (a conflict, a permission, invalid input)."""
 
     def presence_changed(self, agent_id: str, status: str) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, func, select
 from app.domain import tickets, wire
 from app.models.tables import T_AGENTS, T_CUSTOMERS, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache import get_state, outbox_count
-from app.sync.cache_tables import T_OUTBOX, T_REJECTIONS
+from app.sync.cache_tables import T_OUTBOX, T_REFUSALS
 
 
 def sync_status(conn: Connection) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def sync_status(conn: Connection) -> dict[str, Any]:
         "device_id": get_state(conn, "device_id"),
         "agent_id": get_state(conn, "agent_id"),
         "outbox": outbox_count(conn),
-        "rejections": conn.execute(select(func.count()).select_from(T_REJECTIONS)).scalar(),
+        "refusals": conn.execute(select(func.count()).select_from(T_REFUSALS)).scalar(),
         "tickets": conn.execute(select(func.count()).select_from(T_TICKETS)).scalar(),
         "messages": conn.execute(select(func.count()).select_from(T_MESSAGES)).scalar(),
     }
@@ -81,10 +81,10 @@ def draft_for(conn: Connection, draft_id: str) -> dict[str, Any] | None:
     return None if row is None else wire.to_wire("draft", row)
 
 
-def rejections(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(T_REJECTIONS).order_by(T_REJECTIONS.c.mutation_id)).mappings()
+def refusals(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(T_REFUSALS).order_by(T_REFUSALS.c.mutation_id)).mappings()
     return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
 
 
-def dismiss_rejection(conn: Connection, mutation_id: int) -> None:
-    conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
+def dismiss_refusal(conn: Connection, mutation_id: int) -> None:
+    conn.execute(delete(T_REFUSALS).where(T_REFUSALS.c.mutation_id == mutation_id))

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.sync.desk import DeskReaders
-from app.sync.desk_types import Directory
+from app.sync.desk_types import Directory, Refusal
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
 from app.sync.notice import ChangeNotice, Touched
-from app.sync.observer import ConnectionState, ConnectionStatus, Rejected, SyncObserver
+from app.sync.observer import ConnectionState, ConnectionStatus, SyncObserver
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,8 +42,8 @@ class _Observer(SyncObserver):
     def entities_changed(self, notice: ChangeNotice) -> None:
         self._bridge.note_changed(notice)
 
-    def mutation_rejected(self, rejected: Rejected) -> None:
-        self._bridge.rejected.emit(rejected)
+    def change_refused(self, refusal: Refusal) -> None:
+        self._bridge.refused.emit(refusal)
 
     def presence_changed(self, agent_id: str, status: str) -> None:
         self._bridge.presence[agent_id] = status
@@ -69,7 +69,7 @@ class Bridge(QObject):
 
     connectionChanged = Signal(object)  # ConnectionStatus
     entitiesChanged = Signal(object)  # ChangeNotice: changed ids by entity, and their tickets
-    rejected = Signal(object)  # observer.Rejected
+    refused = Signal(object)  # desk_types.Refusal
     presenceChanged = Signal(str, str)  # agent id, status
     viewingChanged = Signal(str, object, bool)  # agent id, ticket id or None, typing
     errorRaised = Signal(str)  # something the agent should hear about, in plain words

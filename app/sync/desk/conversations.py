@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from app.domain.registry import DOMAIN
 from app.models.entities import draft_id
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.sql import chunks, dt_required, from_json, marks, tags
@@ -19,7 +20,7 @@ from app.sync.desk_types import (
     Conversation,
     DraftItem,
     MessageItem,
-    Rejection,
+    Refusal,
     TicketDetail,
 )
 
@@ -50,20 +51,20 @@ def _message_item(m: Any) -> MessageItem:
 
 
 # The ticket a refused change was about, whichever mutation it was.
-_REJECTION_TICKET = (
+_REFUSAL_TICKET = (
     "coalesce(json_extract(args, '$.ticket_id'), json_extract(args, '$.message.ticket_id'), "
     "json_extract(args, '$.ticket.id'))"
 )
 
 
-def _rejections(conn: Connection, ticket_id: str | None) -> list[Rejection]:
+def _refusals(conn: Connection, ticket_id: str | None) -> list[Refusal]:
     sql = (
         f"SELECT mutation_id, name, code, message, args, current, created_at, "
-        f"{_REJECTION_TICKET} FROM rejections"
+        f"{_REFUSAL_TICKET} FROM refusals"
     )
     params: tuple[Any, ...] = ()
     if ticket_id is not None:
-        sql += f" WHERE {_REJECTION_TICKET} = ?"
+        sql += f" WHERE {_REFUSAL_TICKET} = ?"
         params = (ticket_id,)
     sql += " ORDER BY mutation_id"
     out = []
@@ -71,7 +72,7 @@ def _rejections(conn: Connection, ticket_id: str | None) -> list[Rejection]:
         args = from_json(r[4])
         current = from_json(r[5])
         out.append(
-            Rejection(
+            Refusal(
                 mutation_id=r[0],
                 name=r[1],
                 code=r[2],
@@ -79,7 +80,7 @@ def _rejections(conn: Connection, ticket_id: str | None) -> list[Rejection]:
                 args=dict(args) if isinstance(args, dict) else {},
                 current=dict(current) if isinstance(current, dict) else None,
                 created_at=dt_required(r[6]),
-                ticket_id=None if r[7] is None else str(r[7]),
+                what=DOMAIN.refusal(r[1]),
             )
         )
     return out
@@ -163,7 +164,7 @@ class ConversationReader:
                 messages=messages,
                 draft=draft,
                 pending_changes=int(pending or 0),
-                rejections=tuple(_rejections(conn, ticket_id)),
+                refusals=tuple(_refusals(conn, ticket_id)),
             )
 
         return await self._pool.read(work)
@@ -184,6 +185,6 @@ class ConversationReader:
 
         return await self._pool.read(work)
 
-    async def rejections(self, ticket_id: str | None = None) -> list[Rejection]:
+    async def refusals(self, ticket_id: str | None = None) -> list[Refusal]:
         """This agent's refused changes (of one ticket, if given), oldest first."""
-        return await self._pool.read(lambda conn: _rejections(conn, ticket_id))
+        return await self._pool.read(lambda conn: _refusals(conn, ticket_id))

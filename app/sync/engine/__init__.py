@@ -105,10 +105,10 @@ class SyncEngine:
         self.discard_draft = self._local.discard_draft
         self.create_ticket = self._local.create_ticket
         self.mutate = self._local.mutate
-        self.rejections = self._refusals.rejections
-        self.dismiss_rejection = self._refusals.dismiss_rejection
-        self.resend_rejected = self._refusals.resend_rejected
-        self.discard_rejected = self._refusals.discard_rejected
+        self.refusals = self._refusals.refusals
+        self.dismiss_refusal = self._refusals.dismiss_refusal
+        self.resend_refused = self._refusals.resend_refused
+        self.discard_refused = self._refusals.discard_refused
         self.fetch_ticket = self._requests.fetch_ticket
         self.search_remote = self._requests.search_remote
         self.set_presence = self._requests.set_presence

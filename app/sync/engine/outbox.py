@@ -16,12 +16,15 @@ from typing import Any
 from sqlalchemy import Connection
 from websockets.asyncio.client import ClientConnection
 
+from app.domain.registry import DOMAIN
+from app.models.base import utcnow
 from app.models.entities import draft_id
 from app.sync import cache
 from app.sync import protocol as p
+from app.sync.desk_types import Refusal, ticket_of
 from app.sync.engine.context import EngineContext
 from app.sync.notice import Touched
-from app.sync.observer import ConnectionState, Rejected, ticket_of
+from app.sync.observer import ConnectionState
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class OutboxSender:
         entries, outbox = await ctx.db(work)
         ctx.settled.set()
         changed = Touched()
-        rejected: list[Rejected] = []
+        rejected: list[Refusal] = []
         for frame, entry in zip(answers, entries, strict=True):
             if entry is None:
                 continue  # answered before (a replay)
@@ -95,20 +98,22 @@ class OutboxSender:
                 changed.add("message", message["id"], ticket_id)
             if frame["type"] == "reject":
                 rejected.append(
-                    Rejected(
+                    Refusal(
                         frame["mutation_id"],
                         entry["name"],
                         frame.get("code", ""),
                         frame.get("message", ""),
                         entry["args"],
                         frame.get("current"),
+                        utcnow(),
+                        DOMAIN.refusal(entry["name"]),
                     )
                 )
         if not changed:
             return
         ctx.observer.entities_changed(changed.notice())
-        for rejection in rejected:
-            ctx.observer.mutation_rejected(rejection)
+        for refusal in rejected:
+            ctx.observer.change_refused(refusal)
         if ctx.status.state == ConnectionState.ONLINE:
             ctx.set_status(ConnectionState.ONLINE, outbox=outbox)
 

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, delete, select
 from app.models.base import new_id
 from app.models.tables import T_MESSAGES, T_TICKETS
 from app.sync import queries
-from app.sync.cache_tables import T_REJECTIONS
+from app.sync.cache_tables import T_REFUSALS
+from app.sync.desk_types import ticket_of
 from app.sync.engine.context import EngineContext
 from app.sync.engine.errors import (
     CannotResend,
@@ -19,7 +20,6 @@ from app.sync.engine.errors import (
 )
 from app.sync.engine.local import LocalChanges
 from app.sync.notice import Touched
-from app.sync.observer import ticket_of
 
 
 class Refusals:
@@ -29,29 +29,29 @@ class Refusals:
         self._ctx = ctx
         self._local = local
 
-    async def rejections(self) -> list[dict[str, Any]]:
-        return await self._ctx.read(queries.rejections)
+    async def refusals(self) -> list[dict[str, Any]]:
+        return await self._ctx.read(queries.refusals)
 
-    async def dismiss_rejection(self, mutation_id: int) -> None:
-        await self._ctx.db(lambda c: queries.dismiss_rejection(c, mutation_id))
+    async def dismiss_refusal(self, mutation_id: int) -> None:
+        await self._ctx.db(lambda c: queries.dismiss_refusal(c, mutation_id))
 
-    async def resend_rejected(self, mutation_id: int) -> int:
+    async def resend_refused(self, mutation_id: int) -> int:
         """Queue a refused change again ("send anyway" after a conflict), now against the
         ticket's current cached version: the agent has reviewed what changed meanwhile.
 
         A ``message.add``: the failed local message is removed and the same text queued as a
         new message (a new id: the server has already answered the old one).  A
-        ``ticket.update``: the same changes, applied to the cache again.  The rejection goes
+        ``ticket.update``: the same changes, applied to the cache again.  The refusal goes
         too, all in one local transaction.  Returns the new mutation id.  Raises
-        `NotOnThisWorkstation` if there is no such rejection or its ticket left the cache,
+        `NotOnThisWorkstation` if there is no such refusal or its ticket left the cache,
         `CannotResend` for other kinds of change.  Observers hear of the message, the ticket
-        and the ``rejection``.
+        and the ``refusal``.
         """
         changed = Touched()
 
         def work(conn: Connection) -> int:
-            name, args = self._rejection(conn, mutation_id)
-            changed.add("rejection", str(mutation_id), ticket_of(args))
+            name, args = self._refusal(conn, mutation_id)
+            changed.add("refusal", str(mutation_id), ticket_of(args))
             if name == "message.add":
                 message = dict(args["message"])
                 ticket_id = str(message["ticket_id"])
@@ -90,24 +90,24 @@ class Refusals:
                     "this kind of change cannot be sent again; copy its text instead"
                 )
             changed.add("ticket", ticket_id, ticket_id)
-            conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
+            conn.execute(delete(T_REFUSALS).where(T_REFUSALS.c.mutation_id == mutation_id))
             return resent
 
         # ``changed`` is filled in by ``work`` before ``local`` reports it.
         return await self._local.local(work, changed)
 
-    async def discard_rejected(self, mutation_id: int) -> None:
-        """Forget a refused change ("discard"): the rejection and, for a ``message.add``, the
+    async def discard_refused(self, mutation_id: int) -> None:
+        """Forget a refused change ("discard"): the refusal and, for a ``message.add``, the
         failed message it left in the thread.  Nothing happens if it is already gone."""
         changed = Touched()
 
         def work(conn: Connection) -> None:
             try:
-                name, args = self._rejection(conn, mutation_id)
+                name, args = self._refusal(conn, mutation_id)
             except NotOnThisWorkstation:
-                changed.add("rejection", str(mutation_id))
+                changed.add("refusal", str(mutation_id))
                 return
-            changed.add("rejection", str(mutation_id), ticket_of(args))
+            changed.add("refusal", str(mutation_id), ticket_of(args))
             if name == "message.add":
                 message = args["message"]
                 conn.execute(
@@ -118,16 +118,16 @@ class Refusals:
                 ticket_id = str(message["ticket_id"])
                 changed.add("message", str(message["id"]), ticket_id)
                 changed.add("ticket", ticket_id, ticket_id)
-            conn.execute(delete(T_REJECTIONS).where(T_REJECTIONS.c.mutation_id == mutation_id))
+            conn.execute(delete(T_REFUSALS).where(T_REFUSALS.c.mutation_id == mutation_id))
 
         await self._ctx.db(work)
         self._ctx.observer.entities_changed(changed.notice())
 
     @staticmethod
-    def _rejection(conn: Connection, mutation_id: int) -> tuple[str, dict[str, Any]]:
+    def _refusal(conn: Connection, mutation_id: int) -> tuple[str, dict[str, Any]]:
         row = conn.execute(
-            select(T_REJECTIONS.c.name, T_REJECTIONS.c.args).where(
-                T_REJECTIONS.c.mutation_id == mutation_id
+            select(T_REFUSALS.c.name, T_REFUSALS.c.args).where(
+                T_REFUSALS.c.mutation_id == mutation_id
             )
         ).first()
         if row is None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.models.enums import MessageKind
-from app.sync.desk_types import Rejection
+from app.sync.desk_types import Refusal
 from app.ui.conversation.properties import FIELD_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
 EXCERPT_CHARS = 160
@@ -26,16 +26,16 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def reply_text(rejection: Rejection) -> str:
+def reply_text(refusal: Refusal) -> str:
     """The text the agent wrote, if the refused change was a message."""
-    message = rejection.args.get("message")
+    message = refusal.args.get("message")
     if isinstance(message, dict):
         return str(message.get("body") or "")
     return ""
 
 
-def reply_kind(rejection: Rejection) -> str:
-    message = rejection.args.get("message")
+def reply_kind(refusal: Refusal) -> str:
+    message = refusal.args.get("message")
     if isinstance(message, dict) and message.get("kind") == MessageKind.NOTE:
         return MessageKind.NOTE
     return MessageKind.REPLY
@@ -70,7 +70,7 @@ class Explainer:
             return ", ".join(str(v) for v in value) or "no tags"
         return str(value)
 
-    def title(self, r: Rejection) -> str:
+    def title(self, r: Refusal) -> str:
         what = "Your reply was not sent" if r.name == "message.add" else "Your change was not saved"
         if r.name == "message.add" and reply_kind(r) == MessageKind.NOTE:
             what = "Your note was not added"
@@ -84,7 +84,7 @@ class Explainer:
         reason = reasons.get(r.code, "the server refused it")
         return f"{what}: {reason}."
 
-    def details(self, r: Rejection) -> list[str]:
+    def details(self, r: Refusal) -> list[str]:
         lines: list[str] = []
         current = r.current or {}
         if r.code == "conflict" and r.name == "message.add":
@@ -164,9 +164,9 @@ class ReviewCard(QFrame):
     editRequested = Signal(int)
     discardRequested = Signal(int)
 
-    def __init__(self, rejection: Rejection, explainer: Explainer, parent: QWidget) -> None:
+    def __init__(self, refusal: Refusal, explainer: Explainer, parent: QWidget) -> None:
         super().__init__(parent)
-        self.rejection = rejection
+        self.refusal = refusal
         self.setObjectName("reviewCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet(
@@ -176,14 +176,14 @@ class ReviewCard(QFrame):
         self.setAccessibleName("Refused change")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        self.title = QLabel(explainer.title(rejection), self)
+        self.title = QLabel(explainer.title(refusal), self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
         layout.addWidget(self.title)
-        self.detail = QLabel("\n".join(explainer.details(rejection)), self)
+        self.detail = QLabel("\n".join(explainer.details(refusal)), self)
         self.detail.setTextFormat(Qt.TextFormat.PlainText)  # bodies are untrusted text
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -193,11 +193,11 @@ class ReviewCard(QFrame):
         row = QHBoxLayout()
         row.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
-        has_text = bool(reply_text(rejection).strip())
-        if rejection.code == "conflict":
-            label = "Send anyway" if rejection.name == "message.add" else "Apply anyway"
+        has_text = bool(reply_text(refusal).strip())
+        if refusal.code == "conflict":
+            label = "Send anyway" if refusal.name == "message.add" else "Apply anyway"
             self._button(row, "resend", label, lambda: self.resendRequested.emit(self._id))
-        if has_text or rejection.name == "ticket.update":
+        if has_text or refusal.name == "ticket.update":
             self._button(row, "edit", "Edit", lambda: self.editRequested.emit(self._id))
         self._button(row, "discard", "Discard", self._discard_clicked)
         layout.addLayout(row)
@@ -225,7 +225,7 @@ class ReviewCard(QFrame):
 
     @property
     def _id(self) -> int:
-        return self.rejection.mutation_id
+        return self.refusal.mutation_id
 
     def _button(self, row: QHBoxLayout, key: str, text: str, slot: Callable[[], None]) -> None:
         button = QPushButton(text, self)
@@ -236,7 +236,7 @@ class ReviewCard(QFrame):
         self.buttons[key] = button
 
     def _discard_clicked(self) -> None:
-        if reply_text(self.rejection).strip():
+        if reply_text(self.refusal).strip():
             self.confirm.show()
             self.confirm_button.setFocus()
         else:
@@ -271,17 +271,17 @@ class ReviewPanel(QWidget):
         self.cards: dict[int, ReviewCard] = {}
         self.hide()
 
-    def show_rejections(self, rejections: tuple[Rejection, ...]) -> None:
+    def show_refusals(self, refusals: tuple[Refusal, ...]) -> None:
         """Add and remove cards; a card that stays is left alone (its focus, its confirm)."""
-        wanted = {r.mutation_id: r for r in rejections}
+        wanted = {r.mutation_id: r for r in refusals}
         for mutation_id in [m for m in self.cards if m not in wanted]:
             card = self.cards.pop(mutation_id)
             card.hide()
             card.deleteLater()
-        for mutation_id, rejection in wanted.items():
+        for mutation_id, refusal in wanted.items():
             if mutation_id in self.cards:
                 continue
-            card = ReviewCard(rejection, self.explainer, self)
+            card = ReviewCard(refusal, self.explainer, self)
             card.resendRequested.connect(self.resendRequested)
             card.editRequested.connect(self.editRequested)
             card.discardRequested.connect(self.discardRequested)
@@ -291,7 +291,7 @@ class ReviewPanel(QWidget):
 
     def card_for_message(self, message_id: str) -> ReviewCard | None:
         for card in self.cards.values():
-            message = card.rejection.args.get("message")
+            message = card.refusal.args.get("message")
             if isinstance(message, dict) and message.get("id") == message_id:
                 return card
         return None

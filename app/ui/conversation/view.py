@@ -25,10 +25,9 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.models.enums import DeliveryState
-from app.sync.desk_types import Conversation, Directory, TicketDetail
+from app.sync.desk_types import Conversation, Directory, Refusal, TicketDetail
 from app.sync.engine import KnownError
 from app.sync.notice import ChangeNotice
-from app.sync.observer import Rejected
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
@@ -135,8 +134,8 @@ class ConversationView(QWidget):
         )
         self.review = ReviewPanel(self.explainer, self)
         self.review.resendRequested.connect(self._resend)
-        self.review.editRequested.connect(self._edit_rejected)
-        self.review.discardRequested.connect(self._discard_rejected)
+        self.review.editRequested.connect(self._edit_refused)
+        self.review.discardRequested.connect(self._discard_refused)
         layout.addWidget(self.review)
 
         self.unavailable = QLabel(
@@ -188,7 +187,7 @@ class ConversationView(QWidget):
         )
 
         bridge.entitiesChanged.connect(self._entities_changed)
-        bridge.rejected.connect(self._rejected)
+        bridge.refused.connect(self._refused)
         bridge.directoryChanged.connect(self._directory_changed)
         self._set_title(f"Ticket {ticket_id[:8]}", "Loading…")
         self.reload()
@@ -289,7 +288,7 @@ class ConversationView(QWidget):
         if drafts:
             self._restore_draft(conversation)
         self._first_read = False
-        self.review.show_rejections(conversation.rejections)
+        self.review.show_refusals(conversation.refusals)
         self._update_title()
         self.loaded.emit()
 
@@ -347,11 +346,11 @@ class ConversationView(QWidget):
                 return
         # The ticket's row and thread messages only (no draft saved elsewhere, nothing
         # refused): the named messages are all that can differ in the thread shown.
-        patchable = not self._stale and not ({"draft", "rejection"} & touched)
+        patchable = not self._stale and not ({"draft", "refusal"} & touched)
         self.reload(set(notice.messages_of(self.ticket_id)) if patchable else None)
 
-    def _rejected(self, rejected: Rejected) -> None:
-        if rejected.ticket_id == self.ticket_id:
+    def _refused(self, refusal: Refusal) -> None:
+        if refusal.ticket_id == self.ticket_id:
             self.reload()
 
     def _directory_changed(self, directory: Directory) -> None:
@@ -393,11 +392,11 @@ class ConversationView(QWidget):
         )
         if queued:
             notes.append(f"{queued} change{'s' if queued != 1 else ''} waiting to send")
-        if c.rejections:
-            n = len(c.rejections)
+        if c.refusals:
+            n = len(c.refusals)
             notes.append(f"{n} refused change{'s' if n != 1 else ''} to review")
         mark = ""
-        if c.rejections:
+        if c.refusals:
             mark = " ⚠"
         elif notes:
             mark = " •"
@@ -593,23 +592,23 @@ class ConversationView(QWidget):
     def _resend(self, mutation_id: int) -> None:
         self._card_busy(mutation_id)
         self.bridge.run(
-            self.bridge.engine.resend_rejected(mutation_id),
+            self.bridge.engine.resend_refused(mutation_id),
             on_result=lambda _new: self.reload(),
             on_error=self._review_failed(mutation_id),
         )
 
-    def _edit_rejected(self, mutation_id: int) -> None:
+    def _edit_refused(self, mutation_id: int) -> None:
         card = self.review.cards.get(mutation_id)
         if card is None:
             return
-        rejection = card.rejection
-        text = reply_text(rejection)
+        refusal = card.refusal
+        text = reply_text(refusal)
         if text:
             # Into the composer first; the refusal is dropped only once the text is safe there.
-            self._give_back(text, reply_kind(rejection))
+            self._give_back(text, reply_kind(refusal))
             self.focus_composer()
         else:
-            changes = rejection.args.get("changes")
+            changes = refusal.args.get("changes")
             if isinstance(changes, dict) and changes:
                 field = next(iter(changes))
                 if field in ("status", "priority", "assignee_id", "group_id", "tags"):
@@ -621,7 +620,7 @@ class ConversationView(QWidget):
                 # The text is in the composer; the refusal (which holds it too) is dropped
                 # only once the draft is stored, not when the keeper's timer would fire.
                 await self.bridge.drafts.flush(self.ticket_id)
-            await self.bridge.engine.discard_rejected(mutation_id)
+            await self.bridge.engine.discard_refused(mutation_id)
 
         self.bridge.run(
             work(),
@@ -629,10 +628,10 @@ class ConversationView(QWidget):
             on_error=self._review_failed(mutation_id),
         )
 
-    def _discard_rejected(self, mutation_id: int) -> None:
+    def _discard_refused(self, mutation_id: int) -> None:
         self._card_busy(mutation_id)
         self.bridge.run(
-            self.bridge.engine.discard_rejected(mutation_id),
+            self.bridge.engine.discard_refused(mutation_id),
             on_result=lambda _r: self.reload(),
             on_error=self._review_failed(mutation_id),
         )
@@ -644,7 +643,7 @@ class ConversationView(QWidget):
         if card is None:
             return
         if "resend" in card.buttons:
-            self._resend(card.rejection.mutation_id)
+            self._resend(card.refusal.mutation_id)
         else:
             self.review.focus_card(card)
 

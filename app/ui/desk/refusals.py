@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.desk_types import Rejection
+from app.sync.desk_types import Refusal
 from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
@@ -45,21 +45,10 @@ from app.ui.conversation.review import Explainer
 log = logging.getLogger(__name__)
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-WHAT = {
-    "message.add": "Reply",
-    "ticket.update": "Ticket change",
-    "ticket.create": "New ticket",
-    "draft.save": "Draft",
-    "customer.create": "New customer",
-    "customer.update": "Customer change",
-    "canned.create": "New canned response",
-    "canned.update": "Canned response change",
-    "canned.delete": "Canned response deletion",
-}
 HEADERS = ("Ticket", "What", "Why", "When")
 
 
-def written_text(r: Rejection) -> str:
+def written_text(r: Refusal) -> str:
     """The text the agent wrote in the refused change ("" if it held none)."""
     # a reply or note: args.message.body; a draft: args.body; a canned response: args.canned.body
     for holder in (r.args.get("message"), r.args, r.args.get("canned")):
@@ -74,15 +63,15 @@ class RefusalsModel(QAbstractTableModel):
     def __init__(self, explainer: Explainer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._explainer = explainer
-        self._rows: list[Rejection] = []
+        self._rows: list[Refusal] = []
         self._numbers: dict[str, str] = {}
 
-    def set_rows(self, rows: list[Rejection], numbers: dict[str, str]) -> None:
+    def set_rows(self, rows: list[Refusal], numbers: dict[str, str]) -> None:
         self.beginResetModel()  # a handful of rows, re-read as a whole when one changes
         self._rows, self._numbers = rows, numbers
         self.endResetModel()
 
-    def refusal(self, row: int) -> Rejection | None:
+    def refusal(self, row: int) -> Refusal | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -110,7 +99,7 @@ class RefusalsModel(QAbstractTableModel):
         if column == 0:
             text = self._numbers.get(r.ticket_id or "", "—")
         elif column == 1:
-            text = WHAT.get(r.name, r.name)
+            text = r.what  # the mutation's declared wording
         elif column == 2:
             text = self._explainer.title(r)
         else:
@@ -175,16 +164,16 @@ class RefusalsDialog(QDialog):
         layout.addWidget(buttons)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         bridge.entitiesChanged.connect(self._changed)
-        bridge.rejected.connect(lambda _r: self.reload())
+        bridge.refused.connect(lambda _r: self.reload())
 
-    def current(self) -> Rejection | None:
+    def current(self) -> Refusal | None:
         return self.model.refusal(self.table.currentIndex().row())
 
     def reload(self) -> None:
         self._bridge.run(self._read())
 
     async def _read(self) -> None:
-        rows = await self._bridge.conversations.rejections()
+        rows = await self._bridge.conversations.refusals()
         ids = [r.ticket_id for r in rows if r.ticket_id]
         found = await self._bridge.tickets.ticket_rows(ids) if ids else {}
         numbers = {
@@ -197,7 +186,7 @@ class RefusalsDialog(QDialog):
         self._update_buttons()
 
     def _changed(self, notice: ChangeNotice) -> None:
-        if "rejection" in notice.entities and self.isVisible():
+        if "refusal" in notice.entities and self.isVisible():
             self.reload()
 
     def _update_buttons(self) -> None:
@@ -229,7 +218,7 @@ class RefusalsDialog(QDialog):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self._bridge.run(self._bridge.engine.discard_rejected(r.mutation_id))
+        self._bridge.run(self._bridge.engine.discard_refused(r.mutation_id))
 
 
 class RefusalsButton(QToolButton):
@@ -245,17 +234,17 @@ class RefusalsButton(QToolButton):
         self.setAccessibleName("Refused changes to review")
         self.setToolTip("Changes of yours the server refused: click to review them")
         self.hide()
-        bridge.rejected.connect(lambda _r: self.recount())
+        bridge.refused.connect(lambda _r: self.recount())
         bridge.entitiesChanged.connect(self._changed)
 
     def _changed(self, notice: ChangeNotice) -> None:
-        if "rejection" in notice.entities:
+        if "refusal" in notice.entities:
             self.recount()
 
     def recount(self) -> None:
         self._bridge.run(self._recount())
 
     async def _recount(self) -> None:
-        self.count = len(await self._bridge.conversations.rejections())
+        self.count = len(await self._bridge.conversations.refusals())
         self.setText(f"{self.count} refused")
         self.setVisible(self.count > 0)

@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.desk_types import ViewSpec
-from app.sync.observer import Rejected
+from app.sync.desk_types import Refusal, ViewSpec
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge, loop_running
 from app.ui.canned.picker import CannedPicker
@@ -130,7 +129,7 @@ class DeskWindow(QMainWindow):
         self.status.addPermanentWidget(self.refusals)
         self.refusals.clicked.connect(self.review_refusals)
         self._refusals_dialog: RefusalsDialog | None = None
-        bridge.rejected.connect(self._refused)
+        bridge.refused.connect(self._refused)
 
         # -- wiring
         self.views.viewChosen.connect(self._show_view)
@@ -265,9 +264,9 @@ class DeskWindow(QMainWindow):
         self._refusals_dialog.show()
         self._refusals_dialog.raise_()
 
-    def _refused(self, rejected: Rejected) -> None:
+    def _refused(self, refusal: Refusal) -> None:
         # A tab of that ticket shows the refusal itself; otherwise say so here.
-        ticket_id = rejected.ticket_id
+        ticket_id = refusal.ticket_id
         if not (ticket_id and self.tabs.view(ticket_id)):
             self.status.showMessage(
                 "The server refused a change of yours — see “refused” on the right to review it",
