@@ -31,7 +31,7 @@ _MESSAGE_COLUMNS = (
     "delivery_state"
 )
 _LOG_COLUMNS = (
-    "entity, entity_id, op, fields, data, actor_id, origin, device_id, ticket_version, "
+    "entity, entity_id, op, fields, data, actor_id, origin, workstation_id, ticket_version, "
     "created_at, audience, group_id, agent_id, audience_changed"
 )
 

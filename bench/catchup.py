@@ -29,7 +29,7 @@ from app.domain.tickets import TICKET
 from app.models.base import utcnow
 from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS
 from app.server import replication
-from app.server.devices import register_device
+from app.server.workstations import register_workstation
 from app.sync import queries
 from app.sync.engine import SyncEngine
 from bench import bare
@@ -66,7 +66,7 @@ def _add_notes(world: World, actor: str, count: int) -> int:
     """Add ``count`` notes by ``actor`` round-robin over the world's tickets; returns log rows."""
     engine = world.engine
     with engine.begin() as conn:
-        register_device(conn, COLLEAGUE_DEVICE, actor, 0)
+        register_workstation(conn, COLLEAGUE_DEVICE, actor, 0)
         viewer = replication.load_viewer(conn, actor)
     assert viewer is not None
     # The first note through the real handler: the template every synthetic row must match.
@@ -98,7 +98,7 @@ def _add_notes(world: World, actor: str, count: int) -> int:
             "op": "upsert",
             "actor_id": actor,
             "origin": "workstation",
-            "device_id": COLLEAGUE_DEVICE,
+            "workstation_id": COLLEAGUE_DEVICE,
             "created_at": now,
             "audience": audience.kind,
             "group_id": audience.group_id,

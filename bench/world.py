@@ -207,13 +207,13 @@ def real_mutation(
     name: str,
     args: dict[str, Any],
     viewer: Viewer = ADMIN,
-    device_id: str | None = None,
+    workstation_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run one mutation through the server's one write path; returns its change-log rows."""
     actor = Actor(viewer, ActorKind.WORKSTATION, ActorKind.WORKSTATION.value)
     logged: list[dict[str, Any]] = []
     with world.engine.begin() as conn:
-        answer = decide(conn, Submission(actor, name, args, workstation_id=device_id), logged)
+        answer = decide(conn, Submission(actor, name, args, workstation_id=workstation_id), logged)
     if answer["type"] != "ack":
         raise RuntimeError(f"{name} refused: {answer}")
     return logged

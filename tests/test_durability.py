@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from app.models.tables import T_DEVICES, T_LOG, T_MESSAGES, T_TICKETS
+from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS, T_WORKSTATIONS
 from app.sync import protocol as p
 from tests.server_process import open_synced, server_process, sign_in
 from tests.world import PASSWORD, make_store
@@ -199,7 +199,7 @@ def test_acknowledged_mutations_survive_sigkill_exactly_once(tmp_path: Path) -> 
         log = conn.execute(select(T_LOG).order_by(T_LOG.c.seq)).mappings().all()
         version = conn.execute(select(T_TICKETS.c.version).where(T_TICKETS.c.id == TICKET)).scalar()
         last = conn.execute(
-            select(T_DEVICES.c.last_mutation_id).where(T_DEVICES.c.id == DEVICE)
+            select(T_WORKSTATIONS.c.last_mutation_id).where(T_WORKSTATIONS.c.id == DEVICE)
         ).scalar()
     store.dispose()
 

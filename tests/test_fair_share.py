@@ -26,12 +26,12 @@ from websockets.exceptions import ConnectionClosed
 
 from app.domain import drafts
 from app.domain.mutation import COMMAND_LINE, workstation_actor
-from app.models.tables import T_DEVICES, T_LOG, T_MESSAGES, T_RESULTS
+from app.models.tables import T_LOG, T_MESSAGES, T_RESULTS, T_WORKSTATIONS
 from app.server import auth, replication
 from app.server.app import SwitchboardServer
-from app.server.devices import register_device
 from app.server.quotas import QUEUED_PER_AGENT, AgentQuotas
 from app.server.submit import Submission, submit_now
+from app.server.workstations import register_workstation
 from app.server.writer import MAX_BATCH, StoreWriter
 from app.sync import protocol
 from app.sync.engine import SyncEngine
@@ -65,14 +65,18 @@ def store(tmp_path: Path) -> Iterator[Engine]:
 
 
 @contextlib.asynccontextmanager
-async def writer_with_devices(store: Engine, devices: dict[str, str]) -> AsyncIterator[StoreWriter]:
+async def writer_with_workstations(
+    store: Engine, devices: dict[str, str]
+) -> AsyncIterator[StoreWriter]:
     """A started StoreWriter (no server) with these devices registered to these agents."""
     writer = StoreWriter(store, lambda rows: None)
     writer.start()
     try:
         for device, agent in devices.items():
             await writer.run(
-                partial(register_device, device_id=device, agent_id=agent, acked_through=0)
+                partial(
+                    register_workstation, workstation_id=device, agent_id=agent, acked_through=0
+                )
             )
         yield writer
     finally:
@@ -114,7 +118,7 @@ def answers_kept_and_last_id(store: Engine) -> tuple[int, int]:
     """How many answers the store keeps, and the highest mutation id it has processed."""
     with store.connect() as conn:
         kept = conn.execute(select(func.count()).select_from(T_RESULTS)).scalar_one()
-        last = conn.execute(select(func.max(T_DEVICES.c.last_mutation_id))).scalar_one()
+        last = conn.execute(select(func.max(T_WORKSTATIONS.c.last_mutation_id))).scalar_one()
     return int(kept), int(last)
 
 
@@ -148,7 +152,7 @@ class Answers:
 
 def test_a_colleague_is_not_put_behind_a_flooding_agents_backlog(store: Engine) -> None:
     async def scenario() -> None:
-        async with writer_with_devices(store, {"d-ada": "a-ada", "d-lin": "a-lin"}) as writer:
+        async with writer_with_workstations(store, {"d-ada": "a-ada", "d-lin": "a-lin"}) as writer:
             flood = [
                 writer.enqueue(submission(store, "a-ada", "d-ada", i, "message.add", note()))
                 for i in range(1, MAX_BATCH + 101)
@@ -291,7 +295,7 @@ def test_drafts_are_limited_in_number_and_size_per_agent(
         return submit_now(store, submission(store, "a-ada", "d-ada", 0, "draft.save", args))
 
     with store.begin() as conn:
-        register_device(conn, "d-ada", "a-ada", 0)
+        register_workstation(conn, "d-ada", "a-ada", 0)
     assert save("t-1", "a" * 40)["type"] == "ack"
     assert save("t-2", "b" * 40)["type"] == "ack"
     third = save("t-5", "c")
@@ -355,7 +359,7 @@ def disable(agent_id: str) -> tuple[str, dict[str, Any]]:
 def test_mutations_behind_a_disable_in_the_same_batch_are_not_applied(store: Engine) -> None:
     async def scenario() -> None:
         devices = {"d-root": "a-root", "d-ada": "a-ada"}
-        async with writer_with_devices(store, devices) as writer:
+        async with writer_with_workstations(store, devices) as writer:
             before = [writer.enqueue(submission(store, "a-ada", "d-ada", 1, "message.add", note()))]
             admin = writer.enqueue(submission(store, "a-root", "d-root", 1, *disable("a-ada")))
             after = [
@@ -371,7 +375,9 @@ def test_mutations_behind_a_disable_in_the_same_batch_are_not_applied(store: Eng
             assert conn.execute(written.select_from(T_MESSAGES)).scalar() == 1
             assert (
                 conn.execute(
-                    select(func.max(T_DEVICES.c.last_mutation_id)).where(T_DEVICES.c.id == "d-ada")
+                    select(func.max(T_WORKSTATIONS.c.last_mutation_id)).where(
+                        T_WORKSTATIONS.c.id == "d-ada"
+                    )
                 ).scalar()
                 == 1
             )

@@ -82,7 +82,7 @@ def test_a_channel_writes_a_customer_message_live_into_an_open_tab(
         ).scalar()
         assert count == 1
         logged = conn.execute(
-            select(T_LOG.c.origin, T_LOG.c.actor_id, T_LOG.c.device_id).where(
+            select(T_LOG.c.origin, T_LOG.c.actor_id, T_LOG.c.workstation_id).where(
                 T_LOG.c.entity == "message", T_LOG.c.entity_id == "m-in-1"
             )
         ).one()

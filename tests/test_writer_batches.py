@@ -33,10 +33,10 @@ import pytest
 from sqlalchemy import Connection, Engine, Table, select, text
 
 from app.domain.mutation import workstation_actor
-from app.models.tables import T_DEVICES, T_DRAFTS, T_LOG, T_MESSAGES, T_RESULTS, T_TICKETS
+from app.models.tables import T_DRAFTS, T_LOG, T_MESSAGES, T_RESULTS, T_TICKETS, T_WORKSTATIONS
 from app.server import replication
-from app.server.devices import DeviceLedger, register_device
 from app.server.submit import KeyLedger, Submission, serialise_log
+from app.server.workstations import WorkstationLedger, register_workstation
 from app.server.writer import StoreUnavailable, StoreWriter, answer_alone
 from app.sync.protocol import encode
 from tests.world import make_store
@@ -152,13 +152,13 @@ def requests(
     return out
 
 
-async def register_devices(engine: Engine, writer: StoreWriter) -> dict[str, Any]:
+async def register_workstations(engine: Engine, writer: StoreWriter) -> dict[str, Any]:
     """Say hello for every device of DEVICES; the viewer of each agent."""
     with engine.connect() as conn:
         viewers = {a: replication.load_viewer(conn, a) for a in DEVICES.values()}
     for device, agent in DEVICES.items():
         await writer.run(
-            partial(register_device, device_id=device, agent_id=agent, acked_through=0)
+            partial(register_workstation, workstation_id=device, agent_id=agent, acked_through=0)
         )
     return viewers
 
@@ -166,7 +166,7 @@ async def register_devices(engine: Engine, writer: StoreWriter) -> dict[str, Any
 def _answer_plainly(writer: StoreWriter, req: Submission, conn: Connection) -> Answer:
     # What StoreWriter._apply does around a mutation the fast path declined.
     serialise_log(conn, writer.origin)
-    ledger = DeviceLedger(conn, {req.workstation_id or ""})
+    ledger = WorkstationLedger(conn, {req.workstation_id or ""})
     answer = answer_alone(conn, req, ledger, KeyLedger(conn, set()), [])
     ledger.save(conn)
     return answer
@@ -179,7 +179,7 @@ async def send_through_writer(engine: Engine, steps: list[Step], mode: Mode) -> 
     writer = StoreWriter(engine, batches.append)
     writer.start()
     try:
-        reqs = requests(steps, await register_devices(engine, writer), loop)
+        reqs = requests(steps, await register_workstations(engine, writer), loop)
         answers: list[Answer] = []
         if mode == "batch":
             futures = [writer.enqueue(req) for req in reqs]
@@ -228,8 +228,8 @@ def stored(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "messages": rows(conn, T_MESSAGES, "id"),
             "tickets": rows(conn, T_TICKETS, "id"),
             "drafts": rows(conn, T_DRAFTS, "id"),
-            "devices": rows(conn, T_DEVICES, "id"),
-            "results": rows(conn, T_RESULTS, "device_id", "mutation_id"),
+            "devices": rows(conn, T_WORKSTATIONS, "id"),
+            "results": rows(conn, T_RESULTS, "workstation_id", "mutation_id"),
         }
 
 
@@ -417,7 +417,7 @@ def test_a_run_whose_write_fails_does_not_half_apply_on_postgres(pg_stores: Stor
 # transaction (where no savepoint isolates a mutation): one mutation fails the whole batch.
 REFUSE_BOBS_ACK = """
 CREATE TRIGGER refuse_bobs_ack BEFORE INSERT ON mutation_results
-WHEN NEW.device_id = 'd-bob' AND NEW.mutation_id = 1 AND NEW.result LIKE '%"type": "ack"%'
+WHEN NEW.workstation_id = 'd-bob' AND NEW.mutation_id = 1 AND NEW.result LIKE '%"type": "ack"%'
 BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
 """
 # Beyond a 64-bit column: fails the batch when the device's last mutation id is saved.  The
@@ -434,7 +434,7 @@ async def answers_of(
     writer = StoreWriter(engine, commits.append)
     writer.start()
     try:
-        viewers = await register_devices(engine, writer)
+        viewers = await register_workstations(engine, writer)
         await before(writer)
         reqs = [
             Submission(
@@ -491,7 +491,7 @@ def test_a_failed_batch_refuses_only_the_mutation_that_failed_it(
     state = stored(engine)
     assert {m["id"] for m in state["messages"]} >= {"m-y1", "m-y3"}
     assert "m-y2" not in {m["id"] for m in state["messages"]}
-    results = {(r["device_id"], r["mutation_id"]): r["result"] for r in state["results"]}
+    results = {(r["workstation_id"], r["mutation_id"]): r["result"] for r in state["results"]}
     assert results[("d-bob", 1)]["code"] == "internal_error"  # a resend gets the same
     assert ("d-sam", TOO_LARGE) not in results  # cannot be stored: answered unrecorded
     devices = {d["id"]: d["last_mutation_id"] for d in state["devices"]}

@@ -183,7 +183,7 @@ def log_row(
         "data": data,
         "actor_id": actor.viewer.id,
         "origin": actor.origin,
-        "device_id": workstation_id,
+        "workstation_id": workstation_id,
         "ticket_version": ticket_version,
         "created_at": now,
         "audience": audience.kind,

@@ -77,7 +77,7 @@ def changed_by_others(
             T_LOG.c.entity == "ticket",
             T_LOG.c.entity_id == ticket_id,
             T_LOG.c.ticket_version > seen,
-            (T_LOG.c.device_id != workstation_id) | T_LOG.c.device_id.is_(None),
+            (T_LOG.c.workstation_id != workstation_id) | T_LOG.c.workstation_id.is_(None),
         )
         .limit(1)
     ).first()

@@ -41,9 +41,9 @@ class ChangeLogEntry(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     actor_id: Mapped[str | None] = mapped_column(String(64), default=None)
     # Which writer made the change (the audit trail): "workstation", "command_line", "system",
-    # "channel:email".  ``device_id`` names the workstation, for a workstation's changes.
+    # "channel:email".  ``workstation_id`` names the workstation, for a workstation's changes.
     origin: Mapped[str] = mapped_column(String(40), default="workstation")
-    device_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
+    workstation_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
     ticket_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Who may see the change (see app.domain.sight): "all"; "staff" = supervisors, members of
@@ -85,10 +85,10 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class ClientDevice(Base):
+class Workstation(Base):
     """A workstation cache; remembers the last mutation it applied, for idempotent replays."""
 
-    __tablename__ = "client_devices"
+    __tablename__ = "workstations"
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
     agent_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("agents.id", ondelete="CASCADE"))
@@ -102,8 +102,8 @@ class MutationResult(Base):
 
     __tablename__ = "mutation_results"
 
-    device_id: Mapped[str] = mapped_column(
-        IdColumn, ForeignKey("client_devices.id", ondelete="CASCADE"), primary_key=True
+    workstation_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("workstations.id", ondelete="CASCADE"), primary_key=True
     )
     mutation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)

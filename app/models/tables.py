@@ -26,10 +26,10 @@ from app.models.server_tables import (
     AgentCredential,
     AuthSession,
     ChangeLogEntry,
-    ClientDevice,
     Counter,
     MutationResult,
     SubmissionKey,
+    Workstation,
 )
 
 T_AGENTS = cast(Table, Agent.__table__)
@@ -47,7 +47,7 @@ T_DRAFTS = cast(Table, Draft.__table__)
 T_LOG = cast(Table, ChangeLogEntry.__table__)
 T_CREDENTIALS = cast(Table, AgentCredential.__table__)
 T_SESSIONS = cast(Table, AuthSession.__table__)
-T_DEVICES = cast(Table, ClientDevice.__table__)
+T_WORKSTATIONS = cast(Table, Workstation.__table__)
 T_RESULTS = cast(Table, MutationResult.__table__)
 T_COUNTERS = cast(Table, Counter.__table__)
 T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)

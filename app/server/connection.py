@@ -24,9 +24,9 @@ from app.domain.sight import Viewer, can_see
 from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import auth, replication
-from app.server.devices import device_owner, register_device
 from app.server.quotas import rate_limited_frame
 from app.server.submit import Submission
+from app.server.workstations import register_workstation, workstation_owner
 from app.server.writer import StoreUnavailable
 from app.sync import protocol as p
 from app.sync.protocol import CloseCode, ErrorCode, ProtocolError, encode, error_frame
@@ -72,7 +72,7 @@ class AgentConnection:
         self.ws = ws
         self.session: auth.SessionInfo | None = None
         self.viewer: Viewer = Viewer("", "agent", frozenset(), 0)
-        self.device_id: str | None = None
+        self.workstation_id: str | None = None
         self.live = False
         self._sent_seq = 0
         # Acks whose change has not been pushed to this connection yet, in answer order.
@@ -209,9 +209,9 @@ class AgentConnection:
         elif self.session is None:
             return ErrorCode.NOT_AUTHENTICATED, "sign in first (login frame or bearer token)"
         elif isinstance(frame, p.Hello):
-            if self.device_id is not None:
+            if self.workstation_id is not None:
                 return ErrorCode.INVALID_MESSAGE, "hello was already sent"
-        elif self.device_id is None and not isinstance(frame, p.Logout):
+        elif self.workstation_id is None and not isinstance(frame, p.Logout):
             return ErrorCode.HELLO_REQUIRED, "send hello before anything else"
         return None
 
@@ -272,7 +272,7 @@ class AgentConnection:
             return
         # Whose the device is, before anything is done in its name: another agent's hello must
         # not end the owner's connection.
-        owner = await self.server.read(lambda c: device_owner(c, frame.device_id))
+        owner = await self.server.read(lambda c: workstation_owner(c, frame.device_id))
         if owner not in (None, viewer.id):
             await self._device_mismatch()
             return
@@ -280,20 +280,20 @@ class AgentConnection:
         # close).  End it first: its mutations still queued are then refused, not applied
         # behind the number given below.
         for other in list(self.server.hub.connections):
-            same = other.device_id == frame.device_id and other.viewer.id == viewer.id
+            same = other.workstation_id == frame.device_id and other.viewer.id == viewer.id
             if same and other is not self:
                 other.close_soon(CloseCode.BAD_REQUEST, "replaced by a newer connection")
         try:
             # Through the writer: a batch already holding this device's earlier mutations has
             # committed (or failed) by now, so the number below is final for this connection.
             last_mutation_id = await self.server.writer.run(
-                lambda c: register_device(c, frame.device_id, viewer.id, frame.acked_through)
+                lambda c: register_workstation(c, frame.device_id, viewer.id, frame.acked_through)
             )
         except PermissionError:  # another agent registered it meanwhile
             await self._device_mismatch()
             return
         self.viewer = viewer
-        self.device_id = frame.device_id
+        self.workstation_id = frame.device_id
         self.server.writer.unblock(frame.device_id)
         head, oldest = await self.server.read(
             lambda c: (replication.head_seq(c), replication.oldest_seq(c))
@@ -390,13 +390,13 @@ class AgentConnection:
     # ---- mutations and requests ----------------------------------------------------------
 
     def _mutation(self, frame: p.Mutation) -> None:
-        assert self.device_id is not None
+        assert self.workstation_id is not None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         req = Submission(
             workstation_actor(self.viewer),
             frame.name,
             frame.args,
-            workstation_id=self.device_id,
+            workstation_id=self.workstation_id,
             mutation_id=frame.mutation_id,
             future=future,
             is_live=lambda: not self._closing,

@@ -81,7 +81,7 @@ class MessageRun:
         self._planned: list[PlannedMessage] = []
 
     def plan(
-        self, actor: Actor, device_id: str, args: p.MessageAddArgs, now: datetime
+        self, actor: Actor, workstation_id: str, args: p.MessageAddArgs, now: datetime
     ) -> PlannedMessage | None:
         """Plan one mutation, or None if the one write path must decide it (a refusal)."""
         msg = args.message
@@ -90,7 +90,7 @@ class MessageRun:
             ticket is not None
             and msg.kind == MessageKind.REPLY
             and args.seen_version is not None
-            and self._stale(ticket, args.seen_version, device_id)
+            and self._stale(ticket, args.seen_version, workstation_id)
         )
         taken = msg.id in self._taken
         if message_verdict(actor.viewer, ticket, args, taken=taken, stale=stale) is not None:
@@ -101,7 +101,7 @@ class MessageRun:
         values, fields = thread_grew(ticket, msg.kind, now)
         ticket.update(values)
         self._taken.add(msg.id)
-        self._versions.setdefault(ticket["id"], []).append((values["version"], device_id))
+        self._versions.setdefault(ticket["id"], []).append((values["version"], workstation_id))
         self._messages.append(row)
         message_data = wire.to_wire("message", row)
         ticket_data = wire.to_wire("ticket", ticket)  # a snapshot: later plans change `ticket`
@@ -109,7 +109,7 @@ class MessageRun:
             [
                 log_row(
                     actor,
-                    device_id,
+                    workstation_id,
                     now,
                     "message",
                     msg.id,
@@ -119,7 +119,7 @@ class MessageRun:
                 ),
                 log_row(
                     actor,
-                    device_id,
+                    workstation_id,
                     now,
                     "ticket",
                     ticket["id"],
@@ -134,14 +134,14 @@ class MessageRun:
         self._planned.append(planned)
         return planned
 
-    def _stale(self, ticket: dict[str, Any], seen: int, device_id: str) -> bool:
+    def _stale(self, ticket: dict[str, Any], seen: int, workstation_id: str) -> bool:
         """`tickets.stale_by_others`, counting the versions planned here too."""
         if seen >= ticket["version"]:
             return False
         planned = self._versions.get(ticket["id"], [])
-        if any(version > seen and device != device_id for version, device in planned):
+        if any(version > seen and device != workstation_id for version, device in planned):
             return True
-        return changed_by_others(self._conn, ticket["id"], seen, device_id)
+        return changed_by_others(self._conn, ticket["id"], seen, workstation_id)
 
     def write(self) -> list[PlannedMessage]:
         """Write what was planned since the last write, and set the seqs of its log rows.

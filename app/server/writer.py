@@ -8,7 +8,7 @@ mutations per second possible).  Each
 mutation is all or nothing, so a rejected one changes nothing while its neighbours commit:
 runs of ``message.add`` are checked in full before anything is written (message_batch.py),
 and every other mutation gets its own savepoint.  A mutation is acknowledged only after its
-transaction has committed, and answered again, not applied again, if sent twice (devices.py).
+transaction has committed, and answered again, not applied again, if sent twice (workstations.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from app.domain.mutation import Actor
 from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
-from app.server.devices import DeviceLedger
 from app.server.fairness import FairQueue
 from app.server.lockout import disabled_by, is_locked_out, locked_out, locked_out_frame
 from app.server.message_batch import MessageRun
@@ -43,6 +42,7 @@ from app.server.submit import (
     serialise_log,
     unparsable,
 )
+from app.server.workstations import WorkstationLedger
 from app.server.write_turns import WriterTurns
 from app.sync import protocol as p
 
@@ -170,9 +170,9 @@ class StoreWriter:
     def _must_refuse(self, req: Submission) -> bool:
         return req.workstation_id in self._blocked or not req.is_live()
 
-    def unblock(self, device_id: str) -> None:
+    def unblock(self, workstation_id: str) -> None:
         """The device said hello again: it will resend everything unanswered, in order."""
-        self._blocked.discard(device_id)
+        self._blocked.discard(workstation_id)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -249,7 +249,7 @@ class StoreWriter:
         """Keep ``internal_error`` as the answer to ``req``, in its own transaction."""
         with self._begin() as conn:
             workstation = req.workstation_id
-            ledger = DeviceLedger(conn, {workstation} if workstation else set())
+            ledger = WorkstationLedger(conn, {workstation} if workstation else set())
             keys = KeyLedger(conn, {req.key} if req.key is not None else set())
             if workstation is not None and not ledger.is_new(workstation, req.mutation_id):
                 return ledger.replayed(conn, workstation, req.mutation_id)
@@ -280,7 +280,7 @@ class StoreWriter:
             # rolled back would be released early.
             serialise_log(conn, self.origin)
             locked = locked_out(conn, batch)  # in this transaction: others' disables count
-            ledger = DeviceLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
+            ledger = WorkstationLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
             keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
@@ -322,7 +322,7 @@ class StoreWriter:
         run: MessageRun | None,
         members: list[int],
         batch: list[Submission],
-        ledger: DeviceLedger,
+        ledger: WorkstationLedger,
         answers: list[dict[str, Any] | None],
         logged: list[dict[str, Any]],
     ) -> bool:
@@ -358,7 +358,7 @@ def _fail(req: Submission) -> None:
 def answer_alone(
     conn: Connection,
     req: Submission,
-    ledger: DeviceLedger,
+    ledger: WorkstationLedger,
     keys: KeyLedger,
     logged: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -374,7 +374,7 @@ def answer_alone(
 
 
 def _decide_workstation(
-    conn: Connection, req: Submission, ledger: DeviceLedger, logged: list[dict[str, Any]]
+    conn: Connection, req: Submission, ledger: WorkstationLedger, logged: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Decide a workstation's submission and keep its answer for a replay."""
     frame = decide(conn, req, logged)
