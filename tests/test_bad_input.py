@@ -65,7 +65,7 @@ LIN = "lin@example.com"  # gets rate-limited under differently spelled emails
 PUSHES = frozenset({"presence", "presence_snapshot", "viewing", "changes"})
 # Tables a refused input may still write: a sign-in creates a session, a hello registers a
 # device, and the answer to every mutation (a reject too) is kept so a replay gets it again.
-BOOKKEEPING = ("sessions", "client_devices", "mutation_results")
+BOOKKEEPING = ("sessions", "workstations", "mutation_results")
 T_SESSIONS: Table = AuthSession.__table__  # type: ignore[assignment]
 T_AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 

@@ -4,11 +4,11 @@ Workstation connections and the server's own actors (`StoreWriter.submit`) hand 
 submissions (`app.server.submit.Submission`) to this writer; each is decided by the one write
 path (`app.server.submit.decide`).  One thread owns all writes (SQLite allows one writer
 anyway, and batching many mutations into one commit is what makes thousands of acknowledged
-mutations per second possible).  Each
-mutation is all or nothing, so a rejected one changes nothing while its neighbours commit:
-runs of ``message.add`` are checked in full before anything is written (message_batch.py),
-and every other mutation gets its own savepoint.  A mutation is acknowledged only after its
-transaction has committed, and answered again, not applied again, if sent twice (workstations.py).
+mutations per second possible).  Each mutation is all or nothing, so a refused one changes
+nothing while its neighbours commit: runs of ``message.add`` are checked in full before
+anything is written (message_batch.py), and every other mutation gets its own savepoint.  A
+mutation is acknowledged only after its transaction has committed, and answered again, not
+applied again, if sent twice (workstations.py).
 """
 
 from __future__ import annotations
