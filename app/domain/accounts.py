@@ -146,38 +146,39 @@ def group_create(tx: StoreTx, args: p.GroupCreateArgs) -> dict[str, Any]:
     return {"group_id": args.group_id}
 
 
-_ADMINS_ONLY = "only admins manage accounts and groups"
+def _for_admins(
+    name: str, args: type[Any], apply: Any, kind: str, refusal: str, **more: Any
+) -> Mutation[Any]:
+    """An account mutation: only admins (and the server's own actors) may make it."""
+    denied = "only admins manage accounts and groups"
+    return Mutation(name, args, apply, kind, refusal, allowed=admins, denied=denied, **more)
+
+
 KINDS = (GROUP, AGENT)
 MUTATIONS = (
-    Mutation(
+    _for_admins(
         "agent.create",
         p.AgentCreateArgs,
         agent_create,
-        kind="agent",
-        refusal="New agent",
+        "agent",
+        "New agent",
         subject=lambda a: a.agent_id,
-        allowed=admins,
-        denied=_ADMINS_ONLY,
     ),
-    Mutation(
+    _for_admins(
         "agent.update",
         p.AgentUpdateArgs,
         agent_update,
-        kind="agent",
-        refusal="Agent change",
+        "agent",
+        "Agent change",
         subject=lambda a: a.agent_id,
-        allowed=admins,
-        denied=_ADMINS_ONLY,
         changes=p.AgentFields,
     ),
-    Mutation(
+    _for_admins(
         "group.create",
         p.GroupCreateArgs,
         group_create,
-        kind="group",
-        refusal="New group",
+        "group",
+        "New group",
         subject=lambda a: a.group_id,
-        allowed=admins,
-        denied=_ADMINS_ONLY,
     ),
 )

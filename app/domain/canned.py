@@ -8,6 +8,7 @@ and admins the others.  The desk asks the same `may_edit` to decide what it offe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -133,39 +134,24 @@ def canned_use(tx: StoreTx, args: p.CannedRefArgs) -> dict[str, Any]:
     return {"canned_id": args.canned_id}
 
 
+def _about_canned(
+    name: str, args: type[Any], apply: Any, refusal: str, **more: Any
+) -> Mutation[Any]:
+    """A mutation about one canned response, named by its ``canned_id``."""
+    subject = attrgetter("canned_id")
+    return Mutation(name, args, apply, "canned_response", refusal, subject=subject, **more)
+
+
 KINDS = (CANNED,)
 MUTATIONS = (
-    Mutation(
-        "canned.create",
-        p.CannedCreateArgs,
-        canned_create,
-        kind="canned_response",
-        refusal="New canned response",
-        subject=lambda a: a.canned_id,
-    ),
-    Mutation(
+    _about_canned("canned.create", p.CannedCreateArgs, canned_create, "New canned response"),
+    _about_canned(
         "canned.update",
         p.CannedUpdateArgs,
         canned_update,
-        kind="canned_response",
-        refusal="Canned response change",
-        subject=lambda a: a.canned_id,
+        "Canned response change",
         changes=p.CannedFields,
     ),
-    Mutation(
-        "canned.delete",
-        p.CannedRefArgs,
-        canned_delete,
-        kind="canned_response",
-        refusal="Canned response deletion",
-        subject=lambda a: a.canned_id,
-    ),
-    Mutation(
-        "canned.use",
-        p.CannedRefArgs,
-        canned_use,
-        kind="canned_response",
-        refusal="Canned response use",
-        subject=lambda a: a.canned_id,
-    ),
+    _about_canned("canned.delete", p.CannedRefArgs, canned_delete, "Canned response deletion"),
+    _about_canned("canned.use", p.CannedRefArgs, canned_use, "Canned response use"),
 )

@@ -147,6 +147,27 @@ def ticket_bundle(conn: Connection, row: Row) -> Row:
     }
 
 
+def new_ticket_row(t: p.NewTicket, now: datetime, *, number: int | None) -> Row:
+    """The tickets row a new ticket becomes: in the store numbered, at version 1; in a
+    workstation's cache unnumbered (the server numbers it) and at version 0 until it does."""
+    return {
+        "id": t.id,
+        "number": number,
+        "subject": t.subject,
+        "status": t.status.value,
+        "priority": t.priority.value,
+        "channel": t.channel.value,
+        "customer_id": t.customer_id,
+        "group_id": t.group_id,
+        "assignee_id": t.assignee_id,
+        "tags": list(t.tags),
+        "created_at": now,
+        "updated_at": now,
+        "solved_at": now if t.status in SOLVED else None,
+        "version": 0 if number is None else 1,
+    }
+
+
 # ---- the thread --------------------------------------------------------------------------
 
 
@@ -257,24 +278,7 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
     ):
         raise Refused(ErrorCode.INVALID_MUTATION, f"customer {t.customer_id} does not exist")
     number = next_number(tx)
-    tx.conn.execute(
-        insert(T_TICKETS).values(
-            id=t.id,
-            number=number,
-            subject=t.subject,
-            status=t.status.value,
-            priority=t.priority.value,
-            channel=t.channel.value,
-            customer_id=t.customer_id,
-            group_id=t.group_id,
-            assignee_id=t.assignee_id,
-            tags=list(t.tags),
-            created_at=tx.now,
-            updated_at=tx.now,
-            solved_at=tx.now if t.status in SOLVED else None,
-            version=1,
-        )
-    )
+    tx.conn.execute(insert(T_TICKETS).values(new_ticket_row(t, tx.now, number=number)))
     ticket = log_ticket(tx, t.id, ["*"])
     if args.message is not None:
         msg = args.message
@@ -332,18 +336,8 @@ def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
 
 def queued_message(tx: CacheTx, msg: p.NewMessage) -> None:
     """The agent's new message in the cache's thread, waiting to be sent."""
-    tx.conn.execute(
-        insert(T_MESSAGES).values(
-            id=msg.id,
-            ticket_id=msg.ticket_id,
-            kind=msg.kind.value,
-            author_type=AuthorType.AGENT.value,
-            author_agent_id=tx.agent_id,
-            body=msg.body,
-            created_at=tx.now,
-            delivery_state="queued",
-        )
-    )
+    row = new_message_row(msg, tx.agent_id, tx.now)
+    tx.conn.execute(insert(T_MESSAGES).values({**row, "delivery_state": "queued"}))
     tx.touch("message", msg.id, msg.ticket_id)
     tx.touch("ticket", msg.ticket_id, msg.ticket_id)
 
@@ -351,23 +345,7 @@ def queued_message(tx: CacheTx, msg: p.NewMessage) -> None:
 def ticket_create_locally(tx: CacheTx, args: p.TicketCreateArgs) -> None:
     """The new ticket at once, unnumbered (the server numbers it) and at version 0."""
     t = args.ticket
-    tx.conn.execute(
-        insert(T_TICKETS).values(
-            id=t.id,
-            number=None,
-            subject=t.subject,
-            status=t.status.value,
-            priority=t.priority.value,
-            channel=t.channel.value,
-            customer_id=t.customer_id,
-            assignee_id=t.assignee_id,
-            group_id=t.group_id,
-            tags=list(t.tags),
-            created_at=tx.now,
-            updated_at=tx.now,
-            version=0,
-        )
-    )
+    tx.conn.execute(insert(T_TICKETS).values(new_ticket_row(t, tx.now, number=None)))
     tx.touch("ticket", t.id, t.id)
     if args.message is not None:
         queued_message(tx, args.message)

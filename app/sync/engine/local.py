@@ -94,11 +94,7 @@ class LocalChanges:
         changed = Touched()
 
         def work(conn: Connection) -> None:
-            version = conn.execute(
-                select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
-            ).scalar()
-            if version is None:
-                raise not_on_this_workstation(ticket_id)
+            version = cached_version(conn, ticket_id)
             args: dict[str, Any] = {
                 "message": {"id": message_id, "ticket_id": ticket_id, "kind": kind, "body": body}
             }
@@ -122,11 +118,7 @@ class LocalChanges:
         changed = Touched()
 
         def work(conn: Connection) -> int:
-            version = conn.execute(
-                select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
-            ).scalar()
-            if version is None:
-                raise not_on_this_workstation(ticket_id)
+            version = cached_version(conn, ticket_id)
             args = {
                 "ticket_id": ticket_id,
                 "changes": normalised,
@@ -246,6 +238,14 @@ class LocalChanges:
             }
         await self.mutate("ticket.create", args)
         return ticket_id
+
+
+def cached_version(conn: Connection, ticket_id: str) -> int:
+    """The version of the ticket the cache holds: what a change made now was made against."""
+    version = conn.execute(select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)).scalar()
+    if version is None:
+        raise not_on_this_workstation(ticket_id)
+    return int(version)
 
 
 def _ticket_changes(changes: dict[str, Any]) -> dict[str, Any]:

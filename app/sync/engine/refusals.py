@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from app.models.base import new_id
-from app.models.tables import T_MESSAGES, T_TICKETS
+from app.models.tables import T_MESSAGES
 from app.sync import queries
 from app.sync.cache_tables import T_REFUSALS
 from app.sync.desk_types import ticket_of
@@ -16,9 +16,8 @@ from app.sync.engine.context import EngineContext
 from app.sync.engine.errors import (
     CannotResend,
     NotOnThisWorkstation,
-    not_on_this_workstation,
 )
-from app.sync.engine.local import LocalChanges
+from app.sync.engine.local import LocalChanges, cached_version
 from app.sync.notice import Touched
 
 
@@ -55,11 +54,7 @@ class Refusals:
             if name == "message.add":
                 message = dict(args["message"])
                 ticket_id = str(message["ticket_id"])
-                version = conn.execute(
-                    select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
-                ).scalar()
-                if version is None:
-                    raise not_on_this_workstation(ticket_id)
+                version = cached_version(conn, ticket_id)
                 old_id = str(message["id"])
                 conn.execute(
                     delete(T_MESSAGES).where(
@@ -74,11 +69,7 @@ class Refusals:
                 changed.add("message", old_id, ticket_id)
             elif name == "ticket.update":
                 ticket_id = str(args["ticket_id"])
-                version = conn.execute(
-                    select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)
-                ).scalar()
-                if version is None:
-                    raise not_on_this_workstation(ticket_id)
+                version = cached_version(conn, ticket_id)
                 new_args = {
                     "ticket_id": ticket_id,
                     "changes": args["changes"],
