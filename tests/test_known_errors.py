@@ -51,3 +51,26 @@ def test_the_crash_dialog_words_known_errors_and_only_those() -> None:
     assert isinstance(NotConnected("offline"), KnownError)
     assert explain(KeyError("t-1")) is None  # a bug: the crash dialog, with its traceback
     assert explain(ValueError("bad")) is None
+
+
+def test_an_engine_pointed_at_another_address_connects_there(tmp_path: Path) -> None:
+    """Setting ``server_url`` after construction (a server back on another port) is used by
+    every part of the engine (it once stayed on the facade and the engine dialled "/sync")."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+            token = ada.token
+            await ada.close()
+            again = SyncEngine(tmp_path / "ada.cache.db", "", token=token)
+            await again.open()
+            try:
+                again.server_url = server.url + "/"
+                assert again.server_url == server.url
+                again.start()
+                await again.wait_online(20)
+            finally:
+                await again.close()
+
+    asyncio.run(body())

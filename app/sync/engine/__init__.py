@@ -77,7 +77,6 @@ class SyncEngine:
         )
         self._ctx = ctx
         self.cache_path = ctx.cache_path
-        self.server_url = ctx.server_url
         self.ssl_context = ctx.ssl_context
         # The parts, each given only what it uses.
         self._requests = Requests(ctx)
@@ -116,6 +115,16 @@ class SyncEngine:
 
     # Shared with the parts (set by callers: the bridge swaps the observer, sign-out drops
     # the token), so they live in the context and are only passed through here.
+
+    @property
+    def server_url(self) -> str:
+        return self._ctx.server_url
+
+    @server_url.setter
+    def server_url(self, url: str) -> None:
+        # A caller may point the engine at another address (a server restarted on another
+        # port): every part connects through the context, so it must change there.
+        self._ctx.server_url = url.rstrip("/")
 
     @property
     def token(self) -> str | None:
