@@ -86,6 +86,10 @@ class ConnectionLoop:
                 return
             ctx.set_status(ConnectionState.CONNECTING)
             caught_up = False
+            # Cleared as an attempt starts, not as the wait after it starts: a "retry now"
+            # that comes while an attempt is failing cuts the wait after it, instead of being
+            # lost (a convergence run waited out a 30 s backoff that way).
+            self._wake.clear()
             try:
                 caught_up = await self._connect_once()
             except SignedOut as exc:
@@ -116,7 +120,6 @@ class ConnectionLoop:
             delay, ctx.retry_after = max(delay, ctx.retry_after), 0.0
             outbox = await ctx.read(cache.outbox_count)
             ctx.set_status(ConnectionState.RECONNECTING, detail, retry_in=delay, outbox=outbox)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
