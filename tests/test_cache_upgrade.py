@@ -95,6 +95,15 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
             rebuilt = await again.read(queries.sync_status)
             assert rebuilt["device_id"] == state["device_id"]
             assert await again.read(lambda c: cache.get_state(c, "next_mutation_id")) == next_id
+            # ...and so is the queued reply in its thread: the agent still sees it waiting.
+            queued = await again.read(
+                lambda c: c.execute(
+                    select(T_MESSAGES.c.id, T_MESSAGES.c.delivery_state).where(
+                        T_MESSAGES.c.id == reply_id
+                    )
+                ).all()
+            )
+            assert [tuple(r) for r in queued] == [(reply_id, "queued")]
             # ...the replicated rows are gone, to be fetched again.
             assert rebuilt["tickets"] == 0
             assert rebuilt["cursor"] == 0

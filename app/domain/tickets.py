@@ -30,6 +30,8 @@ TICKET = Kind(
     Staff(group="group_id", agent="assignee_id"),
     bootstrap=50,
     keep=KeepRecent("status", frozenset(ACTIVE_STATUSES)),
+    # Opened on this workstation and not yet numbered by the server.
+    unsent=lambda table: table.c.number.is_(None),
     on_ticket="id",
 )
 MESSAGE = Kind(

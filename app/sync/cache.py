@@ -118,6 +118,20 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
                 name, *(column(c.name, c.type) for c in table.columns if c.name in cols)
             )
             kept[table.name] = [dict(r) for r in conn.execute(select(old)).mappings()]
+    # Each kind's unsent rows too (a reply still queued, a ticket opened here): the outbox
+    # sends them again, but the agent must go on seeing them, or they would write them twice.
+    tables = {table.name: table for table in PRESERVED}
+    for kind in list(wire.ENTITIES.values()):
+        table = kind.table
+        if kind.unsent is None or table.name in tables or table.name not in existing:
+            continue
+        cols = {
+            c["name"] for c in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")').mappings()
+        }
+        wanted = [c for c in table.columns if c.name in cols]
+        unsent = conn.execute(select(*wanted).where(kind.unsent(table))).mappings()
+        kept[table.name] = [dict(r) for r in unsent]
+        tables[table.name] = table
     state = {}
     if "sync_state" in existing:
         for key in PRESERVED_STATE:
@@ -130,9 +144,9 @@ def _rebuild(conn: Connection, existing: set[str], version: int) -> None:
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
     _create_tables(conn, cache_tables())
     create_search_schema(conn)
-    for table in PRESERVED:
-        if kept.get(table.name):
-            conn.execute(insert(table), kept[table.name])
+    for name, kept_rows in kept.items():
+        if kept_rows:
+            conn.execute(insert(tables[name]), kept_rows)
     for key, value in state.items():
         if value is not None:
             set_state(conn, key, value)
