@@ -8,6 +8,7 @@ refuses it, and `tests/test_domain.py` checks every registered kind.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,12 +44,12 @@ class Aggregate:
         return len(self.columns) == 1
 
 
-class Keep:
+class Keep(ABC):
     """What a workstation's cache keeps of a kind (within what its agent may see)."""
 
+    @abstractmethod
     def where(self, table: Table, scope: KeepScope) -> ColumnElement[bool] | None:
         """The SQL condition for the rows a replica keeps; None: every visible row."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

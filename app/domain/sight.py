@@ -15,6 +15,7 @@ select the same rows.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,19 +79,19 @@ def can_see(viewer: Viewer, audience: Audience) -> bool:
     )
 
 
-class Sight:
+class Sight(ABC):
     """A kind's visibility rule (see the module docstring)."""
 
+    @abstractmethod
     def audience(self, row: Row, parent: Row | None = None) -> Audience:
         """The audience of ``row`` (``parent``: the parent row, for `AsParent`)."""
-        raise NotImplementedError
 
     def allows(self, viewer: Viewer, row: Row, parent: Row | None = None) -> bool:
         return can_see(viewer, self.audience(row, parent))
 
+    @abstractmethod
     def where(self, viewer: Viewer, table: Table) -> ColumnElement[bool] | None:
         """The SQL condition on ``table`` for the rows ``viewer`` sees; None: all of them."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
