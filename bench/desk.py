@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Result, percentile, summarise, temp_dir
+from bench.common import ROOT, Bare, Result, percentile, summarise, temp_dir
 from bench.procs import _env, _preexec, _terminate, profile
 
 SERVER = "ws://127.0.0.1:9"  # nothing listens there: the desk opens offline, from the cache
@@ -560,6 +560,11 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
             **common,
         },
         extra_ok=scrolled["rows"] == built.tickets,
+        bare=Bare(
+            "the same frames on a plain QTableView over an in-memory model holding every "
+            f"row's text ({scrolled['bare_rows']} rows; bench/bare_desk.py); p99",
+            percentile(sorted(scrolled["bare_frames_ms"]), 99),
+        ),
     )
 
     searched = event["search"]
@@ -578,6 +583,11 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
             "no_hits": [q[0] for q in searched["queries"] if q[2] == 0],
             **common,
         },
+        bare=Bare(
+            "the same three FTS5 queries (match expressions, limits, snippets) through sqlite3 "
+            "on the calling thread, nothing else (bench/bare_desk.py); p95",
+            percentile(sorted(searched["bare_ms"]), 95),
+        ),
     )
 
     changed = event["remote_change"]

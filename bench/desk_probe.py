@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import time
 from functools import partial
@@ -41,10 +42,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from PySide6.QtCore import SignalInstance
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication, QTableView, QWidget
 
     from app.ui.desk.window import DeskWindow
 
@@ -272,8 +273,6 @@ class DeskScenarios:
     """Scenarios 2 to 6 of the desk benchmark on the running workstation (see bench/README.md)."""
 
     def __init__(self, window: DeskWindow, config: dict[str, Any]) -> None:
-        import random
-
         from PySide6.QtWidgets import QApplication
 
         self.window = window
@@ -476,17 +475,58 @@ class DeskScenarios:
         )
         return t1 - t0
 
+    def cache_file(self) -> Path:
+        """The cache the workstation reads (what ``prepare`` put in place)."""
+        from app.sync.profile import cache_path
+
+        return cache_path(str(self.config["server"]), str(self.config["email"]))
+
     async def list_scroll(self) -> dict[str, Any]:
+        from PySide6.QtCore import Qt
+
+        from bench.bare_desk import bare_table
+
+        window = self.window
+        table = window.ticket_table
+        show_all_s = await self.show_all_tickets()
+        rows = window.ticket_model.rowCount()
+        ours = await self.scroll_through(table, filled=self.wait_filled)
+        # The same frames on a plain QTableView holding every row's text (bench/bare_desk.py).
+        model = window.ticket_model
+        headers = [
+            str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())
+        ]
+        bare = bare_table(self.cache_file(), table, headers)
+        try:
+            bare_frames = await self.scroll_through(bare, filled=None)
+        finally:
+            bare.close()
+            bare.deleteLater()
+        return {
+            "rows": rows,
+            "show_all_tickets_ms": ms(show_all_s),
+            **ours,
+            "row_height_px": table.rowHeight(0),
+            "bare_rows": bare.model().rowCount(),
+            "bare_frames_ms": (
+                bare_frames["wheel_frames_ms"]
+                + bare_frames["page_frames_ms"]
+                + bare_frames["jump_frames_ms"]
+            ),
+        }
+
+    async def scroll_through(
+        self, table: QTableView, filled: Callable[[float], Awaitable[float]] | None
+    ) -> dict[str, Any]:
+        """Wheel notches, then page steps, then random scroll-bar jumps through ``table``, a
+        frame each; after each jump, ``filled`` (if given) waits for the rows to show."""
         from PySide6.QtCore import QPoint, QPointF, Qt
         from PySide6.QtGui import QWheelEvent
         from PySide6.QtWidgets import QAbstractSlider
 
-        window = self.window
-        table = window.ticket_table
         viewport = table.viewport()
         bar = table.verticalScrollBar()
-        show_all_s = await self.show_all_tickets()
-        rows = window.ticket_model.rowCount()
+        rng = random.Random(int(self.config.get("seed", 7)))  # the same jumps for every table
         await self.pause(0.3)
         bar.setValue(0)
         await self.pause(0.2)
@@ -526,28 +566,27 @@ class DeskScenarios:
         jump_frames: list[float] = []
         fill_ms: list[float] = []
         for _ in range(int(self.config.get("jumps", 60))):
-            target = self.rng.randrange(bar.maximum() + 1)
+            target = rng.randrange(bar.maximum() + 1)
             t0 = time.perf_counter()
             jump = partial(bar.setSliderPosition, target)
             jump_frames.append(ms(await self.frame(jump, lambda: viewport)))
-            fill_ms.append(ms(await self.wait_filled(t0)))
+            if filled is not None:
+                fill_ms.append(ms(await filled(t0)))
             await self.pause(0.05)
         return {
-            "rows": rows,
-            "show_all_tickets_ms": ms(show_all_s),
             "wheel_frames_ms": wheel_frames,
             "page_frames_ms": page_frames,
             "jump_frames_ms": jump_frames,
             "jump_fill_ms": fill_ms,
             "wheel_scrolled_px": wheel_end,
             "pages_scrolled_px": page_end - wheel_end,
-            "row_height_px": table.rowHeight(0),
         }
 
     # ---- 4. search everywhere -----------------------------------------------------------
 
     async def search(self) -> dict[str, Any]:
         from app.ui.search.palette import LOCAL_LIMIT
+        from bench.bare_desk import fts5_search
 
         search = self.bridge.search
         timings: list[tuple[str, float, int]] = []
@@ -555,7 +594,8 @@ class DeskScenarios:
             t0 = time.perf_counter()
             results = await search.everywhere(query, LOCAL_LIMIT)
             timings.append((query, ms(time.perf_counter() - t0), len(results.hits)))
-        return {"limit": LOCAL_LIMIT, "queries": timings}
+        bare = fts5_search(self.cache_file(), list(self.config["queries"]), LOCAL_LIMIT)
+        return {"limit": LOCAL_LIMIT, "queries": timings, "bare_ms": bare}
 
     # ---- 5. a remote change -------------------------------------------------------------
 

@@ -66,6 +66,12 @@ def test_desk_probe_reports_every_figure_on_a_small_cache(tmp_path: Path) -> Non
     assert scrolled["jump_to_rows_filled_ms"]["n"] == 3
     searched = by_name["desk_search"].detail
     assert searched["timings"]["n"] >= 40
+    # The scroll and the search are measured beside their bare engines, in the same run.
+    for name in ("desk_list_scroll", "desk_search"):
+        line = by_name[name].as_json()
+        assert line["bare"]["figure"] > 0, line
+        assert math.isfinite(line["ratio"]), line
+    assert "2000 rows" in by_name["desk_list_scroll"].as_json()["bare"]["what"]
     changed = by_name["desk_remote_change"].detail
     assert changed["total"]["n"] == 3
     assert changed["view"] == "All tickets"

@@ -249,97 +249,68 @@ class TicketListReader:
 
         return await self._pool.read(work)
 
-    async def ticket_places(
+    async def changed_rows(
         self, spec: ViewSpec, sort: TicketSort, ids: Sequence[str]
-    ) -> tuple[int, dict[str, int | None]] | None:
-        """Where these tickets now stand in the view: (how many tickets the view lists,
-        ticket id -> its row, or None if it left the view).  None if the sort cannot be
-        placed this way (its key may be NULL): then re-read ``ticket_ids``.
+    ) -> tuple[int, dict[str, int | None], dict[str, TicketRow]] | None:
+        """Where these tickets now stand in the view, and their rows: (how many tickets the
+        view lists, ticket id -> its row or None if it left the view, the `ticket_rows` of
+        those in it).  None if the sort cannot be placed this way (its key may be NULL):
+        then re-read ``ticket_ids``.
 
         For a live change of a few tickets: the others keep their order, so the list only
-        needs these places — one counting query each, instead of all 50,000 ids again.
+        needs these places — one counting query each, instead of all 50,000 ids again — and
+        it needs them in one trip to a reader thread, since the agent is waiting to see it.
         """
         if sort.column not in PLACEABLE:
             return None
+        now = utcnow()
+        await self._indexer.before_read()  # new messages' waiting times
 
-        def work(conn: Connection) -> tuple[int, dict[str, int | None]]:
-            where, params = self._view_filter(spec, utcnow())
-            key = SORT_KEYS[sort.column]
-            total = int(
-                conn.exec_driver_sql(
-                    f"SELECT count(*) FROM tickets t WHERE {where}", tuple(params)
-                ).scalar_one()
-            )
-            # (key, id) sorts both ways in the same direction (see ticket_ids): a row-value
-            # comparison counts exactly the tickets listed before this one.
-            before = ">" if sort.descending else "<"
-            if where != "1" and sort.column == TicketColumn.UPDATED:
-                # As in ticket_ids: count the view's rows, not a walk of the whole index.
-                key = f"+{key}"
-            places: dict[str, int | None] = {}
-            for tid in dict.fromkeys(ids):
-                mine = conn.exec_driver_sql(
-                    f"SELECT {key}, t.id FROM tickets t WHERE ({where}) AND t.id = ?",
-                    (*params, tid),
-                ).first()
-                if mine is None:
-                    places[tid] = None
-                    continue
-                places[tid] = int(
-                    conn.exec_driver_sql(
-                        f"SELECT count(*) FROM tickets t WHERE ({where}) "
-                        f"AND ({key}, t.id) {before} (?, ?)",
-                        (*params, mine[0], mine[1]),
-                    ).scalar_one()
-                )
-            return total, places
+        def work(conn: Connection) -> tuple[int, dict[str, int | None], dict[str, TicketRow]]:
+            total, places = self._places(conn, spec, sort, ids, now)
+            return total, places, _rows(conn, [t for t, p in places.items() if p is not None])
 
         return await self._pool.read(work)
+
+    def _places(
+        self, conn: Connection, spec: ViewSpec, sort: TicketSort, ids: Sequence[str], now: datetime
+    ) -> tuple[int, dict[str, int | None]]:
+        where, params = self._view_filter(spec, now)
+        key = SORT_KEYS[sort.column]
+        total = int(
+            conn.exec_driver_sql(
+                f"SELECT count(*) FROM tickets t WHERE {where}", tuple(params)
+            ).scalar_one()
+        )
+        # (key, id) sorts both ways in the same direction (see ticket_ids): a row-value
+        # comparison counts exactly the tickets listed before this one.
+        before = ">" if sort.descending else "<"
+        if where != "1" and sort.column == TicketColumn.UPDATED:
+            # As in ticket_ids: count the view's rows, not a walk of the whole index.
+            key = f"+{key}"
+        places: dict[str, int | None] = {}
+        for tid in dict.fromkeys(ids):
+            mine = conn.exec_driver_sql(
+                f"SELECT {key}, t.id FROM tickets t WHERE ({where}) AND t.id = ?",
+                (*params, tid),
+            ).first()
+            if mine is None:
+                places[tid] = None
+                continue
+            places[tid] = int(
+                conn.exec_driver_sql(
+                    f"SELECT count(*) FROM tickets t WHERE ({where}) "
+                    f"AND ({key}, t.id) {before} (?, ?)",
+                    (*params, mine[0], mine[1]),
+                ).scalar_one()
+            )
+        return total, places
 
     async def ticket_rows(self, ids: Sequence[str]) -> dict[str, TicketRow]:
         """The list rows of these tickets (a page of the list); missing ids are left out."""
         id_list = list(dict.fromkeys(ids))
         await self._indexer.before_read()  # new messages' waiting times
-
-        def work(conn: Connection) -> dict[str, TicketRow]:
-            pending = _pending_tickets(conn)
-            out: dict[str, TicketRow] = {}
-            for chunk in chunks(id_list):
-                rows = conn.exec_driver_sql(
-                    f"""
-                    SELECT t.id, t.number, t.subject, t.customer_id, c.name, t.status,
-                           t.priority, t.channel, t.assignee_id, a.name, t.group_id,
-                           t.updated_at, act.waiting_since, t.version, t.tags
-                    FROM tickets t
-                    LEFT JOIN customers c ON c.id = t.customer_id
-                    LEFT JOIN agents a ON a.id = t.assignee_id
-                    LEFT JOIN ticket_activity act ON act.ticket_id = t.id
-                    WHERE t.id IN ({marks(chunk)})
-                    """,
-                    tuple(chunk),
-                )
-                for r in rows:
-                    out[r[0]] = TicketRow(
-                        id=r[0],
-                        number=r[1],
-                        subject=r[2],
-                        customer_id=r[3],
-                        customer_name=r[4] or "",
-                        status=r[5],
-                        priority=r[6],
-                        channel=r[7],
-                        assignee_id=r[8],
-                        assignee_name=r[9] or "",
-                        group_id=r[10],
-                        updated_at=dt_required(r[11]),
-                        waiting_since=dt(r[12]),
-                        version=r[13],
-                        tags=tags(r[14]),
-                        pending=r[0] in pending,
-                    )
-            return out
-
-        return await self._pool.read(work)
+        return await self._pool.read(lambda conn: _rows(conn, id_list))
 
     async def ticket_by_number(self, number: int) -> str | None:
         def work(conn: Connection) -> str | None:
@@ -349,3 +320,46 @@ class TicketListReader:
             return None if value is None else str(value)
 
         return await self._pool.read(work)
+
+
+def _rows(conn: Connection, ids: Sequence[str]) -> dict[str, TicketRow]:
+    """The list rows of these tickets; missing ids are left out."""
+    id_list = list(dict.fromkeys(ids))
+    if not id_list:
+        return {}
+    pending = _pending_tickets(conn)
+    out: dict[str, TicketRow] = {}
+    for chunk in chunks(id_list):
+        rows = conn.exec_driver_sql(
+            f"""
+            SELECT t.id, t.number, t.subject, t.customer_id, c.name, t.status,
+                   t.priority, t.channel, t.assignee_id, a.name, t.group_id,
+                   t.updated_at, act.waiting_since, t.version, t.tags
+            FROM tickets t
+            LEFT JOIN customers c ON c.id = t.customer_id
+            LEFT JOIN agents a ON a.id = t.assignee_id
+            LEFT JOIN ticket_activity act ON act.ticket_id = t.id
+            WHERE t.id IN ({marks(chunk)})
+            """,
+            tuple(chunk),
+        )
+        for r in rows:
+            out[r[0]] = TicketRow(
+                id=r[0],
+                number=r[1],
+                subject=r[2],
+                customer_id=r[3],
+                customer_name=r[4] or "",
+                status=r[5],
+                priority=r[6],
+                channel=r[7],
+                assignee_id=r[8],
+                assignee_name=r[9] or "",
+                group_id=r[10],
+                updated_at=dt_required(r[11]),
+                waiting_since=dt(r[12]),
+                version=r[13],
+                tags=tags(r[14]),
+                pending=r[0] in pending,
+            )
+    return out

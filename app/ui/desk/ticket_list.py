@@ -371,17 +371,12 @@ class TicketListModel(QAbstractTableModel):
 
     async def _refresh(self, changed: set[str]) -> None:
         while True:
-            spec, generation = self._spec, self._generation
+            spec = self._spec
             assert spec is not None
-            ids = await self._new_order(spec, changed)
-            if ids is None:  # the view changed meanwhile
+            found = await self._changed(spec, changed)
+            if found is None:  # the view changed meanwhile
                 return
-            order, in_view = ids
-            # every changed ticket still in the view: its row shows new values, or joins
-            wanted = [t for t in changed if t in in_view]
-            rows = await self._bridge.tickets.ticket_rows(wanted) if wanted else {}
-            if generation != self._generation:
-                return
+            order, rows = found
             self._rows.update(rows)
             self._apply_order(order)
             self._emit_rows_changed(set(rows))  # fetched only for tickets in the view
@@ -390,34 +385,41 @@ class TicketListModel(QAbstractTableModel):
             self._refresh_again = False
             changed, self._pending_changed = self._pending_changed, set()
 
-    async def _new_order(
+    async def _changed(
         self, spec: ViewSpec, changed: set[str]
-    ) -> tuple[list[str], set[str]] | None:
-        """The view's order after ``changed`` changed, and which of them are in it.
+    ) -> tuple[list[str], dict[str, TicketRow]] | None:
+        """The view's order after ``changed`` changed, and the rows of those in it now;
+        None if the view changed meanwhile.
 
-        A large list with a few changed tickets asks only where those stand now: the other
-        tickets keep their order among themselves, since their sort keys did not change.
+        A large list with a few changed tickets asks only where those stand now, with their
+        rows, in one read: the other tickets keep their order among themselves, since their
+        sort keys did not change.
         """
         generation = self._generation
+        tickets = self._bridge.tickets
         if len(self._ids) >= PLACE_FROM and 0 < len(changed) <= PLACE_AT_MOST:
-            placed = await self._bridge.tickets.ticket_places(spec, self._sort, list(changed))
+            placed = await tickets.changed_rows(spec, self._sort, list(changed))
             if generation != self._generation:
                 return None
             if placed is not None:
-                total, places = placed
+                total, places, rows = placed
                 order = [t for t in self._ids if t not in changed]
                 for tid, at in sorted(
                     ((t, p) for t, p in places.items() if p is not None), key=lambda tp: tp[1]
                 ):
                     order.insert(at, tid)
                 if len(order) == total:
-                    return order, {t for t, p in places.items() if p is not None}
+                    return order, rows
                 # Otherwise a change we have not heard of yet moved other tickets: re-read.
-        order = await self._bridge.tickets.ticket_ids(spec, self._sort)
+        order = await tickets.ticket_ids(spec, self._sort)
         if generation != self._generation:
             return None
         in_view = set(order)
-        return order, {t for t in changed if t in in_view}
+        wanted = [t for t in changed if t in in_view]
+        rows = await tickets.ticket_rows(wanted) if wanted else {}
+        if generation != self._generation:
+            return None
+        return order, rows
 
     def _apply_order(self, new: list[str]) -> None:
         """Turn the current order into ``new`` with precise removes, a reorder and inserts.
