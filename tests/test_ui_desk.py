@@ -243,6 +243,57 @@ def test_reordering_in_place_matches_any_new_order_and_keeps_held_rows(
     aloop.run_until_complete(body())
 
 
+def test_moving_changed_tickets_to_their_places_matches_any_change_and_keeps_held_rows(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop
+) -> None:
+    """The live-change path (a few changed tickets moved, dropped or added at the places the
+    view gives them, nothing else looked at) gives the order a full read would, keeps a held
+    row (the selection) on its ticket, and refuses, changing nothing, when the count says
+    other tickets moved too — checked against many random changes of a 3,000-row list."""
+    import random
+
+    from PySide6.QtCore import QPersistentModelIndex
+
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            model = TicketListModel(ada)
+            rng = random.Random(11)
+            pool = [f"t-{i}" for i in range(4000)]
+            order = pool[:3000]
+            model._apply_order(list(order))
+            for _ in range(300):
+                changed = set(rng.sample(pool, rng.randint(1, 8)))
+                rest = [t for t in order if t not in changed]
+                joining = [t for t in changed if rng.random() < 0.8]  # the others leave
+                new = list(rest)
+                for tid in joining:
+                    new.insert(rng.choice([0, rng.randrange(len(new) + 1)]), tid)
+                places = {t: (new.index(t) if t in joining else None) for t in changed}
+                held = {
+                    tid: QPersistentModelIndex(model.index(model.row_of(tid) or 0, 0))
+                    for tid in rng.sample(order, 3)
+                }
+                # a count that does not add up: refused, nothing changed
+                assert not model._move_to_places(len(new) + 1, places, {})
+                assert model._ids == order
+                assert model._move_to_places(len(new), places, {})
+                assert model._ids == new
+                for tid, index in held.items():
+                    if tid in new:
+                        assert index.isValid()
+                        assert model.ticket_id(index.row()) == tid
+                    else:
+                        assert not index.isValid()
+                order = new
+
+    aloop.run_until_complete(body())
+
+
 @pytest.mark.parametrize(
     "sort",
     [
