@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
 from PySide6 import QtGui
@@ -138,6 +139,20 @@ class _Row:
     own: bool
     collapsed: bool = False
 
+    @cached_property
+    def layout(self) -> tuple[str, str, str, bool, str]:
+        """What the row's height depends on (``ThreadRole.LAYOUT``): asked for every row at
+        each layout of the thread, so made once per row."""
+        item = self.item
+        shown = item.body if item.kind == MessageKind.EVENT else None
+        return (
+            item.id,
+            self.date_label,
+            item.kind,
+            self.own,
+            shown if shown is not None else shown_body(item.body, self.collapsed),
+        )
+
     @property
     def text(self) -> str:
         """The row as one plain string (screen readers, copy, tests)."""
@@ -176,6 +191,8 @@ class ThreadModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column():
             return None
         row = self._rows[index.row()]
+        if role == ThreadRole.LAYOUT:  # first: every layout asks it of every row
+            return row.layout
         item = row.item
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return row.text
@@ -207,15 +224,6 @@ class ThreadModel(QAbstractListModel):
             return shown_body(item.body, row.collapsed)
         if role == ThreadRole.COLLAPSED:
             return row.collapsed
-        if role == ThreadRole.LAYOUT:
-            shown = item.body if item.kind == MessageKind.EVENT else None
-            return (
-                item.id,
-                row.date_label,
-                item.kind,
-                row.own,
-                shown if shown is not None else shown_body(item.body, row.collapsed),
-            )
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -287,10 +295,15 @@ class ThreadModel(QAbstractListModel):
             row += end - pos
             pos = end
         # 3. Rows whose content changed (a delivery state; a date separator that moved).
-        changed = [
-            i for i, (old, new) in enumerate(zip(self._rows, new_rows, strict=True)) if old != new
-        ]
-        self._rows = new_rows
+        changed: list[int] = []
+        rows: list[_Row] = []
+        for i, (old, new) in enumerate(zip(self._rows, new_rows, strict=True)):
+            if old == new:
+                rows.append(old)  # with what it worked out already (its layout)
+            else:
+                rows.append(new)
+                changed.append(i)
+        self._rows = rows
         self._index()
         for first, last in _runs(changed):
             self.dataChanged.emit(self.index(first), self.index(last), [])
