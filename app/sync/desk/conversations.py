@@ -86,10 +86,6 @@ def _refusals(conn: Connection, ticket_id: str | None) -> list[Refusal]:
     return out
 
 
-# Snippets mark the matched words with these control characters (SearchHit.snippet): they
-# cannot be typed, so text with brackets ("[EXTERNAL]") is never taken for a match.
-
-
 class ConversationReader:
     """Reads conversations, messages and refusals."""
 
