@@ -5,10 +5,11 @@ the filter and the sort run in SQL) and the rows of only the pages someone looke
 never waits: a row not loaded yet shows as loading and its page is fetched on the reader
 thread; the view asks for the pages around what is on screen before they are needed.
 
-When tickets change, the new order is compared with the old one and applied as removed
-rows, a reorder (``layoutChanged`` with persistent indexes carried over), inserted rows and
-``dataChanged`` for rows whose content changed: the list never resets under the agent, and
-the selection stays on its tickets.
+When a few tickets change, just their rows move, leave or join, at the places the view gives
+them now; otherwise the new order is compared with the old one and applied as removed rows,
+a reorder (``layoutChanged`` with persistent indexes carried over) and inserted rows.  Rows
+whose content changed get ``dataChanged``: the list never resets under the agent, and the
+selection stays on its tickets.
 """
 
 from __future__ import annotations
