@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from app.models.enums import AuthorType, DeliveryState, MessageKind
 from app.sync.desk_types import MessageItem
 from app.ui import theme
+from app.ui.labels import DELIVERY_LABELS, KIND_LABELS
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
@@ -96,20 +97,6 @@ class ThreadRole(IntEnum):
     SHOWN_BODY = Qt.ItemDataRole.UserRole + 11  # the text painted: collapsed or capped
     COLLAPSED = Qt.ItemDataRole.UserRole + 12  # a long older message shown shortened
     LAYOUT = Qt.ItemDataRole.UserRole + 13  # (id, date label, kind, own, shown body): sizing
-
-
-KIND_LABELS: dict[str, str] = {
-    MessageKind.REPLY: "Reply",
-    MessageKind.NOTE: "Internal note",
-    MessageKind.CALL: "Call log",
-    MessageKind.EVENT: "Event",
-}
-DELIVERY_LABELS: dict[str, str] = {
-    DeliveryState.QUEUED: "Waiting to send",
-    DeliveryState.SENT: "Sent",
-    DeliveryState.DELIVERED: "Delivered",
-    DeliveryState.FAILED: "Not sent — press Enter to review",
-}
 
 
 def collapsible(body: str) -> bool:

@@ -32,9 +32,10 @@ from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
-from app.ui.conversation.properties import STATUS_LABELS, PropertiesBar
+from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, reply_kind, reply_text
 from app.ui.conversation.thread import ThreadView
+from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ TYPING_EVERY_S = 2.0  # tell colleagues "typing" at most this often
 TYPING_IDLE_MS = 5000  # and "stopped typing" after this long without a keystroke
 SUBJECT_CHARS = 28  # a tab title shows this much of the subject
 PATCH_AT_MOST = 50  # a change naming more messages re-reads the whole thread
-
-CHANNEL_LABELS = {
-    "email": "Email",
-    "phone": "Phone",
-    "chat": "Chat",
-    "social": "Social",
-    "web": "Web form",
-    "walk_in": "Walk-in",
-}
 
 
 def ticket_label(ticket: TicketDetail) -> str:
