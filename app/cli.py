@@ -27,12 +27,10 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake
 
 from app.sync import credentials, queries
-from app.sync import protocol as p
-from app.sync.engine import RequestFailed, SyncEngine
+from app.sync.engine import RequestFailed, SyncEngine, end_session_on_server
 from app.sync.observer import ConnectionState, ConnectionStatus, SyncObserver
 from app.sync.profile import (
     DEFAULT_SERVER,
@@ -144,31 +142,12 @@ async def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _end_session(server: str, token: str) -> bool:
-    """Revoke the session on the server, so no copy of the token works any more; False if
-    the server could not be reached."""
-    try:
-        async with ws_connect(
-            server + p.SYNC_PATH,
-            additional_headers={"Authorization": f"Bearer {token}"},
-            ssl=tls_context(server),
-            open_timeout=CONNECT_WAIT_S,
-        ) as ws:
-            await ws.send(p.encode({"type": "logout"}))
-            async with asyncio.timeout(CONNECT_WAIT_S):
-                async for _ in ws:
-                    pass  # the server answers by closing with 1000 "signed out"
-    except InvalidStatus as exc:
-        return exc.response.status_code == 401  # already over (expired, revoked)
-    except (OSError, InvalidHandshake):
-        return False
-    return ws.close_code == 1000
-
-
 async def cmd_logout(args: argparse.Namespace) -> int:
     profile = _require_profile()
     token = _token_for(profile)
-    ended = token is not None and await _end_session(profile.server, token)
+    ended = token is not None and await end_session_on_server(
+        profile.server, token, ssl_context=tls_context(profile.server), timeout=CONNECT_WAIT_S
+    )
     credentials.delete_token(profile.server, profile.email)
     if args.forget_cache:
         path = cache_path(profile.server, profile.email)

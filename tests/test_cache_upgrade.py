@@ -14,7 +14,7 @@ from app.models.tables import T_DRAFTS, T_MESSAGES
 from app.sync import cache, queries
 from app.sync.cache_tables import T_OUTBOX, T_REFUSALS
 from app.sync.engine import SyncEngine
-from tests.world import eventually, make_store, running_server, workstation
+from tests.world import eventually, served_world
 
 OLDER = 0  # also what a cache from before user_version was set reads as
 
@@ -67,9 +67,8 @@ def _count_on_server(store: Engine, message_id: str) -> int:
 
 def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             token = ada.token
             await ada.stop()  # offline: what follows stays in the outbox
             reply_id = await ada.reply("t-1", "Written before the upgrade.")
@@ -82,7 +81,7 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
             path = tmp_path / "ada.cache.db"
             _age(path)
 
-            again = SyncEngine(path, server.url, token=token)
+            again = SyncEngine(path, world.url, token=token)
             await again.open()
             version, tables, ticket_columns = _cache_shape(path)
             assert version == cache.SCHEMA_VERSION
@@ -112,8 +111,8 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
             await again.wait_online(20)
             await again.wait_drained(20)
             assert await again.refusals() == []
-            assert _count_on_server(store, reply_id) == 1
-            with store.connect() as conn:
+            assert _count_on_server(world.store, reply_id) == 1
+            with world.store.connect() as conn:
                 server_draft = conn.execute(
                     select(T_DRAFTS.c.body).where(T_DRAFTS.c.ticket_id == "t-2")
                 ).scalar()
@@ -132,21 +131,19 @@ def test_older_cache_is_rebuilt_keeping_unsent_work_then_refilled(tmp_path: Path
             # replay of an old one.
             later_id = await again.reply("t-1", "Written after the upgrade.", kind="note")
             await again.wait_drained(20)
-            assert _count_on_server(store, later_id) == 1
+            assert _count_on_server(world.store, later_id) == 1
             await again.close()
-        store.dispose()
 
     asyncio.run(scenario())
 
 
 def test_offline_work_continues_right_after_a_rebuild(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             token = ada.token
             await ada.close()
-            url = server.url
+            url = world.url
         _age(tmp_path / "ada.cache.db")
         # Still offline (the server is gone) when the new version opens the cache.
         again = SyncEngine(tmp_path / "ada.cache.db", url, token=token)
@@ -156,7 +153,6 @@ def test_offline_work_continues_right_after_a_rebuild(tmp_path: Path) -> None:
             await again.save_draft("t-1", "Typed offline, just after the upgrade")
         finally:
             await again.close()
-        store.dispose()
 
     asyncio.run(scenario())
 

@@ -13,7 +13,7 @@ from app.models.tables import T_CANNED, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.cache import get_state
 from app.sync.cache_tables import T_OUTBOX
 from app.sync.engine import SyncEngine
-from tests.world import AGENTS, eventually, make_store, running_server, visible_rows, workstation
+from tests.world import AGENTS, eventually, served_world, visible_rows
 
 ADA = AGENTS["ada@example.com"][0]
 
@@ -35,11 +35,10 @@ async def cursor_of(engine: SyncEngine) -> int:
 
 def test_deletes_made_while_offline_reach_the_cache(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            sam, _ = await workstation(tmp_path, server.url, "sam@example.com")
-            laptop, _ = await workstation(tmp_path, server.url, "ada@example.com", name="laptop")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            sam, _ = await world.workstation("sam@example.com")
+            laptop, _ = await world.workstation("ada@example.com", name="laptop")
             canned = {
                 "title": "Refund sent",
                 "body": "Your refund is on its way.",
@@ -72,19 +71,15 @@ def test_deletes_made_while_offline_reach_the_cache(tmp_path: Path) -> None:
             assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
             cached = await ada.read(cached_rows)
             assert "t-2" not in cached["tickets"]
-            assert cached == visible_rows(store, ADA)
-            for engine in (ada, sam, laptop):
-                await engine.close()
-        store.dispose()
+            assert cached == visible_rows(world.store, ADA)
 
     asyncio.run(scenario())
 
 
 def test_a_long_run_of_answers_settles_every_reply_and_its_draft(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             await ada.stop()
             sent: list[str] = []
             for i in range(150):  # answered in runs, settled together
@@ -108,16 +103,14 @@ def test_a_long_run_of_answers_settles_every_reply_and_its_draft(tmp_path: Path)
             await eventually(all_sent)
             # Each reply was sent from its draft, so none is left, here or on the server.
             assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 assert conn.execute(select(T_DRAFTS.c.id)).all() == []
                 on_server = conn.execute(
                     select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(sent))
                 ).all()
             assert len(on_server) == len(sent)
             assert await ada.refusals() == []
-            assert await ada.read(cached_rows) == visible_rows(store, ADA)
-            await ada.close()
-        store.dispose()
+            assert await ada.read(cached_rows) == visible_rows(world.store, ADA)
 
     asyncio.run(scenario())
 
@@ -130,10 +123,9 @@ def test_a_change_applied_before_its_ack_was_lost_is_not_laid_over_newer_rows(
     the resent save (a replay) must not bring the old text back."""
 
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            laptop, _ = await workstation(tmp_path, server.url, "ada@example.com", name="laptop")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            laptop, _ = await world.workstation("ada@example.com", name="laptop")
             await ada.save_draft("t-1", "Checking with the warehouse")
             await ada.wait_drained(10)
             await ada.stop()
@@ -163,10 +155,7 @@ def test_a_change_applied_before_its_ack_was_lost_is_not_laid_over_newer_rows(
             await ada.wait_online(20)
             await ada.wait_drained(10)
             assert await ada.read(lambda c: c.execute(select(T_DRAFTS.c.id)).all()) == []
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 assert conn.execute(select(T_DRAFTS.c.id)).all() == []
-            for engine in (ada, laptop):
-                await engine.close()
-        store.dispose()
 
     asyncio.run(scenario())

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.models.entities import Draft, draft_id
 from app.sync import queries
 from app.sync.drafts import MAX_LAG_S, DraftKeeper
-from tests.world import AGENTS, eventually, make_store, running_server, workstation
+from tests.world import AGENTS, eventually, served_world
 
 ADA = AGENTS["ada@example.com"][0]
 # Scheduling on a loaded two-core CI machine can add a few hundred milliseconds to any timer;
@@ -32,9 +32,8 @@ def draft_in_file(cache_file: Path, ticket_id: str) -> str | None:
 
 def test_continuous_typing_is_saved_while_the_agent_types(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             keeper = DraftKeeper(ada)
             text = ""
             typed_at: list[tuple[float, int]] = []  # (when, length typed by then)
@@ -53,7 +52,6 @@ def test_continuous_typing_is_saved_while_the_agent_types(tmp_path: Path) -> Non
                 await asyncio.sleep(0.02)
             assert worst_lag <= MAX_LAG_S + SLACK_S, worst_lag
             await eventually(lambda: _saved(tmp_path, text))
-            await ada.close()
 
     asyncio.run(scenario())
 
@@ -64,59 +62,52 @@ async def _saved(tmp: Path, text: str) -> bool:
 
 def test_a_draft_follows_the_agent_to_another_workstation(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            desk, _ = await workstation(tmp_path, server.url, "ada@example.com", name="desk")
+        async with served_world(tmp_path) as world:
+            desk, _ = await world.workstation("ada@example.com", name="desk")
             keeper = DraftKeeper(desk)
             keeper.typed("t-2", "Hello, I have checked your order and", kind="reply")
             await keeper.flush("t-2")
             assert not keeper.unsaved("t-2")
-            laptop, _ = await workstation(tmp_path, server.url, "ada@example.com", name="laptop")
+            laptop, _ = await world.workstation("ada@example.com", name="laptop")
 
             async def on_laptop() -> str | None:
                 found = await laptop.read(lambda c: queries.draft_for(c, draft_id(ADA, "t-2")))
                 return None if found is None else str(found["body"])
 
             assert await eventually(on_laptop) == "Hello, I have checked your order and"
-            await desk.close()
-            await laptop.close()
 
     asyncio.run(scenario())
 
 
 def test_clearing_the_composer_discards_the_draft_everywhere(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             keeper = DraftKeeper(ada)
             keeper.typed("t-1", "Dear customer")
             await keeper.flush()
             await ada.wait_drained(10)
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 assert conn.execute(select(Draft.body)).scalars().all() == ["Dear customer"]
             keeper.typed("t-1", "   ")
             await keeper.flush()
             await ada.wait_drained(10)
             assert draft_in_file(tmp_path / "ada.cache.db", "t-1") is None
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 assert conn.execute(select(Draft.body)).scalars().all() == []
-            await ada.close()
 
     asyncio.run(scenario())
 
 
 def test_forgetting_drops_keystrokes_not_yet_saved(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             keeper = DraftKeeper(ada, save_after_s=0.05)
             keeper.typed("t-1", "sent text")
             keeper.forget("t-1")  # the reply went out; a late save must not resurrect it
             await asyncio.sleep(0.2)
             assert draft_in_file(tmp_path / "ada.cache.db", "t-1") is None
-            await ada.close()
 
     asyncio.run(scenario())
 
@@ -126,9 +117,8 @@ def test_a_cancelled_save_keeps_the_text_for_the_next_one(tmp_path: Path) -> Non
     must not lose the text it had taken out of the keeper."""
 
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             keeper = DraftKeeper(ada)
             keeper.typed("t-1", "Half a sentence that must survive")
             # Keep the engine's single cache thread busy, so the save is still queued when
@@ -142,6 +132,5 @@ def test_a_cancelled_save_keeps_the_text_for_the_next_one(tmp_path: Path) -> Non
             assert draft_in_file(tmp_path / "ada.cache.db", "t-1") == (
                 "Half a sentence that must survive"
             )
-            await ada.close()
 
     asyncio.run(scenario())

@@ -19,15 +19,16 @@ from app.sync.desk import DeskReaders
 from app.sync.desk_types import TicketSort
 from app.sync.engine import NotOnThisWorkstation, SyncEngine
 from app.sync.observer import ConnectionState
-from tests.world import Recorder, eventually, make_store, running_server, workstation
+from tests.world import Recorder, ServedWorld, eventually, served_world
 
 
 async def _conflict_for_lin(
-    tmp_path: Path, url: str, make_change: Any
-) -> tuple[SyncEngine, SyncEngine, Recorder, int]:
-    """Ada changes t-1 first; lin then changes it having seen the old version (2)."""
-    ada, _ = await workstation(tmp_path, url, "ada@example.com")
-    lin, lin_seen = await workstation(tmp_path, url, "lin@example.com")
+    world: ServedWorld, make_change: Any
+) -> tuple[SyncEngine, Recorder, int]:
+    """Ada changes t-1 first; lin then changes it having seen the old version (2): lin's
+    engine, what it was told, and the refused change's mutation id."""
+    ada, _ = await world.workstation("ada@example.com")
+    lin, lin_seen = await world.workstation("lin@example.com")
     await ada.update_ticket("t-1", {"status": "pending"})
     await ada.wait_drained()
 
@@ -43,7 +44,7 @@ async def _conflict_for_lin(
 
     await eventually(rejected)
     assert lin_seen.refused[0].code == "conflict"
-    return ada, lin, lin_seen, lin_seen.refused[0].mutation_id
+    return lin, lin_seen, lin_seen.refused[0].mutation_id
 
 
 def _server_ticket(store: Engine) -> tuple[str, int]:
@@ -63,15 +64,14 @@ def _server_bodies(store: Engine) -> list[str]:
 
 def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
+        async with served_world(tmp_path) as world:
 
             async def stale_update(lin: SyncEngine) -> None:
                 await lin.update_ticket("t-1", {"status": "solved"}, seen_version=2)
 
-            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_update)
-            assert _server_ticket(store)[0] == "pending"
-            current_version = _server_ticket(store)[1]
+            lin, seen, refused = await _conflict_for_lin(world, stale_update)
+            assert _server_ticket(world.store)[0] == "pending"
+            current_version = _server_ticket(world.store)[1]
             seen.changed.clear()
 
             resent = await lin.resend_refused(refused)
@@ -89,33 +89,30 @@ def test_resend_a_refused_status_change_with_the_current_version(tmp_path: Path)
                 for ch in seen.changed
             )
             await lin.wait_drained()
-            assert _server_ticket(store) == ("solved", current_version + 1)
+            assert _server_ticket(world.store) == ("solved", current_version + 1)
             assert len(seen.refused) == 1  # accepted this time
             with pytest.raises(NotOnThisWorkstation, match="no longer on this workstation"):
                 await lin.resend_refused(refused)  # it is gone
             await readers.close()
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())
 
 
 def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
+        async with served_world(tmp_path) as world:
 
             async def stale_reply(lin: SyncEngine) -> None:
                 await lin.reply("t-1", "Solved it for you.", seen_version=2)
 
-            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
+            lin, seen, refused = await _conflict_for_lin(world, stale_reply)
             readers = await DeskReaders.open(lin.cache_path, "a-lin")
             before = await readers.conversations.conversation("t-1")
             assert before is not None
             failed = [m for m in before.messages if m.delivery_state == "failed"]
             assert [m.body for m in failed] == ["Solved it for you."]
             assert [r.ticket_id for r in before.refusals] == ["t-1"]
-            assert "Solved it for you." not in _server_bodies(store)
+            assert "Solved it for you." not in _server_bodies(world.store)
 
             await lin.resend_refused(refused)
             await lin.wait_drained()
@@ -126,24 +123,21 @@ def test_resend_a_refused_reply_replaces_the_failed_message(tmp_path: Path) -> N
             assert mine[0].id != failed[0].id
             assert mine[0].delivery_state == "sent"
             assert after.refusals == ()
-            assert _server_bodies(store).count("Solved it for you.") == 1
+            assert _server_bodies(world.store).count("Solved it for you.") == 1
             assert len(seen.refused) == 1
             await readers.close()
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())
 
 
 def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
+        async with served_world(tmp_path) as world:
 
             async def stale_reply(lin: SyncEngine) -> None:
                 await lin.reply("t-1", "Never mind.", seen_version=2)
 
-            ada, lin, seen, refused = await _conflict_for_lin(tmp_path, server.url, stale_reply)
+            lin, seen, refused = await _conflict_for_lin(world, stale_reply)
             seen.changed.clear()
             await lin.discard_refused(refused)
             assert any(
@@ -156,11 +150,9 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
             assert "Never mind." not in [m.body for m in conversation.messages]
             assert conversation.refusals == ()
             assert (await lin.read(queries.sync_status))["outbox"] == 0
-            assert "Never mind." not in _server_bodies(store)
+            assert "Never mind." not in _server_bodies(world.store)
             await lin.discard_refused(refused)  # twice: nothing left to do, no error
             await readers.close()
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())
 
@@ -177,27 +169,24 @@ async def _token_refused(url: str, token: str) -> bool:
 
 def test_end_session_over_the_live_connection(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
             token = ada.token
             assert token is not None
             assert await ada.end_session() is True
             assert ada.status.state == ConnectionState.SIGNED_OUT
             assert ada.token is None
-            assert await _token_refused(server.url, token)
+            assert await _token_refused(world.url, token)
             # Still signed out: the server's close did not start a reconnect.
             assert ada.status.state == ConnectionState.SIGNED_OUT
-            await ada.close()
 
     asyncio.run(scenario())
 
 
 def test_end_session_without_a_live_connection(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            url = server.url
+        async with served_world(tmp_path) as world:
+            url = world.url
             ada = SyncEngine(tmp_path / "ada.cache.db", url)
             await ada.open()
             token = await ada.login("ada@example.com", "correct horse 7")
@@ -218,10 +207,9 @@ def test_end_session_without_a_live_connection(tmp_path: Path) -> None:
 
 def test_desk_reader_follows_the_engine_as_it_syncs(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            lin, _ = await workstation(tmp_path, server.url, "lin@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            lin, _ = await world.workstation("lin@example.com")
             readers = await DeskReaders.open(ada.cache_path, "a-ada")
             mine = readers.tickets.builtin_views(await readers.directory.directory())[0]
             assert await readers.tickets.ticket_ids(mine, TicketSort()) == ["t-1"]
@@ -241,7 +229,5 @@ def test_desk_reader_follows_the_engine_as_it_syncs(tmp_path: Path) -> None:
             assert conversation is not None
             assert conversation.messages[-1].author_name == "Lin"
             await readers.close()
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())

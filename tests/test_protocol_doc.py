@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.world import AGENTS, PASSWORD, TICKETS, make_store, running_server
+from tests.world import AGENTS, PASSWORD, TICKETS, served_world
 
 Frame = dict[str, Any]
 PROTOCOL = {"min": 1, "max": 1}
@@ -270,10 +270,9 @@ def check_bootstrap(client: Client, frames: list[Frame]) -> None:
 
 def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            sync_url = server.url + "/sync"
-            assert (await healthz(server.url))["seq"] == 0
+        async with served_world(tmp_path) as world:
+            sync_url = world.url + "/sync"
+            assert (await healthz(world.url))["seq"] == 0
 
             # Section 3.1: sign in anonymously, get a token, reconnect with the bearer header.
             ada_login = await sign_in(sync_url, "ada@example.com")
@@ -385,7 +384,7 @@ def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
                     assert ada.replica.get("ticket", "t-1")["status"] == "open"
                     last_cursor = ada.cursor
 
-                assert (await healthz(server.url))["seq"] == last_cursor
+                assert (await healthz(world.url))["seq"] == last_cursor
 
                 # Section 8.4: reconnect with the cursor: catch-up, no bootstrap.
                 async with open_sync(sync_url, ada_login["token"]) as ada_ws:
@@ -417,24 +416,22 @@ def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
                     sync_url, {"Authorization": f"Bearer {ada_login['token']}"}
                 )
                 assert (status, body["code"]) == (401, "session_revoked")
-        store.dispose()
 
     asyncio.run(scenario())
 
 
 def test_http_side_and_refusals_are_as_documented(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            sync_url = server.url + "/sync"
-            health = await healthz(server.url)
+        async with served_world(tmp_path) as world:
+            sync_url = world.url + "/sync"
+            health = await healthz(world.url)
             assert set(health) == {"status", "seq", "connections"}
             # Section 2.1: the server closes after answering, and says so to keep-alive clients.
-            url = "http" + server.url.removeprefix("ws") + "/healthz"
+            url = "http" + world.url.removeprefix("ws") + "/healthz"
             headers = await asyncio.to_thread(lambda: urllib.request.urlopen(url).headers)
             assert headers["Connection"] == "close"
             status, content_type, body = await asyncio.to_thread(
-                http_get, "http" + server.url.removeprefix("ws") + "/nowhere"
+                http_get, "http" + world.url.removeprefix("ws") + "/nowhere"
             )
             assert (status, content_type, body["code"]) == (404, "application/json", "not_found")
 
@@ -484,7 +481,6 @@ def test_http_side_and_refusals_are_as_documented(tmp_path: Path) -> None:
             async with open_sync(sync_url) as ws:
                 await ws.send("x" * (MAX_FRAME_BYTES + 1))
                 assert await Client(ws, Replica()).closed() == 1009
-        store.dispose()
 
     asyncio.run(scenario())
 
@@ -519,9 +515,8 @@ def test_answers_arrive_in_order_and_after_their_changes(tmp_path: Path) -> None
     after the `changes` frame carrying its seq (a client may drop its overlay on the ack)."""
 
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            sync_url = server.url + "/sync"
+        async with served_world(tmp_path) as world:
+            sync_url = world.url + "/sync"
             login = await sign_in(sync_url, "ada@example.com")
             async with open_sync(sync_url, login["token"]) as ws:
                 ada = Client(ws, Replica())
@@ -548,7 +543,6 @@ def test_answers_arrive_in_order_and_after_their_changes(tmp_path: Path) -> None
                         assert ada.cursor >= (frame["seq"] or 0), frame
                 assert answered == list(range(1, count + 1))
                 assert ada.replica.get("ticket", "t-1")["tags"] == [f"tag{count - 1}"]
-        store.dispose()
 
     asyncio.run(scenario())
 
@@ -573,10 +567,8 @@ def run_against_server(tmp_path: Path, body: Callable[[str], Awaitable[None]]) -
     """Run ``body`` with the ``/sync`` URL of a server on a freshly seeded store."""
 
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            await body(server.url + "/sync")
-        store.dispose()
+        async with served_world(tmp_path) as world:
+            await body(world.url + "/sync")
 
     asyncio.run(scenario())
 

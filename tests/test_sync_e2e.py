@@ -9,15 +9,14 @@ from sqlalchemy import func, select
 
 from app.models.entities import Message, Ticket
 from app.sync import queries
-from tests.world import eventually, make_store, running_server, workstation
+from tests.world import eventually, make_store, running_server, served_world, workstation
 
 
 def test_bootstrap_replicates_only_what_the_agent_may_see(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            sam, _ = await workstation(tmp_path, server.url, "sam@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            sam, _ = await world.workstation("sam@example.com")
             ada_tickets = {t["number"] for t in await ada.read(queries.ticket_list)}
             sam_tickets = {t["number"] for t in await sam.read(queries.ticket_list)}
             # ada: care group (1, 2, 5) — not billing (3, 4) nor ungrouped (6)
@@ -27,18 +26,15 @@ def test_bootstrap_replicates_only_what_the_agent_may_see(tmp_path: Path) -> Non
             assert detail is not None
             assert [m["body"] for m in detail["messages"]] == ["Help with 1"]
             assert detail["customer"]["identities"][0]["kind"] == "email"
-            await ada.close()
-            await sam.close()
 
     asyncio.run(scenario())
 
 
 def test_reply_reaches_other_workstation_live_and_exactly_once(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            lin, lin_seen = await workstation(tmp_path, server.url, "lin@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            lin, lin_seen = await world.workstation("lin@example.com")
             message_id = await ada.reply("t-1", "We have shipped a replacement.")
 
             async def lin_has_it() -> bool:
@@ -55,7 +51,7 @@ def test_reply_reaches_other_workstation_live_and_exactly_once(tmp_path: Path) -
                 return bool(states[message_id] == "sent")
 
             await eventually(ada_sent)
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 count = conn.execute(
                     select(func.count()).select_from(Message).where(Message.id == message_id)
                 ).scalar()
@@ -63,18 +59,15 @@ def test_reply_reaches_other_workstation_live_and_exactly_once(tmp_path: Path) -
             assert count == 1
             assert version == 3  # one bump for the reply
             assert (await ada.read(queries.sync_status))["outbox"] == 0
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())
 
 
 def test_stale_status_change_is_rejected_and_rolled_back(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, _ = await workstation(tmp_path, server.url, "ada@example.com")
-            lin, lin_seen = await workstation(tmp_path, server.url, "lin@example.com")
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            lin, lin_seen = await world.workstation("lin@example.com")
             # lin looked at version 2; ada changes the status first.
             await ada.update_ticket("t-1", {"status": "pending"})
 
@@ -96,20 +89,17 @@ def test_stale_status_change_is_rejected_and_rolled_back(tmp_path: Path) -> None
             assert d is not None
             assert d["ticket"]["status"] == "pending"  # the optimistic "solved" was undone
             assert [r["code"] for r in await lin.refusals()] == ["conflict"]
-            with store.connect() as conn:
+            with world.store.connect() as conn:
                 status = conn.execute(select(Ticket.status).where(Ticket.id == "t-1")).scalar()
             assert status == "pending"
-            await ada.close()
-            await lin.close()
 
     asyncio.run(scenario())
 
 
 def test_own_queued_changes_do_not_count_as_a_collision(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
-        async with running_server(store) as server:
-            ada, seen = await workstation(tmp_path, server.url, "ada@example.com")
+        async with served_world(tmp_path) as world:
+            ada, seen = await world.workstation("ada@example.com")
             await ada.update_ticket("t-1", {"status": "pending"}, seen_version=2)
             await ada.reply("t-1", "Status changed, and here is why.", seen_version=2)
 
@@ -118,7 +108,6 @@ def test_own_queued_changes_do_not_count_as_a_collision(tmp_path: Path) -> None:
 
             await eventually(drained)
             assert seen.refused == []
-            await ada.close()
 
     asyncio.run(scenario())
 

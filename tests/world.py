@@ -189,6 +189,49 @@ async def workstation(
     return engine, recorder
 
 
+@dataclass
+class ServedWorld:
+    """The test world in a store, a real server over it, and the workstations started
+    through ``workstation`` (closed for the test when it ends, passed or failed)."""
+
+    tmp: Path
+    store: Engine
+    server: SwitchboardServer
+    engines: list[SyncEngine] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    async def workstation(
+        self, email: str, *, name: str | None = None
+    ) -> tuple[SyncEngine, Recorder]:
+        """A signed-in, started engine of this server, with its own cache file."""
+        engine, recorder = await workstation(self.tmp, self.server.url, email, name=name)
+        self.engines.append(engine)
+        return engine, recorder
+
+
+@contextlib.asynccontextmanager
+async def served_world(
+    tmp: Path, *, store_url: str | None = None, **server_options: Any
+) -> AsyncIterator[ServedWorld]:
+    """The test world in a store (a SQLite file under ``tmp`` unless ``store_url`` names
+    another), served on 127.0.0.1 port 0.  On the way out the world's workstations close,
+    the server stops and the store is disposed of."""
+    store = make_store(store_url or f"sqlite:///{tmp / 'server.db'}")
+    try:
+        async with running_server(store, **server_options) as server:
+            world = ServedWorld(tmp, store, server)
+            try:
+                yield world
+            finally:
+                for engine in world.engines:
+                    await engine.close()  # again if the test closed it: harmless
+    finally:
+        store.dispose()
+
+
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
     """Poll an async condition until it returns something truthy (no fixed sleeps)."""
     loop = asyncio.get_running_loop()

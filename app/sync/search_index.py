@@ -91,6 +91,18 @@ def _external_content_index(table: str, fts: str, column: str, prefix: str) -> t
     )
 
 
+# An agent's answer to the customer: a reply or call the server did not refuse (a note is
+# internal, an event is the system's, a failed reply never reached the customer).
+_ANSWER = "m.author_type = 'agent' AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed'"
+
+# When the customer last wrote and an agent last answered, recomputed from the whole thread:
+# how a trigger brings ``ticket_activity`` up to date when a message changes or goes.
+_RECOMPUTE_ACTIVITY = f"""UPDATE ticket_activity SET
+            last_customer_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = ticket_activity.ticket_id AND m.author_type = 'customer'),
+            last_agent_at = (SELECT max(m.created_at) FROM messages m
+                WHERE m.ticket_id = ticket_activity.ticket_id AND {_ANSWER})"""
+
 # Order matters only for readability; every statement is idempotent (IF NOT EXISTS).
 SCHEMA: tuple[str, ...] = (
     # ---- ticket activity (waiting time) -------------------------------------------------
@@ -112,7 +124,7 @@ SCHEMA: tuple[str, ...] = (
     # An upsert that rewrites the same values (a replayed change) must stay cheap: recompute
     # only when something that decides the answer changed (delivery_state queued -> sent
     # does not; sent -> failed does).
-    """
+    f"""
     CREATE TRIGGER IF NOT EXISTS activity_au AFTER UPDATE ON messages
     WHEN old.ticket_id IS NOT new.ticket_id
       OR old.author_type IS NOT new.author_type
@@ -124,30 +136,20 @@ SCHEMA: tuple[str, ...] = (
         INSERT INTO ticket_activity (ticket_id)
         SELECT new.ticket_id
         WHERE NOT EXISTS (SELECT 1 FROM ticket_activity WHERE ticket_id = new.ticket_id);
-        UPDATE ticket_activity SET
-            last_customer_at = (SELECT max(m.created_at) FROM messages m
-                WHERE m.ticket_id = ticket_activity.ticket_id AND m.author_type = 'customer'),
-            last_agent_at = (SELECT max(m.created_at) FROM messages m
-                WHERE m.ticket_id = ticket_activity.ticket_id AND m.author_type = 'agent'
-                  AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed')
+        {_RECOMPUTE_ACTIVITY}
         WHERE ticket_id IN (old.ticket_id, new.ticket_id);
     END
     """,
     # Deleting a message matters only when it was the latest of its kind; a ticket's whole
     # thread going (delete_many) then costs a recompute now and then, not one per message.
-    """
+    f"""
     CREATE TRIGGER IF NOT EXISTS activity_ad AFTER DELETE ON messages
     WHEN EXISTS (
         SELECT 1 FROM ticket_activity a WHERE a.ticket_id = old.ticket_id
           AND (a.last_customer_at = old.created_at OR a.last_agent_at = old.created_at)
     )
     BEGIN
-        UPDATE ticket_activity SET
-            last_customer_at = (SELECT max(m.created_at) FROM messages m
-                WHERE m.ticket_id = old.ticket_id AND m.author_type = 'customer'),
-            last_agent_at = (SELECT max(m.created_at) FROM messages m
-                WHERE m.ticket_id = old.ticket_id AND m.author_type = 'agent'
-                  AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed')
+        {_RECOMPUTE_ACTIVITY}
         WHERE ticket_id = old.ticket_id;
     END
     """,
@@ -309,16 +311,14 @@ def rebuild_search(conn: Connection) -> None:
     )
     conn.exec_driver_sql("DELETE FROM ticket_activity")
     conn.exec_driver_sql(
-        """
+        f"""
         INSERT INTO ticket_activity (ticket_id, last_customer_at, last_agent_at)
-        SELECT ticket_id,
-            max(CASE WHEN author_type = 'customer' THEN created_at END),
-            max(CASE WHEN author_type = 'agent' AND kind IN ('reply', 'call')
-                      AND delivery_state != 'failed' THEN created_at END)
-        FROM messages
-        GROUP BY ticket_id
-        HAVING count(CASE WHEN author_type = 'customer' OR (author_type = 'agent'
-            AND kind IN ('reply', 'call') AND delivery_state != 'failed') THEN 1 END) > 0
+        SELECT m.ticket_id,
+            max(CASE WHEN m.author_type = 'customer' THEN m.created_at END),
+            max(CASE WHEN {_ANSWER} THEN m.created_at END)
+        FROM messages m
+        GROUP BY m.ticket_id
+        HAVING count(CASE WHEN m.author_type = 'customer' OR ({_ANSWER}) THEN 1 END) > 0
         """
     )
 
@@ -407,11 +407,6 @@ def _merge_activity(conn: Connection, bound: int) -> None:
         """,
         (bound,),
     )
-
-
-# An agent's answer to the customer: a reply or call the server did not refuse (a note is
-# internal, an event is the system's, a failed reply never reached the customer).
-_ANSWER = "m.author_type = 'agent' AND m.kind IN ('reply', 'call') AND m.delivery_state != 'failed'"
 
 
 def _batch_bound(conn: Connection, queue: str, limit: int) -> int | None:

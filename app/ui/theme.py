@@ -55,38 +55,25 @@ def colors(palette: QPalette | None = None) -> Colors:
     """Semantic colours that read well on the current (or the given) palette."""
     palette = palette if palette is not None else QGuiApplication.palette()
     dark = is_dark(palette)
-    if dark:
-        return Colors(
-            dark=True,
-            note_background=QColor("#3b3320"),
-            note_border=QColor("#8a7331"),
-            failed=QColor("#f87171"),
-            queued=QColor("#9ca3af"),
-            typing=QColor("#fbbf24"),
-            online=QColor("#34d399"),
-            connecting=QColor("#fbbf24"),
-            offline=QColor("#9ca3af"),
-            signed_out=QColor("#f87171"),
-            accent=QColor("#60a5fa"),
-            muted_text=QColor("#9ca3af"),
-            badge=QColor("#ef4444"),
-            badge_text=QColor("#ffffff"),
-        )
+
+    def pick(light: str, on_dark: str) -> QColor:
+        return QColor(on_dark if dark else light)
+
     return Colors(
-        dark=False,
-        note_background=QColor("#fff8e1"),
-        note_border=QColor("#e8c45c"),
-        failed=QColor("#c62828"),
-        queued=QColor("#6b7280"),
-        typing=QColor("#b45309"),
-        online=QColor("#15803d"),
-        connecting=QColor("#d97706"),
-        offline=QColor("#6b7280"),
-        signed_out=QColor("#c62828"),
-        accent=QColor("#2563eb"),
-        muted_text=QColor("#6b7280"),
-        badge=QColor("#dc2626"),
-        badge_text=QColor("#ffffff"),
+        dark=dark,
+        note_background=pick("#fff8e1", "#3b3320"),
+        note_border=pick("#e8c45c", "#8a7331"),
+        failed=pick("#c62828", "#f87171"),
+        queued=pick("#6b7280", "#9ca3af"),
+        typing=pick("#b45309", "#fbbf24"),
+        online=pick("#15803d", "#34d399"),
+        connecting=pick("#d97706", "#fbbf24"),
+        offline=pick("#6b7280", "#9ca3af"),
+        signed_out=pick("#c62828", "#f87171"),
+        accent=pick("#2563eb", "#60a5fa"),
+        muted_text=pick("#6b7280", "#9ca3af"),
+        badge=pick("#dc2626", "#ef4444"),
+        badge_text=pick("#ffffff", "#ffffff"),
     )
 
 

@@ -46,7 +46,7 @@ from app.sync.engine.outbox import OutboxSender
 from app.sync.engine.refusals import Refusals
 from app.sync.engine.replication import Replication
 from app.sync.engine.requests import Requests
-from app.sync.engine.signin import SignIn
+from app.sync.engine.signin import SignIn, end_session_on_server
 from app.sync.observer import ConnectionStatus, SyncObserver
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "RequestFailed",
     "SignedOut",
     "SyncEngine",
+    "end_session_on_server",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -69,29 +70,40 @@ class SignIn:
             except (ConnectionClosed, TimeoutError):
                 confirmed = ws.close_code == 1000
         if not confirmed and token is not None:
-            confirmed = await self._end_session_standalone(token, timeout)
+            confirmed = await end_session_on_server(
+                ctx.server_url, token, ssl_context=ctx.ssl_context, timeout=timeout
+            )
         await self._connection.stop()
         ctx.token = None
         ctx.set_status(ConnectionState.SIGNED_OUT, "signed out")
         return confirmed
 
-    async def _end_session_standalone(self, token: str, timeout: float) -> bool:
-        ws: ClientConnection | None = None
-        try:
-            async with connect(
-                self._ctx.server_url + p.SYNC_PATH,
-                additional_headers={"Authorization": f"Bearer {token}"},
-                ssl=self._ctx.ssl_context,
-                max_size=p.MAX_SERVER_FRAME_BYTES,
-                compression=None,
-                open_timeout=timeout,
-            ) as ws:
-                await ws.send(p.encode({"type": "logout"}))
-                async with asyncio.timeout(timeout):
-                    async for _ in ws:
-                        pass  # the server answers by closing with 1000 "signed out"
-        except InvalidStatus as exc:
-            return exc.response.status_code == 401  # already over (expired, revoked)
-        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
-            pass
-        return ws is not None and ws.close_code == 1000
+
+async def end_session_on_server(
+    server_url: str, token: str, *, ssl_context: ssl.SSLContext | None, timeout: float
+) -> bool:
+    """End the session ``token`` on the server over a connection of its own.
+
+    Whether the server confirmed: it closed with 1000 "signed out", or refused the token as
+    already over (HTTP 401).  False when it could not be reached.  The engine falls back on
+    this without a live connection; ``switchboard logout`` uses it without an engine.
+    """
+    ws: ClientConnection | None = None
+    try:
+        async with connect(
+            server_url + p.SYNC_PATH,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            ssl=ssl_context,
+            max_size=p.MAX_SERVER_FRAME_BYTES,
+            compression=None,
+            open_timeout=timeout,
+        ) as ws:
+            await ws.send(p.encode({"type": "logout"}))
+            async with asyncio.timeout(timeout):
+                async for _ in ws:
+                    pass  # the server answers by closing with 1000 "signed out"
+    except InvalidStatus as exc:
+        return exc.response.status_code == 401  # already over (expired, revoked)
+    except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
+        pass
+    return ws is not None and ws.close_code == 1000

@@ -26,13 +26,12 @@ import html
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListView,
     QMessageBox,
     QPushButton,
@@ -48,6 +47,7 @@ from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.canned.editor import CannedEditor
 from app.ui.keyed_list import KeyedListModel
+from app.ui.query_line import QueryLine
 from app.ui.theme import colors
 
 SCOPE_TEXT = {"personal": "personal", "group": "group", "shared": "shared"}
@@ -109,29 +109,6 @@ def unfilled_text(filled: placeholders.Filled) -> str:
     return " ".join(parts)
 
 
-class _SearchField(QLineEdit):
-    """The filter line: Up/Down move through the list while typing stays here; Enter inserts."""
-
-    navigate = Signal(int)
-    accepted = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        steps = {
-            Qt.Key.Key_Down: 1,
-            Qt.Key.Key_Up: -1,
-            Qt.Key.Key_PageDown: 8,
-            Qt.Key.Key_PageUp: -8,
-        }
-        key = Qt.Key(event.key())
-        if key in steps:
-            self.navigate.emit(steps[key])
-            return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.accepted.emit()
-            return
-        super().keyPressEvent(event)
-
-
 class CannedPicker(QDialog):
     """Choose a canned response for a conversation, see it filled in, insert it.
 
@@ -164,7 +141,7 @@ class CannedPicker(QDialog):
         self.resize(820, 480)
 
         layout = QVBoxLayout(self)
-        self.search_edit = _SearchField()
+        self.search_edit = QueryLine()
         self.search_edit.setAccessibleName("Filter canned responses")
         self.search_edit.setPlaceholderText("Filter by title, shortcut or text")
         self.search_edit.setClearButtonEnabled(True)

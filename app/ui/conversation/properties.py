@@ -18,24 +18,10 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import Directory, TicketDetail
 from app.ui import shortcuts
+from app.ui.labels import PRIORITY_LABELS, STATUS_LABELS
 
-STATUS_LABELS: dict[str, str] = {
-    TicketStatus.NEW: "New",
-    TicketStatus.OPEN: "Open",
-    TicketStatus.PENDING: "Pending",
-    TicketStatus.ON_HOLD: "On hold",
-    TicketStatus.SOLVED: "Solved",
-    TicketStatus.CLOSED: "Closed",
-}
-PRIORITY_LABELS: dict[str, str] = {
-    Priority.LOW: "Low",
-    Priority.NORMAL: "Normal",
-    Priority.HIGH: "High",
-    Priority.URGENT: "Urgent",
-}
 FIELD_LABELS: dict[str, str] = {
     "status": "Status",
     "priority": "Priority",

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from app.models.enums import MessageKind
 from app.sync.desk_types import Refusal
-from app.ui.conversation.properties import FIELD_LABELS, PRIORITY_LABELS, STATUS_LABELS
+from app.ui.conversation.properties import FIELD_LABELS
+from app.ui.labels import PRIORITY_LABELS, STATUS_LABELS
 
 EXCERPT_CHARS = 160
 

@@ -148,16 +148,9 @@ class ConversationTabs(QTabWidget):
 
     def close_ticket(self, ticket_id: str) -> None:
         """Close the conversation (tab or window); its draft is saved first, in the background."""
-        view = self._views.pop(ticket_id, None)
+        view = self._take_out(ticket_id)
         if view is None:
             return
-        view.shutdown()
-        popped = self._popped.pop(ticket_id, None)
-        if popped is not None:
-            popped[0].release()
-            popped[0].deleteLater()
-        else:
-            self.removeTab(self.indexOf(view))
         view.hide()
         self._closing.add(view)
         self._announce_viewing(force=True)
@@ -231,15 +224,9 @@ class ConversationTabs(QTabWidget):
         (call ``state()`` before, to keep the tabs for next time)."""
         await self.bridge.drafts.flush()
         for ticket_id in list(self._views):
-            view = self._views.pop(ticket_id)
-            popped = self._popped.pop(ticket_id, None)
-            if popped is not None:
-                popped[0].release()
-                popped[0].deleteLater()
-            else:
-                self.removeTab(self.indexOf(view))
-            view.shutdown()
-            view.deleteLater()
+            view = self._take_out(ticket_id)
+            if view is not None:
+                view.deleteLater()
         await self.bridge.engine.set_viewing(None)
         self.tabsChanged.emit()
 
@@ -274,6 +261,21 @@ class ConversationTabs(QTabWidget):
         view.cannedRequested.connect(self.cannedRequested)
         view.loaded.connect(lambda v=view: self._loaded(v))
         view.scrolled.connect(self._state_timer.start)
+        return view
+
+    def _take_out(self, ticket_id: str) -> ConversationView | None:
+        """Stop the ticket's conversation and take it out of its tab or pop-out window; the
+        caller decides when the view itself goes.  None if it is not open."""
+        view = self._views.pop(ticket_id, None)
+        if view is None:
+            return None
+        view.shutdown()
+        popped = self._popped.pop(ticket_id, None)
+        if popped is not None:
+            popped[0].release()
+            popped[0].deleteLater()
+        else:
+            self.removeTab(self.indexOf(view))
         return view
 
     def _tab_views(self) -> list[ConversationView]:

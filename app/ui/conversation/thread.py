@@ -11,6 +11,7 @@ Message bodies are untrusted (customer emails, hostile HTML): they are drawn wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import IntEnum
@@ -52,6 +53,7 @@ from PySide6.QtWidgets import (
 from app.models.enums import AuthorType, DeliveryState, MessageKind
 from app.sync.desk_types import MessageItem
 from app.ui import theme
+from app.ui.labels import DELIVERY_LABELS, KIND_LABELS
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
@@ -97,20 +99,6 @@ class ThreadRole(IntEnum):
     SHOWN_BODY = Qt.ItemDataRole.UserRole + 11  # the text painted: collapsed or capped
     COLLAPSED = Qt.ItemDataRole.UserRole + 12  # a long older message shown shortened
     LAYOUT = Qt.ItemDataRole.UserRole + 13  # (id, date label, kind, own, shown body): sizing
-
-
-KIND_LABELS: dict[str, str] = {
-    MessageKind.REPLY: "Reply",
-    MessageKind.NOTE: "Internal note",
-    MessageKind.CALL: "Call log",
-    MessageKind.EVENT: "Event",
-}
-DELIVERY_LABELS: dict[str, str] = {
-    DeliveryState.QUEUED: "Waiting to send",
-    DeliveryState.SENT: "Sent",
-    DeliveryState.DELIVERED: "Delivered",
-    DeliveryState.FAILED: "Not sent — press Enter to review",
-}
 
 
 def collapsible(body: str) -> bool:
@@ -167,6 +155,25 @@ def date_label(when: datetime) -> str:
     return when.strftime("%A %d %B %Y")
 
 
+# What each custom role answers (the delegate paints only from these): one lookup per call,
+# as ``data()`` runs for every role of every visible row on each paint.
+_ROLE_VALUES: dict[int, Callable[[_Row], Any]] = {
+    ThreadRole.ID: lambda r: r.item.id,
+    ThreadRole.KIND: lambda r: r.item.kind,
+    ThreadRole.AUTHOR_TYPE: lambda r: r.item.author_type,
+    ThreadRole.AUTHOR_NAME: lambda r: r.item.author_name,
+    ThreadRole.BODY: lambda r: r.item.body,
+    ThreadRole.CREATED_AT: lambda r: r.item.created_at,
+    ThreadRole.TIME_TEXT: lambda r: r.time_text,
+    ThreadRole.DELIVERY: lambda r: r.item.delivery_state,
+    ThreadRole.DATE_LABEL: lambda r: r.date_label,
+    ThreadRole.OWN: lambda r: r.own,
+    ThreadRole.SHOWN_BODY: lambda r: shown_body(r.item.body, r.collapsed),
+    ThreadRole.COLLAPSED: lambda r: r.collapsed,
+    ThreadRole.LAYOUT: lambda r: r.layout,
+}
+
+
 class ThreadModel(QAbstractListModel):
     """The messages of one ticket, oldest first, updated in small steps.
 
@@ -191,8 +198,6 @@ class ThreadModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column():
             return None
         row = self._rows[index.row()]
-        if role == ThreadRole.LAYOUT:  # first: every layout asks it of every row
-            return row.layout
         item = row.item
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return row.text
@@ -200,31 +205,8 @@ class ThreadModel(QAbstractListModel):
             return plain_tip(
                 f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()
             )
-        if role == ThreadRole.ID:
-            return item.id
-        if role == ThreadRole.KIND:
-            return item.kind
-        if role == ThreadRole.AUTHOR_TYPE:
-            return item.author_type
-        if role == ThreadRole.AUTHOR_NAME:
-            return item.author_name
-        if role == ThreadRole.BODY:
-            return item.body
-        if role == ThreadRole.CREATED_AT:
-            return item.created_at
-        if role == ThreadRole.TIME_TEXT:
-            return row.time_text
-        if role == ThreadRole.DELIVERY:
-            return item.delivery_state
-        if role == ThreadRole.DATE_LABEL:
-            return row.date_label
-        if role == ThreadRole.OWN:
-            return row.own
-        if role == ThreadRole.SHOWN_BODY:
-            return shown_body(item.body, row.collapsed)
-        if role == ThreadRole.COLLAPSED:
-            return row.collapsed
-        return None
+        value = _ROLE_VALUES.get(role)
+        return value(row) if value is not None else None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
@@ -396,26 +378,19 @@ def _colors(palette: QPalette) -> _Colors:
     """The thread's colours for ``palette``; the meaningful ones (notes, failures, muted
     text) come from the theme so the whole desk agrees on them."""
     semantic = theme.colors(palette)
-    if semantic.dark:
-        return _Colors(
-            customer=QColor("#2d2f33"),
-            agent=QColor("#1f3350"),
-            note=semantic.note_background,
-            note_label=QColor("#f2c94c"),
-            call=QColor("#1e3a28"),
-            muted=semantic.muted_text,
-            failed=semantic.failed,
-            border=QColor("#4a4d52"),
-        )
+
+    def pick(light: str, on_dark: str) -> QColor:
+        return QColor(on_dark if semantic.dark else light)
+
     return _Colors(
-        customer=QColor("#f1f3f4"),
-        agent=QColor("#e3edfd"),
+        customer=pick("#f1f3f4", "#2d2f33"),
+        agent=pick("#e3edfd", "#1f3350"),
         note=semantic.note_background,
-        note_label=QColor("#8a6100"),
-        call=QColor("#e3f4e8"),
+        note_label=pick("#8a6100", "#f2c94c"),
+        call=pick("#e3f4e8", "#1e3a28"),
         muted=semantic.muted_text,
         failed=semantic.failed,
-        border=QColor("#c9ccd1"),
+        border=pick("#c9ccd1", "#4a4d52"),
     )
 
 

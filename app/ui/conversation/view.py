@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import tzinfo
 from functools import partial
 from typing import Any
@@ -32,9 +33,10 @@ from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
-from app.ui.conversation.properties import STATUS_LABELS, PropertiesBar
+from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, reply_kind, reply_text
 from app.ui.conversation.thread import ThreadView
+from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,6 @@ TYPING_EVERY_S = 2.0  # tell colleagues "typing" at most this often
 TYPING_IDLE_MS = 5000  # and "stopped typing" after this long without a keystroke
 SUBJECT_CHARS = 28  # a tab title shows this much of the subject
 PATCH_AT_MOST = 50  # a change naming more messages re-reads the whole thread
-
-CHANNEL_LABELS = {
-    "email": "Email",
-    "phone": "Phone",
-    "chat": "Chat",
-    "social": "Social",
-    "web": "Web form",
-    "walk_in": "Walk-in",
-}
 
 
 def ticket_label(ticket: TicketDetail) -> str:
@@ -571,12 +564,13 @@ class ConversationView(QWidget):
 
     # ---- review -------------------------------------------------------------------------
 
-    def _card_busy(self, mutation_id: int) -> None:
+    def _answer_refusal(self, mutation_id: int, answer: Coroutine[Any, Any, object]) -> None:
+        """Run the agent's answer to a refused change (resend, discard, edit) with its card
+        busy; the thread is read again once the answer is in, the card freed if it failed."""
         card = self.review.cards.get(mutation_id)
         if card is not None:
             card.set_busy(True)
 
-    def _review_failed(self, mutation_id: int) -> Any:
         def failed(exc: BaseException) -> None:
             card = self.review.cards.get(mutation_id)
             if card is not None:
@@ -587,15 +581,10 @@ class ConversationView(QWidget):
             else:
                 self.bridge.taskFailed.emit(exc)
 
-        return failed
+        self.bridge.run(answer, on_result=lambda _r: self.reload(), on_error=failed)
 
     def _resend(self, mutation_id: int) -> None:
-        self._card_busy(mutation_id)
-        self.bridge.run(
-            self.bridge.engine.resend_refused(mutation_id),
-            on_result=lambda _new: self.reload(),
-            on_error=self._review_failed(mutation_id),
-        )
+        self._answer_refusal(mutation_id, self.bridge.engine.resend_refused(mutation_id))
 
     def _edit_refused(self, mutation_id: int) -> None:
         card = self.review.cards.get(mutation_id)
@@ -613,7 +602,6 @@ class ConversationView(QWidget):
                 field = next(iter(changes))
                 if field in ("status", "priority", "assignee_id", "group_id", "tags"):
                     QTimer.singleShot(0, lambda: self.properties.open_editor(field))
-        self._card_busy(mutation_id)
 
         async def work() -> None:
             if text:
@@ -622,19 +610,10 @@ class ConversationView(QWidget):
                 await self.bridge.drafts.flush(self.ticket_id)
             await self.bridge.engine.discard_refused(mutation_id)
 
-        self.bridge.run(
-            work(),
-            on_result=lambda _r: self.reload(),
-            on_error=self._review_failed(mutation_id),
-        )
+        self._answer_refusal(mutation_id, work())
 
     def _discard_refused(self, mutation_id: int) -> None:
-        self._card_busy(mutation_id)
-        self.bridge.run(
-            self.bridge.engine.discard_refused(mutation_id),
-            on_result=lambda _r: self.reload(),
-            on_error=self._review_failed(mutation_id),
-        )
+        self._answer_refusal(mutation_id, self.bridge.engine.discard_refused(mutation_id))
 
     def retry_message(self, message_id: str) -> None:
         """ "Send again" on a message that was not sent: after a conflict the agent has now

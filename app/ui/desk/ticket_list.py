@@ -38,6 +38,7 @@ from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
+from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +66,6 @@ HEADERS = {
     TicketColumn.WAITING: "Waiting",
 }
 COLUMNS = list(TicketColumn)
-
-STATUS_LABELS = {
-    TicketStatus.NEW: "New",
-    TicketStatus.OPEN: "Open",
-    TicketStatus.PENDING: "Pending",
-    TicketStatus.ON_HOLD: "On hold",
-    TicketStatus.SOLVED: "Solved",
-    TicketStatus.CLOSED: "Closed",
-}
-CHANNEL_LABELS = {
-    "email": "Email",
-    "phone": "Phone",
-    "chat": "Chat",
-    "social": "Social",
-    "web": "Web form",
-    "walk_in": "Walk-in",
-}
 
 
 def duration_text(since: datetime | None, now: datetime) -> str:

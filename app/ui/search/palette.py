@@ -41,7 +41,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QFont,
-    QKeyEvent,
     QPainter,
     QPalette,
     QTextDocument,
@@ -51,7 +50,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QLabel,
-    QLineEdit,
     QListView,
     QStyle,
     QStyledItemDelegate,
@@ -67,6 +65,7 @@ from app.sync.notice import ChangeNotice
 from app.sync.observer import ConnectionStatus
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
+from app.ui.query_line import QueryLine
 from app.ui.theme import colors
 
 log = logging.getLogger(__name__)
@@ -321,29 +320,6 @@ class SearchHitDelegate(QStyledItemDelegate):
         return QSize(int(doc.idealWidth()), int(doc.size().height()) + 2)
 
 
-class _QueryField(QLineEdit):
-    """The query line: arrow keys and Enter drive the result list while typing goes here."""
-
-    navigate = Signal(int)  # rows to move (negative: up)
-    accepted = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
-        steps = {
-            Qt.Key.Key_Down: 1,
-            Qt.Key.Key_Up: -1,
-            Qt.Key.Key_PageDown: 8,
-            Qt.Key.Key_PageUp: -8,
-        }
-        if key in steps:
-            self.navigate.emit(steps[Qt.Key(key)])
-            return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.accepted.emit()
-            return
-        super().keyPressEvent(event)
-
-
 class SearchPalette(QDialog):
     """Search everywhere, opened with Ctrl+K (the window calls ``open()``).
 
@@ -376,7 +352,7 @@ class SearchPalette(QDialog):
         self.resize(640, 440)
 
         layout = QVBoxLayout(self)
-        self.query_edit = _QueryField(self)
+        self.query_edit = QueryLine(self)
         self.query_edit.setAccessibleName("Search query")
         self.query_edit.setPlaceholderText(
             "Search tickets, customers and messages — #1234 goes to a ticket"
