@@ -8,6 +8,10 @@ change log (which names the actor and the origin: the audit trail), fan-out afte
 an idempotency key (a workstation's numbered mutation, or a server writer's own key) so a
 submission sent twice is answered twice but applied once.
 
+A workstation's submission carries its agent's rights as the connection captured them at
+hello; the writer decides it only if they are still the agent's committed rights
+(`app.server.lockout`), and refuses it for now otherwise.
+
 In a running server the writer (`app.server.writer`) batches submissions; the command line,
 which runs without a server, uses `submit_now`.
 """

@@ -29,7 +29,7 @@ from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.server.fairness import FairQueue
-from app.server.lockout import disabled_by, is_locked_out, locked_out, locked_out_frame
+from app.server.lockout import Lockout
 from app.server.message_batch import MessageRun
 from app.server.quotas import QUEUED_PER_AGENT
 from app.server.submit import (
@@ -279,15 +279,16 @@ class StoreWriter:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn, self.origin)
-            locked = locked_out(conn, batch)  # in this transaction: others' disables count
+            # In this transaction: others' disables and demotions count (lockout.py).
+            lockout = Lockout(conn, batch)
             ledger = WorkstationLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
             keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
-                if is_locked_out(req, locked):
-                    answers[i] = locked_out_frame(req.mutation_id)
+                if (refusal := lockout.refusal(req)) is not None:
+                    answers[i] = refusal
                     continue
                 args = notes[i]
                 workstation = req.workstation_id
@@ -304,7 +305,7 @@ class StoreWriter:
                 members = []
                 before = len(logged)
                 answers[i] = answer_alone(conn, req, ledger, keys, logged)
-                locked |= disabled_by(logged[before:])
+                lockout.follow(logged[before:])
                 if args is None or len(logged) > before:
                     # Past the mutations the run read ahead for, or the store changed under it.
                     run = None
