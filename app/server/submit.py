@@ -19,6 +19,7 @@ which runs without a server, uses `submit_now`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Any constant works; all Switchboard processes sharing one PostgreSQL must use the same one.
 LOG_LOCK_KEY = 0x5357424C  # "SWBL"
+# The length of submission_keys.key (migration 0002): PostgreSQL refuses a longer one.
+KEY_LENGTH = 200
 
 
 @dataclass
@@ -46,7 +49,8 @@ class Submission:
 
     A workstation's submission is identified by ``workstation_id`` and ``mutation_id``; a
     server writer's may carry ``key`` (e.g. a mailbox and message uid), under which its answer
-    is kept so that submitting it again applies nothing.
+    is kept so that submitting it again applies nothing.  The key is the writer's own: it is
+    kept per writer and mutation (`stored_key`), so two channels may use the same one.
     """
 
     actor: Actor
@@ -163,8 +167,24 @@ def unparsable(sub: Submission) -> dict[str, Any] | None:
     return None
 
 
+def stored_key(sub: Submission) -> str | None:
+    """The key a server writer's answer is kept under: its own key, in the namespace of the
+    writer (its origin: "channel:email") and the mutation, or None if it has no key.
+
+    A key that would not fit the column is kept as its SHA-256 instead: a mail's Message-ID
+    may be longer than the column, and it must stay idempotent all the same.
+    """
+    if sub.key is None:
+        return None
+    namespace = f"{sub.actor.origin}|{sub.name}|"
+    if len(namespace) + len(sub.key) <= KEY_LENGTH:
+        return namespace + sub.key
+    return namespace + "sha256:" + hashlib.sha256(sub.key.encode()).hexdigest()
+
+
 class KeyLedger:
-    """The answers given to server writers' keyed submissions, inside one transaction."""
+    """The answers given to server writers' keyed submissions, inside one transaction
+    (under their `stored_key`)."""
 
     def __init__(self, conn: Connection, keys: set[str]) -> None:
         self._known: dict[str, dict[str, Any]] = {}
@@ -182,6 +202,12 @@ class KeyLedger:
         return None if found is None else {**found, "replayed": True}
 
     def record(self, key: str, frame: dict[str, Any]) -> None:
+        if frame.get("code") == ErrorCode.INTERNAL:
+            # A server bug, not a verdict on the submission: a writer that retries once it
+            # is fixed must get its change applied, not this answer again, forever.  (A
+            # workstation's internal_error is kept: its mutation id is spent, and the desk
+            # submits the change again as a new mutation.)
+            return
         self._new[key] = frame
 
     def save(self, conn: Connection) -> None:
@@ -197,11 +223,12 @@ def decide_keyed(
     conn: Connection, sub: Submission, keys: KeyLedger, logged: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """`decide` for a server writer's submission: answered again if its key was seen."""
-    if sub.key is not None and (answer := keys.answered(sub.key)) is not None:
+    key = stored_key(sub)
+    if key is not None and (answer := keys.answered(key)) is not None:
         return answer
     frame = decide(conn, sub, logged)
-    if sub.key is not None:
-        keys.record(sub.key, frame)
+    if key is not None:
+        keys.record(key, frame)
     return frame
 
 
@@ -212,7 +239,8 @@ def submit_now(engine: Engine, sub: Submission) -> dict[str, Any]:
     def work(conn: Connection) -> dict[str, Any]:
         logged: list[dict[str, Any]] = []
         serialise_log(conn, origin=sub.actor.origin)
-        keys = KeyLedger(conn, {sub.key} if sub.key else set())
+        key = stored_key(sub)
+        keys = KeyLedger(conn, {key} if key is not None else set())
         frame = decide_keyed(conn, sub, keys, logged)
         keys.save(conn)
         return frame

@@ -40,6 +40,7 @@ from app.server.submit import (
     decide_keyed,
     internal_error,
     serialise_log,
+    stored_key,
     unparsable,
 )
 from app.server.workstations import WorkstationLedger
@@ -152,7 +153,9 @@ class StoreWriter:
         """Submit a mutation as one of the server's own actors; its ``ack`` or ``reject``.
 
         ``key`` makes it idempotent: submitted again under the same key, it is answered with
-        the first answer and applied once (e.g. a mail fetched twice).
+        the first answer and applied once (e.g. a mail fetched twice).  Keys are this actor's
+        own for this mutation (another channel's "1" is another key), and an
+        ``internal_error`` (a server bug) is not kept: submitted again, it is decided again.
         """
         if not actor.is_server:
             raise ValueError("workstations submit through their connection")
@@ -218,7 +221,8 @@ class StoreWriter:
 
         The mutation that fails alone is the culprit: if the store is at fault it is refused
         for now, with everything after it (the store is down); otherwise it is refused for
-        good, as a server bug (``internal_error``, kept like any answer).
+        good, as a server bug (``internal_error``, kept for a workstation's mutation id; a
+        server writer may submit its key again).
         """
         loop = asyncio.get_running_loop()
         for i, req in enumerate(batch):
@@ -246,23 +250,22 @@ class StoreWriter:
             self._answered([req], frames, logged)
 
     def _refuse_for_good(self, req: Submission) -> dict[str, Any]:
-        """Keep ``internal_error`` as the answer to ``req``, in its own transaction."""
+        """Answer ``req`` with ``internal_error``, kept for a workstation's mutation id, in
+        its own transaction (a keyed answer given meanwhile is answered again)."""
         with self._begin() as conn:
             workstation = req.workstation_id
             ledger = WorkstationLedger(conn, {workstation} if workstation else set())
-            keys = KeyLedger(conn, {req.key} if req.key is not None else set())
+            key = stored_key(req)
+            keys = KeyLedger(conn, {key} if key is not None else set())
             if workstation is not None and not ledger.is_new(workstation, req.mutation_id):
                 return ledger.replayed(conn, workstation, req.mutation_id)
-            if req.key is not None and (answer := keys.answered(req.key)) is not None:
+            if key is not None and (answer := keys.answered(key)) is not None:
                 return answer
             frame = internal_error(req.mutation_id)
             if workstation is not None:
                 ledger.claim(workstation, req.mutation_id)
                 ledger.record(workstation, req.mutation_id, frame)
-            elif req.key is not None:
-                keys.record(req.key, frame)
             ledger.save(conn)
-            keys.save(conn)
         return frame
 
     def _apply(self, batch: list[Submission]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -282,7 +285,7 @@ class StoreWriter:
             # In this transaction: others' disables and demotions count (lockout.py).
             lockout = Lockout(conn, batch)
             ledger = WorkstationLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
-            keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
+            keys = KeyLedger(conn, {k for r in batch if (k := stored_key(r)) is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
