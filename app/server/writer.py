@@ -38,6 +38,7 @@ from app.server.submit import (
     ack_frame,
     decide,
     decide_keyed,
+    forbidden,
     internal_error,
     serialise_log,
     stored_key,
@@ -295,7 +296,14 @@ class StoreWriter:
                     continue
                 args = notes[i]
                 workstation = req.workstation_id
-                if args is not None and workstation and ledger.is_new(workstation, req.mutation_id):
+                # The fast path plans only what the one write path would let through to
+                # `apply`; a mutation its declaration forbids is refused there, as any other.
+                if (
+                    args is not None
+                    and workstation
+                    and ledger.is_new(workstation, req.mutation_id)
+                    and forbidden(req) is None
+                ):
                     if run is None:
                         run = MessageRun(conn, _messages_ahead(notes, i))
                     planned = run.plan(req.actor, workstation, args, utcnow())
