@@ -3,12 +3,15 @@
 A kind's sight rule is read two ways: in Python (fan-out and catch-up check the audience a
 change-log row carries; mutations check rows in hand) and in SQL (bootstrap, search).  Here
 both readings are checked against each other on every combination of rows and viewers that
-matters, so they cannot drift apart as the two copies of the ticket rule once did.
+matters, so they cannot drift apart as the two copies of the ticket rule once did, down to a
+canned response whose scope this version does not know (nobody sees it, either way).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import logging
 
 import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
@@ -19,7 +22,7 @@ from app.domain.drafts import DRAFT
 from app.domain.kinds import KeepWithParent, Kind
 from app.domain.mutation import Mutation
 from app.domain.registry import DOMAIN
-from app.domain.sight import AsParent, Staff, Viewer
+from app.domain.sight import AsParent, ByScope, Staff, Viewer, can_see
 from app.domain.tickets import MESSAGE, TICKET
 from app.models.base import utcnow
 from app.models.tables import T_AGENTS, T_CANNED, T_DRAFTS, T_GROUPS, T_MESSAGES, T_TICKETS
@@ -29,6 +32,9 @@ from tests.test_protocol_doc import BOOTSTRAP_ORDER
 
 GROUPS = ("g-1", "g-2", None)
 AGENTS = ("a-1", "a-2", None)
+# Scopes a canned response may have: this version's, one it does not know (a newer server's,
+# sharing the store), and none.
+SCOPES = ("shared", "group", "personal", "team", "")
 VIEWERS = [
     Viewer("a-1", "agent", frozenset({"g-1"}), 1),
     Viewer("a-2", "agent", frozenset({"g-1", "g-2"}), 1),
@@ -75,7 +81,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
                     created_at=now,
                 )
             )
-        scopes = itertools.product(("shared", "group", "personal"), GROUPS, AGENTS)
+        scopes = itertools.product(SCOPES, GROUPS, AGENTS)
         for n, (scope, group, owner) in enumerate(scopes):
             conn.execute(
                 insert(T_CANNED).values(
@@ -175,3 +181,28 @@ def test_canned_edit_rule_is_one_rule() -> None:
     shared = {"scope": "shared"}
     assert [may_edit(agent, c) for c in (mine, group, shared)] == [True, False, False]
     assert [may_edit(lead, c) for c in (mine, group, shared)] == [False, True, True]
+
+
+def test_a_canned_response_of_an_unknown_scope_is_nobodys_and_is_logged_once(
+    store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with store.connect() as conn:
+        unknown = [
+            dict(r)
+            for r in conn.execute(
+                select(T_CANNED).where(T_CANNED.c.scope.in_(("team", "")))
+            ).mappings()
+        ]
+    assert unknown
+    assert isinstance(CANNED.sight, ByScope)
+    sight = dataclasses.replace(CANNED.sight)  # the same rule, with nothing logged yet
+    with caplog.at_level(logging.WARNING, logger="app.domain.sight"):
+        for row in unknown * 2:
+            audience = sight.audience(row)
+            assert not any(can_see(v, audience) for v in VIEWERS), row
+            assert not any(sight.allows(v, row) for v in VIEWERS), row
+    warned = sorted(r.getMessage() for r in caplog.records)
+    assert warned == [
+        "no sight rule for scope='': nobody sees such rows",
+        "no sight rule for scope='team': nobody sees such rows",
+    ]

@@ -3,7 +3,8 @@
 Fair share of the writer, bounded queues, per-agent rate limits and storage quotas (a flood
 of mutations); password checks off the reader pool (a sign-in flood); a disable that stops an
 agent's mutations at once, from the protocol and from the command line while that agent
-writes flat out (SQLite and PostgreSQL).
+writes flat out (SQLite and PostgreSQL); a demotion or a group removal, after which the
+agent's pending mutations are decided with the rights they have now.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from app.domain import drafts
-from app.domain.mutation import COMMAND_LINE, workstation_actor
-from app.models.tables import T_LOG, T_MESSAGES, T_RESULTS, T_WORKSTATIONS
+from app.domain.mutation import COMMAND_LINE, SYSTEM, workstation_actor
+from app.models.tables import T_GROUPS, T_LOG, T_MESSAGES, T_RESULTS, T_WORKSTATIONS
 from app.server import auth, replication
 from app.server.app import SwitchboardServer
 from app.server.quotas import QUEUED_PER_AGENT, AgentQuotas
@@ -349,7 +350,7 @@ def test_reads_are_served_while_password_checks_are_stuck_and_extra_sign_ins_are
     asyncio.run(scenario())
 
 
-# ---- 6. a disable takes effect at once -------------------------------------------------------
+# ---- 6. a disable, or a change of role or groups, takes effect at once ---------------------
 
 
 def disable(agent_id: str) -> tuple[str, dict[str, Any]]:
@@ -381,6 +382,122 @@ def test_mutations_behind_a_disable_in_the_same_batch_are_not_applied(store: Eng
                 ).scalar()
                 == 1
             )
+
+    asyncio.run(scenario())
+
+
+def demote(agent_id: str) -> tuple[str, dict[str, Any]]:
+    return "agent.update", {"agent_id": agent_id, "changes": {"role": "agent"}}
+
+
+def new_group(group_id: str) -> tuple[str, dict[str, Any]]:
+    return "group.create", {"group_id": group_id, "name": group_id}
+
+
+def test_an_admin_demoted_earlier_in_the_batch_cannot_use_the_rights_they_lost(
+    store: Engine,
+) -> None:
+    """The connection captured root as an admin; the command line demotes them in the same
+    batch as their own queued account changes, which must be decided with the new role."""
+
+    async def scenario() -> None:
+        async with writer_with_workstations(store, {"d-root": "a-root"}) as writer:
+            before = writer.enqueue(submission(store, "a-root", "d-root", 1, *new_group("g-a")))
+            demoted = writer.enqueue(Submission(COMMAND_LINE, *demote("a-root")))
+            after = [
+                writer.enqueue(submission(store, "a-root", "d-root", i, *new_group(f"g-{i}")))
+                for i in range(2, 5)
+            ]
+            assert (await before)["type"] == "ack"
+            assert (await demoted)["type"] == "ack"
+            for answer in await asyncio.gather(*after):
+                assert (answer["code"], answer["transient"]) == ("access_changed", True)
+        with store.connect() as conn:
+            groups = set(conn.execute(select(T_GROUPS.c.id)).scalars())
+            assert groups == {"g-care", "g-billing", "g-a"}
+            last = select(T_WORKSTATIONS.c.last_mutation_id).where(T_WORKSTATIONS.c.id == "d-root")
+            assert conn.execute(last).scalar() == 1  # the refused ids are free for the resend
+
+    asyncio.run(scenario())
+
+
+def test_an_agent_removed_from_a_group_by_another_process_is_refused_then_decided_anew(
+    store: Engine,
+) -> None:
+    """ada's connection captured her groups (care); the command line, another process,
+    moves her to billing.  Her note on a care ticket, queued with the old rights, is not
+    applied (the message.add fast path included); sent again with her rights as they are
+    now, it is refused for good, and a note on a billing ticket is applied."""
+
+    async def scenario() -> None:
+        async with writer_with_workstations(store, {"d-ada": "a-ada"}) as writer:
+            stale = submission(store, "a-ada", "d-ada", 1, "message.add", note("t-2"))
+            moved = submit_now(
+                store,
+                Submission(
+                    COMMAND_LINE,
+                    "agent.update",
+                    {"agent_id": "a-ada", "changes": {"group_ids": ["g-billing"]}},
+                ),
+            )
+            assert moved["type"] == "ack"
+            refused = await writer.enqueue(stale)
+            assert (refused["code"], refused["transient"]) == ("access_changed", True)
+            # The workstation reconnects (its connection now carries her new rights) and
+            # sends the same mutation again.
+            again = submission(store, "a-ada", "d-ada", 1, "message.add", stale.args)
+            billing = submission(store, "a-ada", "d-ada", 2, "message.add", note("t-3"))
+            answers = await asyncio.gather(writer.enqueue(again), writer.enqueue(billing))
+            assert [a.get("code", a["type"]) for a in answers] == ["not_found", "ack"]
+        with store.connect() as conn:
+            written = select(T_MESSAGES.c.ticket_id).where(T_MESSAGES.c.author_agent_id == "a-ada")
+            assert list(conn.execute(written).scalars()) == ["t-3"]
+
+    asyncio.run(scenario())
+
+
+def test_a_workstation_is_told_its_rights_changed_and_its_mutation_waits_for_the_new_ones(
+    store: Engine,
+) -> None:
+    """Over the wire: root removes ada from care while her note on a care ticket waits in
+    the same batch.  She gets a transient access_changed, her connection is closed with
+    4009, and the note sent again on a new connection is decided with her new rights."""
+
+    async def scenario() -> None:
+        async with running_server(store, quotas=UNLIMITED) as server:
+            async with (
+                synced(server, "root@example.com") as root,
+                synced(server, "ada@example.com") as ada,
+            ):
+                move = {"agent_id": "a-ada", "changes": {"group_ids": ["g-billing"]}}
+                note_args = note("t-2")
+
+                async def queued(writer: str, count: int) -> bool:
+                    return server.writer.queued(writer) == count
+
+                async with writer_held(server):
+                    # A batch taken first waits behind the hold: the next one then holds
+                    # root's change and ada's note, in this order.
+                    plug = server.writer.enqueue(Submission(SYSTEM, *new_group("g-plug")))
+                    await eventually(partial(queued, "system", 0), TIMEOUT)
+                    await send(root, mutation_frame(1, "agent.update", move))
+                    await eventually(partial(queued, "a-root", 1), TIMEOUT)
+                    await send(ada, mutation_frame(1, "message.add", note_args))
+                    await eventually(partial(queued, "a-ada", 1), TIMEOUT)
+                assert (await plug)["type"] == "ack"
+                assert (await next_frame(root, "ack", "reject"))["type"] == "ack"
+                refused = await next_frame(ada, "ack", "reject")
+                assert (refused["code"], refused["transient"]) == ("access_changed", True)
+                with pytest.raises(ConnectionClosed):
+                    await next_frame(ada)
+                assert ada.close_code == protocol.CloseCode.ACCESS_CHANGED
+            async with synced(server, "ada@example.com") as ada:
+                await send(ada, mutation_frame(1, "message.add", note_args))
+                answer = await next_frame(ada, "ack", "reject")
+                assert (answer["code"], answer.get("transient")) == ("not_found", None)
+        with store.connect() as conn:
+            written = select(func.count()).where(T_MESSAGES.c.author_agent_id == "a-ada")
+            assert conn.execute(written.select_from(T_MESSAGES)).scalar() == 0
 
     asyncio.run(scenario())
 

@@ -3,6 +3,8 @@
 A channel's actor submits a customer's message; it reaches an agent's open tab live, the
 change log names the channel as its writer, a second submission under the same key is
 answered and not applied again, and the same mutation sent from a workstation is refused.
+Keys are each writer's own (per channel and mutation, however long), and a server bug's
+answer is not kept under a key, so the writer's retry after the fix is applied.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 import pytest
 import shiboken6
 from PySide6.QtWidgets import QApplication
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 
 from app.domain.mutation import SYSTEM, channel_actor
-from app.models.tables import T_LOG, T_MESSAGES, T_TICKETS
+from app.models.tables import T_LOG, T_MESSAGES, T_SUBMISSION_KEYS, T_TICKETS
+from app.server.submit import KEY_LENGTH
 from app.ui.conversation import ConversationTabs
 from app.ui.conversation.thread import ThreadRole
 from app.ui.conversation.view import ConversationView
+from tests.test_writer_batches import EXPLODES, refuse_some_messages
 from tests.ui_world import signed_in_bridge, until
 from tests.world import make_store, running_server, workstation
 
@@ -139,3 +143,80 @@ def test_a_customer_writing_again_reopens_a_pending_ticket(tmp_path: Path) -> No
     with store.connect() as conn:
         status = conn.execute(select(T_TICKETS.c.status).where(T_TICKETS.c.id == "t-3")).scalar()
         assert status == "open"  # t-3 was pending, waiting on the customer
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A seeded store: an SQLite file, or the real PostgreSQL (which enforces column lengths)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'server.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_store(url)
+    yield engine
+    engine.dispose()
+
+
+def _received(message_id: str, body: str = "Hello again") -> dict[str, Any]:
+    return {"message": {"id": message_id, "ticket_id": "t-1", "body": body}}
+
+
+def _messages(store: Engine, *ids: str) -> set[str]:
+    with store.connect() as conn:
+        return set(conn.execute(select(T_MESSAGES.c.id).where(T_MESSAGES.c.id.in_(ids))).scalars())
+
+
+def test_keys_are_each_writers_own_for_each_mutation(store: Engine) -> None:
+    """Two channels numbering their messages from 1 do not answer each other's, nor does
+    a key of one mutation answer another; a Message-ID longer than the key column works."""
+    email, chat = channel_actor("email"), channel_actor("chat")
+    long_key = "<" + "x" * KEY_LENGTH + "@mail.example>"
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            submit = server.writer.submit
+            first = await submit(email, "message.receive", _received("m-e1"), key="1")
+            other = await submit(chat, "message.receive", _received("m-c1"), key="1")
+            system = await submit(SYSTEM, "message.receive", _received("m-s1"), key="1")
+            change = {"ticket_id": "t-1", "changes": {"priority": "high"}, "seen_version": 3}
+            update = await submit(email, "ticket.update", change, key="1")
+            for answer in (first, other, system, update):
+                assert (answer["type"], answer.get("replayed")) == ("ack", None), answer
+            again = await submit(chat, "message.receive", _received("m-c1"), key="1")
+            assert (again["replayed"], again["result"]) == (True, other["result"])
+
+            long = await submit(email, "message.receive", _received("m-e2"), key=long_key)
+            assert long["type"] == "ack", long
+            long_again = await submit(email, "message.receive", _received("m-e2"), key=long_key)
+            assert (long_again["replayed"], long_again["result"]) == (True, long["result"])
+
+    asyncio.run(body())
+    assert _messages(store, "m-e1", "m-c1", "m-s1", "m-e2") == {"m-e1", "m-c1", "m-s1", "m-e2"}
+    with store.connect() as conn:
+        keys = list(conn.execute(select(T_SUBMISSION_KEYS.c.key)).scalars())
+    assert len(keys) == 5
+    assert all(len(key) <= KEY_LENGTH for key in keys)
+
+
+def test_a_server_bug_is_not_kept_under_a_key_and_the_retry_is_applied(store: Engine) -> None:
+    """The store refuses a mail's row (a trigger stands in for a bug): the channel is answered
+    internal_error.  Once the bug is fixed, the same mail under the same key is applied,
+    and only then is its answer kept."""
+    email = channel_actor("email")
+    mail = _received("m-bug", body=EXPLODES)
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            failed = await server.writer.submit(email, "message.receive", mail, key="imap:7")
+            assert failed["code"] == "internal_error", failed
+            with store.begin() as conn:  # the bug is fixed
+                on = "" if conn.dialect.name == "sqlite" else " ON messages"
+                conn.execute(text(f"DROP TRIGGER refuse_message{on}"))
+            retried = await server.writer.submit(email, "message.receive", mail, key="imap:7")
+            assert (retried["type"], retried.get("replayed")) == ("ack", None), retried
+            again = await server.writer.submit(email, "message.receive", mail, key="imap:7")
+            assert (again["replayed"], again["result"]) == (True, retried["result"])
+
+    refuse_some_messages(store)
+    asyncio.run(body())
+    assert _messages(store, "m-bug") == {"m-bug"}

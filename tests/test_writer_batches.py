@@ -12,14 +12,16 @@ own freshly seeded store:
   one mutation per batch does not get there: a lone ``message.add`` is still planned and
   written by `MessageRun`, so the generic handler has to be called the way the writer calls it.
 
-Answers, change-log rows and the stored rows must be the same, timestamps aside.  A second test
-makes one message of a run fail at write time (a database trigger, not a mock) and checks that
-the run does not half-apply.
+Answers, change-log rows and the stored rows must be the same, timestamps aside, also when
+``message.add``'s declaration forbids some writers (the fast path asks the same rule).  A
+further test makes one message of a run fail at write time (a database trigger, not a mock) and
+checks that the run does not half-apply.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -32,7 +34,8 @@ from typing import Any, Literal
 import pytest
 from sqlalchemy import Connection, Engine, Table, select, text
 
-from app.domain.mutation import workstation_actor
+from app.domain.mutation import Actor, Writers, workstation_actor
+from app.domain.registry import DOMAIN
 from app.models.tables import T_DRAFTS, T_LOG, T_MESSAGES, T_RESULTS, T_TICKETS, T_WORKSTATIONS
 from app.server import replication
 from app.server.submit import KeyLedger, Submission, serialise_log
@@ -303,6 +306,63 @@ def test_fast_path_matches_generic_handler_on_postgres(
     pg_stores: StoreFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     _same_results_every_way(pg_stores, caplog)
+
+
+# --------------------------------------------------------------------------------------------
+# A declaration that forbids: both paths ask the same rule
+# --------------------------------------------------------------------------------------------
+
+
+def staff_only(actor: Actor) -> bool:
+    """A desk where only supervisors and admins add to threads."""
+    return actor.viewer.sees_everything
+
+
+STAFF_ONLY = "only supervisors write in threads here"
+# The verdicts under a message.add that supervisors alone may make.
+RULED: list[tuple[Step, str]] = [
+    (note("d-sam", "m-r1", "t-1"), "ack"),
+    (note("d-ada", "m-r2", "t-1"), "forbidden"),
+    (note("d-lin", "m-r3", "t-2"), "forbidden"),
+    (note("d-sam", "m-r4", "t-3"), "ack"),
+    (replay("d-ada", 1), "forbidden replayed"),
+    (note("d-sam", "m-r5", "t-1"), "ack"),
+    (draft("d-lin", "t-2", "a draft is not a message"), "ack"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"allowed": staff_only, "denied": STAFF_ONLY}, STAFF_ONLY),
+        ({"writers": Writers.SERVER}, "message.add is made by the server only"),
+    ],
+    ids=["authorization-rule", "server-writers-only"],
+)
+def test_a_declaration_that_forbids_is_obeyed_by_the_fast_path_too(
+    sqlite_stores: StoreFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    declared = DOMAIN.mutations["message.add"]
+    monkeypatch.setitem(DOMAIN.mutations, "message.add", dataclasses.replace(declared, **change))
+    steps = [step for step, _ in RULED]
+    wanted = [want for _, want in RULED]
+    if "writers" in change:  # then nobody at a workstation may, supervisors included
+        wanted = [w if s.name == "draft.save" else w.replace("ack", "forbidden") for s, w in RULED]
+    outcomes = {}
+    for mode in ("batch", "single", "plain"):
+        engine = sqlite_stores()
+        answers = asyncio.run(send_through_writer(engine, steps, mode))
+        outcomes[mode] = (without_times(answers), stored(engine))
+    answers, state = outcomes["plain"]
+    assert [verdict(a) for a in answers] == wanted
+    assert {a["message"] for a in answers if a["type"] == "reject"} == {message}
+    for mode in ("batch", "single"):
+        assert outcomes[mode][0] == answers, f"{mode}: answers differ from the generic path"
+        for table, want in state.items():
+            assert outcomes[mode][1][table] == want, f"{mode}: {table} differ"
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,8 +41,10 @@ class ChangeLogEntry(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     actor_id: Mapped[str | None] = mapped_column(String(64), default=None)
     # Which writer made the change (the audit trail): "workstation", "command_line", "system",
-    # "channel:email".  ``workstation_id`` names the workstation, for a workstation's changes.
-    origin: Mapped[str] = mapped_column(String(40), default="workstation")
+    # "channel:email"; "unknown" for changes logged before the log named its writer (migration
+    # 0002).  No default: every writer names itself.  ``workstation_id`` names the workstation,
+    # for a workstation's changes.
+    origin: Mapped[str] = mapped_column(String(40))
     workstation_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
     ticket_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

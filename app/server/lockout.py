@@ -1,13 +1,21 @@
-"""A disabled agent's mutations stop the moment the disable commits.
+"""An agent's mutations are decided with their rights as committed, not as they signed in.
 
-The writer used to learn of a disable only through the hub, which closes the agent's
-connections a loop turn after the commit: mutations in the same batch after the disable, and
-the next batch already taken, were applied (647 of them in an attack run), and a disable by
-another process (`switchboard-server agent disable`) waited for the next look at the log.
-Now each batch reads, inside its own write transaction, which of its agents are disabled
-(so another process's committed disable counts at once), and follows the agent rows the
-batch itself writes.  A locked-out mutation is answered with a transient ``agent_disabled``:
-nothing applied or stored, the workstation keeps it, and is then signed out.
+A connection captures its agent's rights (role, groups: its `Viewer`) at hello, and every
+mutation it submits carries them.  The writer used to learn of a change to those rights only
+through the hub, which closes the agent's connections a loop turn after the commit: mutations
+in the same batch after a disable, and the next batch already taken, were applied (647 of
+them in an attack run), and so were those of an admin demoted to agent, or of an agent removed
+from a group, with the rights they no longer had.  A change by another process
+(`switchboard-server agent ...`) waited for the next look at the log.
+
+Now each batch reads, inside its own write transaction, each of its agents' ``active`` flag
+and ``access_version`` (bumped by every change of role, groups or ``active``), so another
+process's committed change counts at once, and it follows the agent rows the batch itself
+writes.  A mutation of a disabled agent is answered with a transient ``agent_disabled``; one
+whose rights were captured before their latest change, with a transient ``access_changed``.
+Either way nothing is applied or stored and the workstation keeps the mutation: the hub closes
+the connection (4001 signed out; 4009, and the workstation reconnects with its new rights,
+rebuilds its cache and sends the mutation again, to be decided with the rights it has now).
 """
 
 from __future__ import annotations
@@ -21,30 +29,51 @@ from app.models.tables import T_AGENTS
 from app.server.submit import Submission
 from app.sync.protocol import ErrorCode
 
-_INACTIVE = select(T_AGENTS.c.id).where(
-    T_AGENTS.c.id.in_(bindparam("ids", expanding=True)), T_AGENTS.c.active.is_(False)
+_ACCOUNTS = select(T_AGENTS.c.id, T_AGENTS.c.active, T_AGENTS.c.access_version).where(
+    T_AGENTS.c.id.in_(bindparam("ids", expanding=True))
 )
 
 
-def locked_out(conn: Connection, batch: Iterable[Submission]) -> set[str]:
-    """The agents of the batch's workstation submissions who are disabled now."""
-    agents = {sub.actor.viewer.id for sub in batch if sub.workstation_id is not None}
-    if not agents:
-        return set()
-    return set(conn.execute(_INACTIVE, {"ids": sorted(agents)}).scalars())
+class Lockout:
+    """The batch's agents' accounts as committed in its transaction: who is disabled, and
+    the access version of everyone else's rights."""
 
+    def __init__(self, conn: Connection, batch: Iterable[Submission]) -> None:
+        agents = {sub.actor.viewer.id for sub in batch if sub.workstation_id is not None}
+        self._disabled: set[str] = set()
+        self._versions: dict[str, int] = {}
+        if agents:
+            for agent_id, active, version in conn.execute(_ACCOUNTS, {"ids": sorted(agents)}):
+                if active:
+                    self._versions[agent_id] = version
+                else:
+                    self._disabled.add(agent_id)
+            # An account that no longer exists has no rights at all.
+            self._disabled |= agents - self._versions.keys()
 
-def disabled_by(rows: Iterable[dict[str, Any]]) -> set[str]:
-    """The agents these change-log rows disable (or remove)."""
-    return {
-        row["entity_id"]
-        for row in rows
-        if row["entity"] == "agent" and (row["data"] is None or not row["data"].get("active"))
-    }
+    def follow(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Take in the agent rows the batch has just written (a disable, a new role...)."""
+        for row in rows:
+            if row["entity"] != "agent":
+                continue
+            agent_id, data = row["entity_id"], row["data"]
+            if data is None or not data.get("active"):
+                self._disabled.add(agent_id)
+            else:
+                self._disabled.discard(agent_id)
+                self._versions[agent_id] = data["access_version"]
 
-
-def is_locked_out(sub: Submission, agents: set[str]) -> bool:
-    return sub.workstation_id is not None and sub.actor.viewer.id in agents
+    def refusal(self, sub: Submission) -> dict[str, Any] | None:
+        """The transient refusal of a workstation's mutation whose agent is disabled, or whose
+        rights changed since its connection captured them; None if it may be decided."""
+        if sub.workstation_id is None:
+            return None  # the server's own actors are not agents
+        viewer = sub.actor.viewer
+        if viewer.id in self._disabled:
+            return locked_out_frame(sub.mutation_id)
+        if self._versions.get(viewer.id, viewer.access_version) != viewer.access_version:
+            return access_changed_frame(sub.mutation_id)
+        return None
 
 
 def locked_out_frame(mutation_id: int) -> dict[str, Any]:
@@ -55,4 +84,16 @@ def locked_out_frame(mutation_id: int) -> dict[str, Any]:
         "code": ErrorCode.AGENT_DISABLED.value,
         "transient": True,
         "message": "this account has been disabled; the change was not applied",
+    }
+
+
+def access_changed_frame(mutation_id: int) -> dict[str, Any]:
+    """The transient refusal of a mutation sent with rights the agent no longer has; nothing
+    was recorded, and it is decided again when sent after reconnecting."""
+    return {
+        "type": "reject",
+        "mutation_id": mutation_id,
+        "code": ErrorCode.ACCESS_CHANGED.value,
+        "transient": True,
+        "message": "your role or groups changed; the change is sent again after reconnecting",
     }

@@ -4,7 +4,9 @@ Notes and replies are most of what a support team writes.  A run of consecutive
 ``message.add`` mutations is checked with two IN queries and written with one executemany per
 table, instead of about ten statements per mutation.
 
-Only mutations that will certainly succeed are planned here: the verdict is the domain's own
+Only mutations that will certainly succeed are planned here: the writer hands over only those
+the declaration's writers and authorization rule permit (`app.server.submit.forbidden`, the
+one write path's own check), and the verdict is the domain's own
 (`app.domain.tickets.message_verdict`), the same the one-by-one path gives.  A mutation it
 would refuse is declined by `plan`; the writer then writes what was planned and hands that
 mutation to the one write path, which refuses it with the details the agent reviews.  Rows,

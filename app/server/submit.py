@@ -8,6 +8,10 @@ change log (which names the actor and the origin: the audit trail), fan-out afte
 an idempotency key (a workstation's numbered mutation, or a server writer's own key) so a
 submission sent twice is answered twice but applied once.
 
+A workstation's submission carries its agent's rights as the connection captured them at
+hello; the writer decides it only if they are still the agent's committed rights
+(`app.server.lockout`), and refuses it for now otherwise.
+
 In a running server the writer (`app.server.writer`) batches submissions; the command line,
 which runs without a server, uses `submit_now`.
 """
@@ -15,6 +19,7 @@ which runs without a server, uses `submit_now`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Any constant works; all Switchboard processes sharing one PostgreSQL must use the same one.
 LOG_LOCK_KEY = 0x5357424C  # "SWBL"
+# The length of submission_keys.key (migration 0002): PostgreSQL refuses a longer one.
+KEY_LENGTH = 200
 
 
 @dataclass
@@ -42,7 +49,8 @@ class Submission:
 
     A workstation's submission is identified by ``workstation_id`` and ``mutation_id``; a
     server writer's may carry ``key`` (e.g. a mailbox and message uid), under which its answer
-    is kept so that submitting it again applies nothing.
+    is kept so that submitting it again applies nothing.  The key is the writer's own: it is
+    kept per writer and mutation (`stored_key`), so two channels may use the same one.
     """
 
     actor: Actor
@@ -109,15 +117,25 @@ def serialise_log(conn: Connection, origin: str) -> None:
         notify.announce(conn, origin)  # wakes the other server processes at commit
 
 
-def permitted(sub: Submission) -> None:
-    """The declaration's writers and authorization rule; raises Refused(forbidden)."""
+def forbidden(sub: Submission) -> Refused | None:
+    """The refusal the declaration's writers and authorization rule give ``sub``, if any.
+
+    Every path to ``apply`` asks this, the writer's ``message.add`` fast path included.
+    """
     mutation = DOMAIN.mutations.get(sub.name)
     if mutation is None:
-        return  # parsing refuses it as unknown
+        return None  # parsing refuses it as unknown
     if mutation.writers == Writers.SERVER and not sub.actor.is_server:
-        raise Refused(ErrorCode.FORBIDDEN, f"{sub.name} is made by the server only")
+        return Refused(ErrorCode.FORBIDDEN, f"{sub.name} is made by the server only")
     if not mutation.allowed(sub.actor):
-        raise Refused(ErrorCode.FORBIDDEN, mutation.denied)
+        return Refused(ErrorCode.FORBIDDEN, mutation.denied)
+    return None
+
+
+def permitted(sub: Submission) -> None:
+    """The declaration's writers and authorization rule; raises Refused(forbidden)."""
+    if (refusal := forbidden(sub)) is not None:
+        raise refusal
 
 
 def decide(conn: Connection, sub: Submission, logged: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,8 +177,24 @@ def unparsable(sub: Submission) -> dict[str, Any] | None:
     return None
 
 
+def stored_key(sub: Submission) -> str | None:
+    """The key a server writer's answer is kept under: its own key, in the namespace of the
+    writer (its origin: "channel:email") and the mutation, or None if it has no key.
+
+    A key that would not fit the column is kept as its SHA-256 instead: a mail's Message-ID
+    may be longer than the column, and it must stay idempotent all the same.
+    """
+    if sub.key is None:
+        return None
+    namespace = f"{sub.actor.origin}|{sub.name}|"
+    if len(namespace) + len(sub.key) <= KEY_LENGTH:
+        return namespace + sub.key
+    return namespace + "sha256:" + hashlib.sha256(sub.key.encode()).hexdigest()
+
+
 class KeyLedger:
-    """The answers given to server writers' keyed submissions, inside one transaction."""
+    """The answers given to server writers' keyed submissions, inside one transaction
+    (under their `stored_key`)."""
 
     def __init__(self, conn: Connection, keys: set[str]) -> None:
         self._known: dict[str, dict[str, Any]] = {}
@@ -178,6 +212,12 @@ class KeyLedger:
         return None if found is None else {**found, "replayed": True}
 
     def record(self, key: str, frame: dict[str, Any]) -> None:
+        if frame.get("code") == ErrorCode.INTERNAL:
+            # A server bug, not a verdict on the submission: a writer that retries once it
+            # is fixed must get its change applied, not this answer again, forever.  (A
+            # workstation's internal_error is kept: its mutation id is spent, and the desk
+            # submits the change again as a new mutation.)
+            return
         self._new[key] = frame
 
     def save(self, conn: Connection) -> None:
@@ -193,11 +233,12 @@ def decide_keyed(
     conn: Connection, sub: Submission, keys: KeyLedger, logged: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """`decide` for a server writer's submission: answered again if its key was seen."""
-    if sub.key is not None and (answer := keys.answered(sub.key)) is not None:
+    key = stored_key(sub)
+    if key is not None and (answer := keys.answered(key)) is not None:
         return answer
     frame = decide(conn, sub, logged)
-    if sub.key is not None:
-        keys.record(sub.key, frame)
+    if key is not None:
+        keys.record(key, frame)
     return frame
 
 
@@ -208,7 +249,8 @@ def submit_now(engine: Engine, sub: Submission) -> dict[str, Any]:
     def work(conn: Connection) -> dict[str, Any]:
         logged: list[dict[str, Any]] = []
         serialise_log(conn, origin=sub.actor.origin)
-        keys = KeyLedger(conn, {sub.key} if sub.key else set())
+        key = stored_key(sub)
+        keys = KeyLedger(conn, {key} if key is not None else set())
         frame = decide_keyed(conn, sub, keys, logged)
         keys.save(conn)
         return frame

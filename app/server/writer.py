@@ -29,7 +29,7 @@ from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.sqlite import WRITE
 from app.server.fairness import FairQueue
-from app.server.lockout import disabled_by, is_locked_out, locked_out, locked_out_frame
+from app.server.lockout import Lockout
 from app.server.message_batch import MessageRun
 from app.server.quotas import QUEUED_PER_AGENT
 from app.server.submit import (
@@ -38,8 +38,10 @@ from app.server.submit import (
     ack_frame,
     decide,
     decide_keyed,
+    forbidden,
     internal_error,
     serialise_log,
+    stored_key,
     unparsable,
 )
 from app.server.workstations import WorkstationLedger
@@ -152,7 +154,9 @@ class StoreWriter:
         """Submit a mutation as one of the server's own actors; its ``ack`` or ``reject``.
 
         ``key`` makes it idempotent: submitted again under the same key, it is answered with
-        the first answer and applied once (e.g. a mail fetched twice).
+        the first answer and applied once (e.g. a mail fetched twice).  Keys are this actor's
+        own for this mutation (another channel's "1" is another key), and an
+        ``internal_error`` (a server bug) is not kept: submitted again, it is decided again.
         """
         if not actor.is_server:
             raise ValueError("workstations submit through their connection")
@@ -218,7 +222,8 @@ class StoreWriter:
 
         The mutation that fails alone is the culprit: if the store is at fault it is refused
         for now, with everything after it (the store is down); otherwise it is refused for
-        good, as a server bug (``internal_error``, kept like any answer).
+        good, as a server bug (``internal_error``, kept for a workstation's mutation id; a
+        server writer may submit its key again).
         """
         loop = asyncio.get_running_loop()
         for i, req in enumerate(batch):
@@ -246,23 +251,22 @@ class StoreWriter:
             self._answered([req], frames, logged)
 
     def _refuse_for_good(self, req: Submission) -> dict[str, Any]:
-        """Keep ``internal_error`` as the answer to ``req``, in its own transaction."""
+        """Answer ``req`` with ``internal_error``, kept for a workstation's mutation id, in
+        its own transaction (a keyed answer given meanwhile is answered again)."""
         with self._begin() as conn:
             workstation = req.workstation_id
             ledger = WorkstationLedger(conn, {workstation} if workstation else set())
-            keys = KeyLedger(conn, {req.key} if req.key is not None else set())
+            key = stored_key(req)
+            keys = KeyLedger(conn, {key} if key is not None else set())
             if workstation is not None and not ledger.is_new(workstation, req.mutation_id):
                 return ledger.replayed(conn, workstation, req.mutation_id)
-            if req.key is not None and (answer := keys.answered(req.key)) is not None:
+            if key is not None and (answer := keys.answered(key)) is not None:
                 return answer
             frame = internal_error(req.mutation_id)
             if workstation is not None:
                 ledger.claim(workstation, req.mutation_id)
                 ledger.record(workstation, req.mutation_id, frame)
-            elif req.key is not None:
-                keys.record(req.key, frame)
             ledger.save(conn)
-            keys.save(conn)
         return frame
 
     def _apply(self, batch: list[Submission]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -279,19 +283,27 @@ class StoreWriter:
             # Taken for the whole batch, outside the savepoints: a lock taken inside one that is
             # rolled back would be released early.
             serialise_log(conn, self.origin)
-            locked = locked_out(conn, batch)  # in this transaction: others' disables count
+            # In this transaction: others' disables and demotions count (lockout.py).
+            lockout = Lockout(conn, batch)
             ledger = WorkstationLedger(conn, {r.workstation_id for r in batch if r.workstation_id})
-            keys = KeyLedger(conn, {r.key for r in batch if r.key is not None})
+            keys = KeyLedger(conn, {k for r in batch if (k := stored_key(r)) is not None})
             notes = [_message_args(req) for req in batch]
             run: MessageRun | None = None
             members: list[int] = []  # indexes of the requests planned in `run`, not yet written
             for i, req in enumerate(batch):
-                if is_locked_out(req, locked):
-                    answers[i] = locked_out_frame(req.mutation_id)
+                if (refusal := lockout.refusal(req)) is not None:
+                    answers[i] = refusal
                     continue
                 args = notes[i]
                 workstation = req.workstation_id
-                if args is not None and workstation and ledger.is_new(workstation, req.mutation_id):
+                # The fast path plans only what the one write path would let through to
+                # `apply`; a mutation its declaration forbids is refused there, as any other.
+                if (
+                    args is not None
+                    and workstation
+                    and ledger.is_new(workstation, req.mutation_id)
+                    and forbidden(req) is None
+                ):
                     if run is None:
                         run = MessageRun(conn, _messages_ahead(notes, i))
                     planned = run.plan(req.actor, workstation, args, utcnow())
@@ -304,7 +316,7 @@ class StoreWriter:
                 members = []
                 before = len(logged)
                 answers[i] = answer_alone(conn, req, ledger, keys, logged)
-                locked |= disabled_by(logged[before:])
+                lockout.follow(logged[before:])
                 if args is None or len(logged) > before:
                     # Past the mutations the run read ahead for, or the store changed under it.
                     run = None

@@ -76,6 +76,7 @@ class ErrorCode(StrEnum):
     SESSION_EXPIRED = "session_expired"
     SESSION_REVOKED = "session_revoked"
     AGENT_DISABLED = "agent_disabled"
+    ACCESS_CHANGED = "access_changed"
     ORIGIN_FORBIDDEN = "origin_forbidden"  # HTTP 403 at the handshake
     DEVICE_MISMATCH = "device_mismatch"
     FORBIDDEN = "forbidden"
