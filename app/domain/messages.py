@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.domain.mutation import (
     CacheTx,
@@ -155,6 +155,16 @@ def message_add_locally(tx: CacheTx, args: p.MessageAddArgs) -> None:
     queued_message(tx, args.message)
 
 
+def message_not_sent(tx: CacheTx, args: p.MessageAddArgs) -> None:
+    """Refused: the message stays in the thread, marked failed, until the agent reviews it
+    (sends it anyway, edits it or discards it); its text is never lost."""
+    msg = args.message
+    tx.conn.execute(
+        update(T_MESSAGES).where(T_MESSAGES.c.id == msg.id).values(delivery_state="failed")
+    )
+    tx.touch("message", msg.id, msg.ticket_id)
+
+
 MUTATIONS = (
     Mutation(
         "message.add",
@@ -164,6 +174,7 @@ MUTATIONS = (
         refusal="Reply",
         subject=lambda a: a.message.id,
         optimistic=message_add_locally,
+        undo=message_not_sent,
     ),
     Mutation(
         "message.receive",
