@@ -951,14 +951,14 @@ def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
             ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
             lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
             drafts_when_discarded: list[str | None] = []
-            real_discard = ada.engine.discard_refused
+            real_discard = ada.engine.dismiss_refusal
 
             async def discard(mutation_id: int) -> Any:
                 c = await ada.conversations.conversation("t-1")
                 drafts_when_discarded.append(c.draft.body if c and c.draft else None)
                 return await real_discard(mutation_id)
 
-            monkeypatch.setattr(ada.engine, "discard_refused", discard)
+            monkeypatch.setattr(ada.engine, "dismiss_refusal", discard)
             try:
                 tabs = _tabs(ada, qtbot)
                 view = await _open(tabs, "t-1")

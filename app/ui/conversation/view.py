@@ -620,7 +620,7 @@ class ConversationView(QWidget):
                 # The text is in the composer; the refusal (which holds it too) is dropped
                 # only once the draft is stored, not when the keeper's timer would fire.
                 await self.bridge.drafts.flush(self.ticket_id)
-            await self.bridge.engine.discard_refused(mutation_id)
+            await self.bridge.engine.dismiss_refusal(mutation_id)
 
         self.bridge.run(
             work(),
@@ -631,7 +631,7 @@ class ConversationView(QWidget):
     def _discard_refused(self, mutation_id: int) -> None:
         self._card_busy(mutation_id)
         self.bridge.run(
-            self.bridge.engine.discard_refused(mutation_id),
+            self.bridge.engine.dismiss_refusal(mutation_id),
             on_result=lambda _r: self.reload(),
             on_error=self._review_failed(mutation_id),
         )
