@@ -197,9 +197,9 @@ def test_search_results_model_passes_the_model_tester(qtmodeltester: Any) -> Non
         ]
     )
     qtmodeltester.check(model)
-    model.replace(2, 1, [PaletteRow(RowKind.NOTE, "Searching the server…")])
+    model.replace(2, 1, [PaletteRow(RowKind.NOTICE, "Searching the server…")])
     model.replace(
-        2, 1, [PaletteRow(RowKind.HEADER, "On the server"), PaletteRow(RowKind.NOTE, "x")]
+        2, 1, [PaletteRow(RowKind.HEADER, "On the server"), PaletteRow(RowKind.NOTICE, "x")]
     )
     qtmodeltester.check(model)
     assert model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsSelectable == Qt.ItemFlag(0)
@@ -833,7 +833,7 @@ def test_search_palette_recovers_when_the_local_search_fails(
             assert not palette._searching
             # The server can still be asked; the failure is said in a row, too.
             kinds = [r.kind for r in palette.model.rows]
-            assert RowKind.NOTE in kinds
+            assert RowKind.NOTICE in kinds
             assert RowKind.SERVER_ACTION in kinds
 
             # The search works again: Enter opens what it finds (it did not stay stuck).

@@ -254,7 +254,8 @@ class Mutation(Generic[A]):
     ``undo`` takes back, when the server refuses the change, what ``optimistic`` wrote beyond
     the fields whose ``base`` it recorded (those the cache restores itself, for any kind): a
     row it inserted, a message it queued.  ``refusal`` is what the desk calls it when the
-    server refuses it ("Reply").  ``changes``
+    server refuses it ("Ticket change"); ``refusal_of``, where one mutation makes different
+    things, words it from the arguments (``message.add``: "Reply" or "Note").  ``changes``
     is the field model of an update's ``changes`` dict.  ``allowed`` is the authorization rule
     checked before ``apply``; data-dependent rules (may this agent see that ticket?) are
     ``apply``'s own, and raise `Refused`.
@@ -272,6 +273,7 @@ class Mutation(Generic[A]):
     subject: Callable[[A], str] | None = None
     optimistic: Callable[[CacheTx, A], None] | None = None
     undo: Callable[[CacheTx, A], None] | None = None
+    refusal_of: Callable[[A], str] | None = None
 
     def subject_of(self, args: A) -> str:
         """The id of the record the change is about (its kind is ``kind``)."""

@@ -108,7 +108,7 @@ class OutboxSender:
                         entry["args"],
                         frame.get("current"),
                         utcnow(),
-                        DOMAIN.refusal(entry["name"]),
+                        DOMAIN.refusal(entry["name"], entry["args"]),
                     )
                 )
         if not changed:

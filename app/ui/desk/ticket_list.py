@@ -206,7 +206,7 @@ class TicketListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[COLUMNS[section]]
         if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section] == TicketColumn.WAITING:
-            return "How long the customer has been waiting for an answer"
+            return "How long the customer has been waiting for a reply"
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
