@@ -139,7 +139,7 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
 
             lin, seen, refused = await _conflict_for_lin(world, stale_reply)
             seen.changed.clear()
-            await lin.discard_refused(refused)
+            await lin.dismiss_refusal(refused)
             assert any(
                 ch.kinds_of("t-1") >= {"refusal", "message"} and ch.messages_of("t-1")
                 for ch in seen.changed
@@ -151,7 +151,46 @@ def test_discard_a_refused_reply_forgets_it_everywhere(tmp_path: Path) -> None:
             assert conversation.refusals == ()
             assert (await lin.read(queries.sync_status))["outbox"] == 0
             assert "Never mind." not in _server_bodies(world.store)
-            await lin.discard_refused(refused)  # twice: nothing left to do, no error
+            await lin.dismiss_refusal(refused)  # twice: nothing left to do, no error
+            await readers.close()
+
+    asyncio.run(scenario())
+
+
+def test_dismissing_a_refused_note_takes_its_failed_copy_out_of_the_thread(
+    tmp_path: Path,
+) -> None:
+    """A note refused (its id is taken by a message Ada cannot see) stays in the thread as
+    "not sent" while its refusal waits; dismissing the refusal removes that copy too, or it
+    would stay in the thread with nothing left to review or remove it."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada, seen = await world.workstation("ada@example.com")
+            readers = await DeskReaders.open(ada.cache_path, "a-ada")
+            note = {"id": "m-3", "ticket_id": "t-1", "kind": "note", "body": "Call her back"}
+            await ada.mutate("message.add", {"message": note})
+            await ada.wait_drained()
+            [refusal] = seen.refused
+            assert refusal.code == "duplicate"
+            before = await readers.conversations.conversation("t-1")
+            assert before is not None
+            assert [(m.id, m.delivery_state) for m in before.messages if m.id == "m-3"] == [
+                ("m-3", "failed")
+            ]
+
+            seen.changed.clear()
+            await ada.dismiss_refusal(refusal.mutation_id)
+            after = await readers.conversations.conversation("t-1")
+            assert after is not None
+            assert "m-3" not in [m.id for m in after.messages]
+            assert after.refusals == ()
+            # An open thread hears of it: the message, its ticket and the refusal changed.
+            assert any(
+                ch.kinds_of("t-1") >= {"refusal", "message"} and "m-3" in ch.messages_of("t-1")
+                for ch in seen.changed
+            )
+            assert _server_bodies(world.store) == ["Help with 1"]  # the server never had it
             await readers.close()
 
     asyncio.run(scenario())

@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 
 from app.domain import wire
 from app.domain.accounts import check_group
 from app.domain.kinds import Kind
-from app.domain.mutation import Mutation, Refused, StoreTx
+from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx
 from app.domain.registry import DOMAIN
 from app.domain.sight import Staff
 from app.models.base import UTCDateTime
@@ -83,9 +95,56 @@ SCHEDULE = Mutation(
 )
 
 
+# 4. A mutation the agent sees at once: its optimistic apply records the base it replaced, and
+#    nothing else is needed for a refusal to put it back (the cache restores any kind's base).
+class RescheduleArgs(WireModel):
+    id: Id
+    due_at: str
+
+
+def _callback(conn: Connection, callback_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(CALLBACKS).where(CALLBACKS.c.id == callback_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def reschedule(tx: StoreTx, args: RescheduleArgs) -> dict[str, Any]:
+    row = _callback(tx.conn, args.id)
+    if row is None or not CALLBACK.sight.allows(tx.viewer, row):
+        raise Refused(ErrorCode.NOT_FOUND, f"callback {args.id} does not exist")
+    due_at = wire.from_wire("callback", {"due_at": args.due_at})["due_at"]
+    if due_at <= tx.now:  # the server's clock decides: a workstation's may be wrong
+        raise Refused(ErrorCode.INVALID_MUTATION, "that time has passed; pick a later one")
+    tx.conn.execute(update(CALLBACKS).where(CALLBACKS.c.id == args.id).values(due_at=due_at))
+    data = wire.load(tx.conn, "callback", args.id)
+    tx.log("callback", args.id, data=data, fields=["due_at"], audience=CALLBACK.sight.audience(row))
+    return {"callback_id": args.id}
+
+
+def reschedule_locally(tx: CacheTx, args: RescheduleArgs) -> None:
+    row = _callback(tx.conn, args.id)
+    if row is None:
+        raise NotInCache("callback", args.id)
+    tx.base = {"due_at": wire.to_wire("callback", row)["due_at"]}
+    tx.patch = {"due_at": args.due_at}
+    values = wire.from_wire("callback", tx.patch)
+    tx.conn.execute(update(CALLBACKS).where(CALLBACKS.c.id == args.id).values(**values))
+    tx.touch("callback", args.id)
+
+
+RESCHEDULE = Mutation(
+    "callback.reschedule",
+    RescheduleArgs,
+    reschedule,
+    kind="callback",
+    refusal="Callback time",
+    subject=lambda a: a.id,
+    optimistic=reschedule_locally,
+)
+
+
 @pytest.fixture
 def declared() -> Iterator[None]:
-    with DOMAIN.extended([CALLBACK], [SCHEDULE]):
+    with DOMAIN.extended([CALLBACK], [SCHEDULE, RESCHEDULE]):
         yield
 
 
@@ -161,6 +220,58 @@ def test_a_kind_and_mutation_declared_in_a_test_replicate_end_to_end(tmp_path: P
 
 async def _has(engine: SyncEngine, callback_id: str) -> bool:
     return callback_id in await _callbacks(engine)
+
+
+async def _due(engine: SyncEngine, callback_id: str) -> datetime:
+    row = await engine.read(lambda conn: _callback(conn, callback_id))
+    assert row is not None
+    due_at: datetime = row["due_at"]
+    return due_at
+
+
+@pytest.mark.usefixtures("declared")
+def test_a_refused_optimistic_change_of_a_declared_kind_is_taken_back(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    planned, past, later = now + timedelta(days=1), now - timedelta(days=1), now + timedelta(days=2)
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada, ada_seen = await workstation(tmp_path, server.url, "ada@example.com")
+            lin, _ = await workstation(tmp_path, server.url, "lin@example.com")
+            try:
+                args = {**_args("cb-1", "g-care"), "due_at": planned.isoformat()}
+                await ada.mutate("callback.schedule", args)
+                await eventually(lambda: _has(ada, "cb-1"))
+                await eventually(lambda: _has(lin, "cb-1"))
+
+                # Ada moves it into the past: she sees it at once; the server refuses it, and
+                # her cache is back to the time the server has.
+                moved = {"id": "cb-1", "due_at": past.isoformat()}
+                await ada.mutate("callback.reschedule", moved)
+                assert await _due(ada, "cb-1") == past
+                await ada.wait_drained()
+                assert [(r.name, r.code) for r in ada_seen.refused] == [
+                    ("callback.reschedule", "invalid_mutation")
+                ]
+                assert await _due(ada, "cb-1") == planned
+
+                # Offline, again; meanwhile Lin moves it to later.  Ada's change is laid over
+                # Lin's when it arrives, and its refusal restores Lin's time, not the older one.
+                await ada.stop()
+                await ada.mutate("callback.reschedule", moved)
+                await lin.mutate("callback.reschedule", {"id": "cb-1", "due_at": later.isoformat()})
+                await lin.wait_drained()
+                ada.start()
+                await ada.wait_online()
+                await ada.wait_drained()
+                assert len(ada_seen.refused) == 2
+                assert await _due(ada, "cb-1") == later
+            finally:
+                await ada.close()
+                await lin.close()
+
+    asyncio.run(body())
 
 
 def test_the_declarations_leave_no_trace_outside_their_block() -> None:

@@ -20,13 +20,14 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from sqlalchemy import Engine, insert
 
 from app.models.tables import T_MESSAGES
-from app.sync.desk_types import MessageItem
+from app.sync.desk_types import MessageItem, Refusal
 from app.sync.engine.errors import InvalidChange
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 from app.ui.conversation import ConversationTabs
 from app.ui.conversation.thread import ThreadModel, ThreadRole
 from app.ui.conversation.view import ConversationView
+from app.ui.desk.refusals import RefusalsDialog
 from tests.ui_world import signed_in_bridge, until
 from tests.world import eventually, make_store, running_server
 
@@ -951,14 +952,14 @@ def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
             ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
             lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
             drafts_when_discarded: list[str | None] = []
-            real_discard = ada.engine.discard_refused
+            real_discard = ada.engine.dismiss_refusal
 
             async def discard(mutation_id: int) -> Any:
                 c = await ada.conversations.conversation("t-1")
                 drafts_when_discarded.append(c.draft.body if c and c.draft else None)
                 return await real_discard(mutation_id)
 
-            monkeypatch.setattr(ada.engine, "discard_refused", discard)
+            monkeypatch.setattr(ada.engine, "dismiss_refusal", discard)
             try:
                 tabs = _tabs(ada, qtbot)
                 view = await _open(tabs, "t-1")
@@ -980,6 +981,50 @@ def test_edit_on_a_refused_reply_stores_the_text_before_dropping_the_refusal(
                 await _dispose()
                 await ada.shutdown()
                 await lin.shutdown()
+
+    aloop.run_until_complete(body())
+
+
+def test_a_refused_note_is_called_a_note_and_a_refused_reply_a_reply(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """One name per idea: a reply goes to the customer, a note stays among agents, and a
+    customer's message is a message.  The refusal of a note must never say "Reply": the agent
+    would think the customer was to see it."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            heard: list[Refusal] = []
+            ada.refused.connect(heard.append)
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                assert _rows(view)[0]["text"].startswith("Customer 2 · Message · ")
+                # Both ids are taken on the server (by messages Ada cannot see): refused.
+                note = {"id": "m-3", "ticket_id": "t-1", "kind": "note", "body": "Call her back"}
+                reply = {"id": "m-4", "ticket_id": "t-1", "kind": "reply", "body": "On it"}
+                await ada.engine.mutate("message.add", {"message": note})
+                await ada.engine.mutate("message.add", {"message": reply, "seen_version": 2})
+                await ada.engine.wait_drained()
+                await until(lambda: len(view.review.cards) == 2)
+                assert [r.what for r in heard] == ["Note", "Reply"]  # told live
+                kept = await ada.conversations.refusals()
+                assert [r.what for r in kept] == ["Note", "Reply"]  # and as kept
+                dialog = RefusalsDialog(ada)
+                qtbot.addWidget(dialog)
+                dialog.reload()
+                await until(lambda: dialog.model.rowCount() == 2)
+                assert [dialog.model.index(row, 1).data() for row in (0, 1)] == ["Note", "Reply"]
+                titles = sorted(card.title.text() for card in view.review.cards.values())
+                assert titles == [
+                    "Your note was not added: it was already there.",
+                    "Your reply was not sent: it was already there.",
+                ]
+            finally:
+                await _dispose()
+                await ada.shutdown()
 
     aloop.run_until_complete(body())
 

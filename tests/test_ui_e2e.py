@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, func, select
@@ -33,6 +33,8 @@ from app.sync.engine import SyncEngine
 from app.sync.protocol import SYNC_PATH
 from app.ui.bridge import Bridge
 from app.ui.conversation.view import ConversationView
+from app.ui.desk.ticket_list import COLUMN_WIDTHS, COLUMNS, HEADERS
+from app.ui.desk.widths import SUBJECT_MIN, first_size, fitted_widths
 from app.ui.desk.window import DeskWindow
 from tests.ui_world import signed_in_bridge, signed_in_bridges, until
 from tests.world import PASSWORD, make_store, running_server
@@ -72,6 +74,82 @@ async def press_send(window: DeskWindow, view: ConversationView) -> None:
 def bodies(view: ConversationView) -> list[str]:
     model = view.thread_view.thread_model
     return [model.message(r).body for r in range(model.rowCount())]
+
+
+async def desk_on_screen(
+    bridge: Bridge, settings: QSettings, qtbot: Any, width: int, height: int
+) -> DeskWindow:
+    """The desk as it opens on a screen of ``width`` x ``height``: a window manager keeps a
+    window within the screen (the tests' offscreen screen is smaller, so the size is given)."""
+    window = DeskWindow(bridge, settings, "account")
+    qtbot.addWidget(window)
+    await window.load()
+    window.resize(width, height)
+    window.show()
+    await until(lambda: window.ticket_model.rowCount() > 0)
+    return window
+
+
+def unreadable(desk: DeskWindow) -> str:
+    """What keeps the ticket list's subjects from being read ("" if nothing does): a subject
+    column below its least width, or columns running out of the list's view."""
+    table = desk.ticket_table
+    header = table.horizontalHeader()
+    widths = {HEADERS[c]: header.sectionSize(i) for i, c in enumerate(COLUMNS)}
+    if widths["Subject"] < SUBJECT_MIN:
+        return f"the subject is {widths['Subject']} px: {widths}, panels {desk.main.sizes()}"
+    if sum(widths.values()) > table.viewport().width():
+        return f"columns {widths} overflow the list's {table.viewport().width()} px"
+    return ""
+
+
+async def assert_readable(desk: DeskWindow) -> None:
+    with contextlib.suppress(AssertionError):  # the layout settles within a few events
+        await until(lambda: not unreadable(desk), timeout=3)
+    assert unreadable(desk) == ""
+
+
+def test_the_subject_stays_readable_on_a_1280x720_screen(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """On a 1280x720 laptop the side panels and the other columns give up width before the
+    subject does: on a first start and with a layout saved at 1440x900."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            first = await desk_on_screen(ada, settings_for(tmp_path, "new"), qtbot, 1280, 720)
+            await assert_readable(first)
+            first.hide()
+
+            # At 1440x900 no column gives up width.
+            wide_settings = settings_for(tmp_path, "wide")
+            wide = await desk_on_screen(ada, wide_settings, qtbot, 1440, 900)
+            await assert_readable(wide)
+            table = wide.ticket_table
+            for column, (wanted, _least) in COLUMN_WIDTHS.items():
+                assert table.columnWidth(COLUMNS.index(column)) == wanted, column
+            wide.save_state()
+            wide.hide()
+
+            # That layout restored on the 1280x720 screen.
+            again = await desk_on_screen(ada, wide_settings, qtbot, 1280, 720)
+            await assert_readable(again)
+
+    aloop.run_until_complete(body())
+
+
+def test_a_new_window_fits_the_screen_and_narrow_columns_share_the_shortfall() -> None:
+    assert first_size(QSize(1280, 720)) == QSize(1280, 720)
+    assert first_size(QSize(1920, 1080)) == QSize(1440, 900)
+    assert first_size(QSize(1366, 1024)) == QSize(1366, 900)
+    wanted, least = {"customer": 150, "status": 76}, {"customer": 104, "status": 76}
+    assert fitted_widths(wanted, least, 300) == wanted  # room enough
+    assert fitted_widths(wanted, least, 203) == {"customer": 127, "status": 76}
+    assert fitted_widths(wanted, least, 100) == least  # never below the least
 
 
 def test_two_agents_see_each_other_live_and_a_stale_change_goes_to_review(

@@ -674,7 +674,7 @@ def test_tray_tells_of_a_customer_reply_on_a_ticket_the_agent_owns(
             )
             tray._message_arrived("t-1", reply, rows["t-1"])
             assert notified == [
-                ("Customer 2 replied", "#1 Ticket 1: It still jams after the update", "t-1")
+                ("Customer 2 wrote", "#1 Ticket 1: It still jams after the update", "t-1")
             ]
             tray._message_arrived("t-2", reply, rows["t-2"])  # not hers: no news for her
             assert len(notified) == 1

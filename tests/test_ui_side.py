@@ -21,6 +21,7 @@ from app.models.base import utcnow
 from app.models.tables import T_CANNED, T_CUSTOMERS, T_IDENTITIES, T_MESSAGES, T_TICKETS
 from app.sync.desk_types import CannedItem, TicketBrief
 from app.sync.observer import ConnectionState
+from app.ui.bridge import Bridge
 from app.ui.canned.editor import CannedEditor
 from app.ui.canned.picker import CannedModel, CannedPicker, preview_html
 from app.ui.customer.panel import CustomerPanel, IdentityModel, TicketBriefModel, local_time_text
@@ -196,9 +197,9 @@ def test_search_results_model_passes_the_model_tester(qtmodeltester: Any) -> Non
         ]
     )
     qtmodeltester.check(model)
-    model.replace(2, 1, [PaletteRow(RowKind.NOTE, "Searching the server…")])
+    model.replace(2, 1, [PaletteRow(RowKind.NOTICE, "Searching the server…")])
     model.replace(
-        2, 1, [PaletteRow(RowKind.HEADER, "On the server"), PaletteRow(RowKind.NOTE, "x")]
+        2, 1, [PaletteRow(RowKind.HEADER, "On the server"), PaletteRow(RowKind.NOTICE, "x")]
     )
     qtmodeltester.check(model)
     assert model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsSelectable == Qt.ItemFlag(0)
@@ -557,6 +558,80 @@ def test_canned_create_edit_delete_round_trip_through_the_server(
     aloop.run_until_complete(body())
 
 
+def test_canned_edit_rights_are_the_servers_own_rule(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """Ada (an agent in Care) and Sam (a supervisor) look at Care's group response: the
+    picker lets each edit it, and the editor offers each the scopes, exactly as the server
+    then decides when they try."""
+    store = side_store(tmp_path)
+    with store.begin() as conn:
+        conn.execute(
+            insert(T_CANNED).values(
+                id="cr-care",
+                title="Care hours",
+                shortcut="hours",
+                body="We are here 9 to 5.",
+                scope="group",
+                group_id="g-care",
+                usage_count=0,
+                updated_at=utcnow(),
+            )
+        )
+    tried = [("personal", None), ("shared", None), ("group", "g-care"), ("group", "g-billing")]
+
+    async def look_and_try(bridge: Bridge) -> None:
+        picker = CannedPicker(bridge)
+        qtbot.addWidget(picker)
+        picker.pick("t-2")
+        await until(lambda: picker.model.row_of("cr-care") >= 0)
+        assert picker.select("cr-care")
+        item = picker.current_item()
+        assert item is not None
+        offers_edit = picker.edit_button.isEnabled()
+        assert offers_edit == item.editable == picker.delete_button.isEnabled()
+        editor = CannedEditor(bridge)
+        qtbot.addWidget(editor)
+        combo = editor.scope_combo
+        offered = {tuple(combo.itemData(i)) for i in range(combo.count())}
+
+        # Now ask the server: a response of every scope, and a change of Care's.
+        for n, (scope, group_id) in enumerate(tried):
+            canned = {"title": f"Try {n}", "body": "Text", "scope": scope}
+            if group_id is not None:
+                canned["group_id"] = group_id
+            args = {"canned_id": f"try-{bridge.agent_id}-{n}", "canned": canned}
+            await bridge.engine.mutate("canned.create", args)
+        change = {"canned_id": "cr-care", "changes": {"title": "Care hours (new)"}}
+        await bridge.engine.mutate("canned.update", change)
+        await bridge.engine.wait_drained()
+        refused = await bridge.conversations.refusals()
+        assert {r.code for r in refused} <= {"forbidden"}
+        refused_scopes = {
+            (r.args["canned"]["scope"], r.args["canned"].get("group_id"))
+            for r in refused
+            if r.name == "canned.create"
+        }
+        assert offered == set(tried) - refused_scopes
+        assert offers_edit == ("canned.update" not in {r.name for r in refused})
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com", "sam@example.com") as (
+                ada,
+                sam,
+            ),
+        ):
+            for bridge in (ada, sam):
+                await look_and_try(bridge)
+            # The rule itself: an agent keeps personal responses only, a supervisor any.
+            assert ada.canned.scopes(ada.directory) == (("personal", None),)
+            assert set(sam.canned.scopes(sam.directory)) == set(tried)
+
+    aloop.run_until_complete(body())
+
+
 # ---- search palette -----------------------------------------------------------------------
 
 
@@ -758,7 +833,7 @@ def test_search_palette_recovers_when_the_local_search_fails(
             assert not palette._searching
             # The server can still be asked; the failure is said in a row, too.
             kinds = [r.kind for r in palette.model.rows]
-            assert RowKind.NOTE in kinds
+            assert RowKind.NOTICE in kinds
             assert RowKind.SERVER_ACTION in kinds
 
             # The search works again: Enter opens what it finds (it did not stay stuck).

@@ -101,6 +101,17 @@ def draft_delete_locally(tx: CacheTx, args: p.DraftDeleteArgs) -> None:
     tx.touch("draft", did, args.ticket_id)
 
 
+def draft_save_refused(tx: CacheTx, args: p.DraftSaveArgs) -> None:
+    """Refused only when the server holds no draft for the ticket, so neither may the cache,
+    unless a later save or discard of it is queued (that one decides); the text lives on in
+    the refusal for the agent to copy."""
+    if tx.queued_after:
+        return
+    did = draft_id(tx.agent_id, args.ticket_id)
+    tx.conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+    tx.touch("draft", did, args.ticket_id)
+
+
 KINDS = (DRAFT,)
 MUTATIONS = (
     Mutation(
@@ -111,6 +122,7 @@ MUTATIONS = (
         refusal="Draft",
         subject=lambda a: a.ticket_id,  # a draft is filed under its ticket
         optimistic=draft_save_locally,
+        undo=draft_save_refused,
     ),
     Mutation(
         "draft.delete",

@@ -1,5 +1,8 @@
 """Adding to a ticket's thread: an agent's reply or note, and a customer's incoming message.
 
+One name per idea, here and on the desk: a *reply* goes to the customer, a *note* stays
+among agents, and a *message* is either, or a customer's, in the thread.
+
 ``message.add`` is what an agent writes at a workstation.  ``message.receive`` is what a
 channel (email, chat, ...) hands the server when a customer writes: only the server's own
 actors may submit it, so no workstation can put words in a customer's mouth.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.domain.mutation import (
     CacheTx,
@@ -155,15 +158,41 @@ def message_add_locally(tx: CacheTx, args: p.MessageAddArgs) -> None:
     queued_message(tx, args.message)
 
 
+def message_not_sent(tx: CacheTx, args: p.MessageAddArgs) -> None:
+    """Refused: the message stays in the thread, marked failed, until the agent reviews it
+    (sends it anyway, edits it or discards it); its text is never lost."""
+    msg = args.message
+    tx.conn.execute(
+        update(T_MESSAGES).where(T_MESSAGES.c.id == msg.id).values(delivery_state="failed")
+    )
+    tx.touch("message", msg.id, msg.ticket_id)
+
+
+# What the desk calls each kind of an agent's message when it is refused: a reply goes to the
+# customer, a note stays among agents ("Reply" for a note would make the agent think the
+# customer saw, or was meant to see, it).
+_REFUSED_MESSAGE = {
+    MessageKind.REPLY: "Reply",
+    MessageKind.NOTE: "Note",
+    MessageKind.CALL: "Call log",
+}
+
+
+def refused_message(args: p.MessageAddArgs) -> str:
+    return _REFUSED_MESSAGE.get(args.message.kind, "Message")
+
+
 MUTATIONS = (
     Mutation(
         "message.add",
         p.MessageAddArgs,
         message_add,
         kind="message",
-        refusal="Reply",
+        refusal="Message",
+        refusal_of=refused_message,
         subject=lambda a: a.message.id,
         optimistic=message_add_locally,
+        undo=message_not_sent,
     ),
     Mutation(
         "message.receive",

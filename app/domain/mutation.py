@@ -210,10 +210,16 @@ class CacheTx:
     """A mutation's view of the workstation cache's transaction, for its optimistic apply.
 
     The apply writes what the agent should see now; the server's own change replaces it when
-    it arrives.  For field changes it records ``patch`` (the values written) and ``base`` (the
-    cached values they replaced): the outbox keeps both, to lay the patch again over newer
-    server rows until the change is answered, and to restore the base if it is refused.
+    it arrives.  For field changes of the record the mutation's ``subject`` names (in its
+    ``kind``'s table) it records ``patch`` (the values written) and ``base`` (the cached
+    values they replaced), both in wire form (datetimes as ISO text: the outbox keeps them
+    as JSON): the outbox keeps both, to lay the patch again over newer server rows until the
+    change is answered, and to restore the base if it is refused, whatever the kind.
     ``touched`` names each written record, with the ticket it is on, for change notices.
+
+    A mutation's ``undo`` gets one too, when the server refuses it: ``queued_after`` then
+    says whether later changes of the same record still wait in the outbox (what they wrote
+    must stay).
     """
 
     conn: Connection
@@ -222,6 +228,7 @@ class CacheTx:
     patch: dict[str, Any] = field(default_factory=dict)
     base: dict[str, Any] = field(default_factory=dict)
     touched: list[tuple[str, str, str | None]] = field(default_factory=list)
+    queued_after: bool = False
 
     def touch(self, kind: str, record_id: str, ticket_id: str | None = None) -> None:
         self.touched.append((kind, record_id, ticket_id))
@@ -244,7 +251,11 @@ class Mutation(Generic[A]):
     ``kind`` is the kind of record it is about and ``subject`` picks that record's id from the
     arguments (the outbox files the change under them).  ``optimistic`` is its apply on the
     workstation's cache, if the agent should see it before the server answers.
-    ``refusal`` is what the desk calls it when the server refuses it ("Reply").  ``changes``
+    ``undo`` takes back, when the server refuses the change, what ``optimistic`` wrote beyond
+    the fields whose ``base`` it recorded (those the cache restores itself, for any kind): a
+    row it inserted, a message it queued.  ``refusal`` is what the desk calls it when the
+    server refuses it ("Ticket change"); ``refusal_of``, where one mutation makes different
+    things, words it from the arguments (``message.add``: "Reply" or "Note").  ``changes``
     is the field model of an update's ``changes`` dict.  ``allowed`` is the authorization rule
     checked before ``apply``; data-dependent rules (may this agent see that ticket?) are
     ``apply``'s own, and raise `Refused`.
@@ -261,6 +272,8 @@ class Mutation(Generic[A]):
     changes: type[BaseModel] | None = None
     subject: Callable[[A], str] | None = None
     optimistic: Callable[[CacheTx, A], None] | None = None
+    undo: Callable[[CacheTx, A], None] | None = None
+    refusal_of: Callable[[A], str] | None = None
 
     def subject_of(self, args: A) -> str:
         """The id of the record the change is about (its kind is ``kind``)."""

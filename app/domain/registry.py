@@ -86,10 +86,19 @@ class Domain:
             raise invalid_arguments(name, exc) from exc
         return parsed
 
-    def refusal(self, name: str) -> str:
-        """What the desk calls a refused change of mutation ``name`` ("Reply")."""
+    def refusal(self, name: str, args: dict[str, Any] | None = None) -> str:
+        """What the desk calls a refused change of mutation ``name`` with ``args`` ("Reply",
+        "Note", "Ticket change")."""
         mutation = self.mutations.get(name)
-        return mutation.refusal if mutation is not None else name
+        if mutation is None:
+            return name
+        if mutation.refusal_of is None or args is None:
+            return mutation.refusal
+        try:
+            parsed = mutation.args.model_validate(args, strict=False)
+        except ValidationError:
+            return mutation.refusal  # kept from an older version: the general word will do
+        return mutation.refusal_of(parsed)
 
     def kind(self, name: str) -> Kind:
         try:

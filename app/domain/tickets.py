@@ -18,7 +18,7 @@ from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
-from app.domain.wire import load, to_wire
+from app.domain.wire import delete_many, load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
 from app.models.tables import T_COUNTERS, T_CUSTOMERS, T_LOG, T_MESSAGES, T_TICKETS
 from app.sync import protocol as p
@@ -366,6 +366,13 @@ def ticket_update_locally(tx: CacheTx, args: p.TicketUpdateArgs) -> None:
     tx.touch("ticket", args.ticket_id, args.ticket_id)
 
 
+def ticket_create_refused(tx: CacheTx, args: p.TicketCreateArgs) -> None:
+    """Refused: the server never had the ticket, so neither may the cache (its thread goes
+    with it); what the agent wrote stays in the refusal for them to copy."""
+    delete_many(tx.conn, "ticket", [args.ticket.id])
+    tx.touch("ticket", args.ticket.id, args.ticket.id)
+
+
 KINDS = (TICKET, MESSAGE)
 MUTATIONS = (
     Mutation(
@@ -376,6 +383,7 @@ MUTATIONS = (
         refusal="New ticket",
         subject=lambda a: a.ticket.id,
         optimistic=ticket_create_locally,
+        undo=ticket_create_refused,
     ),
     Mutation(
         "ticket.update",

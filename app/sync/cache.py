@@ -3,7 +3,7 @@
 Everything here is synchronous and runs on the engine's single database thread.  Server
 changes and the cursor are written in one transaction; a local change and its outbox row are
 written in one transaction.  Pending local changes are re-applied on top of every server
-change to the same ticket, so the agent never sees their own edit flicker back.
+change to the same record, so the agent never sees their own edit flicker back.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ from sqlalchemy import table as table_clause
 
 from app.domain import wire
 from app.domain.kinds import KeepWithParent, Kind
+from app.domain.mutation import CacheTx
+from app.domain.registry import DOMAIN
 from app.models.base import utcnow
 from app.models.entities import draft_id
 from app.models.sqlite import SYNCHRONOUS, WRITE, sqlite_engine
-from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.models.tables import T_DRAFTS, T_MESSAGES
 from app.sync.cache_tables import T_FETCH, T_OUTBOX, T_REFUSALS, T_STATE
 from app.sync.notice import ChangeNotice, Touched
+from app.sync.protocol import ProtocolError
 from app.sync.search_index import create_search_schema, drop_search_schema
 
 log = logging.getLogger(__name__)
@@ -218,8 +221,9 @@ def apply_changes(
         wire.upsert_many(conn, entity, list(by_id.values()))
     if gained:
         conn.execute(insert(T_FETCH).prefix_with("OR IGNORE"), [{"ticket_id": i} for i in gained])
-    if "ticket" in touched.entities:
-        reapply_pending(conn, touched.entities["ticket"])
+    if touched.entities:
+        for entity in _pending_entities(conn) & touched.entities.keys():
+            reapply_pending(conn, entity, touched.entities[entity])
     if "draft" in touched.entities:
         reapply_pending_drafts(conn, touched.entities["draft"])
     if cursor is not None:
@@ -299,37 +303,38 @@ def reapply_pending_drafts(conn: Connection, draft_ids: set[str]) -> None:
             )
 
 
-def reapply_pending(conn: Connection, ticket_ids: Iterable[str]) -> None:
-    """Lay the agent's unacknowledged ticket edits back over fresh server rows."""
-    ids = list(ticket_ids)
-    if not ids or not _has_pending_ticket_work(conn):
-        return  # the usual case: one cheap query instead of one per 500 tickets of a page
+def reapply_pending(conn: Connection, entity: str, record_ids: Iterable[str]) -> None:
+    """Lay the agent's unacknowledged field changes of records of one kind (a ticket's
+    status, any kind's fields) back over fresh server rows."""
+    ids = list(record_ids)
+    kind = wire.ENTITIES.get(entity)
+    if not ids or kind is None:
+        return
+    table = kind.table
     applied = _server_applied(conn)
-    for start in range(0, len(ids), 500):
+    for chunk in _chunks(ids):
         pending = conn.execute(
             select(T_OUTBOX.c.entity_id, T_OUTBOX.c.patch, T_OUTBOX.c.mutation_id)
-            .where(
-                T_OUTBOX.c.entity == "ticket", T_OUTBOX.c.entity_id.in_(ids[start : start + 500])
-            )
+            .where(T_OUTBOX.c.entity == entity, T_OUTBOX.c.entity_id.in_(chunk))
             .order_by(T_OUTBOX.c.mutation_id)
         ).all()
         for entity_id, patch, mutation_id in pending:
             if not patch:
                 continue
             server_row = (
-                conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == entity_id))
-                .mappings()
-                .first()
+                conn.execute(select(table).where(table.c.id == entity_id)).mappings().first()
             )
             if server_row is None:
                 continue
             # Refresh the base to the server's value: that is what a refusal restores.
-            base = {k: server_row[k] for k in patch if k in server_row}
+            current = wire.to_wire(entity, server_row)
+            base = {k: current[k] for k in patch if k in current}
             conn.execute(
                 update(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id).values(base=base)
             )
             if mutation_id > applied:
-                conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == entity_id).values(**patch))
+                values = wire.from_wire(entity, patch)
+                conn.execute(update(table).where(table.c.id == entity_id).values(**values))
 
 
 def _server_applied(conn: Connection) -> int:
@@ -339,9 +344,9 @@ def _server_applied(conn: Connection) -> int:
     return int(get_state(conn, "server_applied_through", 0))
 
 
-def _has_pending_ticket_work(conn: Connection) -> bool:
-    query = select(T_OUTBOX.c.mutation_id).where(T_OUTBOX.c.entity == "ticket").limit(1)
-    return conn.execute(query).first() is not None
+def _pending_entities(conn: Connection) -> set[str]:
+    """The kinds with changes in the outbox: usually none, one cheap query per page."""
+    return set(conn.execute(select(T_OUTBOX.c.entity).distinct()).scalars())
 
 
 def finish_bootstrap(
@@ -470,26 +475,7 @@ def settle(conn: Connection, answer: dict[str, Any]) -> dict[str, Any] | None:
         return None  # answered before (a replay); nothing left to do
     entry = dict(row)
     conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.mutation_id == mutation_id))
-    message_id = _message_of(entry)
-    # Refusal: undo the optimistic change, keep the text for review.
-    if message_id:
-        conn.execute(
-            update(T_MESSAGES).where(T_MESSAGES.c.id == message_id).values(delivery_state="failed")
-        )
-    if entry["entity"] == "ticket" and entry["base"]:
-        conn.execute(
-            update(T_TICKETS)
-            .where(T_TICKETS.c.id == entry["entity_id"])
-            .values(**{k: v for k, v in entry["base"].items() if k in T_TICKETS.c})
-        )
-        reapply_pending(conn, [entry["entity_id"]])
-    if entry["name"] == "draft.save" and not draft_work_queued(conn, entry["entity_id"]):
-        # Refused only when the server holds no draft for the ticket, so neither may the
-        # cache; the text lives on in the refusal for the agent to copy.
-        conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.ticket_id == entry["entity_id"]))
-    if entry["name"] == "ticket.create":
-        # The server never had it; its content stays in the refusal for the agent.
-        wire.delete_many(conn, "ticket", [entry["entity_id"]])
+    entry["undone"] = undo_refused(conn, entry)
     conn.execute(
         insert(T_REFUSALS).values(
             mutation_id=mutation_id,
@@ -526,6 +512,48 @@ def settle_acks(conn: Connection, mutation_ids: list[int]) -> list[dict[str, Any
     return [entries.pop(i, None) for i in mutation_ids]
 
 
+def undo_refused(conn: Connection, entry: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """Take back what a refused change wrote to the cache, as its declaration says: the
+    ``base`` its optimistic apply recorded is restored on its record, whatever the kind, and
+    later queued changes of that record are laid over it again; then its mutation's own
+    ``undo`` runs (a queued message marked failed, a new ticket removed).  Returns what it
+    wrote, as ``CacheTx.touched``; the text stays in the refusal for the agent to review."""
+    entity, entity_id = entry["entity"], entry["entity_id"]
+    kind = wire.ENTITIES.get(entity)
+    values = wire.from_wire(entity, entry["base"]) if kind is not None and entry["base"] else {}
+    if kind is not None and values:
+        conn.execute(update(kind.table).where(kind.table.c.id == entity_id).values(**values))
+        reapply_pending(conn, entity, [entity_id])
+    tx = CacheTx(
+        conn,
+        str(get_state(conn, "agent_id", "")),
+        utcnow(),
+        queued_after=_queued(conn, entity, entity_id),
+    )
+    mutation = DOMAIN.mutations.get(entry["name"])
+    if mutation is None or mutation.undo is None:
+        return tx.touched
+    try:
+        args = DOMAIN.parse(entry["name"], entry["args"])
+    except ProtocolError:
+        # Queued by an older version whose arguments this one no longer reads: the server
+        # changed nothing, and the refusal keeps the text; only the cache's copy lingers.
+        log.warning("cannot undo refused %s: its arguments are not understood", entry["name"])
+        return tx.touched
+    mutation.undo(tx, args)
+    return tx.touched
+
+
+def _queued(conn: Connection, entity: str, entity_id: str) -> bool:
+    """Whether changes of that record still wait in the outbox."""
+    later = conn.execute(
+        select(T_OUTBOX.c.mutation_id)
+        .where(T_OUTBOX.c.entity == entity, T_OUTBOX.c.entity_id == entity_id)
+        .limit(1)
+    ).first()
+    return later is not None
+
+
 def _message_of(entry: dict[str, Any]) -> str | None:
     """The id of the message an outbox entry adds, if it adds one."""
     if entry["name"] not in ("message.add", "ticket.create"):
@@ -540,12 +568,9 @@ def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
 
 
 def draft_work_queued(conn: Connection, ticket_id: str) -> bool:
-    later = conn.execute(
-        select(T_OUTBOX.c.mutation_id).where(
-            T_OUTBOX.c.entity == "draft", T_OUTBOX.c.entity_id == ticket_id
-        )
-    ).first()
-    return later is not None
+    """Whether a save or discard of the agent's draft on that ticket waits in the outbox
+    (drafts are queued under their ticket's id)."""
+    return _queued(conn, "draft", ticket_id)
 
 
 def pending_fetches(conn: Connection) -> list[str]:
@@ -561,7 +586,7 @@ def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
         touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
-    reapply_pending(conn, [ticket_id])
+    reapply_pending(conn, "ticket", [ticket_id])
     conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
     touched.add("ticket", ticket_id, ticket_id)
     touched.add_many("message", (m["id"] for m in bundle["messages"]), ticket_id)

@@ -109,7 +109,7 @@ class Refusal:
     """A change of this agent's the server refused, with all its text, for review.
 
     Told live (`SyncObserver.change_refused`) and kept in the cache until the agent reviews
-    it.  ``what`` is the change as the desk names it ("Reply", "Ticket change"), from the
+    it.  ``what`` is the change as the desk names it ("Reply", "Note", "Ticket change"), from the
     mutation's declaration.
     """
 

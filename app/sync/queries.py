@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, func, select
 
 from app.domain import tickets, wire
 from app.models.tables import T_AGENTS, T_CUSTOMERS, T_DRAFTS, T_MESSAGES, T_TICKETS
@@ -84,7 +84,3 @@ def draft_for(conn: Connection, draft_id: str) -> dict[str, Any] | None:
 def refusals(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(T_REFUSALS).order_by(T_REFUSALS.c.mutation_id)).mappings()
     return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
-
-
-def dismiss_refusal(conn: Connection, mutation_id: int) -> None:
-    conn.execute(delete(T_REFUSALS).where(T_REFUSALS.c.mutation_id == mutation_id))

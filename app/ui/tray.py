@@ -254,7 +254,7 @@ class DeskTray(QObject):
         ):
             who = item.author_name or (row.customer_name if row else "") or "The customer"
             self._notify(
-                f"{who} replied",
+                f"{who} wrote",
                 f"{_ticket_title(row)}: {_snippet(item.body)}",
                 ticket_id,
             )

@@ -1,5 +1,5 @@
-"""Canned responses: the ones this agent may use, matching what they type, and which of
-them they may edit."""
+"""Canned responses: the ones this agent may use, matching what they type, which of them
+they may edit, and whom they may give one to — the domain's rules, never copied by the desk."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from sqlalchemy import Connection
 
 from app.domain.canned import CANNED, may_edit
 from app.domain.sight import Viewer
+from app.models.enums import CannedScope
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.sql import folded
-from app.sync.desk_types import CannedItem
+from app.sync.desk_types import CannedItem, Directory
+
+# A scope a canned response may have: (scope, group id for a group response, else None).
+ScopeChoice = tuple[str, str | None]
 
 
 class CannedReader:
@@ -57,3 +61,30 @@ class CannedReader:
             return out
 
         return await self._pool.read(work)
+
+    def scopes(self, directory: Directory) -> tuple[ScopeChoice, ...]:
+        """Whom this agent may give a canned response (personal, shared, one per group), by
+        the rule the server checks (`app.domain.canned.may_edit`); the editor offers these.
+
+        From the directory the desk already holds (role, groups): no read needed.
+        """
+        me = directory.me
+        if me is None or me.id != self.agent_id:
+            return ((CannedScope.PERSONAL.value, None),)
+        viewer = Viewer(me.id, me.role, frozenset(directory.my_group_ids), 0)
+        wanted: list[ScopeChoice] = [
+            (CannedScope.PERSONAL.value, None),
+            (CannedScope.SHARED.value, None),
+            *((CannedScope.GROUP.value, team.id) for team in directory.groups),
+        ]
+        return tuple(
+            (scope, group_id)
+            for scope, group_id in wanted
+            if may_edit(viewer, _as_saved(scope, group_id, me.id))
+        )
+
+
+def _as_saved(scope: str, group_id: str | None, agent_id: str) -> dict[str, str | None]:
+    """A response of that scope as the server stores it when this agent saves it."""
+    personal = scope == CannedScope.PERSONAL
+    return {"scope": scope, "group_id": group_id, "owner_id": agent_id if personal else None}

@@ -80,7 +80,7 @@ def _refusals(conn: Connection, ticket_id: str | None) -> list[Refusal]:
                 args=dict(args) if isinstance(args, dict) else {},
                 current=dict(current) if isinstance(current, dict) else None,
                 created_at=dt_required(r[6]),
-                what=DOMAIN.refusal(r[1]),
+                what=DOMAIN.refusal(r[1], args if isinstance(args, dict) else None),
             )
         )
     return out

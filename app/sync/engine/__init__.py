@@ -19,7 +19,7 @@ this package, and the engine only hands calls to them:
 ``replication``    change pages (catch-up, live, bootstrap), caught-up, gained tickets
 ``outbox``         sending the outbox, settling acks and rejects
 ``local``          the agent's changes: replies, ticket fields, tags, drafts, new tickets
-``refusals``       refused changes: list, dismiss, resend, discard
+``refusals``       refused changes: list, resend, dismiss
 ``requests``       fetch a ticket, search the server, presence and viewing
 ``signin``         login and end_session
 =================  ===========================================================================
@@ -106,9 +106,8 @@ class SyncEngine:
         self.create_ticket = self._local.create_ticket
         self.mutate = self._local.mutate
         self.refusals = self._refusals.refusals
-        self.dismiss_refusal = self._refusals.dismiss_refusal
         self.resend_refused = self._refusals.resend_refused
-        self.discard_refused = self._refusals.discard_refused
+        self.dismiss_refusal = self._refusals.dismiss_refusal
         self.fetch_ticket = self._requests.fetch_ticket
         self.search_remote = self._requests.search_remote
         self.set_presence = self._requests.set_presence

@@ -96,6 +96,8 @@ class OutboxSender:
             if entry["name"] in ("message.add", "ticket.create") and message:
                 # Sent, or failed: the message shows its delivery state.
                 changed.add("message", message["id"], ticket_id)
+            for kind, record_id, on_ticket in entry.get("undone", ()):
+                changed.add(kind, record_id, on_ticket)  # what a refusal took back
             if frame["type"] == "reject":
                 rejected.append(
                     Refusal(
@@ -106,7 +108,7 @@ class OutboxSender:
                         entry["args"],
                         frame.get("current"),
                         utcnow(),
-                        DOMAIN.refusal(entry["name"]),
+                        DOMAIN.refusal(entry["name"], entry["args"]),
                     )
                 )
         if not changed:

@@ -1,5 +1,5 @@
 """Refused changes: the ones the server rejected, kept for the agent to review, send again
-("send anyway" after a conflict) or discard."""
+("send anyway" after a conflict) or dismiss (the desk's "Discard")."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app.sync.notice import Touched
 
 
 class Refusals:
-    """The agent's refused changes: list, dismiss, resend, discard."""
+    """The agent's refused changes: list, resend, dismiss."""
 
     def __init__(self, ctx: EngineContext, local: LocalChanges) -> None:
         self._ctx = ctx
@@ -30,9 +30,6 @@ class Refusals:
 
     async def refusals(self) -> list[dict[str, Any]]:
         return await self._ctx.read(queries.refusals)
-
-    async def dismiss_refusal(self, mutation_id: int) -> None:
-        await self._ctx.db(lambda c: queries.dismiss_refusal(c, mutation_id))
 
     async def resend_refused(self, mutation_id: int) -> int:
         """Queue a refused change again ("send anyway" after a conflict), now against the
@@ -87,9 +84,13 @@ class Refusals:
         # ``changed`` is filled in by ``work`` before ``local`` reports it.
         return await self._local.local(work, changed)
 
-    async def discard_refused(self, mutation_id: int) -> None:
-        """Forget a refused change ("discard"): the refusal and, for a ``message.add``, the
-        failed message it left in the thread.  Nothing happens if it is already gone."""
+    async def dismiss_refusal(self, mutation_id: int) -> None:
+        """The agent is done with a refused change (the desk's "Discard", or "Edit" once the
+        text is back in the composer): the refusal goes, and with it the failed copy a refused
+        reply or note left in its thread, as a mail client drops a failed send when it is
+        discarded; until then the text could be copied, edited or sent again.  (There is no
+        way to drop the refusal alone: it would leave a "not sent" message that nothing can
+        review or remove.)  Nothing happens if it is already gone."""
         changed = Touched()
 
         def work(conn: Connection) -> None:

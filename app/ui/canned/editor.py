@@ -5,9 +5,9 @@ docs/protocol.md, 11.6): there is no optimistic copy, so the picker's list shows
 when the server's row arrives.  Input is checked here against the protocol's limits first, so
 the agent hears what is wrong before anything is queued, and never gets a refusal later.
 
-Scopes: every agent may keep personal responses.  Shared and group responses are offered only
-to supervisors and admins — the server also lets group members edit their group's responses,
-but the desk keeps that to leads so a team's wording has an owner.
+Scopes: the editor offers whom the agent may give a response as the canned reader says
+(``bridge.canned.scopes``), which asks the rule the server checks: the desk keeps no copy of
+it, so it can never offer what the server would refuse.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.enums import CannedScope, Role
+from app.models.enums import CannedScope
 from app.sync import placeholders
 from app.sync.desk_types import CannedItem
 from app.sync.protocol import ProtocolError
@@ -168,13 +168,16 @@ class CannedEditor(QDialog):
     # ---- scope ---------------------------------------------------------------------------
 
     def _fill_scopes(self) -> None:
-        me = self._bridge.directory.me
-        lead = me is not None and me.role in (Role.SUPERVISOR, Role.ADMIN)
-        self.scope_combo.addItem("Only me (personal)", (CannedScope.PERSONAL.value, None))
-        if lead:
-            self.scope_combo.addItem("Everyone (shared)", (CannedScope.SHARED.value, None))
-            for team in self._bridge.directory.groups:
-                self.scope_combo.addItem(f"Group: {team.name}", (CannedScope.GROUP.value, team.id))
+        directory = self._bridge.directory
+        names = {team.id: team.name for team in directory.groups}
+        for scope, group_id in self._bridge.canned.scopes(directory):
+            if scope == CannedScope.PERSONAL:
+                label = "Only me (personal)"
+            elif scope == CannedScope.SHARED:
+                label = "Everyone (shared)"
+            else:
+                label = f"Group: {names.get(group_id or '', group_id)}"
+            self.scope_combo.addItem(label, (scope, group_id))
         item = self.item
         if item is not None:
             wanted = (item.scope, item.group_id if item.scope == CannedScope.GROUP else None)

@@ -24,7 +24,7 @@ def _style(typing: bool) -> str:
 
 def describe(names_viewing: list[str], names_typing: list[str]) -> str:
     """ "Lin is typing a reply…", "Lin and Bob are viewing", "Lin is typing a reply… · Bob is
-    viewing" — typing first, because that is the one that causes double answers."""
+    viewing" — typing first, because that is the one that causes double replies."""
     parts: list[str] = []
     if names_typing:
         verb = "is" if len(names_typing) == 1 else "are"

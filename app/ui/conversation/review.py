@@ -27,15 +27,15 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def reply_text(refusal: Refusal) -> str:
-    """The text the agent wrote, if the refused change was a message."""
+def message_text(refusal: Refusal) -> str:
+    """The text the agent wrote, if the refused change was a message (a reply or a note)."""
     message = refusal.args.get("message")
     if isinstance(message, dict):
         return str(message.get("body") or "")
     return ""
 
 
-def reply_kind(refusal: Refusal) -> str:
+def message_kind(refusal: Refusal) -> str:
     message = refusal.args.get("message")
     if isinstance(message, dict) and message.get("kind") == MessageKind.NOTE:
         return MessageKind.NOTE
@@ -73,7 +73,7 @@ class Explainer:
 
     def title(self, r: Refusal) -> str:
         what = "Your reply was not sent" if r.name == "message.add" else "Your change was not saved"
-        if r.name == "message.add" and reply_kind(r) == MessageKind.NOTE:
+        if r.name == "message.add" and message_kind(r) == MessageKind.NOTE:
             what = "Your note was not added"
         reasons = {
             "conflict": "someone else changed this ticket first",
@@ -132,7 +132,7 @@ class Explainer:
         elif r.message:
             lines.append(f"The server said: {r.message}")
         if r.name == "message.add":
-            lines.append(f"What you wrote: “{excerpt(reply_text(r))}”")
+            lines.append(f"What you wrote: “{excerpt(message_text(r))}”")
         elif r.name == "ticket.update" and r.code != "conflict":
             changes = r.args.get("changes")
             if isinstance(changes, dict):
@@ -194,7 +194,7 @@ class ReviewCard(QFrame):
         row = QHBoxLayout()
         row.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
-        has_text = bool(reply_text(refusal).strip())
+        has_text = bool(message_text(refusal).strip())
         if refusal.code == "conflict":
             label = "Send anyway" if refusal.name == "message.add" else "Apply anyway"
             self._button(row, "resend", label, lambda: self.resendRequested.emit(self._id))
@@ -237,7 +237,7 @@ class ReviewCard(QFrame):
         self.buttons[key] = button
 
     def _discard_clicked(self) -> None:
-        if reply_text(self.refusal).strip():
+        if message_text(self.refusal).strip():
             self.confirm.show()
             self.confirm_button.setFocus()
         else:

@@ -145,6 +145,8 @@ class _Row:
     def text(self) -> str:
         """The row as one plain string (screen readers, copy, tests)."""
         kind = KIND_LABELS.get(self.item.kind, self.item.kind)
+        if self.item.author_type == AuthorType.CUSTOMER:
+            kind = "Message"  # a reply is what an agent sends the customer, not what they write
         header = f"{self.item.author_name or 'System'} · {kind} · {self.time_text}"
         if self.own:
             header += f" · {DELIVERY_LABELS.get(self.item.delivery_state, '')}"

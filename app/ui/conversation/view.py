@@ -25,7 +25,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from app.models.enums import DeliveryState
+from app.models.enums import DeliveryState, MessageKind
 from app.sync.desk_types import Conversation, Directory, Refusal, TicketDetail
 from app.sync.engine import KnownError
 from app.sync.notice import ChangeNotice
@@ -34,7 +34,7 @@ from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
 from app.ui.conversation.properties import PropertiesBar
-from app.ui.conversation.review import Explainer, ReviewPanel, reply_kind, reply_text
+from app.ui.conversation.review import Explainer, ReviewPanel, message_kind, message_text
 from app.ui.conversation.thread import ThreadView
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
@@ -441,7 +441,8 @@ class ConversationView(QWidget):
         """Send the composer's text (then set ``status``, if given)."""
         text = self.composer.text()
         if not text.strip():
-            self.composer.notice.show_text("There is nothing to send yet: write a reply first.")
+            written = "note" if self.composer.kind == MessageKind.NOTE else "reply"
+            self.composer.notice.show_text(f"There is nothing to send yet: write a {written}.")
             return
         if self.conversation is None or self.missing:
             self.composer.notice.show_text(
@@ -591,10 +592,10 @@ class ConversationView(QWidget):
         if card is None:
             return
         refusal = card.refusal
-        text = reply_text(refusal)
+        text = message_text(refusal)
         if text:
             # Into the composer first; the refusal is dropped only once the text is safe there.
-            self._give_back(text, reply_kind(refusal))
+            self._give_back(text, message_kind(refusal))
             self.focus_composer()
         else:
             changes = refusal.args.get("changes")
@@ -608,12 +609,12 @@ class ConversationView(QWidget):
                 # The text is in the composer; the refusal (which holds it too) is dropped
                 # only once the draft is stored, not when the keeper's timer would fire.
                 await self.bridge.drafts.flush(self.ticket_id)
-            await self.bridge.engine.discard_refused(mutation_id)
+            await self.bridge.engine.dismiss_refusal(mutation_id)
 
         self._answer_refusal(mutation_id, work())
 
     def _discard_refused(self, mutation_id: int) -> None:
-        self._answer_refusal(mutation_id, self.bridge.engine.discard_refused(mutation_id))
+        self._answer_refusal(mutation_id, self.bridge.engine.dismiss_refusal(mutation_id))
 
     def retry_message(self, message_id: str) -> None:
         """ "Send again" on a message that was not sent: after a conflict the agent has now

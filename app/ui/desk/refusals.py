@@ -218,7 +218,7 @@ class RefusalsDialog(QDialog):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self._bridge.run(self._bridge.engine.discard_refused(r.mutation_id))
+        self._bridge.run(self._bridge.engine.dismiss_refusal(r.mutation_id))
 
 
 class RefusalsButton(QToolButton):

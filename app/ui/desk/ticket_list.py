@@ -31,13 +31,14 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtGui import QAction, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
+from app.ui.desk.widths import SUBJECT_MIN, fitted_widths
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,18 @@ HEADERS = {
     TicketColumn.WAITING: "Waiting",
 }
 COLUMNS = list(TicketColumn)
+# (wanted, least) width of every column but the subject, which takes the rest: the least
+# still shows a status, a time, most of a name (longer ones are elided).
+COLUMN_WIDTHS = {
+    TicketColumn.NUMBER: (56, 40),
+    TicketColumn.CUSTOMER: (150, 104),
+    TicketColumn.STATUS: (76, 62),
+    TicketColumn.PRIORITY: (70, 58),
+    TicketColumn.CHANNEL: (74, 66),
+    TicketColumn.ASSIGNEE: (110, 90),
+    TicketColumn.UPDATED: (96, 86),
+    TicketColumn.WAITING: (82, 82),
+}
 
 
 def duration_text(since: datetime | None, now: datetime) -> str:
@@ -191,7 +204,7 @@ class TicketListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[COLUMNS[section]]
         if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section] == TicketColumn.WAITING:
-            return "How long the customer has been waiting for an answer"
+            return "How long the customer has been waiting for a reply"
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -585,18 +598,12 @@ class TicketTable(QTableView):
         header.setSectionResizeMode(
             COLUMNS.index(TicketColumn.SUBJECT), QHeaderView.ResizeMode.Stretch
         )
-        widths = {
-            TicketColumn.NUMBER: 56,
-            TicketColumn.CUSTOMER: 150,
-            TicketColumn.STATUS: 76,
-            TicketColumn.PRIORITY: 70,
-            TicketColumn.CHANNEL: 74,
-            TicketColumn.ASSIGNEE: 110,
-            TicketColumn.UPDATED: 96,
-            TicketColumn.WAITING: 82,
-        }
-        for column, width in widths.items():
-            self.setColumnWidth(COLUMNS.index(column), width)
+        # The subject stretches; the others have the width the agent wants (these, or what
+        # they dragged), and on a narrow list give some of it up (`fit_columns`).
+        self._wanted = {column: width for column, (width, _least) in COLUMN_WIDTHS.items()}
+        self._fitting = False
+        header.sectionResized.connect(self._column_resized)
+        self.fit_columns()
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._prefetch())
         model.modelReset.connect(self._prefetch)
         model.loaded.connect(self._prefetch)
@@ -604,6 +611,40 @@ class TicketTable(QTableView):
         self._tick = QTimer(self)
         self._tick.timeout.connect(model.tick)
         self._tick.start(60_000)
+
+    # ---- widths ----------------------------------------------------------------------
+
+    def comfortable_width(self) -> int:
+        """The width at which every column has what it wants and the subject its least."""
+        chrome = self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return sum(self._wanted.values()) + SUBJECT_MIN + chrome
+
+    def fit_columns(self) -> None:
+        """Leave the subject at least SUBJECT_MIN while the other columns can still give
+        up width (down to the least each keeps); the subject stretches over the rest."""
+        header = self.horizontalHeader()
+        shown = {
+            column: width
+            for column, width in self._wanted.items()
+            if not header.isSectionHidden(COLUMNS.index(column))
+        }
+        least = {column: COLUMN_WIDTHS[column][1] for column in shown}
+        widths = fitted_widths(shown, least, self.viewport().width() - SUBJECT_MIN)
+        self._fitting = True
+        try:
+            for column, width in widths.items():
+                header.resizeSection(COLUMNS.index(column), width)
+        finally:
+            self._fitting = False
+
+    def _column_resized(self, section: int, _old: int, new: int) -> None:
+        column = COLUMNS[section]
+        if not self._fitting and column in self._wanted:
+            self._wanted[column] = new  # the agent's own width: fitted around from now on
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def setModel(self, model: Any) -> None:
         super().setModel(model)

@@ -35,6 +35,7 @@ from app.ui.customer.panel import CustomerPanel
 from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
+from app.ui.desk.widths import PanelSplitter, first_size
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
 from app.ui.tray import DeskTray
@@ -112,13 +113,17 @@ class DeskWindow(QMainWindow):
         self.middle.setStretchFactor(0, 2)
         self.middle.setStretchFactor(1, 3)
         self.middle.setChildrenCollapsible(False)
-        self.main = QSplitter(Qt.Orientation.Horizontal, self)
+        # On a narrow window the customer panel, then the views, give up width before the
+        # ticket list does (down to these).
+        self.main = PanelSplitter(self.middle, [(self.customer, 220), (self.views, 190)], self)
+        self.main.setOrientation(Qt.Orientation.Horizontal)
         self.main.setObjectName("mainSplitter")
         self.main.addWidget(self.views)
         self.main.addWidget(self.middle)
         self.main.addWidget(self.customer)
         self.main.setStretchFactor(1, 1)
         self.main.setSizes([210, 930, 300])
+        self.main.wanted = self.ticket_table.comfortable_width()
         self.middle.setSizes([330, 520])
         self.setCentralWidget(self.main)
         presence = PresenceChoice(bridge)  # one choice, shown in the status bar and the tray
@@ -159,7 +164,7 @@ class DeskWindow(QMainWindow):
         self._save_timer.timeout.connect(self.save_state)
         self._build_menus()
         self._bind_shortcuts()
-        self.resize(1440, 900)
+        self.resize(first_size(self.screen().availableGeometry().size()))
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -187,6 +192,10 @@ class DeskWindow(QMainWindow):
             sizes = self._settings.value(f"window/{splitter.objectName()}")
             if isinstance(sizes, QByteArray):
                 splitter.restoreState(sizes)
+        if self.isVisible():
+            # Saved on a wider screen, the panels could leave the list too little; shown
+            # already, no resize comes to fit them (see PanelSplitter).
+            self.main.fit()
 
     def save_state(self) -> None:
         self._settings.setValue("window/geometry", self.saveGeometry())

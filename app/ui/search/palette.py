@@ -88,7 +88,7 @@ SECTION_TITLES = {"ticket": "Tickets", "customer": "Customers", "message": "Mess
 class RowKind(StrEnum):
     HEADER = "header"  # "Tickets", "On the server": not selectable
     HIT = "hit"  # a local result
-    NOTE = "note"  # "Nothing matches", "Searching the server…": not selectable
+    NOTICE = "notice"  # "Nothing matches", "Searching the server…": not selectable
     SERVER_ACTION = "server_action"  # "Search older tickets on the server"
     SERVER_HIT = "server_hit"  # a ticket the server found
     FETCH_NUMBER = "fetch_number"  # "Fetch ticket #1234 from the server"
@@ -110,7 +110,7 @@ class PaletteRow:
 
     @property
     def selectable(self) -> bool:
-        return self.enabled and self.kind not in (RowKind.HEADER, RowKind.NOTE)
+        return self.enabled and self.kind not in (RowKind.HEADER, RowKind.NOTICE)
 
 
 def snippet_html(snippet: str) -> str:
@@ -158,7 +158,7 @@ def _unmarked(text: str) -> str:
 
 
 class SearchResultsModel(QAbstractListModel):
-    """The palette's rows: section headers, hits, notes and server rows, in display order.
+    """The palette's rows: section headers, hits, notices and server rows, in display order.
 
     A new query resets the model (the whole answer is new); server results are inserted
     after the local ones without disturbing them.
@@ -278,7 +278,7 @@ class SearchHitDelegate(QStyledItemDelegate):
         muted = "" if selected else f" style='color:{palette.muted_text.name()}'"
         if kind == RowKind.HEADER:
             body = f"<b>{title}</b>"
-        elif kind == RowKind.NOTE:
+        elif kind == RowKind.NOTICE:
             body = f"<i{muted}>{title}</i>"
         elif kind in (RowKind.SERVER_ACTION, RowKind.FETCH_NUMBER):
             accent = "" if selected or not enabled else f" style='color:{palette.accent.name()}'"
@@ -448,7 +448,7 @@ class SearchPalette(QDialog):
         self._open_when_shown = False
         self._query = query
         log.warning("local search for %r failed", query, exc_info=exc)
-        rows = [PaletteRow(RowKind.NOTE, "This workstation's search did not answer")]
+        rows = [PaletteRow(RowKind.NOTICE, "This workstation's search did not answer")]
         number_match = _NUMBER.match(query)
         if number_match and int(number_match.group(1)) >= 1:
             rows.append(self._fetch_number_row(int(number_match.group(1))))
@@ -484,7 +484,9 @@ class SearchPalette(QDialog):
             h.kind == "ticket" and h.title.startswith(f"#{number} ") for h in results.hits
         )
         if not results.hits:
-            rows.append(PaletteRow(RowKind.NOTE, f"Nothing on this workstation matches “{query}”"))
+            rows.append(
+                PaletteRow(RowKind.NOTICE, f"Nothing on this workstation matches “{query}”")
+            )
         if number is not None and number >= 1 and not number_found:
             rows.append(self._fetch_number_row(number))
         rows.append(self._server_action_row())
@@ -578,7 +580,7 @@ class SearchPalette(QDialog):
             self._connection_changed(self._bridge.status)
             return
         generation = self._generation
-        self.model.replace(n, 1, [PaletteRow(RowKind.NOTE, "Searching the server…")])
+        self.model.replace(n, 1, [PaletteRow(RowKind.NOTICE, "Searching the server…")])
 
         def done(tickets: list[dict[str, Any]]) -> None:
             if generation != self._generation:
@@ -601,8 +603,8 @@ class SearchPalette(QDialog):
                     )
                 )
             if not tickets:
-                rows.append(PaletteRow(RowKind.NOTE, "No tickets on the server match either"))
-            self._replace_note(rows)
+                rows.append(PaletteRow(RowKind.NOTICE, "No tickets on the server match either"))
+            self._replace_notice(rows)
             self.serverResultsShown.emit(query)
 
         def failed(exc: BaseException) -> None:
@@ -611,7 +613,7 @@ class SearchPalette(QDialog):
             if not isinstance(exc, KnownError | TimeoutError):
                 self._bridge.taskFailed.emit(exc)
                 return
-            self._replace_note([PaletteRow(RowKind.NOTE, _server_trouble(exc))])
+            self._replace_notice([PaletteRow(RowKind.NOTICE, _server_trouble(exc))])
             self.serverResultsShown.emit(query)
 
         self._bridge.run(
@@ -620,9 +622,9 @@ class SearchPalette(QDialog):
             on_error=failed,
         )
 
-    def _replace_note(self, rows: list[PaletteRow]) -> None:
+    def _replace_notice(self, rows: list[PaletteRow]) -> None:
         for n, row in enumerate(self.model.rows):
-            if row.kind == RowKind.NOTE and row.title == "Searching the server…":
+            if row.kind == RowKind.NOTICE and row.title == "Searching the server…":
                 self.model.replace(n, 1, rows)
                 if self.results_view.currentIndex().row() < 0:
                     self._select_first()
