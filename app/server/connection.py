@@ -25,7 +25,7 @@ from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import auth, replication
 from app.server.quotas import rate_limited_frame
-from app.server.submit import Submission
+from app.server.submit import Submission, reject_frame
 from app.server.workstations import register_workstation, workstation_owner
 from app.server.writer import StoreUnavailable
 from app.sync import protocol as p
@@ -431,13 +431,12 @@ class AgentConnection:
             else:
                 self.push(frame)
         elif isinstance(exc, StoreUnavailable):
-            reject = {
-                "type": "reject",
-                "mutation_id": mutation_id,
-                "code": ErrorCode.SERVER_BUSY.value,
-                "transient": True,
-                "message": "the server could not store this change; reconnect and resend",
-            }
+            reject = reject_frame(
+                mutation_id,
+                ErrorCode.SERVER_BUSY,
+                "the server could not store this change; reconnect and resend",
+                transient=True,
+            )
             self.push(text_frame(encode(reject)))
             self.close_soon(1011, "store unavailable; reconnect and resend")
         # Anything else means the server is shutting down, and this connection with it.

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from app.models.tables import T_AGENTS
-from app.server.submit import Submission
+from app.server.submit import Submission, reject_frame
 from app.sync.protocol import ErrorCode
 
 _ACCOUNTS = select(T_AGENTS.c.id, T_AGENTS.c.active, T_AGENTS.c.access_version).where(
@@ -78,22 +78,20 @@ class Lockout:
 
 def locked_out_frame(mutation_id: int) -> dict[str, Any]:
     """The transient refusal of a disabled agent's mutation; nothing was recorded."""
-    return {
-        "type": "reject",
-        "mutation_id": mutation_id,
-        "code": ErrorCode.AGENT_DISABLED.value,
-        "transient": True,
-        "message": "this account has been disabled; the change was not applied",
-    }
+    return reject_frame(
+        mutation_id,
+        ErrorCode.AGENT_DISABLED,
+        "this account has been disabled; the change was not applied",
+        transient=True,
+    )
 
 
 def access_changed_frame(mutation_id: int) -> dict[str, Any]:
     """The transient refusal of a mutation sent with rights the agent no longer has; nothing
     was recorded, and it is decided again when sent after reconnecting."""
-    return {
-        "type": "reject",
-        "mutation_id": mutation_id,
-        "code": ErrorCode.ACCESS_CHANGED.value,
-        "transient": True,
-        "message": "your role or groups changed; the change is sent again after reconnecting",
-    }
+    return reject_frame(
+        mutation_id,
+        ErrorCode.ACCESS_CHANGED,
+        "your role or groups changed; the change is sent again after reconnecting",
+        transient=True,
+    )

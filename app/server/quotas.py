@@ -17,6 +17,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from app.server.submit import reject_frame
+from app.sync.protocol import ErrorCode
+
 # Per agent, across their connections (docs/protocol.md section 16).
 MUTATIONS_PER_S = 200.0
 MUTATION_BURST = 2_000
@@ -97,11 +100,10 @@ class AgentQuotas:
 def rate_limited_frame(mutation_id: int, wait_s: float) -> dict[str, object]:
     """The transient refusal of a mutation over its agent's rate; nothing was recorded."""
     seconds = max(1, math.ceil(wait_s))
-    return {
-        "type": "reject",
-        "mutation_id": mutation_id,
-        "code": "rate_limited",
-        "transient": True,
-        "message": f"too many changes at once; send this again in {seconds} s",
-        "details": {"retry_after": seconds},
-    }
+    return reject_frame(
+        mutation_id,
+        ErrorCode.RATE_LIMITED,
+        f"too many changes at once; send this again in {seconds} s",
+        transient=True,
+        details={"retry_after": seconds},
+    )

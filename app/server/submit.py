@@ -82,29 +82,43 @@ def ack_frame(mutation_id: int, seq: int | None, result: dict[str, Any]) -> dict
     return {"type": "ack", "mutation_id": mutation_id, "seq": seq, "result": result}
 
 
-def refusal_frame(mutation_id: int, exc: Refused | ProtocolError) -> dict[str, Any]:
-    """The ``reject`` of a refused mutation, with what the agent needs to review it."""
-    frame = {
+def reject_frame(
+    mutation_id: int,
+    code: ErrorCode,
+    message: str,
+    *,
+    transient: bool = False,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``reject`` frame.  ``transient``: nothing was recorded, and the workstation keeps
+    the mutation to send again (after reconnecting, or after ``details.retry_after``)."""
+    frame: dict[str, Any] = {
         "type": "reject",
         "mutation_id": mutation_id,
-        "code": exc.code.value,
-        "message": exc.message,
+        "code": code.value,
+        "message": message,
     }
+    if transient:
+        frame["transient"] = True
+    if details is not None:
+        frame["details"] = details
+    return frame
+
+
+def refusal_frame(mutation_id: int, exc: Refused | ProtocolError) -> dict[str, Any]:
+    """The ``reject`` of a refused mutation, with what the agent needs to review it."""
+    details = exc.details if isinstance(exc, ProtocolError) else None
+    frame = reject_frame(mutation_id, exc.code, exc.message, details=details)
     if isinstance(exc, Refused) and exc.current is not None:
         frame["current"] = exc.current
-    if isinstance(exc, ProtocolError) and exc.details is not None:
-        frame["details"] = exc.details
     return frame
 
 
 def internal_error(mutation_id: int) -> dict[str, Any]:
     """The reject of a mutation the server failed to apply through no fault of the store's."""
-    return {
-        "type": "reject",
-        "mutation_id": mutation_id,
-        "code": ErrorCode.INTERNAL.value,
-        "message": "the server could not apply this change; try again",
-    }
+    return reject_frame(
+        mutation_id, ErrorCode.INTERNAL, "the server could not apply this change; try again"
+    )
 
 
 def serialise_log(conn: Connection, origin: str) -> None:
