@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from enum import IntEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from PySide6 import QtGui
@@ -333,9 +333,8 @@ def _rows_for(
     last_day = None
     newest = len(messages) - 1
     for i, m in enumerate(messages):
-        local = m.created_at.astimezone(zone)
-        day = local.date()
-        label = date_label(local) if day != last_day else ""
+        day, time_text, day_label = _local_time(m.created_at, zone)
+        label = day_label if day != last_day else ""
         last_day = day
         own = m.author_type == AuthorType.AGENT and (
             m.delivery_state in (DeliveryState.QUEUED, DeliveryState.FAILED)
@@ -347,8 +346,16 @@ def _rows_for(
             and m.id not in expanded
             and collapsible(m.body)
         )
-        rows.append(_Row(m, local.strftime("%H:%M"), label, own, collapsed))
+        rows.append(_Row(m, time_text, label, own, collapsed))
     return rows
+
+
+@lru_cache(maxsize=8192)
+def _local_time(when: datetime, zone: tzinfo) -> tuple[date, str, str]:
+    """A message's day, time and date label where the agent is: the thread is laid out again
+    on every change, and formatting 500 times each time showed in a live change's cost."""
+    local = when.astimezone(zone)
+    return local.date(), local.strftime("%H:%M"), date_label(local)
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
