@@ -804,3 +804,36 @@ def test_index_segments_are_merged_in_the_background_not_during_a_read(
         assert len(hits) == 1
 
     asyncio.run(with_readers(path, body))
+
+
+def test_the_background_merge_stops_for_a_read_waiting_on_the_index(
+    desk: tuple[Path, Engine],
+) -> None:
+    """A search or the list's waiting times wait on the indexer's thread; the background
+    merge gives it up at its next step instead of spending its whole budget first."""
+    from app.sync.search_index import index_pending, merge_step
+
+    path, engine = desk
+    for i in range(40):  # segments to merge
+        with engine.begin() as conn:
+            wire.upsert_many(
+                conn,
+                "message",
+                [message(f"m-y{i}", "t-1", "customer", NOW, body=f"segment word{i} parcel")],
+            )
+            index_pending(conn, 2000)
+
+    def merged_all() -> bool:
+        with engine.begin() as conn:
+            return not merge_step(conn, pages=1)
+
+    async def body(readers: DeskReaders) -> None:
+        indexer = readers.indexer
+        indexer._readers_waiting = 1  # as while before_read() awaits the indexer
+        await indexer._merge_some(budget_s=60)  # would merge everything, given the time
+        assert not merged_all(), "the merge went on while a read was waiting"
+        indexer._readers_waiting = 0
+        await indexer.before_read()  # and the count is balanced after a read
+        assert indexer._readers_waiting == 0
+
+    asyncio.run(with_readers(path, body))

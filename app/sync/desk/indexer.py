@@ -55,6 +55,9 @@ class SearchIndexer:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="desk-indexer")
         self._engine: Engine | None = None
         self._task: asyncio.Task[None] | None = None
+        # Reads waiting for the index right now (a search, the list's waiting times): the
+        # background merge stops at its next step for them instead of using its whole budget.
+        self._readers_waiting = 0
 
     async def open(self) -> None:
         """Open the indexer's writing connection and start indexing in the background."""
@@ -113,7 +116,11 @@ class SearchIndexer:
     async def before_read(self) -> None:
         """Index what is queued before a read that shows it (a search, waiting times),
         waiting only briefly for the engine: the agent is waiting too."""
-        await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)
+        self._readers_waiting += 1
+        try:
+            await self.index_pending(wait_ms=INDEX_READ_WAIT_MS)
+        finally:
+            self._readers_waiting -= 1
 
     async def _keep_index_current(self) -> None:
         """Index new rows as they arrive, so a search rarely has any left to do."""
@@ -147,7 +154,9 @@ class SearchIndexer:
                 if raw is not None:
                     raw.execute(f"PRAGMA busy_timeout={INDEX_READ_WAIT_MS}")
                 try:
-                    while time.monotonic() < deadline:
+                    # (The count is read from this thread as the loop changes it: a stale
+                    # value costs one step more or less, never a wrong index.)
+                    while time.monotonic() < deadline and not self._readers_waiting:
                         with conn.execution_options(**WRITE).begin():
                             if not merge_step(conn):
                                 return
