@@ -298,6 +298,7 @@ class DeskScenarios:
             "open_tabs": self.window.tabs.count(),
             "list_rows": self.window.ticket_model.rowCount(),
         }
+        await self.bare_engines(out)
         return out
 
     # ---- helpers -----------------------------------------------------------------------
@@ -482,38 +483,48 @@ class DeskScenarios:
         return cache_path(str(self.config["server"]), str(self.config["email"]))
 
     async def list_scroll(self) -> dict[str, Any]:
-        from PySide6.QtCore import Qt
-
-        from bench.bare_desk import bare_table
-
         window = self.window
         table = window.ticket_table
         show_all_s = await self.show_all_tickets()
         rows = window.ticket_model.rowCount()
         ours = await self.scroll_through(table, filled=self.wait_filled)
-        # The same frames on a plain QTableView holding every row's text (bench/bare_desk.py).
-        model = window.ticket_model
-        headers = [
-            str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())
-        ]
-        bare = bare_table(self.cache_file(), table, headers)
-        try:
-            bare_frames = await self.scroll_through(bare, filled=None)
-        finally:
-            bare.close()
-            bare.deleteLater()
         return {
             "rows": rows,
             "show_all_tickets_ms": ms(show_all_s),
             **ours,
             "row_height_px": table.rowHeight(0),
-            "bare_rows": bare.model().rowCount(),
-            "bare_frames_ms": (
-                bare_frames["wheel_frames_ms"]
-                + bare_frames["page_frames_ms"]
-                + bare_frames["jump_frames_ms"]
-            ),
         }
+
+    async def bare_engines(self, out: dict[str, Any]) -> None:
+        """The bare engines' figures for the scroll and the search (bench/bare_desk.py),
+        added to those phases' results.  Run last, after the memory figure: the bare list
+        holds every row's text, which would count in the desk's memory and slow what
+        follows it."""
+        from PySide6.QtCore import Qt
+
+        from app.ui.search.palette import LOCAL_LIMIT
+        from bench.bare_desk import bare_table, fts5_search
+
+        if "list_scroll" in out:
+            model = self.window.ticket_model
+            headers = [
+                str(model.headerData(c, Qt.Orientation.Horizontal))
+                for c in range(model.columnCount())
+            ]
+            bare = bare_table(self.cache_file(), self.window.ticket_table, headers)
+            try:
+                frames = await self.scroll_through(bare, filled=None)
+            finally:
+                bare.close()
+                bare.deleteLater()
+            scrolled = out["list_scroll"]
+            scrolled["bare_rows"] = bare.model().rowCount()
+            scrolled["bare_frames_ms"] = (
+                frames["wheel_frames_ms"] + frames["page_frames_ms"] + frames["jump_frames_ms"]
+            )
+        if "search" in out:
+            queries = list(self.config["queries"])
+            out["search"]["bare_ms"] = fts5_search(self.cache_file(), queries, LOCAL_LIMIT)
 
     async def scroll_through(
         self, table: QTableView, filled: Callable[[float], Awaitable[float]] | None
@@ -586,7 +597,6 @@ class DeskScenarios:
 
     async def search(self) -> dict[str, Any]:
         from app.ui.search.palette import LOCAL_LIMIT
-        from bench.bare_desk import fts5_search
 
         search = self.bridge.search
         timings: list[tuple[str, float, int]] = []
@@ -594,8 +604,7 @@ class DeskScenarios:
             t0 = time.perf_counter()
             results = await search.everywhere(query, LOCAL_LIMIT)
             timings.append((query, ms(time.perf_counter() - t0), len(results.hits)))
-        bare = fts5_search(self.cache_file(), list(self.config["queries"]), LOCAL_LIMIT)
-        return {"limit": LOCAL_LIMIT, "queries": timings, "bare_ms": bare}
+        return {"limit": LOCAL_LIMIT, "queries": timings}
 
     # ---- 5. a remote change -------------------------------------------------------------
 

@@ -153,8 +153,8 @@ class _Row:
         return f"{header}\n{self.item.body}"
 
 
-def date_label(when: datetime) -> str:
-    return when.strftime("%A %d %B %Y")
+def date_label(day: date) -> str:
+    return day.strftime("%A %d %B %Y")
 
 
 # What each custom role answers (the delegate paints only from these): one lookup per call,
@@ -333,8 +333,8 @@ def _rows_for(
     last_day = None
     newest = len(messages) - 1
     for i, m in enumerate(messages):
-        day, time_text, day_label = _local_time(m.created_at, zone)
-        label = day_label if day != last_day else ""
+        day, time_text = _local_time(m.created_at, zone)
+        label = date_label(day) if day != last_day else ""
         last_day = day
         own = m.author_type == AuthorType.AGENT and (
             m.delivery_state in (DeliveryState.QUEUED, DeliveryState.FAILED)
@@ -351,11 +351,11 @@ def _rows_for(
 
 
 @lru_cache(maxsize=8192)
-def _local_time(when: datetime, zone: tzinfo) -> tuple[date, str, str]:
-    """A message's day, time and date label where the agent is: the thread is laid out again
-    on every change, and formatting 500 times each time showed in a live change's cost."""
+def _local_time(when: datetime, zone: tzinfo) -> tuple[date, str]:
+    """A message's day and time where the agent is: the thread's rows are made again on
+    every change, and formatting 500 times each time showed in a live change's cost."""
     local = when.astimezone(zone)
-    return local.date(), local.strftime("%H:%M"), date_label(local)
+    return local.date(), local.strftime("%H:%M")
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
