@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,12 +190,22 @@ def test_keys_are_each_writers_own_for_each_mutation(store: Engine) -> None:
             assert long["type"] == "ack", long
             long_again = await submit(email, "message.receive", _received("m-e2"), key=long_key)
             assert (long_again["replayed"], long_again["result"]) == (True, long["result"])
+            # A sender may pick a Message-ID that spells another key's hash: it is its own.
+            lookalike = "sha256:" + hashlib.sha256(long_key.encode()).hexdigest()
+            mimic = await submit(email, "message.receive", _received("m-e3"), key=lookalike)
+            assert (mimic["type"], mimic.get("replayed")) == ("ack", None), mimic
 
     asyncio.run(body())
-    assert _messages(store, "m-e1", "m-c1", "m-s1", "m-e2") == {"m-e1", "m-c1", "m-s1", "m-e2"}
+    assert _messages(store, "m-e1", "m-c1", "m-s1", "m-e2", "m-e3") == {
+        "m-e1",
+        "m-c1",
+        "m-s1",
+        "m-e2",
+        "m-e3",
+    }
     with store.connect() as conn:
         keys = list(conn.execute(select(T_SUBMISSION_KEYS.c.key)).scalars())
-    assert len(keys) == 5
+    assert len(keys) == 6
     assert all(len(key) <= KEY_LENGTH for key in keys)
 
 

@@ -13,9 +13,10 @@ and ``access_version`` (bumped by every change of role, groups or ``active``), s
 process's committed change counts at once, and it follows the agent rows the batch itself
 writes.  A mutation of a disabled agent is answered with a transient ``agent_disabled``; one
 whose rights were captured before their latest change, with a transient ``access_changed``.
-Either way nothing is applied or stored and the workstation keeps the mutation: the hub closes
-the connection (4001 signed out; 4009, and the workstation reconnects with its new rights,
-rebuilds its cache and sends the mutation again, to be decided with the rights it has now).
+Either way nothing is applied or stored and the workstation keeps the mutation.  The reference
+client reconnects on a transient reject at once; the hub also closes the agent's connections
+when it sees the change (4001 signed out; 4009: the workstation reconnects with its new
+rights, rebuilds its cache and sends the mutation again, to be decided with them).
 """
 
 from __future__ import annotations

@@ -196,14 +196,17 @@ def stored_key(sub: Submission) -> str | None:
     writer (its origin: "channel:email") and the mutation, or None if it has no key.
 
     A key that would not fit the column is kept as its SHA-256 instead: a mail's Message-ID
-    may be longer than the column, and it must stay idempotent all the same.
+    may be longer than the column, and it must stay idempotent all the same.  The two forms
+    are marked apart ("=" the key itself, "#" its hash): a key is often chosen by a stranger
+    (a sender picks their Message-ID), and one that looks like another key's hash must not
+    be taken for it.
     """
     if sub.key is None:
         return None
     namespace = f"{sub.actor.origin}|{sub.name}|"
-    if len(namespace) + len(sub.key) <= KEY_LENGTH:
-        return namespace + sub.key
-    return namespace + "sha256:" + hashlib.sha256(sub.key.encode()).hexdigest()
+    if len(namespace) + 1 + len(sub.key) <= KEY_LENGTH:
+        return f"{namespace}={sub.key}"
+    return f"{namespace}#{hashlib.sha256(sub.key.encode()).hexdigest()}"
 
 
 class KeyLedger:

@@ -72,7 +72,9 @@ class OutboxSender:
             if isinstance(details, dict) and isinstance(details.get("retry_after"), int | float):
                 ctx.retry_after = float(details["retry_after"])
             log.warning(
-                "server could not store mutation %s; reconnecting", answers[0]["mutation_id"]
+                "mutation %s refused for now (%s); reconnecting to send it again",
+                answers[0]["mutation_id"],
+                answers[0].get("code"),
             )
             await ws.close()
             return

@@ -72,9 +72,11 @@ class Explainer:
         return str(value)
 
     def title(self, r: Refusal) -> str:
-        what = "Your reply was not sent" if r.name == "message.add" else "Your change was not saved"
-        if r.name == "message.add" and message_kind(r) == MessageKind.NOTE:
-            what = "Your note was not added"
+        what = "Your change was not saved"
+        if r.name == "message.add":
+            # The declared wording names it (a reply, a note, a call log); only a reply is sent.
+            verb = "sent" if message_kind(r) == MessageKind.REPLY else "added"
+            what = f"Your {r.what.lower()} was not {verb}"
         reasons = {
             "conflict": "someone else changed this ticket first",
             "forbidden": "you are not allowed to do that",

@@ -8,7 +8,7 @@ other columns, down to the least each keeps (`fitted_widths`); only then the sub
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from PySide6.QtCore import QSize
@@ -52,7 +52,9 @@ class PanelSplitter(QSplitter):
         super().__init__(parent)
         self._main = main
         self._sides = list(sides)
-        self.wanted = 0  # what the main panel wants; set by the window once it knows
+        # What the main panel wants, asked at each fit (it grows when the agent widens a
+        # column of the list); set by the window once it knows.
+        self.wanted: Callable[[], int] = lambda: 0
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -63,7 +65,7 @@ class PanelSplitter(QSplitter):
         sizes = self.sizes()
         if main < 0 or sum(sizes) == 0:
             return
-        short = self.wanted - sizes[main]
+        short = self.wanted() - sizes[main]
         for side, side_least in self._sides:
             index = self.indexOf(side)
             if short <= 0 or index < 0:

@@ -123,7 +123,7 @@ class DeskWindow(QMainWindow):
         self.main.addWidget(self.customer)
         self.main.setStretchFactor(1, 1)
         self.main.setSizes([210, 930, 300])
-        self.main.wanted = self.ticket_table.comfortable_width()
+        self.main.wanted = self.ticket_table.comfortable_width
         self.middle.setSizes([330, 520])
         self.setCentralWidget(self.main)
         presence = PresenceChoice(bridge)  # one choice, shown in the status bar and the tray
