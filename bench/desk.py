@@ -622,6 +622,8 @@ def desk_results(event: dict[str, Any], built: DeskCache) -> list[Result]:
         detail={
             "what": "VmRSS of the workstation process after all of the above",
             "peak_rss_mb": round(memory["peak_rss_kib"] / 1024, 1),
+            "anon_mb": round(memory.get("anon_kib", 0) / 1024, 1),
+            "file_mapped_mb": round(memory.get("file_kib", 0) / 1024, 1),
             "open_tabs": memory["open_tabs"],
             "list_rows": memory["list_rows"],
             **common,

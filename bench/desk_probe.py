@@ -84,6 +84,19 @@ def rss_kib() -> tuple[int, int]:
     return now, peak
 
 
+def rss_parts_kib() -> dict[str, int]:
+    """What the resident set holds (KiB): the heap and other private memory (``anon_kib``),
+    and pages of mapped files (``file_kib``: the readers map the cache, so a read of more of
+    it shows here, as page cache shared with every other reader of the file)."""
+    parts = {"RssAnon:": "anon_kib", "RssFile:": "file_kib"}
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name = line.split(" ")[0].split("\t")[0]
+        if name in parts:
+            out[parts[name]] = int(line.split()[1])
+    return out
+
+
 # ---- prepare -------------------------------------------------------------------------------
 
 
@@ -295,6 +308,7 @@ class DeskScenarios:
         out["memory"] = {
             "rss_kib": now,
             "peak_rss_kib": peak,
+            **rss_parts_kib(),
             "open_tabs": self.window.tabs.count(),
             "list_rows": self.window.ticket_model.rowCount(),
         }
