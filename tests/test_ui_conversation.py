@@ -1029,6 +1029,85 @@ def test_a_refused_note_is_called_a_note_and_a_refused_reply_a_reply(
     aloop.run_until_complete(body())
 
 
+def test_edit_never_joins_a_refused_reply_and_a_note(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    """Edit on a refused reply while the composer holds a note (or the other way round) must
+    not make one message of both: a note's text one keypress from the customer, or a reply
+    silently turned into a note.  The composer keeps what the agent is writing, says why,
+    and the refusal keeps its text for Edit once the composer is free.  Of one kind, the
+    refused text joins what is there, as before."""
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with running_server(store) as server:
+            ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+            try:
+                tabs = _tabs(ada, qtbot)
+                view = await _open(tabs, "t-1")
+                composer = view.composer
+                # Both ids are taken on the server (by messages Ada cannot see): refused.
+                note = {"id": "m-3", "ticket_id": "t-1", "kind": "note", "body": "Call her back"}
+                reply = {"id": "m-4", "ticket_id": "t-1", "kind": "reply", "body": "On it"}
+                await ada.engine.mutate("message.add", {"message": note})
+                await ada.engine.mutate("message.add", {"message": reply, "seen_version": 2})
+                await ada.engine.wait_drained()
+                await until(lambda: len(view.review.cards) == 2)
+                cards = {
+                    card.refusal.args["message"]["kind"]: card
+                    for card in view.review.cards.values()
+                }
+
+                # A reply being written; Edit on the refused note leaves it a reply of its own.
+                QTest.keyClicks(composer.editor, "Dear customer")
+                cards["note"].buttons["edit"].click()
+                assert (composer.text(), composer.kind) == ("Dear customer", "reply")
+                assert composer.notice.isVisibleTo(view)
+                assert composer.notice.label.text().startswith(
+                    "Your refused note was not put back: the composer holds a reply"
+                )
+
+                # A note being written; Edit on the refused reply leaves it a note of its own.
+                composer.editor.clear()
+                composer.note_button.click()
+                QTest.keyClicks(composer.editor, "VIP, handle gently")
+                cards["reply"].buttons["edit"].click()
+                assert (composer.text(), composer.kind) == ("VIP, handle gently", "note")
+                assert composer.notice.isVisibleTo(view)
+                assert composer.notice.label.text().startswith(
+                    "Your refused reply was not put back: the composer holds a note"
+                )
+                await view.flush_draft()
+                c = await ada.conversations.conversation("t-1")
+                assert c is not None
+                assert c.draft is not None
+                assert (c.draft.kind, c.draft.body) == ("note", "VIP, handle gently")
+                # Neither refusal was dropped: their text is still there for Edit.
+                assert len(await ada.conversations.refusals("t-1")) == 2
+                assert len(view.review.cards) == 2
+
+                # Of one kind, the refused note joins the note being written, as before.
+                cards["note"].buttons["edit"].click()
+                assert composer.text() == "VIP, handle gently\n\nCall her back"
+                assert composer.kind == "note"
+                await until(lambda: len(view.review.cards) == 1)
+
+                # Once the note is sent, Edit on the refused reply puts it back as a reply.
+                view.send()
+                await until(lambda: composer.text() == "")
+                cards["reply"].buttons["edit"].click()
+                assert (composer.text(), composer.kind) == ("On it", "reply")
+                await until(lambda: not view.review.cards)
+                await ada.engine.wait_drained()
+                sent = [(r["kind"], r["body"]) for r in _rows(view) if r["own"]]
+                assert sent == [("note", "VIP, handle gently\n\nCall her back")]
+            finally:
+                await _dispose()
+                await ada.shutdown()
+
+    aloop.run_until_complete(body())
+
+
 def _shown(tip: str) -> str:
     """What a Qt tooltip (or What's This) shows for ``tip``: Qt guesses rich text."""
     from PySide6 import QtGui

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, true, update
+from sqlalchemy import Connection, delete, func, insert, select, true, update
 
 from app.domain.kinds import Kind
 from app.domain.mutation import CacheTx, Mutation, Refused, StoreTx
 from app.domain.sight import Owner
 from app.domain.tickets import visible_ticket
-from app.domain.wire import load
+from app.domain.wire import load, upsert_many
 from app.models.entities import draft_id
 from app.models.tables import T_DRAFTS
 from app.sync import protocol as p
@@ -85,8 +85,11 @@ def draft_delete(tx: StoreTx, args: p.DraftDeleteArgs) -> dict[str, Any]:
 
 
 def draft_save_locally(tx: CacheTx, args: p.DraftSaveArgs) -> None:
-    """The agent's text kept in the cache at once (a crash or restart must not lose it)."""
+    """The agent's text kept in the cache at once (a crash or restart must not lose it).
+
+    What it replaced is kept too, for a refusal to put back (`draft_save_refused`)."""
     did = draft_id(tx.agent_id, args.ticket_id)
+    tx.base = replaced_draft(tx.conn, did)
     values = {"kind": args.kind, "body": args.body, "updated_at": tx.now}
     done = tx.conn.execute(update(T_DRAFTS).where(T_DRAFTS.c.id == did).values(**values))
     if done.rowcount == 0:
@@ -101,14 +104,30 @@ def draft_delete_locally(tx: CacheTx, args: p.DraftDeleteArgs) -> None:
     tx.touch("draft", did, args.ticket_id)
 
 
+def replaced_draft(conn: Connection, did: str) -> dict[str, Any]:
+    """The base a draft save records: the draft the cache holds now, in wire form, or None.
+
+    Not as field values: the cache restores those on the row whose id is the outbox
+    entry's, and a draft is filed under its ticket's id, so its undo puts it back itself.
+    The cache refreshes it to the server's draft whenever that arrives (the agent's other
+    workstation may save over it meanwhile)."""
+    return {"previous": load(conn, "draft", did)}
+
+
 def draft_save_refused(tx: CacheTx, args: p.DraftSaveArgs) -> None:
-    """Refused only when the server holds no draft for the ticket, so neither may the cache,
-    unless a later save or discard of it is queued (that one decides); the text lives on in
-    the refusal for the agent to copy."""
+    """Refused (a new draft on a ticket the agent may no longer see, or over their quota,
+    also when replacing a draft): the server keeps what it had, so the cache goes back to
+    the draft the save replaced, or to none if there was none — unless a later save or
+    discard of it is queued (that one decides).  The text lives on in the refusal for the
+    agent to copy."""
     if tx.queued_after:
         return
     did = draft_id(tx.agent_id, args.ticket_id)
     tx.conn.execute(delete(T_DRAFTS).where(T_DRAFTS.c.id == did))
+    # Queued before drafts kept their base (no "previous"): the cache drops its copy, as then.
+    previous = tx.base.get("previous")
+    if isinstance(previous, dict):
+        upsert_many(tx.conn, "draft", [previous])
     tx.touch("draft", did, args.ticket_id)
 
 

@@ -219,7 +219,10 @@ class CacheTx:
 
     A mutation's ``undo`` gets one too, when the server refuses it: ``queued_after`` then
     says whether later changes of the same record still wait in the outbox (what they wrote
-    must stay).
+    must stay), and ``base`` is the base the outbox kept.  The cache restores a base on the
+    row whose id is the ``subject``; a mutation filed under another record's id (a draft,
+    under its ticket's) keeps in ``base``, under keys that are not its kind's columns, what
+    its ``undo`` puts back itself.
     """
 
     conn: Connection

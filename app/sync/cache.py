@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy import table as table_clause
 
 from app.domain import wire
+from app.domain.drafts import replaced_draft
 from app.domain.kinds import KeepWithParent, Kind
 from app.domain.mutation import CacheTx
 from app.domain.registry import DOMAIN
@@ -276,16 +277,33 @@ def reapply_pending_drafts(conn: Connection, draft_ids: set[str]) -> None:
     The server echoes each draft save to all of the agent's workstations, this one included;
     an echo of an older save must not overwrite newer text still in the outbox (a restart then
     would bring back the older text, and the agent would type on from it).
+
+    Before that, each waiting save's base becomes the server's draft just received: that is
+    what a refusal of the save puts back (`app.domain.drafts.draft_save_refused`), also when
+    the agent's other workstation saved over the draft this one replaced.
     """
     pending = conn.execute(
-        select(T_OUTBOX.c.name, T_OUTBOX.c.args, T_OUTBOX.c.created_at)
-        .where(T_OUTBOX.c.entity == "draft", T_OUTBOX.c.mutation_id > _server_applied(conn))
+        select(T_OUTBOX.c.mutation_id, T_OUTBOX.c.name, T_OUTBOX.c.args, T_OUTBOX.c.created_at)
+        .where(T_OUTBOX.c.entity == "draft")
         .order_by(T_OUTBOX.c.mutation_id)
     ).all()
     agent_id = get_state(conn, "agent_id")
     if not pending or agent_id is None:
         return
-    latest = {draft_id(agent_id, args["ticket_id"]): (name, args, at) for name, args, at in pending}
+    for mutation_id, name, args, _at in pending:
+        did = draft_id(agent_id, args["ticket_id"])
+        if name == "draft.save" and did in draft_ids:
+            conn.execute(
+                update(T_OUTBOX)
+                .where(T_OUTBOX.c.mutation_id == mutation_id)
+                .values(base=replaced_draft(conn, did))
+            )
+    applied = _server_applied(conn)
+    latest = {
+        draft_id(agent_id, args["ticket_id"]): (name, args, at)
+        for mutation_id, name, args, at in pending
+        if mutation_id > applied
+    }
     for did, (name, args, at) in latest.items():
         if did not in draft_ids:
             continue
@@ -514,20 +532,27 @@ def settle_acks(conn: Connection, mutation_ids: list[int]) -> list[dict[str, Any
 
 def undo_refused(conn: Connection, entry: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """Take back what a refused change wrote to the cache, as its declaration says: the
-    ``base`` its optimistic apply recorded is restored on its record, whatever the kind, and
-    later queued changes of that record are laid over it again; then its mutation's own
-    ``undo`` runs (a queued message marked failed, a new ticket removed).  Returns what it
-    wrote, as ``CacheTx.touched``; the text stays in the refusal for the agent to review."""
+    ``base`` its optimistic apply recorded is restored on its record, whatever the kind,
+    later queued changes of that record are laid over it again and take it as their base;
+    then its mutation's own ``undo`` runs (a queued message marked failed, a new ticket
+    removed).  Returns what it wrote, as ``CacheTx.touched``; the text stays in the refusal
+    for the agent to review.
+
+    The undo sees the base too: a mutation filed under another record's id (a draft, under
+    its ticket's) records there, in its own form, what its undo puts back; none of its keys
+    are the kind's columns, so nothing is restored here on a row of the filing id."""
     entity, entity_id = entry["entity"], entry["entity_id"]
     kind = wire.ENTITIES.get(entity)
     values = wire.from_wire(entity, entry["base"]) if kind is not None and entry["base"] else {}
     if kind is not None and values:
         conn.execute(update(kind.table).where(kind.table.c.id == entity_id).values(**values))
         reapply_pending(conn, entity, [entity_id])
+    _hand_on_base(conn, entry)
     tx = CacheTx(
         conn,
         str(get_state(conn, "agent_id", "")),
         utcnow(),
+        base=dict(entry["base"] or {}),
         queued_after=_queued(conn, entity, entity_id),
     )
     mutation = DOMAIN.mutations.get(entry["name"])
@@ -542,6 +567,36 @@ def undo_refused(conn: Connection, entry: dict[str, Any]) -> list[tuple[str, str
         return tx.touched
     mutation.undo(tx, args)
     return tx.touched
+
+
+def _hand_on_base(conn: Connection, entry: dict[str, Any]) -> None:
+    """Give a refused change's base to the changes of its record still waiting: they
+    recorded theirs over its optimistic values, which the server never had.  Each key goes
+    to the first of them that recorded it (a field changed again; a draft saved again,
+    whose base is the whole draft it replaced)."""
+    remaining = dict(entry["base"] or {})
+    if not remaining:
+        return
+    later = conn.execute(
+        select(T_OUTBOX.c.mutation_id, T_OUTBOX.c.base)
+        .where(
+            T_OUTBOX.c.entity == entry["entity"],
+            T_OUTBOX.c.entity_id == entry["entity_id"],
+            T_OUTBOX.c.mutation_id > entry["mutation_id"],
+        )
+        .order_by(T_OUTBOX.c.mutation_id)
+    ).all()
+    for mutation_id, base in later:
+        shared = remaining.keys() & (base or {}).keys()
+        if shared:
+            handed = {k: remaining.pop(k) for k in shared}
+            conn.execute(
+                update(T_OUTBOX)
+                .where(T_OUTBOX.c.mutation_id == mutation_id)
+                .values(base={**base, **handed})
+            )
+        if not remaining:
+            return
 
 
 def _queued(conn: Connection, entity: str, entity_id: str) -> bool:

@@ -506,7 +506,8 @@ class ConversationView(QWidget):
 
     def _give_back(self, text: str, kind: str, *, first: str | None = None) -> None:
         """Put ``text`` into the composer without losing what is there (``first`` — or else
-        the composer's current text — goes before it)."""
+        the composer's current text — goes before it).  Joined, it all becomes a ``kind``:
+        callers that can keep the text elsewhere check `_writing_the_other_kind` first."""
         if self._closed:
             # The tab is gone: the text goes to the stored draft instead, after what is there.
             self.bridge.run(self._keep_in_draft(text, kind))
@@ -517,6 +518,21 @@ class ConversationView(QWidget):
         self.composer.touched = True
         self.bridge.drafts.typed(self.ticket_id, combined, kind)
         self._update_title()
+
+    def _writing_the_other_kind(self, kind: str) -> bool:
+        """Whether the composer holds text of the other kind than ``kind`` (a note while
+        ``kind`` is a reply, or a reply while it is a note)."""
+        return bool(self.composer.text().strip()) and self.composer.kind != kind
+
+    def _not_given_back(self, kind: str) -> None:
+        """Tell the agent why a refused ``kind``'s text stayed in its refusal."""
+        refused = "note" if kind == MessageKind.NOTE else "reply"
+        writing = "reply" if refused == "note" else "note"
+        self.composer.notice.show_text(
+            f"Your refused {refused} was not put back: the composer holds a {writing}, and a "
+            f"reply and a note are never joined. Send or clear the {writing}, then press Edit "
+            f"again; the {refused} stays in the refused change until then."
+        )
 
     async def _keep_in_draft(self, text: str, kind: str) -> None:
         conversation = await self.bridge.conversations.conversation(self.ticket_id)
@@ -594,8 +610,14 @@ class ConversationView(QWidget):
         refusal = card.refusal
         text = message_text(refusal)
         if text:
+            kind = message_kind(refusal)
+            if self._writing_the_other_kind(kind):
+                # Joined, one would take the other's kind: a note's text a keypress from the
+                # customer, or a reply that never reaches them.  The refusal keeps the text.
+                self._not_given_back(kind)
+                return
             # Into the composer first; the refusal is dropped only once the text is safe there.
-            self._give_back(text, message_kind(refusal))
+            self._give_back(text, kind)
             self.focus_composer()
         else:
             changes = refusal.args.get("changes")
