@@ -33,6 +33,10 @@ INDEX_BUSY_MS = 250  # give up a batch (and retry later) if the engine writes th
 INDEX_READ_WAIT_MS = 30  # the same, in the background and before a search or waiting times
 INDEX_RETRY_S = 0.2  # after giving up on a busy engine, try again this soon
 MERGE_BUDGET_S = 0.03  # index merging per idle second, in steps of a few ms
+# Pages per merge step: each step holds the cache's write lock, and the sync engine writing a
+# live change meanwhile waits for it in SQLite's busy handler, which sleeps 1, 2, 5, 10 ms...
+# A small step keeps that wait to the first sleep or two.
+MERGE_STEP_PAGES = 32
 
 
 def _engine_busy(exc: OperationalError) -> bool:
@@ -158,7 +162,7 @@ class SearchIndexer:
                     # value costs one step more or less, never a wrong index.)
                     while time.monotonic() < deadline and not self._readers_waiting:
                         with conn.execution_options(**WRITE).begin():
-                            if not merge_step(conn):
+                            if not merge_step(conn, MERGE_STEP_PAGES):
                                 return
                 except OperationalError as exc:
                     if not _engine_busy(exc):
