@@ -18,6 +18,7 @@ from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
+from app.domain.trail import change_events
 from app.domain.wire import delete_many, load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
 from app.models.tables import T_COUNTERS, T_CUSTOMERS, T_LOG, T_MESSAGES, T_TICKETS
@@ -329,7 +330,9 @@ def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     values["updated_at"] = tx.now
     tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
     fields = sorted(k for k in values if k not in ("version", "updated_at"))
-    log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
+    logged = log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
+    for event in change_events(tx, ticket, values):
+        insert_message(tx, event, logged)
     return {"ticket_id": ticket["id"], "version": values["version"], "changed": fields}
 
 

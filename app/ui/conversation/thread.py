@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 from app.models.enums import AuthorType, DeliveryState, MessageKind
 from app.sync.desk_types import MessageItem
 from app.ui import theme
+from app.ui.conversation import trail
 from app.ui.labels import DELIVERY_LABELS, KIND_LABELS
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
@@ -144,6 +145,8 @@ class _Row:
     @property
     def text(self) -> str:
         """The row as one plain string (screen readers, copy, tests)."""
+        if self.item.kind == MessageKind.EVENT:
+            return f"{trail.sentence(self.item.body, self.item.author_name)} · {self.time_text}"
         kind = KIND_LABELS.get(self.item.kind, self.item.kind)
         if self.item.author_type == AuthorType.CUSTOMER:
             kind = "Message"  # a reply is what an agent sends the customer, not what they write
@@ -514,8 +517,7 @@ class ThreadDelegate(QStyledItemDelegate):
             line = QRect(rect.left(), y, rect.width(), fm_small.height())
             painter.setFont(small)
             painter.setPen(colors.muted)
-            body = " ".join(str(index.data(ThreadRole.BODY)).split())
-            text = f"{body} · {author + ', ' if author else ''}{time_text}"
+            text = f"{trail.sentence(str(index.data(ThreadRole.BODY)), author)} · {time_text}"
             text = fm_small.elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 40)
             painter.drawText(line, int(Qt.AlignmentFlag.AlignCenter), text)
             if selected:
