@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select, update
 from app.domain.kinds import Aggregate, KeepReferenced, Kind
 from app.domain.mutation import Mutation, Refused, StoreTx
 from app.domain.sight import EVERYONE, Everyone
+from app.domain.tombstones import refuse_if_merged
 from app.domain.wire import load
 from app.models.tables import T_CUSTOMERS, T_IDENTITIES, T_ORGS
 from app.sync import protocol as p
@@ -102,6 +103,7 @@ def customer_update(tx: StoreTx, args: p.CustomerUpdateArgs) -> dict[str, Any]:
         select(T_CUSTOMERS.c.id).where(T_CUSTOMERS.c.id == args.customer_id)
     ).first():
         raise Refused(ErrorCode.NOT_FOUND, f"customer {args.customer_id} does not exist")
+    refuse_if_merged(tx, args.customer_id)
     parsed = p.CustomerFields.model_validate(args.changes, strict=False)
     changes = p.validated_changes(p.CustomerFields, args.changes)
     identities = changes.pop("identities", None)

@@ -33,6 +33,7 @@ from app.domain.tickets import (
     stale_by_others,
     thread_grew,
 )
+from app.domain.tombstones import surviving_customer, surviving_ticket
 from app.domain.wire import to_wire
 from app.models.enums import AuthorType, MessageKind, TicketStatus
 from app.models.tables import T_CUSTOMERS, T_MESSAGES, T_TICKETS
@@ -49,6 +50,12 @@ def message_added(ticket_id: str, message_id: str, version: int) -> Row:
 
 def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
     msg = args.message
+    # Written on a ticket merged since (queued offline): it joins the ticket it went into.
+    survivor = surviving_ticket(tx, msg.ticket_id)
+    redirected = survivor != msg.ticket_id
+    if redirected:
+        msg = msg.model_copy(update={"ticket_id": survivor})
+        args = args.model_copy(update={"message": msg})
     row = (
         tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
         .mappings()
@@ -59,6 +66,7 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
         ticket is not None
         and args.seen_version is not None
         and msg.kind == MessageKind.REPLY
+        and not redirected  # the version seen was the merged ticket's
         and stale_by_others(tx, ticket, args.seen_version)
     )
     refused = message_verdict(tx.viewer, ticket, args, taken=message_taken(tx, msg.id), stale=stale)
@@ -107,6 +115,13 @@ _REOPENED_BY_CUSTOMER = (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus
 
 def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
     msg = args.message
+    # A ticket or customer merged since the channel saw them: the survivors.
+    msg = msg.model_copy(
+        update={
+            "ticket_id": surviving_ticket(tx, msg.ticket_id),
+            "customer_id": surviving_customer(tx, msg.customer_id),
+        }
+    )
     row = (
         tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
         .mappings()

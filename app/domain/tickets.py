@@ -18,6 +18,7 @@ from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
+from app.domain.tombstones import surviving_customer
 from app.domain.trail import change_events
 from app.domain.wire import delete_many, load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
@@ -261,6 +262,8 @@ def log_thread_grew(tx: StoreTx, ticket: Row, values: Row, fields: list[str]) ->
 
 def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
     t = args.ticket
+    if t.customer_id is not None:  # a customer merged since: the ticket is the survivor's
+        t = t.model_copy(update={"customer_id": surviving_customer(tx, t.customer_id)})
     check_group(tx, t.group_id)
     check_agent(tx, t.assignee_id)
     viewer = tx.viewer

@@ -65,13 +65,14 @@ def parse_event(body: str) -> Row | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get("type"), str) else None
 
 
-def event_row(tx: StoreTx, ticket_id: str, kind: str, **fields: Any) -> Row:
-    """The messages row of one event on ``ticket_id``, authored by the transaction's actor."""
+def event_row(tx: StoreTx, on: str, kind: str, /, **fields: Any) -> Row:
+    """The messages row of one event on the ticket ``on``, authored by the transaction's
+    actor (``fields`` may name another ticket: the one merged or split)."""
     actor = tx.actor
     by_agent = actor.kind == ActorKind.WORKSTATION
     return {
         "id": str(uuid.uuid4()),
-        "ticket_id": ticket_id,
+        "ticket_id": on,
         "kind": MessageKind.EVENT.value,
         "author_type": (AuthorType.AGENT if by_agent else AuthorType.SYSTEM).value,
         "author_agent_id": actor.viewer.id if by_agent else None,

@@ -86,6 +86,9 @@ class Customer(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when this customer was merged into another (app/domain/customer_merge.py): the
+    # record stays as a tombstone so late changes that name it are redirected or refused.
+    merged_into: Mapped[str | None] = mapped_column(IdColumn, default=None)
 
 
 class CustomerIdentity(Base):
@@ -135,6 +138,9 @@ class Ticket(Base):
     solved_at: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped by every change to the ticket or its thread; guarded writes name the one they saw.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set when this ticket was merged into another (app/domain/ticket_merge.py): it is closed,
+    # and a reply queued offline on it is redirected to the ticket it was merged into.
+    merged_into: Mapped[str | None] = mapped_column(IdColumn, default=None)
 
 
 class Message(Base):

@@ -88,6 +88,8 @@ class MessageRun:
         """Plan one mutation, or None if the one write path must decide it (a refusal)."""
         msg = args.message
         ticket = self._tickets.get(msg.ticket_id)
+        if ticket is not None and ticket.get("merged_into") is not None:
+            return None  # redirected to the ticket it was merged into: the one write path
         stale = (
             ticket is not None
             and msg.kind == MessageKind.REPLY

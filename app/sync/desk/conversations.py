@@ -53,7 +53,7 @@ def _message_item(m: Any) -> MessageItem:
 # The ticket a refused change was about, whichever mutation it was.
 _REFUSAL_TICKET = (
     "coalesce(json_extract(args, '$.ticket_id'), json_extract(args, '$.message.ticket_id'), "
-    "json_extract(args, '$.ticket.id'))"
+    "json_extract(args, '$.ticket.id'), json_extract(args, '$.source_id'))"
 )
 
 

@@ -1,0 +1,30 @@
+"""customers and tickets can be merged: merged_into names the record that survived
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-12-08
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0006'
+down_revision: str | None = '0004'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Added in place on both engines (a nullable column with no default): no batch copy.
+    op.add_column('customers', sa.Column('merged_into', sa.String(length=36), nullable=True))
+    op.add_column('tickets', sa.Column('merged_into', sa.String(length=36), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('tickets') as batch:
+        batch.drop_column('merged_into')
+    with op.batch_alter_table('customers') as batch:
+        batch.drop_column('merged_into')
