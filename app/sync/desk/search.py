@@ -90,6 +90,7 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     for r in conn.exec_driver_sql(
         "SELECT c.id, c.name, snippet(fts_customers, -1, char(2), char(3), '…', 12) "
         "FROM fts_customers JOIN customers c ON c.rowid = fts_customers.rowid "
+        "AND c.merged_into IS NULL "  # a merged customer is found as the one kept
         "WHERE fts_customers MATCH ? ORDER BY rank LIMIT ?",
         (match, customer_cap),
     ):

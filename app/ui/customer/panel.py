@@ -46,6 +46,7 @@ from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
+from app.ui.customer.merge import merge_button
 from app.ui.keyed_list import IdRole, KeyedListModel
 
 R = TypeVar("R")
@@ -253,6 +254,8 @@ class CustomerPanel(QWidget):
         self.tier_badge.setFrameShape(QFrame.Shape.StyledPanel)
         self.tier_badge.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         head.addWidget(self.tier_badge, 0, Qt.AlignmentFlag.AlignTop)
+        self.merge_button = merge_button(self, self._bridge, lambda: self._card)
+        head.addWidget(self.merge_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(head)
 
         form = QFormLayout()
@@ -373,6 +376,8 @@ class CustomerPanel(QWidget):
         def done(card: CustomerCard | None) -> None:
             self._loading = False
             if generation == self._generation and customer_id == self._customer_id:
+                if card is not None and card.id != customer_id:
+                    self._customer_id = card.id  # merged into another: follow the one kept
                 self._show_card(card)
             if self._reload_wanted or generation != self._generation:
                 self._reload()
