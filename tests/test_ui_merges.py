@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.ui.conversation import ConversationTabs
+from app.ui.conversation.thread import ThreadRole
+from app.ui.conversation.view import ConversationView
 from app.ui.customer import CustomerPanel
 from app.ui.customer.merge import CustomerMergeDialog
 from tests.ui_world import signed_in_bridges, until
@@ -99,3 +102,123 @@ def test_customer_merge_from_the_panel_every_open_panel_follows(
                 _dispose(*panels)
 
     aloop.run_until_complete(body())
+
+
+def _thread_lines(view: ConversationView) -> list[str]:
+    model = view.thread_view.thread_model
+    return [str(model.index(r).data(Qt.ItemDataRole.DisplayRole)) for r in range(model.rowCount())]
+
+
+def test_ticket_merge_and_split_from_the_conversation(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            tabs = ConversationTabs(ada)
+            try:
+                tabs.resize(1000, 700)
+                tabs.show()
+                await ada.engine.save_draft("t-2", "Your parcel is on its way")
+                await ada.engine.save_draft("t-1", "Thanks for waiting")
+                for ticket_id in ("t-1", "t-2"):
+                    tabs.open_ticket(ticket_id)
+                    await until(lambda t=ticket_id: _loaded(tabs, t))
+                source = tabs.view("t-2")
+                assert source is not None
+                actions = source.ticket_actions
+                assert actions.merge_action.shortcuts()[0].toString() == "Ctrl+Shift+G"
+                dialog = actions.merge()
+                assert dialog is not None
+                qtbot.keyClicks(dialog.query, "#2")  # itself: never offered
+                await asyncio.sleep(0.4)
+                assert dialog.results.count() == 0
+                dialog.query.clear()
+                qtbot.keyClicks(dialog.query, "#1")
+                await until(lambda: dialog.results.count() == 1)
+                qtbot.keyClick(dialog.query, Qt.Key.Key_Return)
+                await until(lambda: dialog.target is not None)
+                assert dialog.merge_button.text() == "Merge into #1"
+                assert "The 1 messages of #2 Ticket 2" in dialog.summary.text()
+                dialog.merge_button.click()
+                # The merged ticket says where its conversation went, and opens it.
+                await until(lambda: actions.banner.isVisible(), timeout=15)
+                assert actions.banner_label.text() == (
+                    "This ticket was merged into #1 Ticket 1; its conversation continues there."
+                )
+                assert not actions.merge_action.isEnabled()
+                target = tabs.view("t-1")
+                assert target is not None
+                await until(lambda: any("Help with 2" in line for line in _thread_lines(target)))
+                await until(
+                    lambda: any(
+                        "Ada merged #2 into this ticket (1 message)" in line
+                        for line in _thread_lines(target)
+                    )
+                )
+                assert any(
+                    "Ada merged this ticket into #1" in line for line in _thread_lines(source)
+                )
+
+                async def drafts_kept() -> bool:
+                    conversation = await ada.conversations.conversation("t-1")
+                    draft = conversation.draft if conversation else None
+                    return draft is not None and "Your parcel is on its way" in draft.body
+
+                await until_async(drafts_kept)
+                actions.open_button.click()
+                assert tabs.currentWidget() is target
+
+                # Split: the message selected in the thread is ticked; the subject confirmed.
+                model = target.thread_view.thread_model
+                row = next(
+                    r for r in range(model.rowCount())
+                    if model.index(r).data(ThreadRole.BODY) == "Help with 2"
+                )  # fmt: skip
+                target.thread_view.selectionModel().select(
+                    model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                )
+                split = target.ticket_actions.split()
+                assert split is not None
+                assert len(split.ticked()) == 1
+                split.subject.setText("Parcel lost in transit")
+                assert split.split_button.text() == "Move 1 message to a new ticket"
+                split.split_button.click()
+                await until(
+                    lambda: any(
+                        "Ada split 1 message off into #7" in line for line in _thread_lines(target)
+                    ),
+                    timeout=15,
+                )
+                assert not any("Help with 2" in line for line in _thread_lines(target))
+                new = await ada.conversations.conversation(split.new_ticket_id)
+                assert new is not None
+                assert new.ticket.subject == "Parcel lost in transit"
+                assert [m.body for m in new.messages if m.kind != "event"] == ["Help with 2"]
+                kept = await ada.conversations.conversation("t-1")
+                assert kept is not None
+                assert kept.draft is not None
+                assert "Thanks for waiting" in kept.draft.body  # drafts stay where they are
+            finally:
+                await tabs.close_all()
+                _dispose(tabs)
+
+    aloop.run_until_complete(body())
+
+
+def _loaded(tabs: ConversationTabs, ticket_id: str) -> bool:
+    view = tabs.view(ticket_id)
+    return view is not None and view.conversation is not None
+
+
+async def until_async(check: Any, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

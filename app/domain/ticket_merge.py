@@ -72,10 +72,17 @@ def _seen(tx: StoreTx, ticket_id: str, role: str) -> Row:
         ) from refused
 
 
-def _move_messages(tx: StoreTx, ids: list[str], ticket: Row) -> int:
-    """Move the messages ``ids`` to ``ticket`` and log each as it now is."""
+def _move_messages(tx: StoreTx, ids: list[str], ticket: Row, source: Row) -> int:
+    """Move the messages ``ids`` from ``source`` to ``ticket`` and log each as it now is.
+
+    Each is first logged as gone from the source, for whoever sees the source: a workstation
+    that does not see the target drops its copy, and the source's open thread learns that
+    the message left it (a change names the ticket a message is on now)."""
     if not ids:
         return 0
+    gone = TICKET.sight.audience(source)
+    for message_id in ids:
+        tx.log("message", message_id, data=None, fields=[], audience=gone)
     tx.conn.execute(
         update(T_MESSAGES).where(T_MESSAGES.c.id.in_(ids)).values(ticket_id=ticket["id"])
     )
@@ -167,7 +174,7 @@ def ticket_merge(tx: StoreTx, args: TicketMergeArgs) -> Row:
             select(T_MESSAGES.c.id).where(T_MESSAGES.c.ticket_id == source["id"])
         ).scalars()
     )
-    moved = _move_messages(tx, ids, target)
+    moved = _move_messages(tx, ids, target, source)
     drafts = _move_drafts(tx, source, target)
     closed: Row = {"merged_into": target["id"], "status": TicketStatus.CLOSED.value}
     if source["status"] not in SOLVED or source["solved_at"] is None:
@@ -253,7 +260,7 @@ def ticket_split(tx: StoreTx, args: TicketSplitArgs) -> Row:
         )
     )
     new = log_ticket(tx, args.new_ticket_id, ["*"])
-    moved = _move_messages(tx, ids, new)
+    moved = _move_messages(tx, ids, new, ticket)
     logged = _bump(tx, ticket, {})
     insert_message(
         tx,

@@ -157,6 +157,7 @@ class TicketDetail:
     version: int
     created_at: datetime
     updated_at: datetime
+    merged_into: str | None = None  # the ticket this one was merged into (it is closed)
 
 
 @dataclass(frozen=True)

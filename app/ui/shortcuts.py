@@ -79,6 +79,13 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("edit_assignee", ("Alt+A",), "Change the assignee", "Conversations"),
     Shortcut("edit_group", ("Alt+G",), "Change the group", "Conversations"),
     Shortcut("edit_tags", ("Alt+T",), "Edit the tags", "Conversations"),
+    Shortcut("merge_ticket", ("Ctrl+Shift+G",), "Merge into another ticket", "Conversations"),
+    Shortcut(
+        "split_ticket",
+        ("Ctrl+Shift+L",),
+        "Split the selected messages into a new ticket",
+        "Conversations",
+    ),
     # Composer
     Shortcut("focus_composer", ("Ctrl+R",), "Write a reply", "Composer"),
     Shortcut("send", ("Ctrl+Return",), "Send", "Composer"),

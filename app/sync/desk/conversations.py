@@ -107,7 +107,7 @@ class ConversationReader:
         def work(conn: Connection) -> Conversation | None:
             r = conn.exec_driver_sql(
                 "SELECT id, number, subject, status, priority, channel, customer_id, "
-                "assignee_id, group_id, tags, version, created_at, updated_at "
+                "assignee_id, group_id, tags, version, created_at, updated_at, merged_into "
                 "FROM tickets WHERE id = ?",
                 (ticket_id,),
             ).first()
@@ -127,6 +127,7 @@ class ConversationReader:
                 version=r[10],
                 created_at=dt_required(r[11]),
                 updated_at=dt_required(r[12]),
+                merged_into=r[13],
             )
             if only is None:
                 messages = tuple(

@@ -259,6 +259,7 @@ class ConversationTabs(QTabWidget):
         self._views[ticket_id] = view
         view.titleChanged.connect(lambda v=view: self._retitle(v))
         view.cannedRequested.connect(self.cannedRequested)
+        view.ticket_actions.openTicket.connect(lambda tid: self.open_ticket(tid))
         view.loaded.connect(lambda v=view: self._loaded(v))
         view.scrolled.connect(self._state_timer.start)
         return view

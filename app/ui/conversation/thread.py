@@ -660,7 +660,8 @@ class ThreadView(QListView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(False)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several messages may be selected (Shift/Ctrl): to split them into a new ticket.
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setMouseTracking(False)
         self.verticalScrollBar().setSingleStep(24)

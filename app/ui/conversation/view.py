@@ -33,6 +33,7 @@ from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
+from app.ui.conversation.merging import TicketActions
 from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, message_kind, message_text
 from app.ui.conversation.thread import ThreadView
@@ -115,6 +116,7 @@ class ConversationView(QWidget):
         self.pending_label.setAccessibleName("Changes waiting to send")
         sub.addWidget(self.pending_label)
         layout.addLayout(sub)
+        self.ticket_actions = TicketActions(self, sub, layout)  # merge, split; merged banner
 
         self.banner = CollisionBanner(bridge, ticket_id, self)
         layout.addWidget(self.banner)
