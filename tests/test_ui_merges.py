@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def test_ticket_merge_and_split_from_the_conversation(
                 await ada.engine.save_draft("t-1", "Thanks for waiting")
                 for ticket_id in ("t-1", "t-2"):
                     tabs.open_ticket(ticket_id)
-                    await until(lambda t=ticket_id: _loaded(tabs, t))
+                    await until(partial(_loaded, tabs, ticket_id))
                 source = tabs.view("t-2")
                 assert source is not None
                 actions = source.ticket_actions
