@@ -15,6 +15,7 @@ from app.cli import EmbeddedServer
 from app.sync.desk_types import TicketSort, ViewSpec
 from app.ui import session, theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.thread import ThreadRole
 from app.ui.conversation.view import ConversationView
 from app.ui.desk.window import DeskWindow
 from tools.screenshots import settle, until
@@ -164,6 +165,7 @@ async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]
 async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -> None:
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     ada, window = await scenes(out, size, server.url)
+    await merge_scenes(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -186,3 +188,52 @@ def run_scenes(out: Path, size: tuple[int, int]) -> int:
     finally:
         server.stop()
     return 0
+
+
+async def merge_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """The activity trail of a ticket whose priority and assignee changed; then "Merge…" in
+    the customer panel, with a likely duplicate (same first name) chosen beside the caller."""
+    from app.ui.customer.merge import CustomerMergeDialog
+
+    model = window.ticket_model
+    current = next(t for r in range(4, 20) if (t := model.ticket_id(r)))
+    view = await conversation(window, current)
+    ticket = view.conversation.ticket if view.conversation else None
+    if ticket is not None:
+        priority = "urgent" if ticket.priority != "urgent" else "high"
+        await ada.engine.update_ticket(current, {"priority": priority, "status": "pending"})
+        await until(
+            lambda: (
+                sum(
+                    view.thread_view.thread_model.index(r).data(ThreadRole.KIND) == "event"
+                    for r in range(view.thread_view.thread_model.rowCount())
+                )
+                >= 2
+            ),
+            timeout=30,
+        )
+        view.thread_view.scrollToBottom()
+        await settle(0.8)
+        save(window.grab(), out, "trail")
+    panel = window.customer
+    await until(lambda: panel.card is not None, timeout=30)
+    card = panel.card
+    assert card is not None
+    panel.merge_button.click()
+    dialogs = panel.findChildren(CustomerMergeDialog)
+    if not dialogs:
+        return
+    dialog = dialogs[-1]
+    for word in (card.name.split()[0], card.name.split()[-1]):
+        dialog.query.setText(word)
+        try:
+            await until(lambda: dialog.results.count() > 0, timeout=5)
+        except TimeoutError:
+            continue
+        break
+    if dialog.results.count():
+        dialog.results.setCurrentRow(0)
+        await until(lambda: dialog.other is not None, timeout=10)
+    await settle(0.8)
+    save(compose(window, dialog), out, "customer-merge")
+    dialog.reject()  # the demo's customers stay as they are
