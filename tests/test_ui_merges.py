@@ -86,6 +86,8 @@ def test_customer_merge_from_the_panel_every_open_panel_follows(
                 assert dialog.merge_button.text() == "Merge into Customer 3"
                 dialog.right.keep.click()
                 assert dialog.merge_button.text() == "Merge into Customer 2"
+                assert dialog.right.fate.text() == "Kept"
+                assert dialog.left.fate.text() == "Merged into Customer 2"
                 summary = dialog.summary.text()
                 assert summary.startswith("Customer 2 is kept. Customer 3's 1 email address")
                 assert "cannot be undone" in summary

@@ -68,14 +68,14 @@ def customer_merge(tx: StoreTx, args: CustomerMergeArgs) -> Row:
     target = _customer(tx, args.target_id)
     if source["merged_into"] is not None:
         raise Refused(
-            ErrorCode.CONFLICT,
+            ErrorCode.INVALID_MUTATION,
             f"{source['name']} was already merged into another customer",
             {"customer_id": surviving_customer(tx, source["id"])},
         )
     if target["merged_into"] is not None:
         survivor = surviving_customer(tx, target["id"])
         raise Refused(
-            ErrorCode.CONFLICT,
+            ErrorCode.INVALID_MUTATION,
             f"{target['name']} was merged into another customer; merge into that one instead",
             {"customer_id": survivor},
         )

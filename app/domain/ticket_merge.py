@@ -162,10 +162,10 @@ def ticket_merge(tx: StoreTx, args: TicketMergeArgs) -> Row:
     source = _seen(tx, args.source_id, "merged")
     target = _seen(tx, args.target_id, "chosen")
     if source["merged_into"] is not None:
-        raise Refused(ErrorCode.CONFLICT, f"ticket {_number(source)} was already merged")
+        raise Refused(ErrorCode.INVALID_MUTATION, f"ticket {_number(source)} was already merged")
     if target["merged_into"] is not None:
         raise Refused(
-            ErrorCode.CONFLICT,
+            ErrorCode.INVALID_MUTATION,
             f"ticket {_number(target)} was itself merged into another ticket; "
             "merge into that one instead",
         )
@@ -210,7 +210,7 @@ def ticket_split(tx: StoreTx, args: TicketSplitArgs) -> Row:
     ticket = _seen(tx, args.ticket_id, "split")
     if ticket["merged_into"] is not None:
         raise Refused(
-            ErrorCode.CONFLICT,
+            ErrorCode.INVALID_MUTATION,
             f"ticket {_number(ticket)} was merged into another ticket; split from that one",
         )
     if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == args.new_ticket_id)).first():

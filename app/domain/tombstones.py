@@ -52,7 +52,7 @@ def refuse_if_merged(tx: StoreTx, customer_id: str) -> None:
     target = load(tx.conn, "customer", survivor) if survivor else None
     name = target["name"] if target else "another customer"
     raise Refused(
-        ErrorCode.CONFLICT,
+        ErrorCode.INVALID_MUTATION,
         f"{merged[1]} was merged into {name}; this change was not made: make it on {name}",
         {"customer": target},
     )

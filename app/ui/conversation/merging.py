@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPushButton,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -319,10 +318,8 @@ class TicketActions(QObject):
     def __init__(self, view: ConversationView, header: QBoxLayout, body: QBoxLayout) -> None:
         super().__init__(view)
         self._view = view
-        self.button = QToolButton(view)
-        self.button.setText("Merge or split")
+        self.button = QPushButton("Merge or split", view)
         self.button.setAccessibleName("Merge or split this ticket")
-        self.button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.button)
         self.merge_action = shortcuts.bind(view, "merge_ticket", self.merge)
         self.merge_action.setText("Merge into another ticket…")

@@ -116,6 +116,13 @@ class _Side(QFrame):
         layout = QVBoxLayout(self)
         self.keep = QRadioButton("Keep this record", self)
         layout.addWidget(self.keep)
+        self.fate = QLabel(self)
+        self.fate.setTextFormat(Qt.TextFormat.PlainText)
+        self.fate.setAccessibleName("What happens to this record")
+        font = self.fate.font()
+        font.setBold(True)
+        self.fate.setFont(font)
+        layout.addWidget(self.fate)
         self.details = QLabel(self)
         self.details.setTextFormat(Qt.TextFormat.PlainText)  # customer data is never markup
         self.details.setWordWrap(True)
@@ -129,7 +136,8 @@ class _Side(QFrame):
             self.setAccessibleName("Other customer: not chosen")
             return
         ways = "\n".join(f"  {value}" for _kind, value in card.identities) or "  —"
-        notes = card.notes.strip().splitlines()[0][:80] if card.notes.strip() else "No notes"
+        first = card.notes.strip().splitlines()[0] if card.notes.strip() else "No notes"
+        notes = first if len(first) <= 80 else first[:79] + "…"
         self.details.setText(
             f"{card.name}\n"
             f"Organization: {card.organization or '—'}\n"
@@ -186,6 +194,8 @@ class CustomerMergeDialog(QDialog):
         self.right = _Side(self)
         sides.addWidget(self.left, 0, 0)
         sides.addWidget(self.right, 0, 1)
+        sides.setColumnStretch(0, 1)
+        sides.setColumnStretch(1, 1)
         layout.addLayout(sides, 1)
         self.left.show_card(current)
         self.right.show_card(None)
@@ -284,8 +294,15 @@ class CustomerMergeDialog(QDialog):
         self.merge_button.setEnabled(pair is not None)
         if pair is None:
             self.summary.setText("")
+            self.left.fate.setText("")
+            self.right.fate.setText("")
             return
         kept, merged = pair
+        kept_side, merged_side = (
+            (self.right, self.left) if self.right.keep.isChecked() else (self.left, self.right)
+        )
+        kept_side.fate.setText("Kept")
+        merged_side.fate.setText(f"Merged into {kept.name}")
         self.summary.setText(what_moves(merged, kept))
         self.merge_button.setText(f"Merge into {kept.name}")
 
