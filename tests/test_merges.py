@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from app.domain.mutation import COMMAND_LINE, channel_actor
 from app.models.entities import draft_id
 from app.models.tables import T_CUSTOMERS, T_DRAFTS, T_IDENTITIES, T_MESSAGES, T_TICKETS
 from app.sync.engine import SyncEngine
@@ -156,7 +157,6 @@ def test_customer_merge_refusals_are_plain_and_change_nothing(tmp_path: Path) ->
     async def scenario() -> None:
         async with served_world(tmp_path) as world:
             submit = world.server.writer.submit
-            from app.domain.mutation import COMMAND_LINE
 
             same = await submit(
                 COMMAND_LINE, "customer.merge", {"source_id": "c-1", "target_id": "c-1"}, key="1"
@@ -201,6 +201,7 @@ def test_ticket_merge_keeps_every_draft_note_and_the_trail_and_redirects_an_offl
             # Lin goes offline and answers on t-2; meanwhile Ada merges t-2 into t-1.
             await lin.stop()
             reply_id = await lin.reply("t-2", "We found your parcel", clears_draft=False)
+            await lin.update_ticket("t-2", {"status": "solved"})
             await ada.mutate("ticket.merge", {"source_id": "t-2", "target_id": "t-1"})
             await eventually(lambda: _outbox_empty(ada))
 
@@ -253,7 +254,26 @@ def test_ticket_merge_keeps_every_draft_note_and_the_trail_and_redirects_an_offl
 
             await eventually(drafts_followed)
             assert not ada_seen.refused
-            assert not lin_seen.refused
+            # Lin's status change of the merged ticket is refused in plain words; the merged
+            # ticket stays closed.
+            await eventually(lambda: _has_refusal(lin_seen, "ticket.update"))
+            assert [r.message for r in lin_seen.refused] == [
+                "ticket #2 was merged into #1; this change was not made: make it on #1"
+            ]
+            # A channel still naming the merged ticket (and its merged customer) writes into
+            # the ticket kept.
+            answer = await world.server.writer.submit(
+                channel_actor("email"),
+                "message.receive",
+                {"message": {"id": "m-in", "ticket_id": "t-2", "body": "Any news?"}},
+                key="imap:9",
+            )
+            assert answer["type"] == "ack", answer
+            with world.store.connect() as conn:
+                source = _ticket(conn, "t-2")
+                assert source is not None
+                assert source["status"] == "closed"
+                assert "m-in" in {m["id"] for m in _thread(conn, "t-1")}
 
     asyncio.run(scenario())
 

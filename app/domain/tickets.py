@@ -18,7 +18,7 @@ from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
-from app.domain.tombstones import surviving_customer
+from app.domain.tombstones import refuse_if_ticket_merged, surviving_customer
 from app.domain.trail import change_events
 from app.domain.wire import delete_many, load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
@@ -302,6 +302,7 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
 
 def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     ticket = visible_ticket(tx, args.ticket_id)
+    refuse_if_ticket_merged(tx, ticket)
     changes = p.validated_changes(p.TicketChanges, args.changes)
     if not changes:
         raise Refused(ErrorCode.INVALID_MUTATION, "no changes given")

@@ -62,3 +62,19 @@ def surviving_ticket(tx: StoreTx, ticket_id: str) -> str:
     """The ticket a change naming ``ticket_id`` lands on: itself, or the ticket it was merged
     into (followed along a chain of merges)."""
     return _survivor(tx, T_TICKETS, "ticket", ticket_id)
+
+
+def refuse_if_ticket_merged(tx: StoreTx, ticket: Row) -> None:
+    """Refuse, in plain words, a change of the fields of a ticket merged into another: its
+    conversation goes on in the other one, where the change belongs (a message is
+    redirected instead: it is the conversation)."""
+    if ticket.get("merged_into") is None:
+        return
+    survivor = surviving_ticket(tx, ticket["id"])
+    number = tx.conn.execute(select(T_TICKETS.c.number).where(T_TICKETS.c.id == survivor)).scalar()
+    raise Refused(
+        ErrorCode.INVALID_MUTATION,
+        f"ticket #{ticket['number']} was merged into #{number}; this change was not made: "
+        f"make it on #{number}",
+        {"ticket_id": survivor},
+    )
