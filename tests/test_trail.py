@@ -19,13 +19,14 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, select
 
 from app.domain.mutation import COMMAND_LINE
+from app.domain.trail import event_id
 from app.models.tables import T_MESSAGES, T_TICKETS
 from app.sync import queries
 from app.ui.conversation import ConversationTabs
 from app.ui.conversation.thread import ThreadRole
 from app.ui.conversation.trail import sentence
 from tests.ui_world import signed_in_bridge, until
-from tests.world import eventually, make_store, running_server
+from tests.world import eventually, make_store, running_server, served_world
 
 
 @pytest.fixture(autouse=True)
@@ -164,3 +165,34 @@ def test_events_are_not_searched_and_do_not_make_a_reply_stale(
                 await ada.shutdown()
 
     aloop.run_until_complete(body())
+
+
+def test_an_id_taken_by_a_message_never_fails_the_change_it_records(tmp_path: Path) -> None:
+    """Event ids are derived from the ticket version they record; an agent who takes one
+    for a note of their own cannot make a colleague's change fail."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada, seen = await world.workstation("ada@example.com")
+            taken = event_id("t-1", 4, "changed", "priority")
+            note = {"id": taken, "ticket_id": "t-1", "kind": "note", "body": "mine"}
+            await ada.mutate("message.add", {"message": note})  # t-1 version 3
+            await ada.update_ticket("t-1", {"priority": "urgent"})  # version 4
+
+            async def recorded() -> bool:
+                return len(_events(world.store, "t-1")) == 1
+
+            await eventually(recorded)
+            assert _events(world.store, "t-1")[0]["id"] != taken
+            with world.store.connect() as conn:
+                version = conn.execute(
+                    select(T_TICKETS.c.version).where(T_TICKETS.c.id == "t-1")
+                ).scalar()
+                owner = conn.execute(
+                    select(T_MESSAGES.c.body).where(T_MESSAGES.c.id == taken)
+                ).scalar()
+            assert version == 4  # the version whose event id the note took
+            assert owner == "mine"
+            assert not seen.refused
+
+    asyncio.run(scenario())

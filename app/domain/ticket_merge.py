@@ -183,7 +183,14 @@ def ticket_merge(tx: StoreTx, args: TicketMergeArgs) -> Row:
     logged_target = _bump(tx, target, {})
     insert_message(
         tx,
-        event_row(tx, source["id"], "merged_into", ticket_id=target["id"], number=target["number"]),
+        event_row(
+            tx,
+            source["id"],
+            logged_source["version"],
+            "merged_into",
+            ticket_id=target["id"],
+            number=target["number"],
+        ),
         logged_source,
     )
     insert_message(
@@ -191,6 +198,7 @@ def ticket_merge(tx: StoreTx, args: TicketMergeArgs) -> Row:
         event_row(
             tx,
             target["id"],
+            logged_target["version"],
             "merged_from",
             ticket_id=source["id"],
             number=source["number"],
@@ -265,7 +273,13 @@ def ticket_split(tx: StoreTx, args: TicketSplitArgs) -> Row:
     insert_message(
         tx,
         event_row(
-            tx, ticket["id"], "split_into", ticket_id=new["id"], number=number, messages=moved
+            tx,
+            ticket["id"],
+            logged["version"],
+            "split_into",
+            ticket_id=new["id"],
+            number=number,
+            messages=moved,
         ),
         logged,
     )
@@ -274,6 +288,7 @@ def ticket_split(tx: StoreTx, args: TicketSplitArgs) -> Row:
         event_row(
             tx,
             new["id"],
+            new["version"],
             "split_from",
             ticket_id=ticket["id"],
             number=ticket["number"],

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from app.domain.mutation import ActorKind, StoreTx
 from app.models.enums import AuthorType, MessageKind
-from app.models.tables import T_AGENTS, T_GROUPS
+from app.models.tables import T_AGENTS, T_GROUPS, T_MESSAGES
 
 Row = dict[str, Any]
 
@@ -44,6 +44,7 @@ TRAILED_FIELDS = {
     "group_id": "group",
 }
 EVENT_VERSION = 1
+EVENT_NAMESPACE = uuid.UUID("5f0e7c2a-9d4b-4e61-8a3f-2b7c1d9e4a60")
 
 
 def event_body(kind: str, by: str | None = None, **fields: Any) -> str:
@@ -65,13 +66,22 @@ def parse_event(body: str) -> Row | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get("type"), str) else None
 
 
-def event_row(tx: StoreTx, on: str, kind: str, /, **fields: Any) -> Row:
-    """The messages row of one event on the ticket ``on``, authored by the transaction's
-    actor (``fields`` may name another ticket: the one merged or split)."""
+def event_id(ticket_id: str, version: int, kind: str, field: str = "") -> str:
+    """An event's id: derived from the ticket version it records (each version is made
+    once), so the same change gives the same event on every store and every write path."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{ticket_id}:{version}:{kind}:{field}"))
+
+
+def event_row(tx: StoreTx, on: str, version: int, kind: str, /, **fields: Any) -> Row:
+    """The messages row of one event on the ticket ``on`` at its ``version``, authored by
+    the transaction's actor (``fields`` may name another ticket: the one merged or split)."""
     actor = tx.actor
     by_agent = actor.kind == ActorKind.WORKSTATION
+    eid = event_id(on, version, kind, str(fields.get("field", "")))
+    if tx.conn.execute(select(T_MESSAGES.c.id).where(T_MESSAGES.c.id == eid)).first():
+        eid = str(uuid.uuid4())  # a client chose this id for a message: never fail the change
     return {
-        "id": str(uuid.uuid4()),
+        "id": eid,
         "ticket_id": on,
         "kind": MessageKind.EVENT.value,
         "author_type": (AuthorType.AGENT if by_agent else AuthorType.SYSTEM).value,
@@ -102,12 +112,14 @@ def change_events(tx: StoreTx, before: Row, values: Row) -> list[Row]:
         if field in ("assignee", "group"):
             fields["from_name"] = _name(tx, field, old)
             fields["to_name"] = _name(tx, field, new)
-        events.append(event_row(tx, before["id"], "changed", **fields))
+        events.append(event_row(tx, before["id"], values["version"], "changed", **fields))
     if "tags" in values:
         old_tags = list(before.get("tags") or [])
         new_tags = list(values["tags"] or [])
         added = [t for t in new_tags if t not in old_tags]
         removed = [t for t in old_tags if t not in new_tags]
         if added or removed:
-            events.append(event_row(tx, before["id"], "tags", added=added, removed=removed))
+            events.append(
+                event_row(tx, before["id"], values["version"], "tags", added=added, removed=removed)
+            )
     return events
