@@ -72,13 +72,10 @@ def add_attachments(
     if not attachments:
         return
     hashes = sorted({a.sha256 for a in attachments})
-    stored = dict(
-        tx.conn.execute(
-            select(T_BLOBS.c.sha256, T_BLOBS.c.size).where(T_BLOBS.c.sha256.in_(hashes))
-        )
-        .tuples()
-        .all()
+    found = tx.conn.execute(
+        select(T_BLOBS.c.sha256, T_BLOBS.c.size).where(T_BLOBS.c.sha256.in_(hashes))
     )
+    stored = {sha256: int(size) for sha256, size in found}
     ids = [a.id for a in attachments]
     if len(set(ids)) != len(ids):
         raise Refused(ErrorCode.INVALID_MUTATION, "two attachments have the same id")
