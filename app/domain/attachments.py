@@ -35,7 +35,7 @@ ATTACHMENT = Kind(
     "attachment",
     T_ATTACHMENTS,
     AsParent("ticket", "ticket_id"),
-    bootstrap=65,  # after the messages they are on
+    bootstrap=90,  # after the messages they are on
     keep=KeepWithParent("ticket", "ticket_id"),
     # On a message this workstation has not had accepted yet (queued, or refused for review).
     unsent=lambda table: table.c.message_id.in_(
