@@ -45,7 +45,9 @@ ATTACHMENT = Kind(
 )
 
 
-def attachment_row(a: p.NewAttachment, message_id: str, ticket_id: str, now: Any) -> Row:
+def attachment_row(
+    a: p.NewAttachment, message_id: str, ticket_id: str, now: Any, position: int
+) -> Row:
     """Every column of the row a new attachment becomes (the same on both sides)."""
     return {
         "id": a.id,
@@ -57,6 +59,7 @@ def attachment_row(a: p.NewAttachment, message_id: str, ticket_id: str, now: Any
         "size": a.size,
         "width": a.width,
         "height": a.height,
+        "position": position,
         "created_at": now,
     }
 
@@ -96,8 +99,8 @@ def add_attachments(
                 f"server, not {a.size}",
             )
     audience = ATTACHMENT.sight.audience({}, ticket)
-    for a in attachments:
-        row = attachment_row(a, message_id, ticket["id"], tx.now)
+    for position, a in enumerate(attachments):
+        row = attachment_row(a, message_id, ticket["id"], tx.now, position)
         tx.conn.execute(insert(T_ATTACHMENTS), row)
         tx.log("attachment", a.id, data=to_wire("attachment", row), fields=[], audience=audience)
 
@@ -107,8 +110,8 @@ def queue_attachments(
 ) -> None:
     """The files of the agent's new message in the cache at once, beside the queued message
     (their bytes are already in the workstation's file store)."""
-    for a in attachments:
-        row = attachment_row(a, message_id, ticket_id, tx.now)
+    for position, a in enumerate(attachments):
+        row = attachment_row(a, message_id, ticket_id, tx.now, position)
         tx.conn.execute(delete(T_ATTACHMENTS).where(T_ATTACHMENTS.c.id == a.id))
         tx.conn.execute(insert(T_ATTACHMENTS), row)
         tx.touch("attachment", a.id, ticket_id)
@@ -119,7 +122,7 @@ def thread_attachments(conn: Any, ticket_id: str) -> list[Row]:
     rows = conn.execute(
         select(T_ATTACHMENTS)
         .where(T_ATTACHMENTS.c.ticket_id == ticket_id)
-        .order_by(T_ATTACHMENTS.c.created_at, T_ATTACHMENTS.c.id)
+        .order_by(T_ATTACHMENTS.c.created_at, T_ATTACHMENTS.c.position, T_ATTACHMENTS.c.id)
     ).mappings()
     return [to_wire("attachment", r) for r in rows]
 

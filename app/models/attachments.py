@@ -41,6 +41,8 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Its place among the message's files, in the order the agent attached them.
+    position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

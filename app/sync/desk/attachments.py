@@ -46,7 +46,7 @@ class AttachmentReader:
             out: dict[str, list[AttachmentItem]] = {}
             rows = conn.exec_driver_sql(
                 "SELECT id, message_id, sha256, file_name, mime_type, size, width, height, "
-                "created_at FROM attachments WHERE ticket_id = ? ORDER BY created_at, id",
+                "created_at FROM attachments WHERE ticket_id = ? ORDER BY message_id, position, id",
                 (ticket_id,),
             )
             for r in rows:

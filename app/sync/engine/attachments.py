@@ -6,9 +6,10 @@ one chunk in flight per file: the frames of live changes and of other requests p
 chunks, and the server's bounded send queue never holds more than one chunk per download.
 
 The outbox sends a ``message.add`` only after the bytes of each of its files are stored on
-the server (`before_sending`); a file attached while online starts uploading at once, so by
-the time the agent presses Send it is usually there already.  A dropped connection leaves an
-upload half done on the server; the next one asks how much arrived and goes on from there.
+the server (`before_sending`).  Nothing is uploaded before the agent sends: a file attached
+and removed again (a screenshot pasted by mistake) never leaves the workstation.  A dropped
+connection leaves an upload half done on the server; the next one asks how much arrived and
+goes on from there.
 """
 
 from __future__ import annotations
@@ -140,17 +141,10 @@ class Attachments:
         return self._attached(AttachedFile(sha256, size, name, mime_type, width, height))
 
     def _attached(self, attached: AttachedFile) -> AttachedFile:
-        ws = self._ctx.ws
-        if ws is not None and self._ctx.status.state == ConnectionState.ONLINE:
-            self._ctx.spawn(self._upload_quietly(ws, attached.sha256, attached.size))
+        # Nothing leaves the workstation yet: a file removed before sending (a screenshot
+        # pasted by mistake) must never reach the server.  The outbox uploads it with its
+        # message (`before_sending`).
         return attached
-
-    async def _upload_quietly(self, ws: ClientConnection, sha256: str, size: int) -> None:
-        """An early upload: if it fails, the outbox tries again before sending the message."""
-        try:
-            await self.upload(ws, sha256, size)
-        except (KnownError, ConnectionClosed, TimeoutError) as exc:
-            log.info("early upload of %s stopped: %s", sha256[:12], exc)
 
     # ---- requests ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ opened: the agent may save them and check them first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -333,6 +333,8 @@ class ThreadFiles(QObject):
         self._unavailable: set[str] = set()
         self._progress: dict[str, tuple[int, int]] = {}
         self._hits: dict[str, list[tuple[QRect, AttachmentItem]]] = {}
+        # How a file reaches the system's application (the desktop's file associations).
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
         self._decoded = _Decoded(self)
         self._decoded.done.connect(self._thumbnail_ready)
         transfer_progress(bridge).progressed.connect(self._progressed)
@@ -537,7 +539,7 @@ class ThreadFiles(QObject):
         def opened(path: Path) -> None:
             self._fetching.discard(item.sha256)
             self._refresh()
-            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            if not self.open_url(QUrl.fromLocalFile(str(path))):
                 self.notice.emit(f"No application on this computer opens {item.file_name}.")
 
         self.bridge.run(
@@ -727,44 +729,55 @@ class ConversationAttachments(QObject):
         self.attach_paths([Path(p) for p in paths])
 
     def attach_paths(self, paths: Iterable[Path]) -> None:
-        """Copy each file in and show its chip; refused files are said in the notice bar."""
+        """Copy each file in and show its chip, in order; refused files are said in the
+        notice bar (the others are still attached)."""
+        engine = self.bridge.engine.attachments
+        copies: list[Callable[[], Coroutine[Any, Any, AttachedFile]]] = []
         for path in paths:
             if not path.is_file():
-                self.composer.notice.show_text(
-                    f"{path.name} is not a file, so it was not attached."
-                )
+                self.composer.notice.show_text(f"{path.name} is not a file: it was not attached.")
                 continue
             mime = _mime_of(path)
             width, height = _image_size(path) if mime.startswith("image/") else (None, None)
-            self._attach(
-                self.bridge.engine.attachments.attach_file(path, mime, width=width, height=height)
-            )
+            copies.append(partial(engine.attach_file, path, mime, width=width, height=height))
+        self._attach(copies)
 
     def attach_image(self, image: QImage, when: datetime | None = None) -> None:
         """A pasted screenshot, as a PNG named for when it was pasted."""
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buffer, b"PNG")
+        image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stubs say bytes; str works
         buffer.close()
         name = screenshot_name(when or datetime.now().astimezone())
-        self._attach(
-            self.bridge.engine.attachments.attach_bytes(
-                bytes(data.data()), name, "image/png", width=image.width(), height=image.height()
-            )
+        copy = partial(
+            self.bridge.engine.attachments.attach_bytes,
+            bytes(data.data()),
+            name,
+            "image/png",
+            width=image.width(),
+            height=image.height(),
         )
+        self._attach([copy])
 
-    def _attach(self, copying: Any) -> None:
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, KnownError):
-                self.composer.notice.show_text(f"Not attached: {exc}")
-            elif isinstance(exc, OSError):
-                reason = exc.strerror or str(exc)
-                self.composer.notice.show_text(f"Not attached: the file cannot be read ({reason}).")
-            else:
-                self.bridge.taskFailed.emit(exc)
+    def _attach(self, copies: list[Callable[[], Coroutine[Any, Any, AttachedFile]]]) -> None:
+        async def one_by_one() -> None:
+            for copy in copies:
+                try:
+                    attached = await copy()
+                except KnownError as exc:
+                    self.composer.notice.show_text(f"Not attached: {exc}")
+                except OSError as exc:
+                    reason = exc.strerror or str(exc)
+                    self.composer.notice.show_text(
+                        f"Not attached: the file cannot be read ({reason})."
+                    )
+                else:
+                    if not self._closed:
+                        self.tray.add(attached)
 
-        self.bridge.run(copying, on_result=self.tray.add, on_error=failed)
+        if copies:
+            self.bridge.run(one_by_one())
 
     def take_files(self) -> tuple[AttachedFile, ...]:
         """What goes with the message being sent; the tray empties."""

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column('size', sa.BigInteger(), nullable=False),
         sa.Column('width', sa.Integer(), nullable=True),
         sa.Column('height', sa.Integer(), nullable=True),
+        sa.Column('position', sa.Integer(), nullable=False),
         sa.Column('created_at', app.models.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_attachments_message_id_messages'), ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_attachments_ticket_id_tickets'), ondelete='CASCADE'),
