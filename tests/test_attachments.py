@@ -315,3 +315,58 @@ def test_same_bytes_are_stored_once_and_hostile_names_arrive_harmless(tmp_path: 
             assert opened.name == "evilgpj.exe"
 
     asyncio.run(scenario())
+
+
+def test_empty_files_and_a_refused_reply_sent_again_keep_their_files(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada = await desk(tmp_path, world.url, "ada@example.com")
+            lin = await desk(tmp_path, world.url, "lin@example.com")
+            world.engines += [ada, lin]
+            empty = file_of(tmp_path, "empty.txt", 0)
+            photo = file_of(tmp_path, "photo.jpg", 5000, seed=3)
+            files = [
+                await ada.attachments.attach_file(empty, "text/plain"),
+                await ada.attachments.attach_file(photo, "image/jpeg", width=40, height=30),
+            ]
+            version = await ada.read(lambda c: cache_version(c, "t-1"))
+            # A colleague changes the ticket: Ada's reply, made on what she saw, is refused.
+            await lin.update_ticket("t-1", {"status": "pending"})
+            await lin.wait_drained()
+            await eventually(lambda: newer(ada, version))
+            await ada.reply(
+                "t-1", "Both files", seen_version=version, attachments=[f.as_args() for f in files]
+            )
+            await ada.wait_drained()
+            refused = await ada.refusals()
+            assert [r["code"] for r in refused] == ["conflict"]
+            assert count(world.store, T_ATTACHMENTS) == 0
+            await ada.resend_refused(refused[0]["mutation_id"])  # "send anyway"
+            await ada.wait_drained()
+            with world.store.connect() as conn:
+                rows = conn.execute(
+                    select(T_ATTACHMENTS.c.file_name, T_ATTACHMENTS.c.size).order_by(
+                        T_ATTACHMENTS.c.position
+                    )
+                ).all()
+            assert [tuple(r) for r in rows] == [("empty.txt", 0), ("photo.jpg", 5000)]
+            assert count(world.store, T_BLOBS) == 2
+            local = await cached_attachments(ada, "t-1")
+            assert len(local) == 2  # the failed message's files went with it, not left behind
+            # Lin fetches the empty file like any other.
+            path = await lin.attachments.fetch(hashlib.sha256(b"").hexdigest())
+            assert path.stat().st_size == 0
+
+    asyncio.run(scenario())
+
+
+def cache_version(conn: Any, ticket_id: str) -> int:
+    from app.models.tables import T_TICKETS
+
+    return int(
+        conn.execute(select(T_TICKETS.c.version).where(T_TICKETS.c.id == ticket_id)).scalar()
+    )
+
+
+async def newer(engine: SyncEngine, version: int) -> bool:
+    return bool(await engine.read(lambda c: cache_version(c, "t-1")) > version)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # An upload nobody finished within this long is dropped (its workstation starts again).
 ABANDONED_AFTER = timedelta(days=7)
 STORED = ""  # the owner of a stored blob's parts
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class BlobRefused(Exception):
@@ -85,14 +86,15 @@ def offer(conn: Connection, owner: str, agent_id: str, sha256: str, size: int) -
 
 def add_chunk(
     conn: Connection, owner: str, sha256: str, offset: int, data: bytes
-) -> tuple[int, int]:
-    """Append one chunk to this workstation's upload; returns (received, size)."""
+) -> tuple[int, int, bool]:
+    """Append one chunk to this workstation's upload; returns (received, size, stored):
+    ``stored`` if the bytes were stored meanwhile (another workstation finished them)."""
     key = and_(T_BLOB_UPLOADS.c.owner == owner, T_BLOB_UPLOADS.c.sha256 == sha256)
     upload = conn.execute(select(T_BLOB_UPLOADS).where(key).with_for_update()).mappings().first()
     if upload is None:
-        if stored_size(conn, sha256) is not None:
-            size = int(stored_size(conn, sha256) or 0)
-            return size, size
+        size = stored_size(conn, sha256)
+        if size is not None:
+            return int(size), int(size), True
         raise BlobRefused(ErrorCode.NOT_FOUND, "offer the file (blob_offer) before its chunks")
     received, size = int(upload["received"]), int(upload["size"])
     if offset != received:
@@ -113,7 +115,7 @@ def add_chunk(
         )
     )
     conn.execute(update(T_BLOB_UPLOADS).where(key).values(received=received + len(data)))
-    return received + len(data), size
+    return received + len(data), size, False
 
 
 def hash_of_upload(conn: Connection, owner: str, sha256: str, size: int) -> str:
@@ -236,6 +238,11 @@ class BlobRequests:
         self._check_size(frame.size)
         conn = self._conn
         owner, agent = conn.workstation_id or "", conn.viewer.id
+        if frame.size == 0:  # nothing to send: the hash alone says whether it is empty
+            if frame.sha256 != EMPTY_SHA256:
+                raise BlobRefused(ErrorCode.HASH_MISMATCH, "an empty file has another SHA-256")
+            await conn.server.writer.run(lambda c: finish(c, owner, frame.sha256, 0))
+            return {"type": "blob_state", "size": 0, "received": 0, "stored": True}
         state = await conn.server.writer.run(
             lambda c: offer(c, owner, agent, frame.sha256, frame.size)
         )
@@ -248,9 +255,11 @@ class BlobRequests:
             raise BlobRefused(ErrorCode.INVALID_MESSAGE, f"data is not base64: {exc}") from exc
         conn = self._conn
         owner = conn.workstation_id or ""
-        received, size = await conn.server.writer.run(
+        received, size, stored = await conn.server.writer.run(
             lambda c: add_chunk(c, owner, frame.sha256, frame.offset, data)
         )
+        if stored:
+            return {"type": "blob_state", "size": size, "received": size, "stored": True}
         self._check_size(size)
         if received < size:
             return {"type": "blob_state", "size": size, "received": received, "stored": False}

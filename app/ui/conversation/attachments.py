@@ -576,10 +576,15 @@ class ThreadFiles(QObject):
     # ---- mouse and keys ----------------------------------------------------------------
 
     def item_at(self, pos: QPoint) -> AttachmentItem | None:
-        for hits in self._hits.values():
-            for rect, item in hits:
-                if rect.contains(pos):
-                    return item
+        """The file painted at ``pos`` (viewport coordinates) in the row there now."""
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return None
+        from app.ui.conversation.thread import ThreadRole
+
+        for rect, item in self._hits.get(str(index.data(ThreadRole.ID)), ()):
+            if rect.contains(pos):
+                return item
         return None
 
     def files_of_current(self) -> tuple[AttachmentItem, ...]:
@@ -617,7 +622,11 @@ class ThreadFiles(QObject):
                     return True
         elif watched is self.view and kind == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
-            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            from app.ui.conversation.thread import ThreadRole
+
+            failed = self.view.currentIndex().data(ThreadRole.DELIVERY) == "failed"
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not failed:
+                # (On a message that was not sent, Enter opens its review, as without files.)
                 items = self.files_of_current()
                 if len(items) == 1 and not is_program(items[0].file_name):
                     self.open(items[0])
@@ -789,6 +798,24 @@ class ConversationAttachments(QObject):
         """The send failed: the files go back to the tray."""
         for attached in files:
             self.tray.add(attached)
+
+    def give_back_from(self, attachments: object) -> None:
+        """The files of a refused message the agent edits (``message.add``'s
+        ``attachments``) back in the tray."""
+        if not isinstance(attachments, list):
+            return
+        for a in attachments:
+            if isinstance(a, dict) and isinstance(a.get("sha256"), str):
+                self.tray.add(
+                    AttachedFile(
+                        str(a["sha256"]),
+                        int(a.get("size", 0)),
+                        str(a.get("file_name", "attachment")),
+                        str(a.get("mime_type", "application/octet-stream")),
+                        a.get("width"),
+                        a.get("height"),
+                    )
+                )
 
     # ---- drops and pastes --------------------------------------------------------------
 

@@ -630,6 +630,7 @@ class ConversationView(QWidget):
                 return
             # Into the composer first; the refusal is dropped only once the text is safe there.
             self._give_back(text, kind)
+            self.attachments.give_back_from(refusal.args.get("attachments"))
             self.focus_composer()
         else:
             changes = refusal.args.get("changes")
