@@ -19,6 +19,12 @@ _RESERVED = frozenset(
     + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)]
 )
+# Opened with the system, these would run: the desk never opens them, only saves them.
+PROGRAM_EXTENSIONS = frozenset(
+    "exe com bat cmd msi msp scr pif cpl hta jar js jse vbs vbe wsf wsh ps1 psm1 reg lnk dll "  # noqa: SIM905
+    "sys app command sh bash zsh csh py pyw pl rb php apk dmg pkg deb rpm appimage run desktop "
+    "iso img vhd msix appx".split()
+)
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
 _SPACES = re.compile(r"\s+")
 
@@ -53,6 +59,11 @@ def safe_file_name(name: str, fallback: str = "attachment") -> str:
         keep = MAX_NAME_CHARS - (len(ext) + 1 if ext else 0)
         name = (name[:keep].rstrip(". ") + ("." + ext if ext else "")) if keep > 0 else name[:255]
     return name
+
+
+def is_program(file_name: str) -> bool:
+    """Whether opening ``file_name`` could run something (judged by its extension)."""
+    return file_name.rpartition(".")[2].lower() in PROGRAM_EXTENSIONS if "." in file_name else False
 
 
 def size_in_words(size: int) -> str:

@@ -140,7 +140,11 @@ def add_attachments(conn: Connection, office: DemoOffice) -> int:
     for message in office.messages:
         messages[message["ticket_id"]].append(message)
     open_tickets = sorted(
-        (t for t in office.tickets if t["assignee_id"] == ada and t["status"] == "open"),
+        (
+            t
+            for t in office.tickets
+            if t["assignee_id"] == ada and t["status"] == "open" and t["channel"] != "phone"
+        ),
         key=lambda t: (not any(w in t["subject"].lower() for w in _ABOUT_DAMAGE), t["number"]),
     )
     for ticket in open_tickets:
