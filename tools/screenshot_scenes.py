@@ -164,12 +164,12 @@ async def attachments_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
     row = view.thread_view.thread_model.row_of(first)
     if row is not None:
         view.thread_view.scrollTo(
-            view.thread_view.thread_model.index(row), QAbstractItemView.ScrollHint.PositionAtTop
+            view.thread_view.thread_model.index(row), QAbstractItemView.ScrollHint.PositionAtBottom
         )
     pictures = [i for items in files.by_message.values() for i in items if i.is_image]
     await until(lambda: all(i.sha256 in files._thumbs for i in pictures), timeout=30)
-    view.composer.editor.insertPlainText("Sorry about that! Here are the care instructions.")
-    label = Path.home() / "Stain care guide.pdf"
+    view.composer.editor.insertPlainText("Sorry about that! Here is your prepaid return label.")
+    label = Path.home() / "Return label.pdf"
     label.write_bytes(b"%PDF-1.4\n" + b"0" * 48_000)
     view.attachments.attach_paths([label])
     await until(lambda: bool(view.attachments.tray.chips))
