@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.files import safe_file_name
 from app.models.tables import T_ATTACHMENTS, T_BLOB_PARTS, T_BLOB_UPLOADS, T_BLOBS, T_MESSAGES
+from app.server.quotas import AgentQuotas
 from app.sync import cache
 from app.sync.engine import SyncEngine
 from app.sync.engine.attachments import AttachmentTooLarge, AttachmentUnavailable
@@ -356,6 +357,30 @@ def test_empty_files_and_a_refused_reply_sent_again_keep_their_files(tmp_path: P
             # Lin fetches the empty file like any other.
             path = await lin.attachments.fetch(hashlib.sha256(b"").hexdigest())
             assert path.stat().st_size == 0
+
+    asyncio.run(scenario())
+
+
+def test_uploads_count_against_the_agents_share_and_wait_their_turn(tmp_path: Path) -> None:
+    """A chunk over the agent's byte rate is refused for now (``rate_limited`` with
+    ``retry_after``), stores nothing, and the workstation sends it again when told."""
+    quotas = AgentQuotas(bytes_per_s=1_000_000, bytes_burst=600_000)
+
+    async def scenario() -> None:
+        async with served_world(tmp_path, quotas=quotas) as world:
+            ada = await desk(tmp_path, world.url, "ada@example.com")
+            world.engines.append(ada)
+            original = file_of(tmp_path, "big.bin", 3 * BLOB_CHUNK_BYTES)
+            attached = await ada.attachments.attach_file(original, "application/octet-stream")
+            await ada.reply("t-1", "Big file", kind="note", attachments=[attached.as_args()])
+            await ada.wait_drained(30)
+            assert quotas.refused >= 1  # at least one chunk had to wait
+            assert count(world.store, T_ATTACHMENTS) == 1
+            with world.store.connect() as conn:
+                parts = conn.execute(
+                    select(T_BLOB_PARTS.c.data).order_by(T_BLOB_PARTS.c.part_no)
+                ).scalars()
+                assert b"".join(parts) == original.read_bytes()
 
     asyncio.run(scenario())
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import logging
+import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -249,11 +250,20 @@ class BlobRequests:
         return {"type": "blob_state", "size": frame.size, **state}
 
     async def _chunk(self, frame: p.BlobChunk) -> dict[str, Any]:
+        # A chunk is written by the writer like a mutation: it counts against the agent's
+        # volume and rate as one (quotas.py), so no upload can take the writer from the rest.
+        conn = self._conn
+        wait = conn.server.quotas.admit(conn.viewer.id, len(frame.data))
+        if wait > 0:
+            raise BlobRefused(
+                ErrorCode.RATE_LIMITED,
+                f"too much sent too fast; send this chunk again in {math.ceil(wait)} s",
+                retry_after=math.ceil(wait),
+            )
         try:
             data = binascii.a2b_base64(frame.data, strict_mode=True)
         except binascii.Error as exc:
             raise BlobRefused(ErrorCode.INVALID_MESSAGE, f"data is not base64: {exc}") from exc
-        conn = self._conn
         owner = conn.workstation_id or ""
         received, size, stored = await conn.server.writer.run(
             lambda c: add_chunk(c, owner, frame.sha256, frame.offset, data)

@@ -49,6 +49,14 @@ class AttachmentUnavailable(KnownError):
     """A colleague's file that is not on this workstation and cannot be fetched now."""
 
 
+class SentTooFast(RequestFailed):
+    """A chunk over the agent's share of the server for now: send it again later."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class AttachedFile:
     """A file copied into the workstation's store, ready to go on a message."""
@@ -167,8 +175,14 @@ class Attachments:
             return False
         if not future.done():
             if frame.get("type") == "error":
-                exc = RequestFailed(str(frame.get("code", "")), str(frame.get("message", "")))
-                future.set_exception(exc)
+                code, message = str(frame.get("code", "")), str(frame.get("message", ""))
+                details = frame.get("details")
+                if code == p.ErrorCode.RATE_LIMITED and isinstance(details, dict):
+                    wait = details.get("retry_after")
+                    wait = float(wait) if isinstance(wait, int | float) else 1.0
+                    future.set_exception(SentTooFast(code, message, wait))
+                else:
+                    future.set_exception(RequestFailed(code, message))
             else:
                 future.set_result(frame)
         return True
@@ -210,7 +224,11 @@ class Attachments:
                 "offset": received,
                 "data": binascii.b2a_base64(data, newline=False).decode("ascii"),
             }
-            state = await self._request(ws, frame)
+            try:
+                state = await self._request(ws, frame)
+            except SentTooFast as exc:  # over this agent's share for now: the same chunk later
+                await asyncio.sleep(min(exc.retry_after, 30.0))
+                continue
             received = int(state["received"])
             if self.on_progress is not None:
                 self.on_progress(sha256, received, size)
@@ -233,6 +251,14 @@ class Attachments:
                 await self.upload(ws, sha256, size)
             except RequestFailed as exc:
                 log.warning("the server refused the file %s: %s", sha256[:12], exc)
+            except OSError as exc:  # the stored copy went missing or unreadable meanwhile
+                log.warning("the file %s cannot be read here: %s", sha256[:12], exc)
+            except TimeoutError as exc:
+                # No answer on a connection that looks alive: start a fresh one, or the
+                # outbox would wait behind this file until the next reconnect.
+                log.warning("no answer while uploading %s; reconnecting", sha256[:12])
+                await ws.close()
+                raise NotConnected("the server stopped answering") from exc
 
     # ---- fetching ------------------------------------------------------------------------
 
