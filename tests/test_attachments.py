@@ -192,7 +192,7 @@ def test_the_server_refuses_oversize_and_mismatched_bytes_and_stores_nothing(
             big = file_of(tmp_path, "video.mp4", 700_000)
             with pytest.raises(AttachmentTooLarge, match=r"at most 600 KB"):
                 await ada.attachments.attach_file(big, "video/mp4")
-            assert not list((tmp_path / "ada" / "files").rglob("*"))
+            assert not list((tmp_path / "ada" / "cache.db.files" / "files").rglob("*"))
             await ada.stop()
             async with raw_sync(world.url, ada) as ws:
                 forged = {"type": "blob_offer", "sha256": "a" * 64, "size": 50_000_000}
@@ -312,7 +312,7 @@ def test_same_bytes_are_stored_once_and_hostile_names_arrive_harmless(tmp_path: 
             assert names == {"contract.pdf", safe_file_name("/etc/\x1b[2Jpasswd\n")}
             assert safe_file_name("/etc/\x1b[2Jpasswd\n") == "[2Jpasswd"
             opened = await ada.attachments.copy_to_open(named.sha256, hostile)
-            assert opened.parent.parent == tmp_path / "ada" / "opened"
+            assert opened.parent.parent == tmp_path / "ada" / "cache.db.files" / "opened"
             assert opened.name == "evilgpj.exe"
 
     asyncio.run(scenario())

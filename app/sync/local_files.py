@@ -1,6 +1,6 @@
 """The workstation's own copy of attachments' bytes, content-addressed beside the cache.
 
-``<cache dir>/files/ab/cdef…`` holds the file whose SHA-256 is ``abcdef…``, written once and
+``<cache file>.files/files/ab/cdef…`` holds the file whose SHA-256 is ``abcdef…``, written once and
 never changed: a file the agent attaches is copied in at once (so moving or editing the
 original afterwards changes nothing that was sent), and a colleague's file is kept here once
 fetched, for use offline.  A download in progress is ``partial/<sha256>`` and resumes where it

@@ -41,6 +41,12 @@ CHUNK_TIMEOUT_S = 60.0
 Progress = Callable[[str, int, int], None]
 
 
+def files_folder(cache_path: Path) -> Path:
+    """Where the attachments of the cache at ``cache_path`` are kept: beside it, one folder
+    per cache (per server and account), so signing out with the cache deleted takes them too."""
+    return cache_path.with_name(cache_path.name + ".files")
+
+
 class AttachmentTooLarge(KnownError, ValueError):
     """A file over the server's attachment limit; the message names the limit."""
 
@@ -87,7 +93,7 @@ class Attachments:
 
     def __init__(self, ctx: EngineContext) -> None:
         self._ctx = ctx
-        self.files = LocalFiles(ctx.cache_path.parent)
+        self.files = LocalFiles(files_folder(ctx.cache_path))
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._uploads: dict[str, asyncio.Task[None]] = {}
         self._fetches: dict[str, asyncio.Task[Path]] = {}
