@@ -13,9 +13,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QUrl
-from PySide6.QtGui import QColor, QGuiApplication, QImage
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
 from app.models.tables import T_ATTACHMENTS, T_BLOBS
@@ -90,6 +91,25 @@ def test_attach_send_and_see_files_on_another_desk(
                 assert name.startswith("Screenshot ")
                 assert name.endswith(".png")
                 assert composer.editor.toPlainText() == ""  # the picture did not go in as text
+                QTest.mouseClick(tray.chips[2].remove_button, Qt.MouseButton.LeftButton)
+                await until(lambda: len(tray.chips) == 2)
+
+                # Files dropped on the thread are attached too (a drop on the text as well).
+                dropped = _pdf(tmp_path / "dropped.pdf", 3000)
+                mime = QMimeData()
+                mime.setUrls([QUrl.fromLocalFile(str(dropped))])
+                target = view.thread_view.viewport()
+                spot = QPointF(target.rect().center())
+                buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+                enter = QDragEnterEvent(
+                    spot.toPoint(), Qt.DropAction.CopyAction, mime, buttons, mods
+                )
+                QApplication.sendEvent(target, enter)
+                assert enter.isAccepted()
+                drop = QDropEvent(spot, Qt.DropAction.CopyAction, mime, buttons, mods)
+                QApplication.sendEvent(target, drop)
+                await until(lambda: len(tray.chips) == 3)
+                assert tray.chips[2].attached.file_name == "dropped.pdf"
                 QTest.mouseClick(tray.chips[2].remove_button, Qt.MouseButton.LeftButton)
                 await until(lambda: len(tray.chips) == 2)
 
