@@ -404,7 +404,7 @@ def _colors(palette: QPalette) -> _Colors:
 
 
 class MessageFiles(Protocol):
-    """What shows the files under a message (app/ui/conversation/attachments.py)."""
+    """What shows the files under a message (app/ui/conversation/thread_files.py)."""
 
     def height(self, message_id: str, width: int) -> int: ...
 
@@ -429,7 +429,7 @@ class ThreadDelegate(QStyledItemDelegate):
         self._font_cache: tuple[QFont, QFont, QFont] | None = None
         self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
         self.width = 600  # the viewport's width, kept by the view (asking Qt per row is slow)
-        # The files under each message (app/ui/conversation/attachments.py), if any.
+        # The files under each message (app/ui/conversation/thread_files.py), if any.
         self.files: MessageFiles | None = None
 
     def clear_cache(self) -> None:
@@ -600,7 +600,7 @@ class ThreadDelegate(QStyledItemDelegate):
         # Body: plain text, never markup.
         footer_h = fm_small.height() + 2 if own else 0
         message_id = str(index.data(ThreadRole.ID))
-        files_h = self._files_height(message_id, rect.width(), kind)
+        files_h = self._files_height(message_id, max(200, self.width), kind)  # as sizeHint
         body_rect = QRect(
             inner.left(),
             header.bottom() + 5,
