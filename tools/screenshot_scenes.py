@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QSettings
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
 from app.cli import EmbeddedServer
 from app.sync.desk_types import TicketSort, ViewSpec
@@ -145,6 +145,41 @@ async def offline_scene(ada: Bridge, window: DeskWindow, out: Path, server: Embe
     save(window.grab(), out, "offline")
 
 
+async def attachments_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """A ticket whose customer sent a photo and a PDF: a thumbnail and a file chip in the
+    thread, and a file attached to the reply being written."""
+    model = window.ticket_model
+    ids = [t for r in range(model.rowCount()) if (t := model.ticket_id(r))]
+    target = None
+    for tid in ids:
+        if await ada.attachments.of_ticket(tid):
+            target = tid
+            break
+    if target is None:
+        print("no ticket with attachments in the demo: attachments.png not written")
+        return
+    view = await conversation(window, target)
+    files = view.attachments.thread_files
+    await until(lambda: bool(files.by_message))
+    first = next(iter(files.by_message))
+    row = view.thread_view.thread_model.row_of(first)
+    if row is not None:
+        view.thread_view.scrollTo(
+            view.thread_view.thread_model.index(row), QAbstractItemView.ScrollHint.PositionAtBottom
+        )
+    pictures = [i for items in files.by_message.values() for i in items if i.is_image]
+    await until(lambda: all(i.sha256 in files._thumbs for i in pictures), timeout=30)
+    view.composer.editor.insertPlainText("Sorry about that! Here is your prepaid return label.")
+    label = Path.home() / "Return label.pdf"
+    label.write_bytes(b"%PDF-1.4\n" + b"0" * 48_000)
+    view.attachments.attach_paths([label])
+    await until(lambda: bool(view.attachments.tray.chips))
+    await settle(1.0)
+    save(window.grab(), out, "attachments")
+    view.attachments.tray.set_files(())
+    view.composer.editor.clear()
+
+
 async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]) -> str | None:
     """One of the agent's open tickets (not in ``skip``) of a VIP (or gold) customer with a
     history, VIPs first."""
@@ -166,6 +201,7 @@ async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     ada, window = await scenes(out, size, server.url)
     await merge_scenes(ada, window, out)
+    await attachments_scene(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()

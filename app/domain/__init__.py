@@ -9,6 +9,7 @@ add a kind or a mutation: docs/architecture.md, "Add a kind" and "Add a mutation
 
 from app.domain import (
     accounts,
+    attachments,
     canned,
     customer_merge,
     customers,
@@ -19,7 +20,17 @@ from app.domain import (
 )
 from app.domain.registry import DOMAIN
 
-_AREAS = (accounts, customers, tickets, messages, drafts, canned, customer_merge, ticket_merge)
+_AREAS = (
+    accounts,
+    customers,
+    tickets,
+    messages,
+    drafts,
+    canned,
+    attachments,
+    customer_merge,
+    ticket_merge,
+)
 DOMAIN.add(
     [kind for area in _AREAS for kind in area.KINDS],
     [mutation for area in _AREAS for mutation in area.MUTATIONS],

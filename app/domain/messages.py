@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.domain.attachments import add_attachments, queue_attachments
 from app.domain.mutation import (
     CacheTx,
     Mutation,
@@ -76,6 +77,7 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
         raise refused
     assert ticket is not None  # the verdict refuses a missing ticket
     insert_message(tx, new_message_row(msg, tx.viewer.id, tx.now), ticket)
+    add_attachments(tx, ticket, msg.id, args.attachments)
     values, fields = thread_grew(ticket, msg.kind, tx.now)
     log_thread_grew(tx, ticket, values, fields)
     return message_added(ticket["id"], msg.id, values["version"])
@@ -171,6 +173,7 @@ def message_add_locally(tx: CacheTx, args: p.MessageAddArgs) -> None:
     if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == ticket_id)).first() is None:
         raise NotInCache("ticket", ticket_id)
     queued_message(tx, args.message)
+    queue_attachments(tx, args.message.id, ticket_id, args.attachments)
 
 
 def message_not_sent(tx: CacheTx, args: p.MessageAddArgs) -> None:

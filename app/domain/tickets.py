@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
+from app.domain.attachments import thread_attachments
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
@@ -148,6 +149,7 @@ def ticket_bundle(conn: Connection, row: Row) -> Row:
         "ticket": to_wire("ticket", row),
         "messages": [to_wire("message", m) for m in messages],
         "customer": customer,
+        "attachments": thread_attachments(conn, row["id"]),
     }
 
 

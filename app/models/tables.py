@@ -10,6 +10,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
+from app.models.attachments import Attachment, Blob, BlobPart, BlobUpload
 from app.models.entities import (
     Agent,
     CannedResponse,
@@ -51,3 +52,9 @@ T_WORKSTATIONS = cast(Table, Workstation.__table__)
 T_RESULTS = cast(Table, MutationResult.__table__)
 T_COUNTERS = cast(Table, Counter.__table__)
 T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)
+
+# Attachments (app/models/attachments.py): the replicated record and the server's bytes.
+T_ATTACHMENTS = cast(Table, Attachment.__table__)
+T_BLOBS = cast(Table, Blob.__table__)
+T_BLOB_UPLOADS = cast(Table, BlobUpload.__table__)
+T_BLOB_PARTS = cast(Table, BlobPart.__table__)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.domain.mutation import COMMAND_LINE
+from app.files import DEFAULT_ATTACHMENT_LIMIT
 from app.models.base import new_id
 from app.models.enums import Role
 from app.models.tables import T_AGENTS, T_GROUPS
@@ -92,6 +93,13 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
         help="let WebSocket clients with this Origin header connect, e.g. a web page at "
         "https://desk.example.com (repeatable; without it, any Origin is refused)",
     )
+    parser.add_argument(
+        "--attachment-limit-mb",
+        type=float,
+        default=DEFAULT_ATTACHMENT_LIMIT / 1e6,
+        metavar="MB",
+        help="the largest file an agent may attach, in megabytes (default: %(default)g)",
+    )
 
 
 def _read_password(prompt: str) -> str:
@@ -131,6 +139,7 @@ async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
         window_days=args.window_days,
         ssl_context=ssl_context,
         allowed_origins=args.allow_origin,
+        attachment_limit=int(args.attachment_limit_mb * 1e6),
     )
     try:
         await server.start(args.host, args.port)

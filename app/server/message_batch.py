@@ -85,7 +85,10 @@ class MessageRun:
     def plan(
         self, actor: Actor, workstation_id: str, args: p.MessageAddArgs, now: datetime
     ) -> PlannedMessage | None:
-        """Plan one mutation, or None if the one write path must decide it (a refusal)."""
+        """Plan one mutation, or None if the one write path must decide it (a refusal, or a
+        message with files: their bytes are checked there, app/domain/attachments.py)."""
+        if args.attachments:
+            return None
         msg = args.message
         ticket = self._tickets.get(msg.ticket_id)
         if ticket is not None and ticket.get("merged_into") is not None:

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # its outbox and drafts (they hold work the server has not seen yet).
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
 # (app/sync/search_index.py), whose triggers must see every row from the start.
-# 5: customers and tickets carry merged_into (merges).
+# 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py).
 SCHEMA_VERSION = 5
 
 
@@ -642,6 +642,7 @@ def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
         touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
+    wire.upsert_many(conn, "attachment", bundle.get("attachments", []))
     reapply_pending(conn, "ticket", [ticket_id])
     conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
     touched.add("ticket", ticket_id, ticket_id)

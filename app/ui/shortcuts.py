@@ -99,6 +99,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Composer",
     ),
     Shortcut("canned", ("Ctrl+.",), "Insert a canned response (or type / first)", "Composer"),
+    Shortcut(
+        "attach_file",
+        ("Ctrl+Shift+A",),
+        "Attach files (or paste a screenshot, or drop files on the conversation)",
+        "Composer",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SHORTCUTS}

@@ -87,8 +87,10 @@ class LocalChanges:
         kind: str = "reply",
         seen_version: int | None = None,
         clears_draft: bool = True,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> str:
-        """Queue a public reply or internal note; returns the message id."""
+        """Queue a public reply or internal note (with ``attachments``, each an
+        ``AttachedFile.as_args()``); returns the message id."""
         agent_id = self._ctx.require_agent()
         message_id = new_id()
         changed = Touched()
@@ -100,6 +102,8 @@ class LocalChanges:
             }
             if kind == "reply":
                 args["seen_version"] = version if seen_version is None else seen_version
+            if attachments:
+                args["attachments"] = attachments
             self.apply(conn, "message.add", args, changed)
             if clears_draft:
                 # The draft goes with the send, after it in the outbox: the text lives on in

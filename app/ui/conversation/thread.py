@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from enum import IntEnum
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6 import QtGui
 from PySide6.QtCore import (
@@ -406,6 +406,14 @@ def _colors(palette: QPalette) -> _Colors:
     )
 
 
+class MessageFiles(Protocol):
+    """What shows the files under a message (app/ui/conversation/thread_files.py)."""
+
+    def height(self, message_id: str, width: int) -> int: ...
+
+    def paint(self, painter: QPainter, area: QRect, message_id: str) -> None: ...
+
+
 class ThreadDelegate(QStyledItemDelegate):
     """Paints one message from its roles: a bubble (customer left, agent right), a tinted
     "Internal note", a call log, a small centred line for system events, a date separator
@@ -424,6 +432,8 @@ class ThreadDelegate(QStyledItemDelegate):
         self._font_cache: tuple[QFont, QFont, QFont] | None = None
         self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
         self.width = 600  # the viewport's width, kept by the view (asking Qt per row is slow)
+        # The files under each message (app/ui/conversation/thread_files.py), if any.
+        self.files: MessageFiles | None = None
 
     def clear_cache(self) -> None:
         """Forget measured heights and fonts (the font or the style changed)."""
@@ -458,9 +468,10 @@ class ThreadDelegate(QStyledItemDelegate):
         # The shown text's length and ends stand in for the text itself in the key: a row's
         # text changes only between shortened and whole, which changes its length.
         key = (mid, width, label, kind, own, len(body))
+        files_h = self._files_height(mid, width, kind)
         cached = self._heights.get(key)
         if cached is not None:
-            return QSize(width, cached)
+            return QSize(width, cached + files_h)
         fm_base, fm_bold, fm_small = self._fm()
         height = self.MARGIN // 2
         if label:
@@ -475,7 +486,12 @@ class ThreadDelegate(QStyledItemDelegate):
                 height += fm_small.height() + 2
             height += self.MARGIN // 2
         self._heights[key] = height
-        return QSize(width, height)
+        return QSize(width, height + files_h)
+
+    def _files_height(self, message_id: str, width: int, kind: str) -> int:
+        if self.files is None or kind == MessageKind.EVENT:
+            return 0
+        return self.files.height(message_id, self._bubble_width(width) - 2 * self.PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         painter.save()
@@ -585,15 +601,20 @@ class ThreadDelegate(QStyledItemDelegate):
             )
         # Body: plain text, never markup.
         footer_h = fm_small.height() + 2 if own else 0
+        message_id = str(index.data(ThreadRole.ID))
+        files_h = self._files_height(message_id, max(200, self.width), kind)  # as sizeHint
         body_rect = QRect(
             inner.left(),
             header.bottom() + 5,
             inner.width(),
-            inner.bottom() - header.bottom() - 4 - footer_h,
+            inner.bottom() - header.bottom() - 4 - footer_h - files_h,
         )
         painter.setFont(base)
         painter.setPen(text_color)
         painter.drawText(body_rect, _WRAP, str(index.data(ThreadRole.SHOWN_BODY)))
+        if files_h and self.files is not None:
+            area = QRect(inner.left(), body_rect.bottom() + 1, inner.width(), files_h)
+            self.files.paint(painter, area, message_id)
         if own:
             foot = QRect(
                 inner.left(),

@@ -31,6 +31,7 @@ from app.sync.engine import KnownError
 from app.sync.notice import ChangeNotice
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.attachments import ConversationAttachments, attachments_body
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
 from app.ui.conversation.merging import TicketActions
@@ -156,6 +157,9 @@ class ConversationView(QWidget):
         self.composer.cannedRequested.connect(lambda: self.cannedRequested.emit(self.ticket_id))
         self.splitter.addWidget(self.thread_view)
         self.splitter.addWidget(self.composer)
+        self.attachments = ConversationAttachments(
+            bridge, ticket_id, self.thread_view, self.composer, self
+        )
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
@@ -442,7 +446,8 @@ class ConversationView(QWidget):
     def send(self, status: str = "") -> None:
         """Send the composer's text (then set ``status``, if given)."""
         text = self.composer.text()
-        if not text.strip():
+        files = self.attachments.tray.files()
+        if not text.strip() and not files:
             written = "note" if self.composer.kind == MessageKind.NOTE else "reply"
             self.composer.notice.show_text(f"There is nothing to send yet: write a {written}.")
             return
@@ -455,6 +460,8 @@ class ConversationView(QWidget):
         kind = self.composer.kind
         seen = self.conversation.ticket.version  # what the agent was looking at
         shown = frozenset(self.thread_view.thread_model.message_ids())
+        files = self.attachments.take_files()
+        body = text if text.strip() else attachments_body(files)
         self.composer.clear_sent()
         self.bridge.drafts.forget(self.ticket_id)
         self._stopped_typing()
@@ -465,7 +472,11 @@ class ConversationView(QWidget):
 
         async def work() -> Exception | None:
             message_id = await self.bridge.engine.reply(
-                self.ticket_id, text, kind=kind, seen_version=seen
+                self.ticket_id,
+                body,
+                kind=kind,
+                seen_version=seen,
+                attachments=[f.as_args() for f in files] or None,
             )
             self._seen_messages[message_id] = shown
             self._draft_barrier = self._reads + 1
@@ -494,6 +505,7 @@ class ConversationView(QWidget):
             # word on why.
             self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
+            self.attachments.give_back(files)
             if isinstance(exc, KnownError):
                 self.composer.notice.show_text(
                     f"Not sent: {exc}. Your text is back in the composer."
@@ -620,6 +632,7 @@ class ConversationView(QWidget):
                 return
             # Into the composer first; the refusal is dropped only once the text is safe there.
             self._give_back(text, kind)
+            self.attachments.give_back_from(refusal.args.get("attachments"))
             self.focus_composer()
         else:
             changes = refusal.args.get("changes")
@@ -674,6 +687,7 @@ class ConversationView(QWidget):
         self._closed = True
         self._typing_on = False
         self._idle.stop()
+        self.attachments.close()
 
 
 def _zone(directory: Directory) -> tzinfo:
