@@ -51,3 +51,9 @@ T_WORKSTATIONS = cast(Table, Workstation.__table__)
 T_RESULTS = cast(Table, MutationResult.__table__)
 T_COUNTERS = cast(Table, Counter.__table__)
 T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)
+
+# The phone desk (app/models/phone.py)
+from app.models.phone import Call, Disposition  # noqa: E402
+
+T_CALLS = cast(Table, Call.__table__)
+T_DISPOSITIONS = cast(Table, Disposition.__table__)

@@ -17,6 +17,7 @@ from app.models.tables import (
     T_COUNTERS,
     T_CREDENTIALS,
     T_CUSTOMERS,
+    T_DISPOSITIONS,
     T_GROUPS,
     T_IDENTITIES,
     T_MEMBERS,
@@ -26,6 +27,7 @@ from app.models.tables import (
 )
 from app.server.demo.canned import add_canned_responses
 from app.server.demo.customers import add_customers
+from app.server.demo.dispositions import demo_dispositions
 from app.server.demo.office import DemoOffice
 from app.server.demo.staff import DEMO_PASSWORD, add_staff
 from app.server.demo.tickets import add_tickets
@@ -95,6 +97,7 @@ def seed_demo(
     for table, rows in batches:
         if rows:  # one executemany per table
             conn.execute(insert(table), rows)
+    conn.execute(insert(T_DISPOSITIONS), demo_dispositions(office.now))  # the phone desk
 
     # The server takes the next ticket number from this counter, so it must start past the demo.
     highest = len(office.tickets)
