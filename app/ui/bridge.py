@@ -84,6 +84,7 @@ class Bridge(QObject):
         self.customers = desk.customers
         self.canned = desk.canned
         self.search = desk.search
+        self.phone = desk.phone  # the phone desk: callers by number, dispositions
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status
