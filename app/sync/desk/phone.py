@@ -16,11 +16,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from app.phones import DEFAULT_REGION
 from app.sync.desk.pool import ReaderPool
-from app.sync.desk.sql import dt
+from app.sync.desk.sql import dt, marks
 from app.sync.desk.tickets import ACTIVE
-from app.sync.desk.sql import marks
 
 MATCHES_CAP = 20  # a number shared by more customers than this is a switchboard: show 20
 
@@ -52,14 +50,6 @@ class PhoneReader:
 
     def __init__(self, pool: ReaderPool) -> None:
         self._pool = pool
-
-    async def region(self) -> str:
-        """The workspace's default phone region, for numbers without a country code.
-
-        The one place the desk asks; until the workspace setting exists it is the default
-        of `app.phones` (re-point this at the setting's reader).
-        """
-        return DEFAULT_REGION
 
     async def callers(self, e164: str) -> tuple[Caller, ...]:
         """Every customer with the phone number ``e164``, by name (at most ``MATCHES_CAP``)."""
