@@ -205,13 +205,14 @@ def is_call_command(argv: Sequence[str]) -> bool:
     """Whether ``argv`` (without the program) is for this module, not the desk."""
     if list(argv[:2]) == ["call", "incoming"]:
         return True
-    return len(argv) == 1 and argv[0].lower().startswith(f"{SCHEME}:")
+    # Any link is taken here, so that one of another scheme is refused in plain words.
+    return len(argv) == 1 and ("://" in argv[0] or argv[0].lower().startswith(f"{SCHEME}:"))
 
 
 def main(argv: Sequence[str]) -> int:
     """``switchboard call incoming …`` or ``switchboard switchboard://…``: the exit status."""
     try:
-        if argv and argv[0].lower().startswith(f"{SCHEME}:"):
+        if len(argv) == 1:
             event = parse_url(argv[0])
         else:
             parser = argparse.ArgumentParser(
