@@ -347,7 +347,7 @@ def test_click_to_call_hands_a_tel_url_to_the_softphone_and_starts_an_outbound_l
 ) -> None:
     store = phone_store(tmp_path)
     softphone = _Softphone()
-    QDesktopServices.setUrlHandler("tel", softphone, b"dial")
+    QDesktopServices.setUrlHandler("tel", softphone, "dial")  # type: ignore[arg-type]
 
     async def body() -> None:
         async with (
