@@ -98,7 +98,10 @@ def parse_url(url: str) -> IncomingCall:
     if parts.fragment:
         raise BadCallEvent("a switchboard://call/incoming link has no #fragment")
     try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+        # A "+" is a number's country-code sign, never a space: softphones paste caller ids
+        # into URLs unencoded ("from=+44…"), and "%2B" means the same.
+        query = parts.query.replace("+", "%2B")
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         raise BadCallEvent("the link's ?from=…&to=… part is malformed") from None
     fields: dict[str, str] = {}

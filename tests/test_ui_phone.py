@@ -271,6 +271,13 @@ def test_an_unknown_caller_offers_a_new_customer_and_a_new_ticket(
             assert ticket["channel"] == "phone"
             assert ticket["assignee_id"] == "a-ada"
 
+            # A link macOS hands the running app (an open-URL event) pops the same way.
+            assert "unknown" in phone.open_link("switchboard://call/hangup?from=1234")
+            assert phone.panel.call is None
+            assert "link not used" in window.statusBar().currentMessage()
+            phone.open_link("switchboard://call/incoming?from=+442079460018")
+            await until(lambda: popped == ["", "c-3"])
+
     aloop.run_until_complete(body())
     store.dispose()
 

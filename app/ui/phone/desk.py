@@ -23,12 +23,14 @@ number (the customer editor opens prefilled; once created, call ``caller_identif
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QPushButton, QSystemTrayIcon
 
-from app.desk_link import BadCallEvent, IncomingCall
+from app.desk_link import BadCallEvent, IncomingCall, parse_url
 from app.phones import BadPhoneNumber, display, to_e164, try_e164
 from app.sync.desk.phone import Caller
 from app.ui import shortcuts
@@ -88,6 +90,11 @@ class PhoneDesk(QObject):
         shortcuts.bind(window, "log_call", self.log_call)
         shortcuts.bind(window, "end_call", self.panel.end_call)
         self._add_menu()
+        self._app = QApplication.instance()
+        if sys.platform == "darwin" and self._app is not None:
+            # macOS hands a switchboard:// link to the running app as an open-URL event, not
+            # as a new process (elsewhere the OS starts `Switchboard <link>`: app/desk_link.py).
+            self._app.installEventFilter(self)
 
     # ---- the socket --------------------------------------------------------------------
 
@@ -102,6 +109,24 @@ class PhoneDesk(QObject):
 
     def stop_taking_calls(self) -> None:
         self.link.close()
+        if sys.platform == "darwin" and self._app is not None:
+            self._app.removeEventFilter(self)
+
+    def open_link(self, url: str) -> str:
+        """A ``switchboard://`` link opened on this desk (macOS); refused in plain words."""
+        try:
+            return self.handle_incoming(parse_url(url))
+        except BadCallEvent as exc:
+            self.window.statusBar().showMessage(f"Switchboard link not used: {exc}", STATUS_MS)
+            return str(exc)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            url = event.url().toString()
+            if url.lower().startswith("switchboard:"):
+                self.open_link(url)
+                return True
+        return super().eventFilter(watched, event)
 
     # ---- calls -------------------------------------------------------------------------
 
