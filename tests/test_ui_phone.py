@@ -114,6 +114,7 @@ def test_a_ring_from_the_command_pops_the_caller_and_the_call_is_logged(
             assert card.name == "Customer 3"
             assert [t.id for t in card.open_tickets] == ["t-2"]
             assert window.customer.open_tickets.rowCount() == 1
+            await until(lambda: window.tabs.view("t-2") is not None)  # their latest open ticket
             call = phone.panel.call
             assert call is not None
             assert call.running

@@ -400,11 +400,16 @@ class CallLogPanel(QWidget):
         self.ticked.emit("")
 
     def _show_number_link(self) -> None:
+        # A number the phone system gave is shown as a link (click to call back); a call
+        # logged by hand without one gets a field to type it in.
         call = self.call
+        known = call is not None and bool(call.number)
         if call is not None and call.number:
             self.number_link.setText(tel_link(call.number, self._region()))
         else:
             self.number_link.clear()
+        self.number_link.setVisible(known)
+        self.number.setVisible(not known)
 
     def _show_customer(self) -> None:
         call = self.call

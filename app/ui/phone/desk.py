@@ -5,9 +5,10 @@
   nothing done, if it cannot be a number), the window comes to the front (raised and
   activated; where the system refuses to move focus, the taskbar entry flashes), the tray
   notifies, and a new inbound call log starts its timer at once.  The caller is then looked
-  up by the E.164 identity: one customer → their customer-360 card (with their open tickets)
-  and the call log on them; several → the agent picks from a short list; none → "Unknown
-  caller +44 …" with "New customer…", which emits ``newCustomerRequested(e164)``.
+  up by the E.164 identity: one customer → their customer-360 card (with their open tickets),
+  their latest open ticket in a tab, and the call log on them; several → the agent picks
+  from a short list; none → "Unknown caller +44 …" with "New customer…", which emits
+  ``newCustomerRequested(e164)``.
 * **Click-to-call.**  A phone number activated in the customer panel or the call log is
   handed to the system's softphone as a ``tel:`` URL, and an outbound call log starts.
 * **Log a call** (Ctrl+Shift+L) starts an inbound call log by hand; Ctrl+Shift+E ends it.
@@ -67,7 +68,7 @@ class PhoneDesk(QObject):
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
-        self.dock.setMinimumWidth(300)
+        self.dock.setMinimumWidth(280)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.on_call = QPushButton(window)
@@ -227,6 +228,17 @@ class PhoneDesk(QObject):
         self.window.customer.setVisible(True)
         self.window.customer.show_customer(caller.customer_id)
         self.popped.emit(caller.customer_id)
+        if caller.open_tickets:
+            self.bridge.run(self._open_latest(caller.customer_id))
+
+    async def _open_latest(self, customer_id: str) -> None:
+        """The caller's most recently updated open ticket, in a tab: most calls are about it
+        (the call log proposes it too)."""
+        card = await self.bridge.customers.customer(customer_id)
+        call = self.panel.call
+        if card is None or not card.open_tickets or call is None or call.customer_id != customer_id:
+            return
+        self.window.open_ticket(card.open_tickets[0].id)
 
     def _pick(self, number: str, callers: tuple[Caller, ...]) -> None:
         picker = CallerPicker(display(number, phone_region(self.bridge)), callers, self.window)
