@@ -24,18 +24,17 @@ exits with status 3 and says so (see docs/softphones.md for why it does not star
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import json
 import os
 import re
 import socket
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
+
+# Kept out on purpose, to start fast: dataclasses, tempfile, getpass (each pulls in much
+# more); argparse only for the command form.
 
 ENV_NAME = "SWITCHBOARD_DESK_IPC"
 SCHEME = "switchboard"
@@ -57,8 +56,7 @@ class NoDesk(OSError):
     """No desk is running for this user (nothing listens on the socket)."""
 
 
-@dataclass(frozen=True)
-class IncomingCall:
+class IncomingCall(NamedTuple):
     """A call ringing: the caller's number and our line, as the phone system wrote them."""
 
     caller: str
@@ -148,14 +146,14 @@ def socket_name() -> str:
     name = os.environ.get(ENV_NAME) or f"switchboard-desk-{_user()}"
     if sys.platform == "win32" or os.path.isabs(name):
         return name
-    folder = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
     return os.path.join(folder, name)
 
 
 def _user() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
+    """This user's name for the socket (the login name, else the numeric user id)."""
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or os.environ.get("LOGNAME")
+    if not user:
         user = str(os.getuid()) if hasattr(os, "getuid") else "user"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", user)
 
@@ -218,6 +216,8 @@ def main(argv: Sequence[str]) -> int:
         if len(argv) == 1:
             event = parse_url(argv[0])
         else:
+            import argparse
+
             parser = argparse.ArgumentParser(
                 prog="switchboard call incoming",
                 description="Pop the caller's record on the running Switchboard desk.",
