@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import desk_link
 from app.models.tables import T_CALLS, T_DISPOSITIONS, T_IDENTITIES, T_TICKETS
+from app.sync import queries
 from app.sync.desk.phone import Caller
 from app.ui.bridge import Bridge
 from app.ui.desk.window import DeskWindow
@@ -245,14 +246,6 @@ def test_an_unknown_caller_offers_a_new_customer_and_a_new_ticket(
             assert panel.customer_label.text() == "Unknown caller +44 20 7946 0999"
             assert panel.new_customer_button.isVisible()
             panel.new_customer_button.click()
-            assert asked == [UNKNOWN]
-            # No customer, no open ticket: the call goes on a new ticket, named from the notes.
-            assert panel.ticket.currentData() == "__new__"
-            panel.notes.setPlainText("Wants a quote for 40 headsets\nCall back Friday")
-            assert panel.subject.text() == "Wants a quote for 40 headsets"
-            panel.disposition.setCurrentIndex(panel.disposition.findText("Callback needed"))
-            panel.save()
-            await until(lambda: panel.call is None)
 
             def logged() -> Any:
                 with store.connect() as conn:
@@ -264,6 +257,32 @@ def test_an_unknown_caller_offers_a_new_customer_and_a_new_ticket(
                     )
                     return call, ticket.mappings().one()
 
+            assert asked == [UNKNOWN]
+            # No customer, no open ticket: the call goes on a new ticket, named from the notes.
+            assert panel.ticket.currentData() == "__new__"
+            panel.notes.setPlainText("Wants a quote for 40 headsets\nCall back Friday")
+            assert panel.subject.text() == "Wants a quote for 40 headsets"
+            panel.disposition.setCurrentIndex(panel.disposition.findText("Callback needed"))
+            # The network drops as the agent saves: the new ticket and the call wait in the
+            # outbox, the ticket opens at once with its call entry, and both go once, later.
+            await bridge.engine.stop()
+            panel.save()
+            await until(lambda: panel.call is None)
+            assert logged() is None
+            status = await bridge.engine.read(queries.sync_status)
+            assert status["outbox"] == 2
+            opened = window.tabs.current_ticket_id()
+            assert opened is not None
+            view = window.tabs.view(opened)
+            assert view is not None
+            await until(lambda: view.thread_view.thread_model.rowCount() == 1)
+            entry = view.thread_view.thread_model.message(0)
+            assert entry.kind == "call"
+            assert entry.body.startswith("Inbound call from +44 20 7946 0999 · ")
+            bridge.engine.start()
+            await bridge.engine.wait_online(20)
+            await bridge.engine.wait_drained(20)
+
             await until(lambda: logged() is not None)
             call, ticket = logged()
             assert call["customer_number"] == UNKNOWN
@@ -271,6 +290,10 @@ def test_an_unknown_caller_offers_a_new_customer_and_a_new_ticket(
             assert ticket["subject"] == "Wants a quote for 40 headsets"
             assert ticket["channel"] == "phone"
             assert ticket["assignee_id"] == "a-ada"
+            with store.connect() as conn:  # sent once each
+                assert len(conn.execute(select(T_CALLS)).all()) == 1
+                same = select(T_TICKETS).where(T_TICKETS.c.subject == ticket["subject"])
+                assert len(conn.execute(same).all()) == 1
 
             # A link macOS hands the running app (an open-URL event) pops the same way.
             assert "unknown" in phone.open_link("switchboard://call/hangup?from=1234")
