@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from app.phones import BadPhoneNumber, display, to_e164
 from app.sync.desk.phone import DispositionItem
 from app.sync.desk_types import TicketBrief
+from app.sync.protocol import MAX_BODY_CHARS
 from app.ui import shortcuts
 from app.ui.bridge import Bridge
 from app.ui.crash import explain
@@ -301,6 +302,8 @@ class CallLogPanel(QWidget):
             call.number = to_e164(self.number.text(), self._region())
         except BadPhoneNumber as exc:
             return f"{exc}. Type the customer's number with its country code.", self.number
+        if len(self.notes.toPlainText()) > MAX_BODY_CHARS:
+            return f"The notes are too long: at most {MAX_BODY_CHARS:,} characters.", self.notes
         if self.disposition.currentData() is None:
             return "Choose how the call ended (the disposition).", self.disposition
         if self.ticket.currentData() == NEW_TICKET and not self.subject.text().strip():
