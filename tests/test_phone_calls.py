@@ -20,7 +20,7 @@ from app.models.tables import T_CALLS, T_DISPOSITIONS, T_MESSAGES, T_TICKETS
 from app.server import cli as server_cli
 from app.sync import queries
 from app.sync.engine import SyncEngine
-from app.sync.engine.errors import NotOnThisWorkstation
+from app.sync.engine.errors import InvalidChange, NotOnThisWorkstation
 from tests.world import eventually, make_store, running_server, served_world, workstation
 
 RESOLVED = "d-resolved"
@@ -148,6 +148,11 @@ def test_a_bad_call_is_refused_and_changes_nothing(tmp_path: Path) -> None:
                 await eventually(lambda: _more(recorder.refused, refused))  # noqa: B023
                 # The refused call leaves its notes for review; the server wrote nothing.
                 assert recorder.refused[-1].name == "call.log"
+            # Not a time at all: refused on the workstation before anything is queued.
+            with pytest.raises(InvalidChange, match="ISO 8601"):
+                await ada.mutate("call.log", call_args("t-1", started_at="yesterday 5pm"))
+            with pytest.raises(InvalidChange, match="UTC offset"):
+                await ada.mutate("call.log", call_args("t-1", started_at="2026-12-01T10:00:00"))
             # A retired disposition is still accepted (logged offline before its removal).
             await ada.mutate("call.log", call_args("t-1", disposition_id="d-old"))
             await eventually(lambda: _settled(ada))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, Table, func, insert, select, update
 
 from app.domain.kinds import KeepWithParent, Kind
@@ -88,6 +88,17 @@ class LoggedCall(WireModel):
     duration_s: Annotated[int, Field(ge=0, le=MAX_CALL_S)]
     notes: Text = ""
     disposition_id: Id
+
+    @field_validator("started_at")
+    @classmethod
+    def _an_aware_iso_time(cls, value: str) -> str:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("started_at must be an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            raise ValueError("started_at needs a UTC offset")
+        return value
 
 
 class CallLogArgs(WireModel):
