@@ -164,7 +164,8 @@ class PhoneDesk(QObject):
             phones = [value for kind, value in card.identities if kind == "phone"]
             call.number = phones[0] if phones else ""
         self._start(call)
-        self.panel.number.setFocus()
+        if not call.number:
+            self.panel.number.setFocus()  # no number known: the agent types it first
 
     def dial(
         self,
