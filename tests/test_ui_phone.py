@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, QSettings, QUrl, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -408,6 +409,20 @@ def test_click_to_call_hands_a_tel_url_to_the_softphone_and_starts_an_outbound_l
             assert window.phone.panel.call is call
             window.phone.panel.discard()
             assert window.phone.panel.call is None
+
+            # Keyboard-first: Ctrl+Shift+L logs a call with the customer on screen, its timer
+            # running; Ctrl+Shift+E ends it.
+            window.activateWindow()
+            await until(window.isActiveWindow)
+            modifiers = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+            QTest.keyClick(window, Qt.Key.Key_L, modifiers)
+            call = window.phone.panel.call
+            assert call is not None
+            assert call.running
+            assert (call.customer_id, call.number) == ("c-3", CALLER)
+            QTest.keyClick(window, Qt.Key.Key_E, modifiers)
+            assert not call.running
+            window.phone.panel.discard()
 
     try:
         aloop.run_until_complete(body())
