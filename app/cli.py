@@ -8,6 +8,8 @@
     switchboard tickets list [--status S] [--mine] [--limit N]
     switchboard ticket show NUMBER
     switchboard reply NUMBER TEXT [--note]   (works offline: queued until the server is back)
+    switchboard call incoming --from NUMBER [--to LINE]   (a softphone's ring: app/desk_link.py)
+    switchboard switchboard://call/incoming?from=…        (the same, as the OS hands a link over)
 
 This module is the composition root: it builds the engine and, for ``demo``, the server.
 """

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from bench import abuse, catchup, desk, fanout, memory, offline, throughput
+from bench import abuse, catchup, desk, fanout, memory, offline, screen_pop, throughput
 from bench.common import Result, own_cpu_seconds, raise_nofile, system_busy_seconds
 
 Scenario = Callable[[], Awaitable[list[Result]]]
@@ -29,6 +29,8 @@ SCENARIOS: dict[str, Scenario] = {
     # desk_*: the workstation on a 50k-ticket cache (bench/desk.py); "desk" prints six lines
     "desk_cold_start": desk.run_cold_start,
     "desk": desk.run_desk,
+    # the phone desk: `switchboard call incoming` → the caller's record painted, 50k customers
+    "screen_pop": screen_pop.run,
 }
 TIMEOUT_S = 180.0  # a hard stop per scenario; each is designed to take well under a minute
 QUIET_CPU_PCT = 30.0  # "quiet": the rest of the machine uses less than this much of one core

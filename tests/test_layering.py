@@ -58,6 +58,24 @@ FORBIDDEN_IMPORTS: dict[str, tuple[str, ...]] = {
     ),
     # The composition root wires everything together, including the embedded demo server.
     "app.cli": (),
+    # The program's entry point: a call event goes to app.desk_link, anything else to app.cli;
+    # it imports nothing else itself.
+    "app.launch": (*QT, "keyring", "sqlalchemy", "app.sync", "app.server", "app.ui"),
+    # Runs on every ring a softphone reports: the standard library only, to start fast.
+    "app.desk_link": (
+        *QT,
+        "keyring",
+        "sqlalchemy",
+        "pydantic",
+        "websockets",
+        "phonenumbers",
+        "app.sync",
+        "app.server",
+        "app.ui",
+        "app.cli",
+        "app.models",
+        "app.domain",
+    ),
 }
 
 # Narrow exceptions to a forbidden prefix above: package prefix -> module prefixes allowed.

@@ -40,7 +40,9 @@ BOOTSTRAP_ORDER = [
     "customer",
     "ticket",
     "message",
+    "call",
     "canned_response",
+    "disposition",
     "draft",
     "attachment",
 ]

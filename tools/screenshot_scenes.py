@@ -202,6 +202,7 @@ async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -
     ada, window = await scenes(out, size, server.url)
     await merge_scenes(ada, window, out)
     await attachments_scene(ada, window, out)
+    await phone_scenes(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -273,3 +274,44 @@ async def merge_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
     await settle(0.8)
     save(compose(window, dialog), out, "customer-merge")
     dialog.reject()  # the demo's customers stay as they are
+
+
+async def phone_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """The phone desk: a ring pops a known caller (their record and open tickets, the call
+    log with its timer running), then the call log mid-call with notes and a disposition."""
+    from app.desk_link import IncomingCall
+
+    spec = ViewSpec(key="shots-phone", title="", assignee="me", statuses=("open", "new"))
+    ids = await ada.tickets.ticket_ids(spec, TicketSort())
+    rows = await ada.tickets.ticket_rows(ids[:200])
+    number = None
+    for tid in ids[:200]:
+        row = rows.get(tid)
+        if row is None or row.customer_id is None:
+            continue
+        card = await ada.customers.customer(row.customer_id)
+        phones = [v for k, v in card.identities if k == "phone"] if card else []
+        if card is not None and phones and card.open_tickets and card.past_tickets:
+            number = phones[0]
+            break
+    if number is None:
+        print("no demo customer with a phone number and open tickets: phone scenes skipped")
+        return
+    phone = window.phone
+    popped: list[str] = []
+    phone.popped.connect(popped.append)
+    phone.handle_incoming(IncomingCall(number))
+    await until(lambda: bool(popped) and window.customer.card is not None)
+    await settle(2.2)  # the timer has counted a few seconds
+    save(window.grab(), out, "screen-pop")
+
+    panel = phone.panel
+    panel.notes.setFocus()
+    panel.notes.insertPlainText(
+        "Order arrived with a cracked screen. Photos sent by email; customer wants a "
+        "replacement rather than a refund.\nPromised a call back once the courier is booked."
+    )
+    panel.disposition.setCurrentIndex(panel.disposition.findText("Callback needed"))
+    await settle(1.2)
+    save(window.grab(), out, "call-log")
+    panel.discard()

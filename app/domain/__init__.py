@@ -15,6 +15,7 @@ from app.domain import (
     customers,
     drafts,
     messages,
+    phone,
     ticket_merge,
     tickets,
 )
@@ -28,6 +29,7 @@ _AREAS = (
     drafts,
     canned,
     attachments,
+    phone,
     customer_merge,
     ticket_merge,
 )

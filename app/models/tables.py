@@ -23,6 +23,7 @@ from app.models.entities import (
     Organization,
     Ticket,
 )
+from app.models.phone import Call, Disposition
 from app.models.server_tables import (
     AgentCredential,
     AuthSession,
@@ -58,3 +59,7 @@ T_ATTACHMENTS = cast(Table, Attachment.__table__)
 T_BLOBS = cast(Table, Blob.__table__)
 T_BLOB_UPLOADS = cast(Table, BlobUpload.__table__)
 T_BLOB_PARTS = cast(Table, BlobPart.__table__)
+
+# The phone desk (app/models/phone.py)
+T_CALLS = cast(Table, Call.__table__)
+T_DISPOSITIONS = cast(Table, Disposition.__table__)

@@ -5,6 +5,7 @@ switchboard-server init [--db URL] --admin-email E [--admin-name N]   (password 
                                                                       or prompted)
 switchboard-server agent add EMAIL --name N [--role R] [--group NAME ...]
 switchboard-server agent disable EMAIL
+switchboard-server disposition add NAME | list | remove NAME   (the call wrap-up codes)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from app.models.enums import Role
 from app.models.tables import T_AGENTS, T_GROUPS
 from app.server import auth
 from app.server.app import SwitchboardServer
+from app.server.dispositions import add_disposition_commands, run_disposition_command
 from app.server.store import default_db_url, open_store
 from app.server.submit import Submission, submit_now
 
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         "disable", help="disable an agent and end their sessions", parents=[common]
     )
     disable.add_argument("email")
+    add_disposition_commands(sub, common)
     return parser
 
 
@@ -237,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "init":
             _add_agent(engine, args.admin_email, args.admin_name, Role.ADMIN.value, [])
+        elif args.command == "disposition":
+            run_disposition_command(engine, args)
         elif args.command == "agent":
             if args.agent_command == "add":
                 _add_agent(engine, args.email, args.name, args.role, args.group)

@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 # its outbox and drafts (they hold work the server has not seen yet).
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
 # (app/sync/search_index.py), whose triggers must see every row from the start.
-# 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py).
+# 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py);
+#    calls and dispositions (the phone desk).
 SCHEMA_VERSION = 5
 
 

@@ -136,6 +136,7 @@ def ticket_of(args: dict[str, Any]) -> str | None:
         (args, "ticket_id"),
         (args.get("message"), "ticket_id"),
         (args.get("ticket"), "id"),
+        (args.get("call"), "ticket_id"),  # a call logged on a ticket
     ):
         if isinstance(holder, dict) and isinstance(holder.get(key), str):
             return str(holder[key])

@@ -86,6 +86,7 @@ class Bridge(QObject):
         self.canned = desk.canned
         self.search = desk.search
         self.attachments = AttachmentReader(desk.pool)  # files on messages
+        self.phone = desk.phone  # the phone desk: callers by number, dispositions
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

@@ -117,12 +117,14 @@ class Workstation:
         )
         await window.load()
         window.show()
+        window.phone.take_calls()  # rings from softphones: `switchboard call incoming`
         log.info("desk interactive %.0f ms after start", (time.perf_counter() - STARTED) * 1000)
         # What start-up built (modules, the first list pages, the restored tabs) lives as long
         # as the desk: out of the collector's sight, a full collection stays a few ms instead
         # of a pause of 100 ms or more in the middle of a frame.
         gc.freeze()
         result = await outcome
+        window.phone.stop_taking_calls()
         if result != "signed_out":  # signing out has shut the bridge down already
             await bridge.shutdown()
         window.deleteLater()

@@ -107,6 +107,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     ),
 )
 
+SHORTCUTS += (  # the phone desk (app/ui/phone/)
+    Shortcut("log_call", ("Ctrl+Shift+L",), "Log a call (its timer starts)", "Phone"),
+    Shortcut("end_call", ("Ctrl+Shift+E",), "End the call (its timer stops)", "Phone"),
+    Shortcut("save_call", ("Ctrl+Return",), "Save the call log", "Phone"),
+)
+
 _BY_NAME = {s.name: s for s in SHORTCUTS}
 
 

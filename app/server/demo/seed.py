@@ -17,6 +17,7 @@ from app.models.tables import (
     T_COUNTERS,
     T_CREDENTIALS,
     T_CUSTOMERS,
+    T_DISPOSITIONS,
     T_GROUPS,
     T_IDENTITIES,
     T_MEMBERS,
@@ -27,6 +28,7 @@ from app.models.tables import (
 from app.server.demo.attachments import add_attachments
 from app.server.demo.canned import add_canned_responses
 from app.server.demo.customers import add_customers
+from app.server.demo.dispositions import demo_dispositions
 from app.server.demo.office import DemoOffice
 from app.server.demo.staff import DEMO_PASSWORD, add_staff
 from app.server.demo.tickets import add_tickets
@@ -97,6 +99,7 @@ def seed_demo(
         if rows:  # one executemany per table
             conn.execute(insert(table), rows)
     add_attachments(conn, office)  # a photo and a PDF on one of Ada's open tickets
+    conn.execute(insert(T_DISPOSITIONS), demo_dispositions(office.now))  # the phone desk
 
     # The server takes the next ticket number from this counter, so it must start past the demo.
     highest = len(office.tickets)

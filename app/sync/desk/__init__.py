@@ -11,6 +11,7 @@ docs/workstation.md).
 * ``customers.CustomerReader`` — customer 360.
 * ``canned.CannedReader`` — canned responses, and which the agent may edit.
 * ``search.SearchReader`` — search everywhere (FTS5).
+* ``phone.PhoneReader`` — who is calling (by E.164 number), the dispositions offered.
 * ``indexer.SearchIndexer`` — the only writer here: it indexes what the sync engine's
   triggers queued (search index, waiting times), on a connection and thread of its own.
 
@@ -28,6 +29,7 @@ from app.sync.desk.conversations import ConversationReader
 from app.sync.desk.customers import CustomerReader
 from app.sync.desk.directory import DirectoryReader
 from app.sync.desk.indexer import INDEX_IDLE_S, SearchIndexer
+from app.sync.desk.phone import PhoneReader
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.search import SearchReader
 from app.sync.desk.tickets import TicketListReader
@@ -49,6 +51,7 @@ class DeskReaders:
     customers: CustomerReader
     canned: CannedReader
     search: SearchReader
+    phone: PhoneReader
 
     @classmethod
     async def open(
@@ -72,6 +75,7 @@ class DeskReaders:
             customers=CustomerReader(pool),
             canned=CannedReader(pool, agent_id),
             search=SearchReader(pool, indexer),
+            phone=PhoneReader(pool),
         )
 
     async def close(self) -> None:

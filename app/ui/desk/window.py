@@ -36,6 +36,7 @@ from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
 from app.ui.desk.widths import PanelSplitter, first_size
+from app.ui.phone.desk import PhoneDesk
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
 from app.ui.tray import DeskTray
@@ -164,6 +165,7 @@ class DeskWindow(QMainWindow):
         self._save_timer.timeout.connect(self.save_state)
         self._build_menus()
         self._bind_shortcuts()
+        self.phone = PhoneDesk(self)  # call logs, screen-pop, click-to-call (app/ui/phone/)
         self.resize(first_size(self.screen().availableGeometry().size()))
 
     # ---- start-up ----------------------------------------------------------------------
