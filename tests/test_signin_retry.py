@@ -64,9 +64,9 @@ def test_enter_after_a_wrong_password_signs_in_with_the_right_one(
             for edit, height in before.items():
                 assert edit.height() >= height
                 assert edit.height() >= edit.sizeHint().height()
-            QTest.keyClicks(QApplication.focusWidget(), PASSWORD)
+            QTest.keyClicks(dialog.password_edit, PASSWORD)
             assert dialog.password_edit.text() == PASSWORD
-            QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+            QTest.keyClick(dialog.password_edit, Qt.Key.Key_Return)
             await until(lambda: dialog.session is not None or not dialog.isVisible(), 20)
             assert dialog.session is not None
             assert dialog.result() == QDialog.DialogCode.Accepted.value
