@@ -24,6 +24,7 @@ from app.domain.mutation import (
     id_taken,
 )
 from app.domain.tickets import (
+    PUBLIC_THREAD,
     insert_message,
     log_thread_grew,
     message_taken,
@@ -141,7 +142,7 @@ def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
         ticket,
     )
     values: Row = {"version": ticket["version"] + 1, "updated_at": tx.now}
-    fields = ["thread"]
+    fields = ["thread", PUBLIC_THREAD]  # the customer wrote: a reply must have seen it
     if ticket["status"] in _REOPENED_BY_CUSTOMER:
         values["status"] = TicketStatus.OPEN.value
         values["solved_at"] = None

@@ -132,8 +132,8 @@ class LocalChanges:
         """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
         transaction as the change), for bulk tagging: a list row not loaded yet, or loaded
         before a colleague's tag arrived, must not decide the other tags.  None if the
-        ticket already has it.  (Tags are last-writer-wins on the server: see
-        docs/protocol.md 11.7.)"""
+        ticket already has it.  (The server refuses it as a conflict if a colleague
+        changed the tags after that version: see docs/protocol.md 11.7.)"""
         tag = _ticket_changes({"tags": [tag]})["tags"][0]
         changed = Touched()
 
