@@ -68,14 +68,15 @@ HEADERS = {
 }
 COLUMNS = list(TicketColumn)
 # (wanted, least) width of every column but the subject, which takes the rest: the least
-# still shows a status, a time, most of a name (longer ones are elided).
+# still shows a status, a time, most of a name (longer ones are elided); a column is never
+# narrower than its header's title and sort arrow (`TicketTable.header_width`).
 COLUMN_WIDTHS = {
     TicketColumn.NUMBER: (56, 40),
-    TicketColumn.CUSTOMER: (150, 104),
+    TicketColumn.CUSTOMER: (150, 92),
     TicketColumn.STATUS: (76, 62),
     TicketColumn.PRIORITY: (70, 58),
     TicketColumn.CHANNEL: (74, 66),
-    TicketColumn.ASSIGNEE: (110, 90),
+    TicketColumn.ASSIGNEE: (110, 80),
     TicketColumn.UPDATED: (96, 86),
     TicketColumn.WAITING: (82, 82),
 }
@@ -605,7 +606,10 @@ class TicketTable(QTableView):
         )
         # The subject stretches; the others have the width the agent wants (these, or what
         # they dragged), and on a narrow list give some of it up (`fit_columns`).
-        self._wanted = {column: width for column, (width, _least) in COLUMN_WIDTHS.items()}
+        self._wanted = {
+            column: max(width, self.header_width(column))
+            for column, (width, _least) in COLUMN_WIDTHS.items()
+        }
         self._fitting = False
         header.sectionResized.connect(self._column_resized)
         self.fit_columns()
@@ -618,6 +622,11 @@ class TicketTable(QTableView):
         self._tick.start(60_000)
 
     # ---- widths ----------------------------------------------------------------------
+
+    def header_width(self, column: TicketColumn) -> int:
+        """The width a column's header needs to show its whole title and the sort arrow (a
+        column narrower than that shows "Priorit" or "ubjec": fragments, not words)."""
+        return self.horizontalHeader().sectionSizeFromContents(COLUMNS.index(column)).width()
 
     def comfortable_width(self) -> int:
         """The width at which every column has what it wants and the subject its least."""
@@ -633,7 +642,9 @@ class TicketTable(QTableView):
             for column, width in self._wanted.items()
             if not header.isSectionHidden(COLUMNS.index(column))
         }
-        least = {column: COLUMN_WIDTHS[column][1] for column in shown}
+        least = {
+            column: max(COLUMN_WIDTHS[column][1], self.header_width(column)) for column in shown
+        }
         widths = fitted_widths(shown, least, self.viewport().width() - SUBJECT_MIN)
         self._fitting = True
         try:

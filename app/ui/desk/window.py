@@ -14,7 +14,14 @@ import zoneinfo
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QPalette,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -35,7 +42,7 @@ from app.ui.customer.panel import CustomerPanel
 from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
-from app.ui.desk.widths import PanelSplitter, first_size
+from app.ui.desk.widths import PanelSplitter, first_size, fit_on_show, fit_to_screen
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
 from app.ui.tray import DeskTray
@@ -192,6 +199,7 @@ class DeskWindow(QMainWindow):
             sizes = self._settings.value(f"window/{splitter.objectName()}")
             if isinstance(sizes, QByteArray):
                 splitter.restoreState(sizes)
+        fit_to_screen(self)  # saved on a larger screen, it must still fit this one
         if self.isVisible():
             # Saved on a wider screen, the panels could leave the list too little; shown
             # already, no resize comes to fit them (see PanelSplitter).
@@ -363,6 +371,10 @@ class DeskWindow(QMainWindow):
         self.menuBar().setEnabled(not frozen)
         for action in self.actions():
             action.setEnabled(not frozen)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_on_show(self)  # the title bar too must be on the screen
 
     # ---- closing -----------------------------------------------------------------------
 
