@@ -367,7 +367,7 @@ class SignOutDialog(QDialog):
         self.discard_check.hide()
         buttons = QDialogButtonBox()
         self.sign_out_button = buttons.addButton("Sign out", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.sign_out_button.setIcon(theme.icon("sign-out"))
+        theme.set_icon(self.sign_out_button, "sign-out")
         self.sign_out_button.setAccessibleName("Sign out")
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setAccessibleName("Cancel")

@@ -104,6 +104,7 @@ class ConversationView(QWidget):
         sub = QHBoxLayout()
         sub.setSpacing(6)
         self.channel_icon = QLabel(self)
+        theme.follow(self.channel_icon, self._reink_channel)
         self.channel_icon.setFixedSize(QSize(18, 18))
         sub.addWidget(self.channel_icon)
         self.subtitle = QLabel(self)
@@ -290,6 +291,11 @@ class ConversationView(QWidget):
             self._customer_name = str(card.name)
             if self.conversation is not None:
                 self._show_header(self.conversation.ticket)
+
+    def _reink_channel(self) -> None:
+        if self.conversation is not None:
+            channel = self.conversation.ticket.channel
+            self.channel_icon.setPixmap(theme.channel_icon(channel).pixmap(QSize(18, 18)))
 
     def _show_header(self, ticket: TicketDetail) -> None:
         self.title_label.setText(f"{ticket_label(ticket)}  {ticket.subject}")
