@@ -5,15 +5,27 @@ title that names what is open."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QColor, QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from app.server.app import SwitchboardServer
+from app.sync import queries
+from app.sync.desk_types import TicketColumn, ViewSpec
 from app.ui import shortcuts, theme
+from app.ui.bridge import Bridge
+from app.ui.desk.ticket_list import COLUMNS, TicketListModel
+from app.ui.desk.window import DeskWindow
 from app.ui.signin import SignOutDialog
+from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from tests.ui_world import signed_in_bridge, signed_in_bridges, until
+from tests.world import make_store, running_server
 
 
 def inks(icon: QIcon) -> set[str]:
@@ -82,3 +94,129 @@ def test_the_cheat_sheet_lists_the_primary_key_of_each_action_only(qtbot: QtBot)
     assert listed["Quit Switchboard"] == "Ctrl+Q"
     # Every key still works: the alternates stay bound.
     assert len(shortcuts.sequences("close_tab")) > 1
+
+
+# ---- the desk against a real server ----------------------------------------------------------
+
+
+async def _desk(bridge: Bridge, tmp: Path, qtbot: QtBot) -> DeskWindow:
+    settings = QSettings(str(tmp / "desk.ini"), QSettings.Format.IniFormat)
+    window = DeskWindow(bridge, settings, "account")
+    qtbot.addWidget(window)
+    await window.load()
+    window.show()
+    return window
+
+
+def _painted_colours(widget: QWidget) -> set[str]:
+    image = widget.grab().toImage()
+    step = 4
+    return {
+        image.pixelColor(x, y).name()
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height(), step)
+    }
+
+
+def test_an_empty_view_says_why_and_what_comes_next(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            window = await _desk(ada, tmp_path, qtbot)
+            table = window.ticket_table
+            await until(lambda: window.ticket_model.spec is not None)
+            assert window.views.select("pending")  # nothing of Ada's waits on a customer
+            await until(lambda: table.empty_text() != "")
+            assert "No tickets of yours are waiting on a customer" in table.empty_text()
+            assert window.ticket_model.rowCount() == 0
+            # Words are painted, not an empty box of the base colour.
+            assert len(_painted_colours(table.viewport())) > 1
+
+            # A queue: named, and what happens next.
+            empty_queue = ViewSpec("group:g-none", "Billing queue", group_ids=("g-none",))
+            await window.ticket_model.show_view(empty_queue)
+            assert table.empty_text() == (
+                "No tickets waiting in Billing. New ones appear here as they arrive."
+            )
+            # The agent's own filter: says it is the filter, and what it asks for.
+            mine = ViewSpec("saved:x", "VIP calls", channels=("phone",), tags=("vip",), saved=True)
+            await window.ticket_model.show_view(mine)
+            text = table.empty_text()
+            assert text.startswith("No tickets match the filter “VIP calls”")
+            assert "channel Phone" in text
+            assert "tagged vip" in text
+            assert "Edit filter" in text
+            # A view with tickets says nothing over them.
+            assert window.views.select("mine")
+            await until(lambda: window.ticket_model.rowCount() > 0)
+            assert table.empty_text() == ""
+
+    aloop.run_until_complete(body())
+
+
+def test_waiting_is_shown_only_while_the_customer_waits_on_the_agents(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            model = TicketListModel(ada)
+            everything = ViewSpec("all", "All")
+            await model.show_view(everything)
+            await until(lambda: model.rowCount() > 0 and model.ticket_by_id("t-1") is not None)
+            waiting = COLUMNS.index(TicketColumn.WAITING)
+
+            def waiting_text(ticket_id: str) -> str:
+                row = model.row_of(ticket_id)
+                assert row is not None
+                return str(model.data(model.index(row, waiting)) or "")
+
+            # The customer wrote last on both; t-1 is open, t-5 solved.
+            await until(lambda: waiting_text("t-1") != "")
+            assert waiting_text("t-5") == ""
+            await ada.engine.update_ticket("t-1", {"status": "solved"})
+            await ada.engine.wait_drained()
+            await model.show_view(everything)
+            await until(lambda: model.ticket_by_id("t-1") is not None)
+            await until(lambda: waiting_text("t-1") == "")
+            await ada.engine.update_ticket("t-1", {"status": "pending"})
+            await model.show_view(everything)
+            await until(lambda: model.ticket_by_id("t-1") is not None)
+            assert waiting_text("t-1") == ""  # pending: it waits on the customer
+
+    aloop.run_until_complete(body())
+
+
+def test_the_status_bar_counts_the_changes_the_agent_made(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", 0)
+        bridge = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+        settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+        bar = DeskStatusBar(bridge, PresenceChoice(bridge, settings))
+        qtbot.addWidget(bar)
+        await server.stop()
+        await until(lambda: bar.text().startswith("Reconnecting in "))
+        # Two replies, typed as an agent types them: each saved as a draft, then sent.
+        for ticket_id in ("t-1", "t-2"):
+            await bridge.engine.save_draft(ticket_id, "We are on it")
+            await bridge.engine.reply(ticket_id, "We are on it")
+        assert (await bridge.engine.read(queries.sync_status))["outbox"] > 2
+        await until(lambda: "Offline — 2 changes waiting to send" in bar.text())
+        await bridge.shutdown()
+        store.dispose()
+
+    aloop.run_until_complete(body())

@@ -471,6 +471,19 @@ def outbox_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(T_OUTBOX)).scalar() or 0)
 
 
+def changes_waiting(conn: Connection) -> int:
+    """The changes the agent made that the server has not answered yet, counted as the agent
+    made them: a reply is one change, though its send also queues the discard of its draft,
+    and the draft saves that go with typing are no change of the agent's at all.  (What the
+    status bar says is waiting; `outbox_count` is what the sender still has to send.)"""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(T_OUTBOX).where(T_OUTBOX.c.entity != "draft")
+        ).scalar()
+        or 0
+    )
+
+
 def acked_through(conn: Connection) -> int:
     """The highest mutation id below which every answer has been processed."""
     lowest = conn.execute(select(func.min(T_OUTBOX.c.mutation_id))).scalar()

@@ -69,7 +69,7 @@ class LocalChanges:
         ctx.observer.entities_changed(changed.notice())
         status = ctx.status
         if status.state != ConnectionState.ONLINE:
-            outbox = await ctx.read(cache.outbox_count)
+            outbox = await ctx.read(cache.changes_waiting)
             ctx.set_status(status.state, status.detail, status.retry_in, outbox)
         return result
 

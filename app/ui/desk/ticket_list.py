@@ -31,13 +31,14 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QResizeEvent
+from PySide6.QtGui import QAction, QColor, QFont, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
+from app.ui.desk.empty_view import empty_view_text, paint_empty_text
 from app.ui.desk.widths import SUBJECT_MIN, fitted_widths
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
@@ -616,10 +617,30 @@ class TicketTable(QTableView):
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._prefetch())
         model.modelReset.connect(self._prefetch)
         model.loaded.connect(self._prefetch)
+        self._listed: ViewSpec | None = None  # the view the rows are of, once read
+        model.loaded.connect(self._listed_view)
         self.activated.connect(lambda _i: self._open_selected())
         self._tick = QTimer(self)
         self._tick.timeout.connect(model.tick)
         self._tick.start(60_000)
+
+    def empty_text(self) -> str:
+        """What the list says while it lists nothing ("" while it lists tickets, and while
+        a view is still being read: an empty list then is no answer yet)."""
+        spec = self._model.spec
+        if self._model.rowCount() or spec is None or spec != self._listed:
+            return ""
+        return empty_view_text(spec, self._bridge.directory)
+
+    def _listed_view(self) -> None:
+        self._listed = self._model.spec
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        text = self.empty_text()
+        if text:  # an empty view is never blank: why, and what comes next
+            paint_empty_text(self, text)
 
     # ---- widths ----------------------------------------------------------------------
 
