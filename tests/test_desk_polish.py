@@ -20,6 +20,7 @@ from app.sync import queries
 from app.sync.desk_types import TicketColumn, ViewSpec
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.collision import CollisionBanner
 from app.ui.desk.ticket_list import COLUMNS, TicketListModel
 from app.ui.desk.window import DeskWindow
 from app.ui.signin import SignOutDialog
@@ -218,5 +219,70 @@ def test_the_status_bar_counts_the_changes_the_agent_made(
         await until(lambda: "Offline — 2 changes waiting to send" in bar.text())
         await bridge.shutdown()
         store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_the_viewing_banner_goes_while_offline(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    async def body() -> None:
+        store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", 0)
+        port = server.port
+        ada = await signed_in_bridge(tmp_path, server.url, "ada@example.com")
+        lin = await signed_in_bridge(tmp_path, server.url, "lin@example.com")
+        banner = CollisionBanner(ada, "t-1")
+        qtbot.addWidget(banner)
+        await lin.engine.set_viewing("t-1", typing=False)
+        await until(lambda: banner.text() == "Lin is viewing")
+        assert not banner.isHidden()
+
+        await server.stop()
+        await until(lambda: not ada.online)
+        await until(lambda: banner.isHidden())
+        assert banner.text() == ""
+
+        server = SwitchboardServer(store)
+        await server.start("127.0.0.1", port)
+        ada.engine.retry_now()
+        lin.engine.retry_now()
+        await until(lambda: ada.online and lin.online, 20)
+        await lin.engine.set_viewing("t-1", typing=True)
+        await until(lambda: banner.text() == "Lin is typing a reply…", 20)
+        assert not banner.isHidden()
+        await lin.shutdown()
+        await ada.shutdown()
+        await server.stop()
+        store.dispose()
+
+    aloop.run_until_complete(body())
+
+
+def test_the_window_title_names_the_open_ticket_or_view(
+    tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
+    store = make_store(f"sqlite:///{tmp_path / 'server.db'}")
+
+    async def body() -> None:
+        async with (
+            running_server(store) as server,
+            signed_in_bridges(tmp_path, server.url, "ada@example.com") as (ada,),
+        ):
+            window = await _desk(ada, tmp_path, qtbot)
+            assert window.views.select("mine")
+            await until(lambda: window.windowTitle() == "My open tickets — Switchboard")
+            window.open_ticket("t-1")
+            await until(lambda: window.windowTitle() == "#1 Ticket 1 — Switchboard")
+            await ada.engine.update_ticket("t-1", {"subject": "Printer jams"})
+            await until(lambda: window.windowTitle() == "#1 Printer jams — Switchboard")
+            window._unread_changed(3)  # as the tray reports notifications not yet read
+            assert window.windowTitle() == "(3) #1 Printer jams — Switchboard"
+            window._unread_changed(0)
+            assert window.views.select("pending")
+            assert window.windowTitle() == "#1 Printer jams — Switchboard"  # the ticket first
+            await window.tabs.close_all()
+            await until(lambda: window.windowTitle() == "Pending — Switchboard")
 
     aloop.run_until_complete(body())

@@ -43,6 +43,7 @@ from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
 from app.ui.desk.widths import PanelSplitter, first_size, fit_on_show, fit_to_screen
+from app.ui.desk.window_title import DeskTitle
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
 from app.ui.tray import DeskTray
@@ -169,6 +170,7 @@ class DeskWindow(QMainWindow):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
         self._save_timer.timeout.connect(self.save_state)
+        self.title = DeskTitle(self, self.tabs)  # names the open ticket or view
         self._build_menus()
         self._bind_shortcuts()
         self.resize(first_size(self.screen().availableGeometry().size()))
@@ -231,6 +233,7 @@ class DeskWindow(QMainWindow):
 
     def _show_view(self, spec: ViewSpec) -> None:
         self.list_title.setText(spec.title)
+        self.title.view_shown(spec.title)
         self.bridge.run(self.ticket_model.show_view(spec))
         self._schedule_save()
 
@@ -267,7 +270,7 @@ class DeskWindow(QMainWindow):
 
     def _unread_changed(self, count: int) -> None:
         # The taskbar shows the title: the count is visible with the window minimised.
-        self.setWindowTitle(f"Switchboard ({count})" if count else "Switchboard")
+        self.title.unread_changed(count)
 
     def _notified(self, title: str, text: str, _ticket_id: str) -> None:
         if self.tray.tray is None:  # no system tray (some Linux desktops): say it here
