@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.domain.mentions import record_mentions
 from app.domain.mutation import (
     CacheTx,
     Mutation,
@@ -68,7 +69,9 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
             refused.current = _conflict(tx, ticket)
         raise refused
     assert ticket is not None  # the verdict refuses a missing ticket
-    insert_message(tx, new_message_row(msg, tx.viewer.id, tx.now), ticket)
+    written = new_message_row(msg, tx.viewer.id, tx.now)
+    insert_message(tx, written, ticket)
+    record_mentions(tx, written)  # a note's @mentions, for the agents it names to find
     values, fields = thread_grew(ticket, msg.kind, tx.now)
     log_thread_grew(tx, ticket, values, fields)
     return message_added(ticket["id"], msg.id, values["version"])

@@ -87,7 +87,8 @@ class MessageRun:
     def plan(
         self, actor: Actor, workstation_id: str, args: p.MessageAddArgs, now: datetime
     ) -> PlannedMessage | None:
-        """Plan one mutation, or None if the one write path must decide it (a refusal)."""
+        """Plan one mutation, or None if the one write path must decide it (a refusal, or a
+        note that may @mention colleagues)."""
         msg = args.message
         ticket = self._tickets.get(msg.ticket_id)
         stale = (
@@ -97,6 +98,9 @@ class MessageRun:
             and self._stale(ticket, args.seen_version, workstation_id)
         )
         taken = msg.id in self._taken
+        if msg.kind == MessageKind.NOTE and "@" in msg.body:
+            # It may @mention colleagues: the one write path records them (`record_mentions`).
+            return None
         if message_verdict(actor.viewer, ticket, args, taken=taken, stale=stale) is not None:
             return None
         assert ticket is not None  # the verdict refuses a missing ticket

@@ -84,6 +84,7 @@ class Bridge(QObject):
         self.customers = desk.customers
         self.canned = desk.canned
         self.search = desk.search
+        self.mentions = desk.mentions
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

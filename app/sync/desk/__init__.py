@@ -10,6 +10,7 @@ docs/workstation.md).
   single messages; refusals.
 * ``customers.CustomerReader`` — customer 360.
 * ``canned.CannedReader`` — canned responses, and which the agent may edit.
+* ``mentions.MentionReader`` — the agent's @mentions and how many are unread.
 * ``search.SearchReader`` — search everywhere (FTS5).
 * ``indexer.SearchIndexer`` — the only writer here: it indexes what the sync engine's
   triggers queued (search index, waiting times), on a connection and thread of its own.
@@ -28,6 +29,7 @@ from app.sync.desk.conversations import ConversationReader
 from app.sync.desk.customers import CustomerReader
 from app.sync.desk.directory import DirectoryReader
 from app.sync.desk.indexer import INDEX_IDLE_S, SearchIndexer
+from app.sync.desk.mentions import MentionReader
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.search import SearchReader
 from app.sync.desk.tickets import TicketListReader
@@ -49,6 +51,7 @@ class DeskReaders:
     customers: CustomerReader
     canned: CannedReader
     search: SearchReader
+    mentions: MentionReader
 
     @classmethod
     async def open(
@@ -72,6 +75,7 @@ class DeskReaders:
             customers=CustomerReader(pool),
             canned=CannedReader(pool, agent_id),
             search=SearchReader(pool, indexer),
+            mentions=MentionReader(pool, agent_id),
         )
 
     async def close(self) -> None:

@@ -37,6 +37,7 @@ from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, message_kind, message_text
 from app.ui.conversation.thread import ThreadView
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
+from app.ui.mentions.completer import MentionCompleter
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,8 @@ class ConversationView(QWidget):
         self.thread_view.retryRequested.connect(self.retry_message)
         self.thread_view.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
         self.composer = Composer(self.splitter)
+        # "@" in a note offers the team (app/ui/mentions).
+        self.mentions = MentionCompleter(self.composer.editor, bridge, lambda: self.composer.kind)
         self.composer.edited.connect(self._edited)
         self.composer.sendRequested.connect(self.send)
         self.composer.cannedRequested.connect(lambda: self.cannedRequested.emit(self.ticket_id))

@@ -171,6 +171,7 @@ class DeskWindow(QMainWindow):
         self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
         self._save_timer.timeout.connect(self.save_state)
         self.title = DeskTitle(self, self.tabs)  # names the open ticket or view
+        self.views.mentions.openTicket.connect(self.open_ticket)
         self._build_menus()
         self._bind_shortcuts()
         self.resize(first_size(self.screen().availableGeometry().size()))
@@ -248,6 +249,7 @@ class DeskWindow(QMainWindow):
             self.customer.show_customer(None)
             return
         self.tray.mark_read(ticket_id)
+        self.views.mentions.mark_ticket_read(ticket_id)
         view = self.tabs.view(ticket_id)
         if view is not None and view.conversation is not None:
             self._follow_customer(view.conversation.ticket.customer_id)
