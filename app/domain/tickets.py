@@ -202,8 +202,8 @@ def message_verdict(
     writer's batched path (`app.server.message_batch`) and the one-by-one path alike.
 
     ``stale``: someone else changed what a reply depends on (`REPLY_DEPENDS_ON`) after
-    ``seen_version``.  A conflict's
-    ``current`` is left for the caller to fill in (it needs the latest messages).
+    ``seen_version``.  A conflict's ``current`` is left for the caller to fill in (it needs
+    the latest messages).
     """
     msg = args.message
     if ticket is None or not TICKET.sight.allows(viewer, ticket):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel, QTextCursor
-from PySide6.QtWidgets import QCompleter, QListView, QPlainTextEdit
+from PySide6.QtWidgets import QAbstractItemView, QCompleter, QPlainTextEdit
 
 from app.models.enums import MessageKind
 from app.sync.desk_types import Directory
@@ -45,9 +45,12 @@ class MentionCompleter(QObject):
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.completer.setMaxVisibleItems(8)
-        self.popup = QListView()
+        # The completer's own list, which it owns and deletes (one made here would be
+        # Python's to delete too, and deleted twice).
+        popup = self.completer.popup()
+        assert popup is not None  # a completer always has one
+        self.popup: QAbstractItemView = popup
         self.popup.setAccessibleName("Agents to mention")
-        self.completer.setPopup(self.popup)
         # Ours before the completer's own (filters run newest first): QCompleter lets the
         # editor take Enter first, and a plain-text editor takes it as a new line.
         self.popup.installEventFilter(self)
