@@ -14,6 +14,7 @@ from app.domain import (
     customer_merge,
     customers,
     drafts,
+    mentions,
     messages,
     phone,
     ticket_merge,
@@ -30,6 +31,7 @@ _AREAS = (
     canned,
     attachments,
     phone,
+    mentions,
     customer_merge,
     ticket_merge,
 )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.domain.attachments import add_attachments, queue_attachments
+from app.domain.mentions import record_mentions
 from app.domain.mutation import (
     CacheTx,
     Mutation,
@@ -25,6 +26,7 @@ from app.domain.mutation import (
     id_taken,
 )
 from app.domain.tickets import (
+    PUBLIC_THREAD,
     insert_message,
     log_thread_grew,
     message_taken,
@@ -76,8 +78,10 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
             refused.current = _conflict(tx, ticket)
         raise refused
     assert ticket is not None  # the verdict refuses a missing ticket
-    insert_message(tx, new_message_row(msg, tx.viewer.id, tx.now), ticket)
+    written = new_message_row(msg, tx.viewer.id, tx.now)
+    insert_message(tx, written, ticket)
     add_attachments(tx, ticket, msg.id, args.attachments)
+    record_mentions(tx, written)  # a note's @mentions, for the agents it names to find
     values, fields = thread_grew(ticket, msg.kind, tx.now)
     log_thread_grew(tx, ticket, values, fields)
     return message_added(ticket["id"], msg.id, values["version"])
@@ -158,7 +162,7 @@ def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
         ticket,
     )
     values: Row = {"version": ticket["version"] + 1, "updated_at": tx.now}
-    fields = ["thread"]
+    fields = ["thread", PUBLIC_THREAD]  # the customer wrote: a reply must have seen it
     if ticket["status"] in _REOPENED_BY_CUSTOMER:
         values["status"] = TicketStatus.OPEN.value
         values["solved_at"] = None

@@ -207,3 +207,29 @@ DRAFT_NAMESPACE = uuid.UUID("8d5a3c1e-6f0b-4b39-9a55-3f8f0f3f6d21")
 def draft_id(agent_id: str, ticket_id: str) -> str:
     """The id of an agent's draft on a ticket; the same on every workstation and the server."""
     return str(uuid.uuid5(DRAFT_NAMESPACE, f"{agent_id}:{ticket_id}"))
+
+
+class Mention(Base):
+    """An agent @mentioned in a colleague's internal note: who, by whom, on which ticket and
+    message, when, and when the mentioned agent saw it (None: not yet)."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_agent_created", "agent_id", "created_at"),)
+
+    # Derived from (message, agent): a note replayed or re-planned names the same mention.
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("agents.id", ondelete="CASCADE"))
+    by_agent_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
+    # No foreign keys: a mention outlives its ticket's merge, as a draft does.
+    ticket_id: Mapped[str] = mapped_column(IdColumn)
+    message_id: Mapped[str] = mapped_column(IdColumn)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+MENTION_NAMESPACE = uuid.UUID("3b0f6a52-9c4e-4f8e-8d1a-6e2c7b5d9a14")
+
+
+def mention_id(message_id: str, agent_id: str) -> str:
+    """The id of the mention of an agent in a message; the same wherever it is derived."""
+    return str(uuid.uuid5(MENTION_NAMESPACE, f"{message_id}:{agent_id}"))

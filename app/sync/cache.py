@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
 # (app/sync/search_index.py), whose triggers must see every row from the start.
 # 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py);
-#    calls and dispositions (the phone desk).
+#    calls and dispositions (the phone desk); mentions.
 SCHEMA_VERSION = 5
 
 
@@ -471,6 +471,19 @@ def outbox_batch(conn: Connection, after: int, limit: int = 200) -> list[dict[st
 
 def outbox_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(T_OUTBOX)).scalar() or 0)
+
+
+def changes_waiting(conn: Connection) -> int:
+    """The changes the agent made that the server has not answered yet, counted as the agent
+    made them: a reply is one change, though its send also queues the discard of its draft,
+    and the draft saves that go with typing are no change of the agent's at all.  (What the
+    status bar says is waiting; `outbox_count` is what the sender still has to send.)"""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(T_OUTBOX).where(T_OUTBOX.c.entity != "draft")
+        ).scalar()
+        or 0
+    )
 
 
 def acked_through(conn: Connection) -> int:

@@ -253,3 +253,18 @@ class Directory:
     agents: tuple[Person, ...]
     groups: tuple[Team, ...]
     my_group_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MentionItem:
+    """A colleague's @mention of the agent in an internal note, for the Mentions list."""
+
+    id: str
+    ticket_id: str
+    ticket_number: int | None  # None: not numbered yet, or not on this workstation
+    ticket_subject: str  # "" when the ticket is not on this workstation
+    message_id: str
+    by_name: str  # who mentioned them ("" if unknown here)
+    excerpt: str  # the start of the note ("" when the message is not on this workstation)
+    created_at: datetime
+    seen: bool

@@ -390,8 +390,9 @@ class GroupCreateArgs(_Frame):
     description: ShortText = ""
 
 
-# Ticket fields whose change needs the version the agent saw (collision guard).
-GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
+# Ticket fields whose change needs the version the agent saw (collision guard): every one,
+# checked field by field — a change of a field a colleague changed since is a conflict.
+GUARDED_TICKET_FIELDS = frozenset(TicketChanges.model_fields)
 
 
 def describe(exc: ValidationError) -> list[dict[str, Any]]:

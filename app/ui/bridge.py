@@ -87,6 +87,7 @@ class Bridge(QObject):
         self.search = desk.search
         self.attachments = AttachmentReader(desk.pool)  # files on messages
         self.phone = desk.phone  # the phone desk: callers by number, dispositions
+        self.mentions = desk.mentions
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

@@ -191,10 +191,10 @@ class CheatSheet(QDialog):
                 table.setSpan(row, 0, 1, 2)
             row = table.rowCount()
             table.insertRow(row)
-            keys = ", ".join(
-                s.toString(QKeySequence.SequenceFormat.NativeText) for s in sequences(shortcut.name)
-            )
-            table.setItem(row, 0, QTableWidgetItem(keys))
+            # The primary key only: the one menus and tooltips show.  Qt's alternates for a
+            # standard key (Ctrl+F4 besides Ctrl+W, Forward besides Ctrl+Tab) still work, but
+            # listed they make a cheat-sheet to learn from a list to wade through.
+            table.setItem(row, 0, QTableWidgetItem(label(shortcut.name)))
             table.setItem(row, 1, QTableWidgetItem(shortcut.description))
         layout.addWidget(table)
         self.table = table

@@ -10,6 +10,7 @@ docs/workstation.md).
   single messages; refusals.
 * ``customers.CustomerReader`` — customer 360.
 * ``canned.CannedReader`` — canned responses, and which the agent may edit.
+* ``mentions.MentionReader`` — the agent's @mentions and how many are unread.
 * ``search.SearchReader`` — search everywhere (FTS5).
 * ``phone.PhoneReader`` — who is calling (by E.164 number), the dispositions offered.
 * ``indexer.SearchIndexer`` — the only writer here: it indexes what the sync engine's
@@ -29,6 +30,7 @@ from app.sync.desk.conversations import ConversationReader
 from app.sync.desk.customers import CustomerReader
 from app.sync.desk.directory import DirectoryReader
 from app.sync.desk.indexer import INDEX_IDLE_S, SearchIndexer
+from app.sync.desk.mentions import MentionReader
 from app.sync.desk.phone import PhoneReader
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.search import SearchReader
@@ -52,6 +54,7 @@ class DeskReaders:
     canned: CannedReader
     search: SearchReader
     phone: PhoneReader
+    mentions: MentionReader
 
     @classmethod
     async def open(
@@ -76,6 +79,7 @@ class DeskReaders:
             canned=CannedReader(pool, agent_id),
             search=SearchReader(pool, indexer),
             phone=PhoneReader(pool),
+            mentions=MentionReader(pool, agent_id),
         )
 
     async def close(self) -> None:

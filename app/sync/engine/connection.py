@@ -123,7 +123,7 @@ class ConnectionLoop:
             delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # jitter: a server restart must not be stampeded
             delay, ctx.retry_after = max(delay, ctx.retry_after), 0.0
-            outbox = await ctx.read(cache.outbox_count)
+            outbox = await ctx.read(cache.changes_waiting)
             ctx.set_status(ConnectionState.RECONNECTING, detail, retry_in=delay, outbox=outbox)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -69,7 +69,7 @@ class LocalChanges:
         ctx.observer.entities_changed(changed.notice())
         status = ctx.status
         if status.state != ConnectionState.ONLINE:
-            outbox = await ctx.read(cache.outbox_count)
+            outbox = await ctx.read(cache.changes_waiting)
             ctx.set_status(status.state, status.detail, status.retry_in, outbox)
         return result
 
@@ -136,8 +136,8 @@ class LocalChanges:
         """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
         transaction as the change), for bulk tagging: a list row not loaded yet, or loaded
         before a colleague's tag arrived, must not decide the other tags.  None if the
-        ticket already has it.  (Tags are last-writer-wins on the server: see
-        docs/protocol.md 11.7.)"""
+        ticket already has it.  (The server refuses it as a conflict if a colleague
+        changed the tags after that version: see docs/protocol.md 11.7.)"""
         tag = _ticket_changes({"tags": [tag]})["tags"][0]
         changed = Touched()
 

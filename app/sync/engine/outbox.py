@@ -84,7 +84,7 @@ class OutboxSender:
             return
 
         def work(conn: Connection) -> tuple[list[dict[str, Any] | None], int]:
-            return _settle_in_cache(conn, answers), cache.outbox_count(conn)
+            return _settle_in_cache(conn, answers), cache.changes_waiting(conn)
 
         entries, outbox = await ctx.db(work)
         ctx.settled.set()

@@ -55,6 +55,7 @@ from app.sync.desk_types import MessageItem
 from app.ui import theme
 from app.ui.conversation import trail
 from app.ui.labels import DELIVERY_LABELS, KIND_LABELS
+from app.ui.mentions.highlight import draw_body
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
@@ -611,7 +612,8 @@ class ThreadDelegate(QStyledItemDelegate):
         )
         painter.setFont(base)
         painter.setPen(text_color)
-        painter.drawText(body_rect, _WRAP, str(index.data(ThreadRole.SHOWN_BODY)))
+        shown = str(index.data(ThreadRole.SHOWN_BODY))
+        draw_body(painter, body_rect, _WRAP, shown, theme.colors().accent)  # @mentions stand out
         if files_h and self.files is not None:
             area = QRect(inner.left(), body_rect.bottom() + 1, inner.width(), files_h)
             self.files.paint(painter, area, message_id)

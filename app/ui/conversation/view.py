@@ -39,6 +39,7 @@ from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, message_kind, message_text
 from app.ui.conversation.thread import ThreadView
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
+from app.ui.mentions.completer import MentionCompleter
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class ConversationView(QWidget):
         sub = QHBoxLayout()
         sub.setSpacing(6)
         self.channel_icon = QLabel(self)
+        theme.follow(self.channel_icon, self._reink_channel)
         self.channel_icon.setFixedSize(QSize(18, 18))
         sub.addWidget(self.channel_icon)
         self.subtitle = QLabel(self)
@@ -152,6 +154,8 @@ class ConversationView(QWidget):
         self.thread_view.retryRequested.connect(self.retry_message)
         self.thread_view.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
         self.composer = Composer(self.splitter)
+        # "@" in a note offers the team (app/ui/mentions).
+        self.mentions = MentionCompleter(self.composer.editor, bridge, lambda: self.composer.kind)
         self.composer.edited.connect(self._edited)
         self.composer.sendRequested.connect(self.send)
         self.composer.cannedRequested.connect(lambda: self.cannedRequested.emit(self.ticket_id))
@@ -296,6 +300,11 @@ class ConversationView(QWidget):
             self._customer_name = str(card.name)
             if self.conversation is not None:
                 self._show_header(self.conversation.ticket)
+
+    def _reink_channel(self) -> None:
+        if self.conversation is not None:
+            channel = self.conversation.ticket.channel
+            self.channel_icon.setPixmap(theme.channel_icon(channel).pixmap(QSize(18, 18)))
 
     def _show_header(self, ticket: TicketDetail) -> None:
         self.title_label.setText(f"{ticket_label(ticket)}  {ticket.subject}")

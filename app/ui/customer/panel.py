@@ -280,7 +280,8 @@ class CustomerPanel(QWidget):
         self.identity_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the domain
         self.identity_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.identity_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        copy = QAction(theme.icon("copy"), "Copy", self.identity_view)
+        copy = QAction("Copy", self.identity_view)
+        theme.set_icon(copy, "copy")
         copy.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Copy))
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_identity)

@@ -14,7 +14,14 @@ import zoneinfo
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QPalette,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -35,7 +42,8 @@ from app.ui.customer.panel import CustomerPanel
 from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
-from app.ui.desk.widths import PanelSplitter, first_size
+from app.ui.desk.widths import PanelSplitter, first_size, fit_on_show, fit_to_screen
+from app.ui.desk.window_title import DeskTitle
 from app.ui.phone.desk import PhoneDesk
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
@@ -163,6 +171,8 @@ class DeskWindow(QMainWindow):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
         self._save_timer.timeout.connect(self.save_state)
+        self.title = DeskTitle(self, self.tabs)  # names the open ticket or view
+        self.views.mentions.openTicket.connect(self.open_ticket)
         self._build_menus()
         self._bind_shortcuts()
         self.phone = PhoneDesk(self)  # call logs, screen-pop, click-to-call (app/ui/phone/)
@@ -194,6 +204,7 @@ class DeskWindow(QMainWindow):
             sizes = self._settings.value(f"window/{splitter.objectName()}")
             if isinstance(sizes, QByteArray):
                 splitter.restoreState(sizes)
+        fit_to_screen(self)  # saved on a larger screen, it must still fit this one
         if self.isVisible():
             # Saved on a wider screen, the panels could leave the list too little; shown
             # already, no resize comes to fit them (see PanelSplitter).
@@ -225,6 +236,7 @@ class DeskWindow(QMainWindow):
 
     def _show_view(self, spec: ViewSpec) -> None:
         self.list_title.setText(spec.title)
+        self.title.view_shown(spec.title)
         self.bridge.run(self.ticket_model.show_view(spec))
         self._schedule_save()
 
@@ -239,6 +251,7 @@ class DeskWindow(QMainWindow):
             self.customer.show_customer(None)
             return
         self.tray.mark_read(ticket_id)
+        self.views.mentions.mark_ticket_read(ticket_id)
         view = self.tabs.view(ticket_id)
         if view is not None and view.conversation is not None:
             self._follow_customer(view.conversation.ticket.customer_id)
@@ -261,7 +274,7 @@ class DeskWindow(QMainWindow):
 
     def _unread_changed(self, count: int) -> None:
         # The taskbar shows the title: the count is visible with the window minimised.
-        self.setWindowTitle(f"Switchboard ({count})" if count else "Switchboard")
+        self.title.unread_changed(count)
 
     def _notified(self, title: str, text: str, _ticket_id: str) -> None:
         if self.tray.tray is None:  # no system tray (some Linux desktops): say it here
@@ -365,6 +378,10 @@ class DeskWindow(QMainWindow):
         self.menuBar().setEnabled(not frozen)
         for action in self.actions():
             action.setEnabled(not frozen)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_on_show(self)  # the title bar too must be on the screen
 
     # ---- closing -----------------------------------------------------------------------
 
