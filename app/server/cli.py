@@ -5,6 +5,8 @@ switchboard-server init [--db URL] --admin-email E [--admin-name N]   (password 
                                                                       or prompted)
 switchboard-server agent add EMAIL --name N [--role R] [--group NAME ...]
 switchboard-server agent disable EMAIL
+switchboard-server settings list
+switchboard-server settings set NAME VALUE        (e.g. settings set phone-region GB)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from app.models.enums import Role
 from app.models.tables import T_AGENTS, T_GROUPS
 from app.server import auth
 from app.server.app import SwitchboardServer
+from app.server.settings_cli import run_settings, settings_args
 from app.server.store import default_db_url, open_store
 from app.server.submit import Submission, submit_now
 
@@ -74,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         "disable", help="disable an agent and end their sessions", parents=[common]
     )
     disable.add_argument("email")
+    settings_args(sub, common)
     return parser
 
 
@@ -228,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "init":
             _add_agent(engine, args.admin_email, args.admin_name, Role.ADMIN.value, [])
+        elif args.command == "settings":
+            run_settings(engine, args)
         elif args.command == "agent":
             if args.agent_command == "add":
                 _add_agent(engine, args.email, args.name, args.role, args.group)
