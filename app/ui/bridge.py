@@ -84,6 +84,7 @@ class Bridge(QObject):
         self.customers = desk.customers
         self.canned = desk.canned
         self.search = desk.search
+        self.finder = desk.finder  # customers as the agent types; one for the editor
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

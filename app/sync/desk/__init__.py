@@ -9,6 +9,8 @@ docs/workstation.md).
 * ``conversations.ConversationReader`` — a ticket's thread, draft, queued and refused changes;
   single messages; refusals.
 * ``customers.CustomerReader`` — customer 360.
+* ``customer_finder.CustomerFinder`` — customers found as the agent types (name, email,
+  organization, phone in any format), and one customer read for the editor.
 * ``canned.CannedReader`` — canned responses, and which the agent may edit.
 * ``search.SearchReader`` — search everywhere (FTS5).
 * ``indexer.SearchIndexer`` — the only writer here: it indexes what the sync engine's
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from app.sync.desk.canned import CannedReader
 from app.sync.desk.conversations import ConversationReader
+from app.sync.desk.customer_finder import CustomerFinder
 from app.sync.desk.customers import CustomerReader
 from app.sync.desk.directory import DirectoryReader
 from app.sync.desk.indexer import INDEX_IDLE_S, SearchIndexer
@@ -49,6 +52,7 @@ class DeskReaders:
     customers: CustomerReader
     canned: CannedReader
     search: SearchReader
+    finder: CustomerFinder
 
     @classmethod
     async def open(
@@ -72,6 +76,7 @@ class DeskReaders:
             customers=CustomerReader(pool),
             canned=CannedReader(pool, agent_id),
             search=SearchReader(pool, indexer),
+            finder=CustomerFinder(pool, indexer),
         )
 
     async def close(self) -> None:
@@ -85,6 +90,7 @@ class DeskReaders:
 __all__ = [
     "CannedReader",
     "ConversationReader",
+    "CustomerFinder",
     "CustomerReader",
     "DeskReaders",
     "DirectoryReader",
