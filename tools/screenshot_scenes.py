@@ -11,6 +11,7 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app import phones
 from app.cli import EmbeddedServer
 from app.sync.desk_types import TicketSort, ViewSpec
 from app.ui import session, theme
@@ -164,6 +165,7 @@ async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]
 async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -> None:
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     ada, window = await scenes(out, size, server.url)
+    await new_ticket_scene(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -186,3 +188,25 @@ def run_scenes(out: Path, size: tuple[int, int]) -> int:
     finally:
         server.stop()
     return 0
+
+
+async def new_ticket_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """New ticket (Ctrl+N) on the phone: the caller's number typed into the customer field
+    finds the family that shares that landline, with "Create customer" last."""
+    shared = await ada.engine.read(
+        lambda conn: conn.exec_driver_sql(
+            "SELECT value FROM customer_identities WHERE kind = 'phone' "
+            "GROUP BY value HAVING count(*) > 1 ORDER BY value LIMIT 1"
+        ).scalar()
+    )
+    dialog = window.new_ticket(channel="phone")
+    await settle(0.3)
+    dialog.picker.line.setFocus()
+    typed = phones.display(str(shared), "US") if shared else "555"
+    QTest.keyClicks(dialog.picker.line, typed)
+    await until(dialog.picker.suggestions_shown)
+    await settle(0.8)
+    popup = dialog.picker.completer.popup()
+    assert popup is not None
+    save(compose(window, dialog, popup), out, "new-ticket")
+    dialog.reject()

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from app import emails, phones
 from app.models.enums import IdentityKind, Tier
 from app.sync.desk_types import CustomerForm, OrganizationItem
+from app.sync.protocol import ProtocolError
 from app.ui import theme
 from app.ui.bridge import Bridge
 
@@ -284,7 +285,9 @@ class CustomerEditor(QDialog):
         org_box.setSpacing(1)
         org_box.addWidget(self.organization_combo)
         org_box.addWidget(self.organization_note)
-        form.addRow("&Organization", org_box)
+        org_label = QLabel("&Organization")
+        org_label.setBuddy(self.organization_combo)
+        form.addRow(org_label, org_box)
 
         self.tier_combo = QComboBox()
         self.tier_combo.setAccessibleName("Tier")
@@ -309,7 +312,9 @@ class CustomerEditor(QDialog):
         lang_label.setBuddy(self.language_combo)
         profile.addWidget(lang_label)
         profile.addWidget(self.language_combo, 1)
-        form.addRow("&Tier", profile)
+        tier_label = QLabel("&Tier")
+        tier_label.setBuddy(self.tier_combo)
+        form.addRow(tier_label, profile)
         form.addRow("Time &zone", self.timezone_edit)
         layout.addLayout(form)
 
@@ -657,7 +662,10 @@ class CustomerEditor(QDialog):
 
         def failed(exc: BaseException) -> None:
             self.buttons.setEnabled(True)
-            self._bridge.taskFailed.emit(exc)
+            if isinstance(exc, ProtocolError):  # what the protocol's limits refuse
+                self._show_problem(f"This cannot be saved: {exc}")
+            else:
+                self._bridge.taskFailed.emit(exc)
 
         self._bridge.run(queue(), on_result=queued, on_error=failed)
 

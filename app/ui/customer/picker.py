@@ -99,7 +99,14 @@ class SuggestionModel(KeyedListModel[Suggestion]):
                 return f"Create a new customer from {row.typed.strip()}"
             return customer_line(row, self.region).replace("  ·  ", ", ")
         if role == Qt.ItemDataRole.DecorationRole:
-            return theme.icon("add") if isinstance(row, CreateRow) else None
+            # Every row has an icon, so every row is as tall and the list shows them all.
+            if isinstance(row, CreateRow):
+                return theme.icon("add")
+            if row.matched.startswith("+"):
+                return theme.channel_icon("phone")
+            if "@" in row.matched:
+                return theme.channel_icon("email")
+            return theme.channel_icon("walk_in")
         return None
 
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.models.enums import Channel, MessageKind, Priority
 from app.sync.desk_types import CustomerMatch
+from app.sync.protocol import ProtocolError
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.customer.picker import CustomerPicker
@@ -157,7 +158,9 @@ class NewTicketDialog(QDialog):
         assignee_label.setBuddy(self.assignee_combo)
         row.addWidget(assignee_label)
         row.addWidget(self.assignee_combo, 1)
-        more.addRow("&Priority", row)
+        priority_label = QLabel("&Priority")
+        priority_label.setBuddy(self.priority_combo)
+        more.addRow(priority_label, row)
         self.tags_edit = QLineEdit()
         self.tags_edit.setAccessibleName("Tags")
         self.tags_edit.setPlaceholderText("optional, separated by spaces or commas")
@@ -326,7 +329,11 @@ class NewTicketDialog(QDialog):
 
         def failed(exc: BaseException) -> None:
             self.buttons.setEnabled(True)
-            self._bridge.taskFailed.emit(exc)
+            if isinstance(exc, ProtocolError):  # what the protocol's limits refuse
+                self.error_label.setText(f"This ticket cannot be created: {exc}")
+                self.error_label.show()
+            else:
+                self._bridge.taskFailed.emit(exc)
 
         self._bridge.run(
             self._bridge.engine.mutate("ticket.create", args), on_result=queued, on_error=failed
