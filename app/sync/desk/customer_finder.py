@@ -154,7 +154,7 @@ def _find(conn: Connection, text: str, limit: int) -> tuple[CustomerMatch, ...]:
         # Part of a number, as said on the phone ("7946 0018"); without a trunk prefix
         # ("020 ..." is stored "+4420..."), so the digits are found inside the E.164 form.
         tail = digits.lstrip("0")
-        if len(tail) >= 4 and len(found) < limit:
+        if len(tail) >= 4 and not found:  # a whole number found is the answer
             add(
                 conn.exec_driver_sql(
                     "SELECT customer_id, value FROM customer_identities "
@@ -182,14 +182,21 @@ def _find(conn: Connection, text: str, limit: int) -> tuple[CustomerMatch, ...]:
             )
         )
     if len(found) < limit and _LETTERS.search(text):
-        add(
-            conn.exec_driver_sql(
-                "SELECT c.id, o.name FROM organizations o "
-                "JOIN customers c ON c.organization_id = o.id "
-                "WHERE o.name LIKE ? ESCAPE '\\' ORDER BY c.name LIMIT ?",
+        # Organizations are few: those named first, then their customers by the index.
+        orgs: dict[str, str] = {
+            str(r[0]): str(r[1])
+            for r in conn.exec_driver_sql(
+                "SELECT id, name FROM organizations WHERE name LIKE ? ESCAPE '\\' LIMIT ?",
                 (like(text), limit),
             )
-        )
+        }
+        if orgs:
+            members = conn.exec_driver_sql(
+                "SELECT id, organization_id FROM customers "
+                f"WHERE organization_id IN ({marks(list(orgs))}) LIMIT ?",
+                (*orgs, limit),
+            )
+            add([(cid, orgs[org]) for cid, org in members])
     return _matches(conn, found)
 
 
