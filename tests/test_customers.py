@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from app.models.tables import T_CUSTOMERS, T_IDENTITIES, T_ORGS, T_SETTINGS
+from app.sync.cache import finish_bootstrap, get_state
 from app.sync.engine import SyncEngine
 from tests.server_process import run_server_command
 from tests.world import eventually, make_store, served_world
@@ -292,5 +293,40 @@ def test_a_new_organization_offline_is_sent_before_its_customer(tmp_path: Path) 
                 )
 
             await eventually(gone)
+
+    asyncio.run(scenario())
+
+
+def test_a_customer_made_offline_survives_a_bootstrap_until_sent(tmp_path: Path) -> None:
+    """A bootstrap drops what the server did not send — but never the agent's own new
+    customer and organization still waiting in the outbox (the ticket they open with it
+    refers to them)."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada, ada_saw = await world.workstation("ada@example.com")
+            await ada.stop()
+            await ada.mutate("organization.create", {"organization_id": "o-new", "name": "New"})
+            args = new_customer("c-here", "Made Offline", ("email", "here@x.test"))
+            args["customer"]["organization_id"] = "o-new"
+            await ada.mutate("customer.create", args)
+
+            def rebootstrap(conn: Connection) -> None:
+                cursor = get_state(conn, "cursor", 0)
+                finish_bootstrap(conn, {"customer": {"c-1"}}, cursor, 1)
+
+            await ada.db(rebootstrap)
+
+            def ids(conn: Connection) -> tuple[list[str], list[str]]:
+                customers = conn.execute(select(T_CUSTOMERS.c.id).order_by(T_CUSTOMERS.c.id))
+                orgs = conn.execute(select(T_ORGS.c.id))
+                return [r[0] for r in customers], [r[0] for r in orgs]
+
+            assert await ada.read(ids) == (["c-1", "c-here"], ["o-new"])
+            ada.start()
+            await ada.wait_online(20)
+            await ada.wait_drained(10)
+            assert ada_saw.refused == []
+            assert store_identities(world.store, "c-here") == [("email", "here@x.test")]
 
     asyncio.run(scenario())

@@ -504,6 +504,10 @@ def test_the_customer_panel_shows_the_current_tabs_customer_and_says_whose(
                 lambda: window.customer.card is not None and window.customer.card.id == "c-grace"
             )
             assert window.customer.context == "Opened from search — not the open ticket's customer"
+            # A London number reads as Londoners write it; copying takes the stored form.
+            phone = window.customer.identities.index(1, 0)
+            assert phone.data() == "Phone:  020 7946 0018"
+            assert phone.data(Qt.ItemDataRole.EditRole) == "+442079460018"
             window.tabs.setCurrentIndex(window.tabs.indexOf(two))
             await until(
                 lambda: window.customer.card is not None and window.customer.card.id == "c-3"

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import phones
 from app.sync.desk_types import CustomerCard, TicketBrief
 from app.sync.notice import ChangeNotice
 from app.ui import theme
@@ -88,11 +89,13 @@ class IdentityModel(KeyedListModel[tuple[str, str]]):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(lambda identity: identity, parent)
+        self.region = phones.DEFAULT_REGION  # numbers at home read nationally, others not
 
     def row_data(self, row: tuple[str, str], role: int) -> Any:
         kind, value = row
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {value}"
+            shown = phones.display(value, self.region) if kind == "phone" else value
+            return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {shown}"
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             text = f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
             return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
@@ -238,6 +241,7 @@ class CustomerPanel(QWidget):
         self._changes_settle.setInterval(READ_AFTER_CHANGE_MS)
         self._changes_settle.timeout.connect(self._reload)
         bridge.entitiesChanged.connect(self._entities_changed)
+        bridge.run(bridge.finder.phone_region(), on_result=self._set_region)
 
     # ---- building -----------------------------------------------------------------------
 
@@ -369,6 +373,12 @@ class CustomerPanel(QWidget):
             self._show_card(None)
             return
         self._reload()
+
+    def _set_region(self, region: str) -> None:
+        self.identities.region = region
+        self.identities.set_rows(())  # shown again in the region's form
+        if self._card is not None:
+            self.identities.set_rows(self._card.identities)
 
     def _set_context(self, context: str) -> None:
         self._context = context
