@@ -304,9 +304,10 @@ class DeskWindow(QMainWindow):
                 15_000,
             )
 
-    def _show_customer(self, customer_id: str) -> None:
-        """A customer chosen in search (or a duplicate's owner): their card, with their
-        tickets one click away, saying it is not the open ticket's customer."""
+    def _show_customer(self, customer_id: str, how: str = "Opened from search") -> None:
+        """A customer chosen in search (or saved, or who has an address typed for another):
+        their card, with their tickets one click away, saying it is not the open ticket's
+        customer."""
         self.customer.setVisible(True)
         current = self.tabs.current_ticket_id()
         view = self.tabs.view(current) if current else None
@@ -315,10 +316,7 @@ class DeskWindow(QMainWindow):
             self._follow_customer(ticket.id, ticket)
             return
         self.customer.show_customer(
-            customer_id,
-            "Opened from search — not the open ticket's customer"
-            if ticket is not None
-            else "Opened from search",
+            customer_id, f"{how} — not the open ticket's customer" if ticket is not None else how
         )
 
     # ---- new tickets and customers -----------------------------------------------------
@@ -346,12 +344,14 @@ class DeskWindow(QMainWindow):
 
     def _wire_editor(self, editor: CustomerEditor) -> None:
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        editor.openCustomer.connect(self._show_customer)
+        editor.openCustomer.connect(
+            lambda cid: self._show_customer(cid, "Already has the address you typed")
+        )
         editor.saved.connect(self._customer_saved)
 
     def _customer_saved(self, customer_id: str) -> None:
         if customer_id != self.customer.customer_id:
-            self._show_customer(customer_id)
+            self._show_customer(customer_id, "Customer you just saved")
 
     def _pick_canned(self, ticket_id: str) -> None:
         self.canned.pick(ticket_id)
