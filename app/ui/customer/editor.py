@@ -105,6 +105,7 @@ class IdentityRow(QWidget):
         self.problem: str | None = None
         self.owner: tuple[str, str] | None = None  # another customer with this address
         self._stored: str | None = None
+        self._checked = ""  # what the check said of the value, before who else has it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 2)
         layout.setSpacing(1)
@@ -195,6 +196,7 @@ class IdentityRow(QWidget):
             self._say(str(exc), ok=False)
             return
         self._stored, self.problem = stored, None
+        self._checked = said
         self._say(said, ok=True)
 
     def set_owner(self, owner: tuple[str, str] | None, *, shared: bool = False) -> None:
@@ -205,9 +207,11 @@ class IdentityRow(QWidget):
         if owner is None:
             self.owner = None
             self.open_owner.hide()
+            self._say(self._checked, ok=True)
             return
         if shared:
-            self._say(f"{self.note.text()}  ·  {owner[1]} has this number too".strip(" ·"), True)
+            also = f"{owner[1]} has this number too"
+            self._say(f"{self._checked}  ·  {also}" if self._checked else also, ok=True)
             return
         self.owner = owner
         word = "email address" if self.kind == IdentityKind.EMAIL else "handle"
@@ -521,10 +525,12 @@ class CustomerEditor(QDialog):
                     out.append((row, owner, False))
             return out
 
+        asked = {id(row): stored for row, _kind, stored in wanted}
+
         def show(found: list[tuple[IdentityRow, tuple[str, str] | None, bool]]) -> None:
             for row, owner, shared in found:
                 # The row may have changed (or gone) while the cache was asked.
-                if row in self.rows and row.stored is not None:
+                if row in self.rows and row.stored is not None and row.stored == asked[id(row)]:
                     row.set_owner(owner, shared=shared)
 
         self._bridge.run(owners(), on_result=show)
