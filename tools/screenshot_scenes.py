@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -208,5 +208,23 @@ async def new_ticket_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
     await settle(0.8)
     popup = dialog.picker.completer.popup()
     assert popup is not None
-    save(compose(window, dialog, popup), out, "new-ticket")
+    save(modal(window, dialog, popup), out, "new-ticket")
     dialog.reject()
+
+
+def modal(window: QWidget, dialog: QWidget, *popups: QWidget) -> QPixmap:
+    """The window dimmed under a dialog with its frame, and the dialog's popups on top, as a
+    modal dialog looks on screen (offscreen, window managers draw no frames)."""
+    shot = window.grab()
+    painter = QPainter(shot)
+    painter.fillRect(shot.rect(), QColor(0, 0, 0, 70))
+    where = dialog.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+    painter.drawPixmap(where, dialog.grab())
+    painter.setPen(QColor(0, 0, 0, 120))
+    painter.drawRect(where.x() - 1, where.y() - 1, dialog.width() + 1, dialog.height() + 1)
+    for popup in popups:
+        if popup.isVisible():
+            at = popup.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+            painter.drawPixmap(at, popup.grab())
+    painter.end()
+    return shot
