@@ -87,6 +87,7 @@ class NewTicketDialog(QDialog):
         self._bridge = bridge
         self._settings = settings
         self.ticket_id: str | None = None
+        self._queueing = False
         self.setWindowTitle("New ticket")
         self.setAccessibleName("New ticket")
         self.setMinimumWidth(560)
@@ -308,8 +309,8 @@ class NewTicketDialog(QDialog):
 
     def create_ticket(self) -> None:
         """Queue the new ticket (Create ticket); closes once queued, or says what is wrong."""
-        if self.picker.suggestions_shown():
-            return  # Enter chose a suggestion
+        if self.picker.suggestions_shown() or self.ticket_id is not None or self._queueing:
+            return  # Enter chose a suggestion, or the ticket is on its way already
         problems = self.problems()
         if problems:
             self.error_label.setText(" ".join(problems))
@@ -320,14 +321,17 @@ class NewTicketDialog(QDialog):
         if self._settings is not None:
             self._settings.setValue(LAST_CHANNEL_KEY, self.channel)
         self.buttons.setEnabled(False)
+        self._queueing = True  # Enter in a line also presses the default button: once
 
         def queued(_mutation_id: int) -> None:
+            self._queueing = False
             self.buttons.setEnabled(True)
             self.ticket_id = ticket_id
             self.created.emit(ticket_id)
             self.accept()
 
         def failed(exc: BaseException) -> None:
+            self._queueing = False
             self.buttons.setEnabled(True)
             if isinstance(exc, ProtocolError):  # what the protocol's limits refuse
                 self.error_label.setText(f"This ticket cannot be created: {exc}")
