@@ -46,6 +46,7 @@ BOOTSTRAP_ORDER = [
     "draft",
     "attachment",
     "mention",
+    "setting",
 ]
 
 

@@ -7,10 +7,11 @@ import asyncio
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
+from app import phones
 from app.cli import EmbeddedServer
 from app.sync.desk_types import TicketSort, ViewSpec
 from app.ui import session, theme
@@ -203,6 +204,7 @@ async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -
     await merge_scenes(ada, window, out)
     await attachments_scene(ada, window, out)
     await phone_scenes(ada, window, out)
+    await new_ticket_scene(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -315,3 +317,43 @@ async def phone_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
     await settle(1.2)
     save(window.grab(), out, "call-log")
     panel.discard()
+
+
+async def new_ticket_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """New ticket (Ctrl+N) on the phone: the caller's number typed into the customer field
+    finds the family that shares that landline, with "Create customer" last."""
+    shared = await ada.engine.read(
+        lambda conn: conn.exec_driver_sql(
+            "SELECT value FROM customer_identities WHERE kind = 'phone' "
+            "GROUP BY value HAVING count(*) > 1 ORDER BY value LIMIT 1"
+        ).scalar()
+    )
+    dialog = window.new_ticket(channel="phone")
+    await settle(0.3)
+    dialog.picker.line.setFocus()
+    typed = phones.display(str(shared), "US") if shared else "555"
+    QTest.keyClicks(dialog.picker.line, typed)
+    await until(dialog.picker.suggestions_shown)
+    await settle(0.8)
+    popup = dialog.picker.completer.popup()
+    assert popup is not None
+    save(modal(window, dialog, popup), out, "new-ticket")
+    dialog.reject()
+
+
+def modal(window: QWidget, dialog: QWidget, *popups: QWidget) -> QPixmap:
+    """The window dimmed under a dialog with its frame, and the dialog's popups on top, as a
+    modal dialog looks on screen (offscreen, window managers draw no frames)."""
+    shot = window.grab()
+    painter = QPainter(shot)
+    painter.fillRect(shot.rect(), QColor(0, 0, 0, 70))
+    where = dialog.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+    painter.drawPixmap(where, dialog.grab())
+    painter.setPen(QColor(0, 0, 0, 120))
+    painter.drawRect(where.x() - 1, where.y() - 1, dialog.width() + 1, dialog.height() + 1)
+    for popup in popups:
+        if popup.isVisible():
+            at = popup.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+            painter.drawPixmap(at, popup.grab())
+    painter.end()
+    return shot

@@ -17,6 +17,7 @@ from app.domain import (
     mentions,
     messages,
     phone,
+    settings,
     ticket_merge,
     tickets,
 )
@@ -32,6 +33,7 @@ _AREAS = (
     attachments,
     phone,
     mentions,
+    settings,
     customer_merge,
     ticket_merge,
 )

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdColumn, JSONList, new_id, utcnow
@@ -76,9 +76,10 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200))
+    # Indexed: every workstation keeps every customer, and the desk finds them by name.
+    name: Mapped[str] = mapped_column(String(200), index=True)
     organization_id: Mapped[str | None] = mapped_column(
-        IdColumn, ForeignKey("organizations.id", ondelete="SET NULL"), default=None
+        IdColumn, ForeignKey("organizations.id", ondelete="SET NULL"), default=None, index=True
     )
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     language: Mapped[str] = mapped_column(String(16), default="en")
@@ -92,10 +93,25 @@ class Customer(Base):
 
 
 class CustomerIdentity(Base):
-    """One way to reach a customer: an email address, an E.164 phone number, a handle."""
+    """One way to reach a customer: an email address, an E.164 phone number, a handle.
+
+    An email address or a handle belongs to one customer at a time; a phone number may be
+    shared (a family landline, an office switchboard), and the phone desk asks which of them
+    is calling."""
 
     __tablename__ = "customer_identities"
-    __table_args__ = (UniqueConstraint("kind", "value"),)
+    __table_args__ = (
+        Index(
+            "ix_customer_identities_one_owner",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("kind != 'phone'"),
+            postgresql_where=text("kind != 'phone'"),
+        ),
+        # Screen-pop and the customer picker look numbers and addresses up by value.
+        Index("ix_customer_identities_value", "value"),
+    )
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     customer_id: Mapped[str] = mapped_column(
@@ -197,6 +213,17 @@ class Draft(Base):
     ticket_id: Mapped[str] = mapped_column(IdColumn)
     kind: Mapped[str] = mapped_column(String(16), default="reply")
     body: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkspaceSetting(Base):
+    """A setting of the whole workspace that every workstation needs ("phone-region": the
+    region of numbers written without a country code); admins change them."""
+
+    __tablename__ = "workspace_settings"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the setting's name
+    value: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -22,6 +22,7 @@ from app.models.entities import (
     Message,
     Organization,
     Ticket,
+    WorkspaceSetting,
 )
 from app.models.phone import Call, Disposition
 from app.models.server_tables import (
@@ -44,6 +45,7 @@ T_TICKETS = cast(Table, Ticket.__table__)
 T_MESSAGES = cast(Table, Message.__table__)
 T_CANNED = cast(Table, CannedResponse.__table__)
 T_DRAFTS = cast(Table, Draft.__table__)
+T_SETTINGS = cast(Table, WorkspaceSetting.__table__)
 
 # Server only
 T_LOG = cast(Table, ChangeLogEntry.__table__)

@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
 # (app/sync/search_index.py), whose triggers must see every row from the start.
 # 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py);
-#    calls and dispositions (the phone desk); mentions.
+#    calls and dispositions (the phone desk); mentions; workspace
+#    settings, shared phone numbers, every customer kept (indexed by name and identity value).
 SCHEMA_VERSION = 5
 
 

@@ -268,3 +268,48 @@ class MentionItem:
     excerpt: str  # the start of the note ("" when the message is not on this workstation)
     created_at: datetime
     seen: bool
+
+
+# ---- customers: the picker and the editor (app/sync/desk/customer_finder.py) -------------
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """A customer found as the agent types: who, where they work, how to reach them, and
+    what matched ("+44 20 7946 0018", "nora@example.com", "Acme Ltd", or the name)."""
+
+    id: str
+    name: str
+    organization: str | None
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]  # E.164
+    matched: str
+
+
+@dataclass(frozen=True)
+class IdentityItem:
+    id: str
+    kind: str  # IdentityKind
+    value: str
+
+
+@dataclass(frozen=True)
+class CustomerForm:
+    """A customer as the editor edits them: every field, identities with their ids."""
+
+    id: str
+    name: str
+    organization_id: str | None
+    organization: str | None
+    tier: str
+    language: str
+    timezone: str
+    notes: str
+    identities: tuple[IdentityItem, ...]
+
+
+@dataclass(frozen=True)
+class OrganizationItem:
+    id: str
+    name: str
+    domain: str | None

@@ -88,6 +88,7 @@ class Bridge(QObject):
         self.attachments = AttachmentReader(desk.pool)  # files on messages
         self.phone = desk.phone  # the phone desk: callers by number, dispositions
         self.mentions = desk.mentions
+        self.finder = desk.finder  # customers as the agent types; one for the editor
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

@@ -48,6 +48,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("focus_conversation", ("Ctrl+3",), "Go to the open conversation", "Everywhere"),
     Shortcut("retry_now", ("F5",), "Reconnect to the server now", "Everywhere"),
     Shortcut("quit", (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "Quit Switchboard", "Everywhere"),
+    Shortcut("new_ticket", ("Ctrl+N",), "New ticket, on any channel", "Everywhere"),
+    Shortcut("new_customer", ("Ctrl+Shift+A",), "Add a new customer", "Everywhere"),
     # Ticket list
     Shortcut("open_ticket", ("Return",), "Open the selected tickets in tabs", "Ticket list"),
     Shortcut("assign_to_me", ("Ctrl+Shift+M",), "Assign the selection to me", "Ticket list"),

@@ -86,6 +86,7 @@ class ConversationTabs(QTabWidget):
     ticketActivated = Signal(str)
     cannedRequested = Signal(str)
     tabsChanged = Signal()
+    conversationLoaded = Signal(str)  # a conversation's read was applied (its ticket id)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -293,6 +294,7 @@ class ConversationTabs(QTabWidget):
 
     def _loaded(self, view: ConversationView) -> None:
         ticket_id = view.ticket_id
+        self.conversationLoaded.emit(ticket_id)
         if ticket_id in self._silent_if_missing:
             self._silent_if_missing.discard(ticket_id)
             if view.missing and not view.composer.text().strip():
