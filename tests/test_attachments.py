@@ -30,7 +30,7 @@ from app.sync import cache
 from app.sync.engine import SyncEngine
 from app.sync.engine.attachments import AttachmentTooLarge, AttachmentUnavailable
 from app.sync.protocol import BLOB_CHUNK_BYTES
-from tests.world import PASSWORD, Recorder, eventually, served_world
+from tests.world import PASSWORD, Recorder, eventually, make_store, running_server, served_world
 
 TIMEOUT = 10.0
 
@@ -395,3 +395,32 @@ def cache_version(conn: Any, ticket_id: str) -> int:
 
 async def newer(engine: SyncEngine, version: int) -> bool:
     return bool(await engine.read(lambda c: cache_version(c, "t-1")) > version)
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgresql_serve_each_others_files(pg_url: str, tmp_path: Path) -> None:
+    """The bytes live in the store: a file uploaded through one server process is fetched
+    through another that shares the PostgreSQL store, and stored once."""
+
+    async def scenario() -> None:
+        store = make_store(pg_url)
+        try:
+            async with running_server(store) as server_a, running_server(store) as server_b:
+                ada = await desk(tmp_path, server_a.url, "ada@example.com")
+                lin = await desk(tmp_path, server_b.url, "lin@example.com")
+                try:
+                    original = file_of(tmp_path, "scan.pdf", 2 * BLOB_CHUNK_BYTES + 99)
+                    attached = await ada.attachments.attach_file(original, "application/pdf")
+                    await ada.reply("t-1", "Scan", kind="note", attachments=[attached.as_args()])
+                    await ada.wait_drained()
+                    await eventually(lambda: cached_attachments(lin, "t-1"), 20)
+                    path = await lin.attachments.fetch(attached.sha256)
+                    assert path.read_bytes() == original.read_bytes()
+                    assert count(store, T_BLOB_PARTS) == 3
+                finally:
+                    await ada.close()
+                    await lin.close()
+        finally:
+            store.dispose()
+
+    asyncio.run(scenario())
