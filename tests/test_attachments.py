@@ -16,11 +16,12 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.files import safe_file_name
@@ -381,6 +382,37 @@ def test_uploads_count_against_the_agents_share_and_wait_their_turn(tmp_path: Pa
                     select(T_BLOB_PARTS.c.data).order_by(T_BLOB_PARTS.c.part_no)
                 ).scalars()
                 assert b"".join(parts) == original.read_bytes()
+
+    asyncio.run(scenario())
+
+
+def test_bytes_no_message_names_are_swept_after_a_while(tmp_path: Path) -> None:
+    """Stored bytes that no attachment names (a refused message discarded) go after two days,
+    a few with each offer; named bytes and recent ones stay."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada = await desk(tmp_path, world.url, "ada@example.com")
+            world.engines.append(ada)
+            named = await ada.attachments.attach_file(file_of(tmp_path, "a.txt", 10), "text/plain")
+            await ada.reply("t-1", "Named", kind="note", attachments=[named.as_args()])
+            await ada.wait_drained()
+            old = datetime.now(UTC) - timedelta(days=3)
+            with world.store.begin() as conn:
+                conn.execute(update(T_BLOBS).values(created_at=old))  # the named one, old
+                for sha256, when in (("0" * 64, old), ("1" * 64, datetime.now(UTC))):
+                    conn.execute(insert(T_BLOBS).values(sha256=sha256, size=1, created_at=when))
+                    conn.execute(
+                        insert(T_BLOB_PARTS).values(owner="", sha256=sha256, part_no=0, data=b"x")
+                    )
+            other = await ada.attachments.attach_file(file_of(tmp_path, "b.txt", 20), "text/plain")
+            await ada.reply("t-1", "Another", kind="note", attachments=[other.as_args()])
+            await ada.wait_drained()
+            with world.store.connect() as conn:
+                kept = set(conn.execute(select(T_BLOBS.c.sha256)).scalars())
+                parts = set(conn.execute(select(T_BLOB_PARTS.c.sha256)).scalars())
+            assert kept == {named.sha256, "1" * 64, other.sha256}  # "0"*64 was swept
+            assert parts == kept
 
     asyncio.run(scenario())
 
