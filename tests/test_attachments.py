@@ -90,7 +90,9 @@ def test_sent_online_fetched_lazily_by_a_colleague_and_opened_offline(tmp_path: 
             # Lazily: nothing fetched until asked.
             assert lin.attachments.local_path(attached.sha256) is None
             progress: list[tuple[int, int]] = []
-            lin.attachments.on_progress = lambda _sha, done, total: progress.append((done, total))
+            lin.attachments.on_progress = lambda _s, done, total, _up: progress.append(
+                (done, total)
+            )
             path = await lin.attachments.fetch(attached.sha256)
             assert hashlib.sha256(path.read_bytes()).hexdigest() == attached.sha256
             assert progress[-1] == (attached.size, attached.size)
@@ -266,7 +268,7 @@ def test_an_upload_cut_off_goes_on_where_it_stopped(tmp_path: Path) -> None:
                 assert wrong["code"] == "conflict"
                 assert wrong["details"]["received"] == 2 * BLOB_CHUNK_BYTES
             sent: list[int] = []
-            ada.attachments.on_progress = lambda _sha, done, _total: sent.append(done)
+            ada.attachments.on_progress = lambda _s, done, _total, _up: sent.append(done)
             await ada.reply("t-1", "Scan", attachments=[attached.as_args()])
             ada.start()
             await ada.wait_online(20)

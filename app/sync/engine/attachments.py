@@ -37,8 +37,8 @@ from app.sync.observer import ConnectionState
 log = logging.getLogger(__name__)
 
 CHUNK_TIMEOUT_S = 60.0
-# Progress of a transfer: (sha256, bytes done, bytes in all).
-Progress = Callable[[str, int, int], None]
+# Progress of a transfer: (sha256, bytes done, bytes in all, whether it is an upload).
+Progress = Callable[[str, int, int, bool], None]
 
 
 def files_folder(cache_path: Path) -> Path:
@@ -237,7 +237,7 @@ class Attachments:
                 continue
             received = int(state["received"])
             if self.on_progress is not None:
-                self.on_progress(sha256, received, size)
+                self.on_progress(sha256, received, size, True)
 
     async def before_sending(self, ws: ClientConnection, row: dict[str, Any]) -> None:
         """Store the bytes of every file an outbox row names before the row is sent.
@@ -311,7 +311,7 @@ class Attachments:
             await asyncio.to_thread(files.append_fetched, sha256, offset, data)
             offset += len(data)
             if self.on_progress is not None:
-                self.on_progress(sha256, offset, size)
+                self.on_progress(sha256, offset, size, False)
         try:
             return await asyncio.to_thread(files.finish_fetched, sha256)
         except CorruptDownload as exc:
