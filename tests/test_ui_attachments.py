@@ -164,6 +164,12 @@ def test_attach_send_and_see_files_on_another_desk(
                 await until(lambda: sum(len(v) for v in files.by_message.values()) == 2, 20)
                 (item_png, item_pdf) = next(iter(files.by_message.values()))  # as attached
                 assert (item_png.file_name, item_pdf.file_name) == names_in_order
+                model = other.thread_view.thread_model
+                row = model.row_of(item_png.message_id)
+                assert row is not None
+                spoken = str(model.index(row).data(Qt.ItemDataRole.AccessibleTextRole))
+                assert "Attached files: router lights.png (" in spoken
+                assert "), warranty.pdf (40 KB)" in spoken
                 other.thread_view.scrollToBottom()
                 other.thread_view.viewport().update()
                 await until(lambda: item_png.sha256 in files._thumbs, 20)

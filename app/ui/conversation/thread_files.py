@@ -143,6 +143,7 @@ class ThreadFiles(QObject):
         self._viewport.installEventFilter(self)
         view.installEventFilter(self)
         view.thread_delegate.files = self
+        view.thread_model.files_text = self.files_in_words
 
     def _connection_changed(self, _status: object) -> None:
         self._unavailable.clear()  # worth trying again
@@ -153,6 +154,14 @@ class ThreadFiles(QObject):
         self.by_message = by_message
         self.view.scheduleDelayedItemsLayout()
         self.view.viewport().update()
+
+    def files_in_words(self, message_id: str) -> str:
+        """What a screen reader says of a message's files."""
+        items = self.by_message.get(message_id, ())
+        if not items:
+            return ""
+        named = ", ".join(f"{i.file_name} ({size_in_words(i.size)})" for i in items)
+        return ("Attached file: " if len(items) == 1 else "Attached files: ") + named
 
     # ---- geometry (asked by the delegate for every row) --------------------------------
 
