@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,11 @@ def test_sent_online_fetched_lazily_by_a_colleague_and_opened_offline(tmp_path: 
             assert len(progress) == 4  # chunk by chunk
 
             await lin.stop()  # offline now
+            saved = tmp_path / "saved" / "my copy.pdf"
+            saved.parent.mkdir()
+            await lin.attachments.save_as(attached.sha256, saved)  # "Save as…", offline
+            assert saved.read_bytes() == path.read_bytes()
+            assert saved.stat().st_mode & stat.S_IWUSR  # the agent's own copy: not read-only
             opened = await lin.attachments.copy_to_open(attached.sha256, "invoice.pdf")
             assert opened.name == "invoice.pdf"
             assert opened.read_bytes() == path.read_bytes()

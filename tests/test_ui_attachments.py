@@ -172,7 +172,7 @@ def test_attach_send_and_see_files_on_another_desk(
                 assert "), warranty.pdf (40 KB)" in spoken
                 other.thread_view.scrollToBottom()
                 other.thread_view.viewport().update()
-                await until(lambda: item_png.sha256 in files._thumbs, 20)
+                await until(lambda: files.has_thumbnail(item_png.sha256), 20)
                 assert not files._thumbs[item_png.sha256].isNull()
                 assert lin.engine.attachments.local_path(item_pdf.sha256) is None
 

@@ -155,6 +155,10 @@ class ThreadFiles(QObject):
         self.view.scheduleDelayedItemsLayout()
         self.view.viewport().update()
 
+    def has_thumbnail(self, sha256: str) -> bool:
+        """Whether the picture with these bytes is decoded and shown (or known unreadable)."""
+        return sha256 in self._thumbs
+
     def files_in_words(self, message_id: str) -> str:
         """What a screen reader says of a message's files."""
         items = self.by_message.get(message_id, ())
