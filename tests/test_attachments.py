@@ -14,13 +14,15 @@ import base64
 import hashlib
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.files import safe_file_name
@@ -30,7 +32,7 @@ from app.sync import cache
 from app.sync.engine import SyncEngine
 from app.sync.engine.attachments import AttachmentTooLarge, AttachmentUnavailable
 from app.sync.protocol import BLOB_CHUNK_BYTES
-from tests.world import PASSWORD, Recorder, eventually, served_world
+from tests.world import PASSWORD, Recorder, eventually, make_store, running_server, served_world
 
 TIMEOUT = 10.0
 
@@ -89,13 +91,20 @@ def test_sent_online_fetched_lazily_by_a_colleague_and_opened_offline(tmp_path: 
             # Lazily: nothing fetched until asked.
             assert lin.attachments.local_path(attached.sha256) is None
             progress: list[tuple[int, int]] = []
-            lin.attachments.on_progress = lambda _sha, done, total: progress.append((done, total))
+            lin.attachments.on_progress = lambda _s, done, total, _up: progress.append(
+                (done, total)
+            )
             path = await lin.attachments.fetch(attached.sha256)
             assert hashlib.sha256(path.read_bytes()).hexdigest() == attached.sha256
             assert progress[-1] == (attached.size, attached.size)
             assert len(progress) == 4  # chunk by chunk
 
             await lin.stop()  # offline now
+            saved = tmp_path / "saved" / "my copy.pdf"
+            saved.parent.mkdir()
+            await lin.attachments.save_as(attached.sha256, saved)  # "Save as…", offline
+            assert saved.read_bytes() == path.read_bytes()
+            assert saved.stat().st_mode & stat.S_IWUSR  # the agent's own copy: not read-only
             opened = await lin.attachments.copy_to_open(attached.sha256, "invoice.pdf")
             assert opened.name == "invoice.pdf"
             assert opened.read_bytes() == path.read_bytes()
@@ -265,7 +274,7 @@ def test_an_upload_cut_off_goes_on_where_it_stopped(tmp_path: Path) -> None:
                 assert wrong["code"] == "conflict"
                 assert wrong["details"]["received"] == 2 * BLOB_CHUNK_BYTES
             sent: list[int] = []
-            ada.attachments.on_progress = lambda _sha, done, _total: sent.append(done)
+            ada.attachments.on_progress = lambda _s, done, _total, _up: sent.append(done)
             await ada.reply("t-1", "Scan", attachments=[attached.as_args()])
             ada.start()
             await ada.wait_online(20)
@@ -385,6 +394,37 @@ def test_uploads_count_against_the_agents_share_and_wait_their_turn(tmp_path: Pa
     asyncio.run(scenario())
 
 
+def test_bytes_no_message_names_are_swept_after_a_while(tmp_path: Path) -> None:
+    """Stored bytes that no attachment names (a refused message discarded) go after two days,
+    a few with each offer; named bytes and recent ones stay."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada = await desk(tmp_path, world.url, "ada@example.com")
+            world.engines.append(ada)
+            named = await ada.attachments.attach_file(file_of(tmp_path, "a.txt", 10), "text/plain")
+            await ada.reply("t-1", "Named", kind="note", attachments=[named.as_args()])
+            await ada.wait_drained()
+            old = datetime.now(UTC) - timedelta(days=3)
+            with world.store.begin() as conn:
+                conn.execute(update(T_BLOBS).values(created_at=old))  # the named one, old
+                for sha256, when in (("0" * 64, old), ("1" * 64, datetime.now(UTC))):
+                    conn.execute(insert(T_BLOBS).values(sha256=sha256, size=1, created_at=when))
+                    conn.execute(
+                        insert(T_BLOB_PARTS).values(owner="", sha256=sha256, part_no=0, data=b"x")
+                    )
+            other = await ada.attachments.attach_file(file_of(tmp_path, "b.txt", 20), "text/plain")
+            await ada.reply("t-1", "Another", kind="note", attachments=[other.as_args()])
+            await ada.wait_drained()
+            with world.store.connect() as conn:
+                kept = set(conn.execute(select(T_BLOBS.c.sha256)).scalars())
+                parts = set(conn.execute(select(T_BLOB_PARTS.c.sha256)).scalars())
+            assert kept == {named.sha256, "1" * 64, other.sha256}  # "0"*64 was swept
+            assert parts == kept
+
+    asyncio.run(scenario())
+
+
 def cache_version(conn: Any, ticket_id: str) -> int:
     from app.models.tables import T_TICKETS
 
@@ -395,3 +435,32 @@ def cache_version(conn: Any, ticket_id: str) -> int:
 
 async def newer(engine: SyncEngine, version: int) -> bool:
     return bool(await engine.read(lambda c: cache_version(c, "t-1")) > version)
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgresql_serve_each_others_files(pg_url: str, tmp_path: Path) -> None:
+    """The bytes live in the store: a file uploaded through one server process is fetched
+    through another that shares the PostgreSQL store, and stored once."""
+
+    async def scenario() -> None:
+        store = make_store(pg_url)
+        try:
+            async with running_server(store) as server_a, running_server(store) as server_b:
+                ada = await desk(tmp_path, server_a.url, "ada@example.com")
+                lin = await desk(tmp_path, server_b.url, "lin@example.com")
+                try:
+                    original = file_of(tmp_path, "scan.pdf", 2 * BLOB_CHUNK_BYTES + 99)
+                    attached = await ada.attachments.attach_file(original, "application/pdf")
+                    await ada.reply("t-1", "Scan", kind="note", attachments=[attached.as_args()])
+                    await ada.wait_drained()
+                    await eventually(lambda: cached_attachments(lin, "t-1"), 20)
+                    path = await lin.attachments.fetch(attached.sha256)
+                    assert path.read_bytes() == original.read_bytes()
+                    assert count(store, T_BLOB_PARTS) == 3
+                finally:
+                    await ada.close()
+                    await lin.close()
+        finally:
+            store.dispose()
+
+    asyncio.run(scenario())

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
 from app.models.tables import T_ATTACHMENTS, T_BLOBS
+from app.sync.engine.attachments import AttachedFile
 from app.ui.bridge import Bridge
 from app.ui.conversation.attachments import screenshot_name
 from app.ui.conversation.view import ConversationView
@@ -39,6 +40,19 @@ def _picture(path: Path) -> Path:
 def _pdf(path: Path, size: int = 40_000) -> Path:
     path.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * (size // 256))
     return path
+
+
+_KEPT: dict[int, int] = {}
+
+
+def _kept(bridge: Bridge) -> int:
+    """How many composer files the engine keeps for t-1 (read in the background)."""
+
+    def read(files: list[AttachedFile]) -> None:
+        _KEPT[id(bridge)] = len(files)
+
+    bridge.run(bridge.engine.attachments.composer_files("t-1"), on_result=read)
+    return _KEPT.get(id(bridge), -1)
 
 
 def _view(bridge: Bridge, qtbot: Any, ticket_id: str = "t-1") -> ConversationView:
@@ -113,6 +127,21 @@ def test_attach_send_and_see_files_on_another_desk(
                 QTest.mouseClick(tray.chips[2].remove_button, Qt.MouseButton.LeftButton)
                 await until(lambda: len(tray.chips) == 2)
 
+                # The tab closes before sending: its files are kept, and come back with it.
+                await until(lambda: _kept(ada) == 2)
+                view.shutdown()
+                view.close()
+                view = _view(ada, qtbot)
+                composer, tray = view.composer, view.attachments.tray
+                await until(lambda: len(tray.chips) == 2 and view.conversation is not None)
+                view.activateWindow()  # the keys below go to this window's shortcuts
+                composer.editor.setFocus()
+                await until(lambda: QApplication.activeWindow() is view)
+                assert [c.attached.file_name for c in tray.chips] == [
+                    "router lights.png",
+                    "warranty.pdf",
+                ]
+
                 QTest.keyClicks(composer.editor, "Photo and warranty attached.")
                 QTest.keyClick(
                     composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
@@ -135,9 +164,15 @@ def test_attach_send_and_see_files_on_another_desk(
                 await until(lambda: sum(len(v) for v in files.by_message.values()) == 2, 20)
                 (item_png, item_pdf) = next(iter(files.by_message.values()))  # as attached
                 assert (item_png.file_name, item_pdf.file_name) == names_in_order
+                model = other.thread_view.thread_model
+                row = model.row_of(item_png.message_id)
+                assert row is not None
+                spoken = str(model.index(row).data(Qt.ItemDataRole.AccessibleTextRole))
+                assert "Attached files: router lights.png (" in spoken
+                assert "), warranty.pdf (40 KB)" in spoken
                 other.thread_view.scrollToBottom()
                 other.thread_view.viewport().update()
-                await until(lambda: item_png.sha256 in files._thumbs, 20)
+                await until(lambda: files.has_thumbnail(item_png.sha256), 20)
                 assert not files._thumbs[item_png.sha256].isNull()
                 assert lin.engine.attachments.local_path(item_pdf.sha256) is None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QSettings
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import phones
 from app.cli import EmbeddedServer
@@ -162,20 +162,25 @@ async def attachments_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
     view = await conversation(window, target)
     files = view.attachments.thread_files
     await until(lambda: bool(files.by_message))
-    first = next(iter(files.by_message))
-    row = view.thread_view.thread_model.row_of(first)
+    # Fetched when shown: bring the customer's message into view.
+    thread = view.thread_view
+    row = thread.thread_model.row_of(next(iter(files.by_message)))
     if row is not None:
-        view.thread_view.scrollTo(
-            view.thread_view.thread_model.index(row), QAbstractItemView.ScrollHint.PositionAtBottom
-        )
+        thread.scrollTo(thread.thread_model.index(row))
     pictures = [i for items in files.by_message.values() for i in items if i.is_image]
-    await until(lambda: all(i.sha256 in files._thumbs for i in pictures), timeout=30)
+    await until(lambda: all(files.has_thumbnail(i.sha256) for i in pictures), timeout=30)
     view.composer.editor.insertPlainText("Sorry about that! Here is your prepaid return label.")
     label = Path.home() / "Return label.pdf"
     label.write_bytes(b"%PDF-1.4\n" + b"0" * 48_000)
     view.attachments.attach_paths([label])
     await until(lambda: bool(view.attachments.tray.chips))
-    await settle(1.0)
+    await settle(0.6)
+    # The customer's message with its files, its bottom at the bottom of the thread.
+    if row is not None:
+        rect = thread.visualRect(thread.thread_model.index(row))
+        bar = thread.verticalScrollBar()
+        bar.setValue(bar.value() + rect.bottom() - thread.viewport().height() + 6)
+    await settle(0.6)
     save(window.grab(), out, "attachments")
     view.attachments.tray.set_files(())
     view.composer.editor.clear()

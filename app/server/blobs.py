@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # An upload nobody finished within this long is dropped (its workstation starts again).
 ABANDONED_AFTER = timedelta(days=7)
+# Stored bytes no attachment names after this long are deleted (a few with each offer).
+ORPHANED_AFTER = timedelta(days=2)
+SWEEP_LIMIT = 20
 STORED = ""  # the owner of a stored blob's parts
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -64,7 +67,11 @@ def stored_size(conn: Connection, sha256: str) -> int | None:
 def offer(conn: Connection, owner: str, agent_id: str, sha256: str, size: int) -> dict[str, Any]:
     """What the server has of these bytes: stored, or how much of this workstation's upload."""
     _drop_abandoned(conn)
+    drop_unreferenced(conn)
     if stored_size(conn, sha256) == size:
+        # Offered again: about to be named by a message.  Young again, so the sweep below
+        # leaves it alone for another ORPHANED_AFTER.
+        conn.execute(update(T_BLOBS).where(T_BLOBS.c.sha256 == sha256).values(created_at=utcnow()))
         return {"stored": True, "received": size}
     key = and_(T_BLOB_UPLOADS.c.owner == owner, T_BLOB_UPLOADS.c.sha256 == sha256)
     upload = conn.execute(select(T_BLOB_UPLOADS).where(key)).mappings().first()
@@ -175,6 +182,30 @@ def _drop_abandoned(conn: Connection) -> None:
     conn.execute(
         delete(T_BLOB_UPLOADS).where(T_BLOB_UPLOADS.c.started_at < utcnow() - ABANDONED_AFTER)
     )
+
+
+def drop_unreferenced(conn: Connection, limit: int = SWEEP_LIMIT) -> int:
+    """Delete up to ``limit`` stored files no attachment names, stored (or last offered)
+    more than ORPHANED_AFTER ago: the bytes of a message that was refused and discarded, or
+    never sent.  A little at a time, with each offer, so no sweep ever holds the writer long.
+    Returns how many went."""
+    cutoff = utcnow() - ORPHANED_AFTER
+    named = select(T_ATTACHMENTS.c.id).where(T_ATTACHMENTS.c.sha256 == T_BLOBS.c.sha256)
+    doomed = list(
+        conn.execute(
+            select(T_BLOBS.c.sha256)
+            .where(T_BLOBS.c.created_at < cutoff, ~exists(named))
+            .limit(limit)
+        ).scalars()
+    )
+    if doomed:
+        conn.execute(
+            delete(T_BLOB_PARTS).where(
+                T_BLOB_PARTS.c.owner == STORED, T_BLOB_PARTS.c.sha256.in_(doomed)
+            )
+        )
+        conn.execute(delete(T_BLOBS).where(T_BLOBS.c.sha256.in_(doomed)))
+    return len(doomed)
 
 
 def read_chunk(conn: Connection, sha256: str, offset: int) -> tuple[int, bytes] | None:

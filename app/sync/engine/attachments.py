@@ -18,8 +18,8 @@ import asyncio
 import binascii
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,12 @@ from app.sync.observer import ConnectionState
 log = logging.getLogger(__name__)
 
 CHUNK_TIMEOUT_S = 60.0
-# Progress of a transfer: (sha256, bytes done, bytes in all).
-Progress = Callable[[str, int, int], None]
+# Progress of a transfer: (sha256, bytes done, bytes in all, whether it is an upload).
+Progress = Callable[[str, int, int, bool], None]
+
+
+def _composer_key(ticket_id: str) -> str:
+    return f"composer_files:{ticket_id}"
 
 
 def files_folder(cache_path: Path) -> Path:
@@ -160,6 +164,27 @@ class Attachments:
         # message (`before_sending`).
         return attached
 
+    # ---- the composer's files, kept until sent --------------------------------------------
+
+    async def composer_files(self, ticket_id: str) -> list[AttachedFile]:
+        """The files attached in the composer of ``ticket_id`` and not sent yet (kept on this
+        workstation, so a crash or a closed tab loses none; those whose copy is gone are
+        left out)."""
+        kept = await self._ctx.read(lambda c: cache.get_state(c, _composer_key(ticket_id)))
+        files = []
+        for entry in kept if isinstance(kept, list) else ():
+            try:
+                attached = AttachedFile(**entry)
+            except TypeError:
+                continue  # written by another version: the agent attaches it again
+            if await asyncio.to_thread(self.files.has, attached.sha256):
+                files.append(attached)
+        return files
+
+    async def keep_composer_files(self, ticket_id: str, files: Sequence[AttachedFile]) -> None:
+        value = [asdict(f) for f in files] or None
+        await self._ctx.db(lambda c: cache.set_state(c, _composer_key(ticket_id), value))
+
     # ---- requests ------------------------------------------------------------------------
 
     async def _request(self, ws: ClientConnection, frame: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +262,7 @@ class Attachments:
                 continue
             received = int(state["received"])
             if self.on_progress is not None:
-                self.on_progress(sha256, received, size)
+                self.on_progress(sha256, received, size, True)
 
     async def before_sending(self, ws: ClientConnection, row: dict[str, Any]) -> None:
         """Store the bytes of every file an outbox row names before the row is sent.
@@ -311,7 +336,7 @@ class Attachments:
             await asyncio.to_thread(files.append_fetched, sha256, offset, data)
             offset += len(data)
             if self.on_progress is not None:
-                self.on_progress(sha256, offset, size)
+                self.on_progress(sha256, offset, size, False)
         try:
             return await asyncio.to_thread(files.finish_fetched, sha256)
         except CorruptDownload as exc:

@@ -243,6 +243,14 @@ class ConversationAttachments(QObject):
         thread_view.viewport().setAcceptDrops(True)
         bridge.entitiesChanged.connect(self._entities_changed)
         self.reload()
+        # Files attached here before (a closed tab, a crash) come back; changes are kept.
+        self._restored = False
+        self.tray.changed.connect(self._keep_tray)
+        bridge.run(
+            bridge.engine.attachments.composer_files(ticket_id),
+            on_result=self._restore_tray,
+            on_error=lambda exc: bridge.taskFailed.emit(exc),
+        )
 
     def close(self) -> None:
         """The conversation is closing: stop watching its widgets."""
@@ -276,6 +284,20 @@ class ConversationAttachments(QObject):
         self.bridge.run(
             self.bridge.attachments.of_ticket(self.ticket_id), on_result=done, on_error=failed
         )
+
+    def _restore_tray(self, files: list[AttachedFile]) -> None:
+        if self._closed:
+            return
+        self._restored = True
+        for attached in files:
+            self.tray.add(attached)
+        self._keep_tray()
+
+    def _keep_tray(self) -> None:
+        if not self._restored or self._closed:
+            return  # until the kept files are back, keeping would forget them
+        files = self.tray.files()
+        self.bridge.run(self.bridge.engine.attachments.keep_composer_files(self.ticket_id, files))
 
     def _entities_changed(self, notice: ChangeNotice) -> None:
         if "attachment" in notice.kinds_of(self.ticket_id):

@@ -194,6 +194,8 @@ class ThreadModel(QAbstractListModel):
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
         self._expanded: set[str] = set()  # long messages the agent opened up
+        # The files of a message in words, for screen readers (thread_files.py), if any.
+        self.files_text: Callable[[str], str] | None = None
 
     # ---- Qt model API -------------------------------------------------------------------
 
@@ -206,7 +208,8 @@ class ThreadModel(QAbstractListModel):
         row = self._rows[index.row()]
         item = row.item
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return row.text
+            files = self.files_text(item.id) if self.files_text is not None else ""
+            return f"{row.text}\n{files}" if files else row.text
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tip(
                 f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()

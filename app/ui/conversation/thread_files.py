@@ -3,7 +3,9 @@
 Pictures show as thumbnails under their message (decoded off the UI thread, at thumbnail
 size, by ``QImageReader``) and other files as chips with an icon, name and size.
 Double-click or Enter opens a file with the system's application (a read-only copy under its
-real name), "Save as…" writes a copy where the agent chooses.  A colleague's file is fetched
+real name; Enter on a message with several files, the context menu or the Menu key offer each
+file's "Open" and "Save as…"), "Save as…" writes a copy where the agent chooses.  The agent's
+own files say "Uploading… 40 %" while they go to the server.  A colleague's file is fetched
 when its thumbnail is first shown or when it is opened ("Downloading… 40 %"), and kept for
 offline use; one never fetched says "Unavailable offline".  Programs and scripts are never
 opened (`app.files.is_program`): the agent may save them and have them checked first.
@@ -61,9 +63,10 @@ GAP = 6
 
 
 class TransferProgress(QObject):
-    """The engine's transfer progress as a signal: ``progressed(sha256, done, total)``."""
+    """The engine's transfer progress as a signal: ``progressed(sha256, done, total,
+    upload)``."""
 
-    progressed = Signal(str, int, int)
+    progressed = Signal(str, int, int, bool)
 
 
 _PROGRESS: WeakKeyDictionary[Bridge, TransferProgress] = WeakKeyDictionary()
@@ -75,7 +78,7 @@ def transfer_progress(bridge: Bridge) -> TransferProgress:
         progress = TransferProgress(bridge)
         _PROGRESS[bridge] = progress
         emit = progress.progressed.emit
-        bridge.engine.attachments.on_progress = lambda sha, done, total: emit(sha, done, total)
+        bridge.engine.attachments.on_progress = emit
     return progress
 
 
@@ -124,6 +127,7 @@ class ThreadFiles(QObject):
         self._fetching: set[str] = set()
         self._unavailable: set[str] = set()
         self._progress: dict[str, tuple[int, int]] = {}
+        self._uploading: dict[str, tuple[int, int]] = {}
         self._hits: dict[str, list[tuple[QRect, AttachmentItem]]] = {}
         # How a file reaches the system's application (the desktop's file associations).
         self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
@@ -139,6 +143,7 @@ class ThreadFiles(QObject):
         self._viewport.installEventFilter(self)
         view.installEventFilter(self)
         view.thread_delegate.files = self
+        view.thread_model.files_text = self.files_in_words
 
     def _connection_changed(self, _status: object) -> None:
         self._unavailable.clear()  # worth trying again
@@ -149,6 +154,18 @@ class ThreadFiles(QObject):
         self.by_message = by_message
         self.view.scheduleDelayedItemsLayout()
         self.view.viewport().update()
+
+    def has_thumbnail(self, sha256: str) -> bool:
+        """Whether the picture with these bytes is decoded and shown (or known unreadable)."""
+        return sha256 in self._thumbs
+
+    def files_in_words(self, message_id: str) -> str:
+        """What a screen reader says of a message's files."""
+        items = self.by_message.get(message_id, ())
+        if not items:
+            return ""
+        named = ", ".join(f"{i.file_name} ({size_in_words(i.size)})" for i in items)
+        return ("Attached file: " if len(items) == 1 else "Attached files: ") + named
 
     # ---- geometry (asked by the delegate for every row) --------------------------------
 
@@ -266,6 +283,9 @@ class ThreadFiles(QObject):
             return f"Downloading… {percent} %"
         if sha in self._unavailable:
             return "Unavailable offline"
+        if sha in self._uploading:
+            done, total = self._uploading[sha]
+            return f"Uploading… {int(100 * done / total) if total else 0} %"
         return ""
 
     # ---- fetching and thumbnails -------------------------------------------------------
@@ -312,10 +332,14 @@ class ThreadFiles(QObject):
         self._thumbs[sha256] = image
         self._refresh()
 
-    def _progressed(self, sha256: str, done: int, total: int) -> None:
-        if sha256 in self._fetching:
+    def _progressed(self, sha256: str, done: int, total: int, upload: bool) -> None:
+        if not upload:
             self._progress[sha256] = (done, total)
-            self.view.viewport().update()
+        elif done < total:  # one of ours on its way to the server
+            self._uploading[sha256] = (done, total)
+        else:
+            self._uploading.pop(sha256, None)
+        self.view.viewport().update()
 
     def _refresh(self) -> None:
         self.view.scheduleDelayedItemsLayout()
@@ -420,6 +444,17 @@ class ThreadFiles(QObject):
                     return True
         elif watched is self.view and kind == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Menu or (
+                event.key() == Qt.Key.Key_F10
+                and event.modifiers() == Qt.KeyboardModifier.ShiftModifier
+            ):
+                items = self.files_of_current()
+                if items:  # the files' menu (open, save as…) from the keyboard
+                    rect = self.view.visualRect(self.view.currentIndex())
+                    self.menu_for(items, self.view).exec(
+                        self.view.viewport().mapToGlobal(rect.center())
+                    )
+                    return True
             failed = self.view.currentIndex().data(ThreadRole.DELIVERY) == "failed"
             if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not failed:
                 # (On a message that was not sent, Enter opens its review, as without files.)
