@@ -87,6 +87,7 @@ class ActiveCall:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     ended_after: int | None = None  # seconds, once "End call" stopped the timer
+    new_ticket_id: str | None = None  # the ticket this call's wrap-up opened, once queued
 
     @property
     def seconds(self) -> int:
@@ -315,7 +316,9 @@ class CallLogPanel(QWidget):
         assert call is not None
         engine = self._bridge.engine
         ticket_id = self.ticket.currentData()
-        if ticket_id == NEW_TICKET:
+        if ticket_id == NEW_TICKET and call.new_ticket_id is not None:
+            ticket_id = call.new_ticket_id  # made by a save whose call log then failed
+        elif ticket_id == NEW_TICKET:
             ticket_id = str(uuid.uuid4())
             await engine.mutate(
                 "ticket.create",
@@ -330,6 +333,7 @@ class CallLogPanel(QWidget):
                     }
                 },
             )
+            call.new_ticket_id = ticket_id  # a second try must not open a second ticket
         args: dict[str, object] = {
             "call": {
                 "id": call.id,
