@@ -13,12 +13,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
+from app.domain.mentions import T_MENTIONS
 from app.domain.mutation import COMMAND_LINE, channel_actor
 from app.models.entities import draft_id
-from app.models.tables import T_CUSTOMERS, T_DRAFTS, T_IDENTITIES, T_MESSAGES, T_TICKETS
+from app.models.tables import (
+    T_ATTACHMENTS,
+    T_CALLS,
+    T_CUSTOMERS,
+    T_DRAFTS,
+    T_IDENTITIES,
+    T_MESSAGES,
+    T_TICKETS,
+)
 from app.sync.engine import SyncEngine
+from tests.test_phone_calls import add_dispositions, call_args
 from tests.world import Recorder, eventually, served_world
 
 Row = dict[str, Any]
@@ -362,3 +372,71 @@ def test_ticket_merge_and_split_refusals_are_plain_and_change_nothing(tmp_path: 
 
 async def _count(seen: Recorder, n: int) -> bool:
     return len(seen.refused) >= n
+
+
+def test_what_belongs_to_moved_messages_moves_with_them(tmp_path: Path) -> None:
+    """A call entry's call log, a message's files and a note's @mentions follow their message
+    into the ticket kept, on the server and in a colleague's cache; a customer merge moves
+    the merged customer's call logs and keeps a number both had once."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            add_dispositions(world.store)
+            ada, _ = await world.workstation("ada@example.com")
+            lin, _ = await world.workstation("lin@example.com")
+            call = call_args("t-2", customer_id="c-2")
+            await ada.mutate("call.log", call)
+            photo = tmp_path / "router.png"
+            photo.write_bytes(b"\x89PNG not really, but bytes all the same" * 50)
+            attached = await ada.attachments.attach_file(photo, "image/png")
+            await ada.reply(
+                "t-2", "Photo of the router", kind="note", attachments=[attached.as_args()]
+            )
+            await ada.reply("t-2", "@lin can you check the firmware?", kind="note")
+            await eventually(lambda: _outbox_empty(ada))
+            await ada.mutate("ticket.merge", {"source_id": "t-2", "target_id": "t-1"})
+            await eventually(lambda: _outbox_empty(ada))
+
+            def where(conn: Connection) -> tuple[set[str], set[str], set[str]]:
+                calls = conn.execute(select(T_CALLS.c.ticket_id)).scalars()
+                files = conn.execute(select(T_ATTACHMENTS.c.ticket_id)).scalars()
+                mentions = conn.execute(select(T_MENTIONS.c.ticket_id)).scalars()
+                return set(calls), set(files), set(mentions)
+
+            with world.store.connect() as conn:
+                assert where(conn) == ({"t-1"}, {"t-1"}, {"t-1"})
+
+            async def followed() -> bool:
+                return await lin.read(where) == ({"t-1"}, {"t-1"}, {"t-1"})
+
+            await eventually(followed)
+
+            # Customer 2 shares customer 3's landline; merged, the number stays once.
+            with world.store.begin() as conn:
+                conn.execute(
+                    insert(T_IDENTITIES),
+                    [
+                        {
+                            "id": "p-2",
+                            "customer_id": "c-2",
+                            "kind": "phone",
+                            "value": "+442079460018",
+                        },
+                        {
+                            "id": "p-3",
+                            "customer_id": "c-3",
+                            "kind": "phone",
+                            "value": "+442079460018",
+                        },
+                    ],
+                )
+            await ada.mutate("customer.merge", {"source_id": "c-2", "target_id": "c-3"})
+            await eventually(lambda: _outbox_empty(ada))
+            with world.store.connect() as conn:
+                assert set(conn.execute(select(T_CALLS.c.customer_id)).scalars()) == {"c-3"}
+                phones = conn.execute(
+                    select(T_IDENTITIES.c.customer_id).where(T_IDENTITIES.c.kind == "phone")
+                ).scalars()
+                assert list(phones) == ["c-3"]
+
+    asyncio.run(scenario())

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, tuple_, update
 
 from app.domain.mutation import Mutation, Refused, StoreTx
 from app.domain.sight import EVERYONE
 from app.domain.tickets import TICKET
 from app.domain.tombstones import surviving_customer
 from app.domain.wire import load, to_wire
-from app.models.tables import T_CUSTOMERS, T_IDENTITIES, T_MESSAGES, T_TICKETS
+from app.models.tables import T_CALLS, T_CUSTOMERS, T_IDENTITIES, T_MESSAGES, T_TICKETS
 from app.sync.protocol import ErrorCode, Id, WireModel
 
 Row = dict[str, Any]
@@ -80,6 +80,17 @@ def customer_merge(tx: StoreTx, args: CustomerMergeArgs) -> Row:
             {"customer_id": survivor},
         )
     sid, tid = source["id"], target["id"]
+    # A number both already had (a shared landline) stays once, on the customer kept.
+    tx.conn.execute(
+        delete(T_IDENTITIES).where(
+            T_IDENTITIES.c.customer_id == sid,
+            tuple_(T_IDENTITIES.c.kind, T_IDENTITIES.c.value).in_(
+                select(T_IDENTITIES.c.kind, T_IDENTITIES.c.value).where(
+                    T_IDENTITIES.c.customer_id == tid
+                )
+            ),
+        )
+    )
     moved_identities = tx.conn.execute(
         update(T_IDENTITIES).where(T_IDENTITIES.c.customer_id == sid).values(customer_id=tid)
     ).rowcount
@@ -131,6 +142,7 @@ def customer_merge(tx: StoreTx, args: CustomerMergeArgs) -> Row:
             fields=["author_customer_id"],
             audience=TICKET.sight.audience(message),
         )
+    calls = _move_calls(tx, sid, tid)
     values: Row = {
         "notes": merged_notes(target["notes"], source["notes"], source["name"]),
         "updated_at": tx.now,
@@ -151,7 +163,34 @@ def customer_merge(tx: StoreTx, args: CustomerMergeArgs) -> Row:
         "identities": moved_identities,
         "tickets": len(tickets),
         "messages": len(written),
+        "calls": calls,
     }
+
+
+def _move_calls(tx: StoreTx, sid: str, tid: str) -> int:
+    """The source's call logs name the customer kept, logged for whoever sees their tickets."""
+    calls = [
+        dict(r)
+        for r in tx.conn.execute(
+            select(T_CALLS, T_TICKETS.c.group_id, T_TICKETS.c.assignee_id)
+            .join(T_TICKETS, T_TICKETS.c.id == T_CALLS.c.ticket_id)
+            .where(T_CALLS.c.customer_id == sid)
+        )
+        .mappings()
+        .all()
+    ]
+    if calls:
+        tx.conn.execute(update(T_CALLS).where(T_CALLS.c.customer_id == sid).values(customer_id=tid))
+    for call in calls:
+        call["customer_id"] = tid
+        tx.log(
+            "call",
+            call["id"],
+            data=to_wire("call", call),
+            fields=["customer_id"],
+            audience=TICKET.sight.audience(call),
+        )
+    return len(calls)
 
 
 KINDS = ()  # merges change customers, tickets and messages: declared with their areas

@@ -22,7 +22,9 @@ from pydantic import Field
 from sqlalchemy import delete, func, insert, select, update
 
 from app.domain.drafts import DRAFT
+from app.domain.mentions import MENTION, T_MENTIONS
 from app.domain.mutation import Mutation, Refused, StoreTx, id_taken
+from app.domain.sight import Audience
 from app.domain.tickets import (
     SOLVED,
     TICKET,
@@ -35,7 +37,7 @@ from app.domain.trail import event_row
 from app.domain.wire import load, to_wire
 from app.models.entities import draft_id
 from app.models.enums import MessageKind, TicketStatus
-from app.models.tables import T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.models.tables import T_ATTACHMENTS, T_CALLS, T_DRAFTS, T_MESSAGES, T_TICKETS
 from app.sync.protocol import ErrorCode, Id, WireModel
 
 Row = dict[str, Any]
@@ -95,7 +97,38 @@ def _move_messages(tx: StoreTx, ids: list[str], ticket: Row, source: Row) -> int
             fields=["ticket_id"],
             audience=audience,
         )
+    _move_followers(tx, ids, ticket, gone)
     return len(ids)
+
+
+def _move_followers(tx: StoreTx, ids: list[str], ticket: Row, gone: Audience) -> None:
+    """What belongs to the moved messages goes with them: a call entry's call log, a
+    message's files and its @mentions (so "Open" on a mention opens where the note is now)."""
+    audience = TICKET.sight.audience(ticket)
+    for kind, table, on_message in (
+        ("call", T_CALLS, T_CALLS.c.id),
+        ("attachment", T_ATTACHMENTS, T_ATTACHMENTS.c.message_id),
+    ):
+        moving = list(tx.conn.execute(select(table.c.id).where(on_message.in_(ids))).scalars())
+        if not moving:
+            continue
+        for record_id in moving:  # as for the messages: gone from the source's audience
+            tx.log(kind, record_id, data=None, fields=[], audience=gone)
+        tx.conn.execute(update(table).where(table.c.id.in_(moving)).values(ticket_id=ticket["id"]))
+        for row in tx.conn.execute(select(table).where(table.c.id.in_(moving))).mappings():
+            tx.log(
+                kind, row["id"], data=to_wire(kind, row), fields=["ticket_id"], audience=audience
+            )
+    mentioned = T_MENTIONS.c.message_id.in_(ids)
+    if tx.conn.execute(update(T_MENTIONS).where(mentioned).values(ticket_id=ticket["id"])).rowcount:
+        for row in tx.conn.execute(select(T_MENTIONS).where(mentioned)).mappings():
+            tx.log(
+                "mention",
+                row["id"],
+                data=to_wire("mention", row),
+                fields=["ticket_id"],
+                audience=MENTION.sight.audience(row),
+            )
 
 
 def combined_draft(kept: Row, moved: Row, source: Row) -> tuple[str, str]:
