@@ -97,6 +97,23 @@ def test_the_cheat_sheet_lists_the_primary_key_of_each_action_only(qtbot: QtBot)
     assert len(shortcuts.sequences("close_tab")) > 1
 
 
+def test_no_two_actions_share_a_key(qtbot: QtBot) -> None:
+    """Features added side by side each took a free-looking key (Ctrl+Shift+A for a new
+    customer and for attaching files): one key, one action, except where the two actions
+    live in widgets that never hold focus together (Send in the composer, Save in the call log)."""
+    apart = {frozenset({"send", "save_call"})}
+    owners: dict[str, list[str]] = {}
+    for shortcut in shortcuts.SHORTCUTS:
+        for sequence in shortcuts.sequences(shortcut.name):
+            owners.setdefault(sequence.toString(), []).append(shortcut.name)
+    shared = {
+        key: names
+        for key, names in owners.items()
+        if len(names) > 1 and frozenset(names) not in apart
+    }
+    assert not shared
+
+
 # ---- the desk against a real server ----------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("retry_now", ("F5",), "Reconnect to the server now", "Everywhere"),
     Shortcut("quit", (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "Quit Switchboard", "Everywhere"),
     Shortcut("new_ticket", ("Ctrl+N",), "New ticket, on any channel", "Everywhere"),
-    Shortcut("new_customer", ("Ctrl+Shift+A",), "Add a new customer", "Everywhere"),
+    Shortcut("new_customer", ("Ctrl+Shift+C",), "Add a new customer", "Everywhere"),
     # Ticket list
     Shortcut("open_ticket", ("Return",), "Open the selected tickets in tabs", "Ticket list"),
     Shortcut("assign_to_me", ("Ctrl+Shift+M",), "Assign the selection to me", "Ticket list"),
@@ -84,7 +84,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("merge_ticket", ("Ctrl+Shift+G",), "Merge into another ticket", "Conversations"),
     Shortcut(
         "split_ticket",
-        ("Ctrl+Shift+L",),
+        ("Ctrl+Shift+X",),
         "Split the selected messages into a new ticket",
         "Conversations",
     ),

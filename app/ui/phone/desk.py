@@ -59,6 +59,7 @@ class PhoneDesk(QObject):
         super().__init__(window)
         self.window = window
         self.bridge = window.bridge
+        phone_region(self.bridge)  # reads the workspace's region now, well before any call
         self.panel = CallLogPanel(self.bridge)
         self.dock = QDockWidget("Call", window)
         self.dock.setObjectName("callDock")
