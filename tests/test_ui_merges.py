@@ -101,6 +101,9 @@ def test_customer_merge_from_the_panel_every_open_panel_follows(
                 # The merged record is no longer found.
                 hits = (await ada.search.everywhere("customer3")).hits
                 assert [h.customer_id for h in hits if h.kind == "customer"] == ["c-2"]
+                # Nor by the customer picker's finder, by name: only the one kept answers.
+                assert [m.id for m in await ada.finder.find("Customer 3")] == []
+                assert [m.id for m in await ada.finder.find("customer3@mail.test")] == ["c-2"]
             finally:
                 _dispose(*panels)
 

@@ -209,7 +209,9 @@ def _matches(conn: Connection, found: dict[str, str]) -> tuple[CustomerMatch, ..
         r[0]: r
         for r in conn.exec_driver_sql(
             "SELECT c.id, c.name, o.name FROM customers c "
-            f"LEFT JOIN organizations o ON o.id = c.organization_id WHERE c.id IN ({marks(ids)})",
+            "LEFT JOIN organizations o ON o.id = c.organization_id "
+            # A merged customer is only a pointer now: it is found as the one kept.
+            f"WHERE c.id IN ({marks(ids)}) AND c.merged_into IS NULL",
             tuple(ids),
         )
     }

@@ -5,8 +5,8 @@ sees both side by side with which one is kept and what moves, and confirms.  The
 change like any other: queued while offline, made by the server, and every workstation's
 panel follows to the record that was kept.
 
-Finding the other customer goes through `CustomerFinder`, a narrow interface: the desk's
-shared customer picker can stand in for `CacheCustomerFinder` without touching the dialog.
+Finding the other customer goes through `CustomerFinder`, a narrow interface, answered by the
+same reader as the desk's customer picker (`CacheCustomerFinder`).
 """
 
 from __future__ import annotations
@@ -54,22 +54,26 @@ class CustomerFinder(Protocol):
 
 
 class CacheCustomerFinder:
-    """Finds customers in this workstation's cache through the desk's search (merged records
-    are not found: they are shown as the one kept)."""
+    """Finds customers in this workstation's cache the way the desk's customer picker does
+    (`app/sync/desk/customer_finder.py`: a phone number in any format, an address, a name,
+    an organization); merged records are not found: they are shown as the one kept."""
 
     def __init__(self, bridge: Bridge) -> None:
         self._bridge = bridge
 
     async def find(self, query: str, limit: int = 20) -> list[CustomerChoice]:
-        results = await self._bridge.search.everywhere(query, limit=limit * 4)
+        found = await self._bridge.finder.find(query, limit=limit)
         out: list[CustomerChoice] = []
-        for hit in results.hits:
-            if hit.kind != "customer" or hit.customer_id is None:
-                continue
-            snippet = hit.snippet.replace("\x02", "").replace("\x03", "").strip()
-            label = hit.title if not snippet or snippet == hit.title else f"{hit.title} — {snippet}"
-            out.append(CustomerChoice(hit.customer_id, label))
-        return out[:limit]
+        for match in found:
+            parts = [match.name]
+            if match.organization:
+                parts.append(match.organization)
+            reach = match.matched if match.matched != match.name else None
+            reach = reach or next(iter(match.emails + match.phones), None)
+            if reach:
+                parts.append(reach)
+            out.append(CustomerChoice(match.id, " — ".join(parts)))
+        return out
 
 
 def _count(n: int, what: str) -> str:
