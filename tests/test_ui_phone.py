@@ -445,6 +445,9 @@ def test_a_national_number_is_read_in_the_workspace_region_and_a_new_caller_is_s
 
             phone.handle_incoming(desk_link.IncomingCall("020 7946 0999"))
             await until(lambda: popped == ["c-3", ""])
+            # The panel says whose record it is not: no customer has this number yet.
+            context = window.customer.context_label.text()
+            assert context == "On the phone: 020 7946 0999, not a customer yet"
             phone.panel.new_customer_button.click()
             editor = window.findChild(CustomerEditor)
             assert editor is not None

@@ -168,7 +168,7 @@ class DeskWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda _i: self._show_tabs_or_hint())
         self.customer.openTicket.connect(self.open_ticket)
         self.search.openTicket.connect(self.open_ticket)
-        self.search.openCustomer.connect(self._show_customer)
+        self.search.openCustomer.connect(self.show_customer_card)
         self.tray.openTicket.connect(self.open_ticket)
         self.status.signInRequested.connect(self.signInAgainRequested)
         self._save_timer = QTimer(self)
@@ -320,7 +320,7 @@ class DeskWindow(QMainWindow):
                 15_000,
             )
 
-    def _show_customer(self, customer_id: str, how: str = "Opened from search") -> None:
+    def show_customer_card(self, customer_id: str, how: str = "Opened from search") -> None:
         """A customer chosen in search (or saved, or who has an address typed for another):
         their card, with their tickets one click away, saying it is not the open ticket's
         customer."""
@@ -357,7 +357,7 @@ class DeskWindow(QMainWindow):
         being logged is theirs (and so are their open tickets, none yet)."""
         editor = self.new_customer(phone=number)
         editor.saved.connect(
-            lambda cid: self.phone.panel.set_customer(cid, editor.name_edit.text().strip())
+            lambda cid: self.phone.caller_identified(cid, editor.name_edit.text().strip())
         )
 
     def edit_customer(self, customer_id: str) -> CustomerEditor:
@@ -369,13 +369,13 @@ class DeskWindow(QMainWindow):
     def _wire_editor(self, editor: CustomerEditor) -> None:
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         editor.openCustomer.connect(
-            lambda cid: self._show_customer(cid, "Already has the address you typed")
+            lambda cid: self.show_customer_card(cid, "Already has the address you typed")
         )
         editor.saved.connect(self._customer_saved)
 
     def _customer_saved(self, customer_id: str) -> None:
         if customer_id != self.customer.customer_id:
-            self._show_customer(customer_id, "Customer you just saved")
+            self.show_customer_card(customer_id, "Customer you just saved")
 
     def _pick_canned(self, ticket_id: str) -> None:
         self.canned.pick(ticket_id)

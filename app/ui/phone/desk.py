@@ -196,8 +196,7 @@ class PhoneDesk(QObject):
     def caller_identified(self, customer_id: str, name: str) -> None:
         """The caller is this customer (created from "New customer…", or picked later)."""
         self.panel.set_customer(customer_id, name)
-        self.window.customer.setVisible(True)
-        self.window.customer.show_customer(customer_id)
+        self.window.show_customer_card(customer_id, "On the phone")
 
     def show_call_log(self) -> None:
         self.dock.show()
@@ -222,13 +221,13 @@ class PhoneDesk(QObject):
         elif callers:
             self._pick(number, callers)
         else:
-            self.window.customer.show_customer(None)
+            shown = display(number, phone_region(self.bridge))
+            self.window.customer.show_customer(None, f"On the phone: {shown}, not a customer yet")
             self.popped.emit("")
 
     def _caller_is(self, caller: Caller) -> None:
         self.panel.set_customer(caller.customer_id, caller.name)
-        self.window.customer.setVisible(True)
-        self.window.customer.show_customer(caller.customer_id)
+        self.window.show_customer_card(caller.customer_id, "On the phone")
         self.popped.emit(caller.customer_id)
         if caller.open_tickets:
             self.bridge.run(self._open_latest(caller.customer_id))
