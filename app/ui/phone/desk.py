@@ -18,7 +18,8 @@ title and in the status bar, whichever conversation is open.
 
 Signals: ``newCustomerRequested(str)`` — the agent wants a new customer with this E.164
 number (the customer editor opens prefilled; once created, call ``caller_identified``);
-``popped(str)`` — a screen-pop finished looking up the caller (the customer id, or "").
+``popped(str)`` — a screen-pop finished looking up the caller (the customer id, or "");
+``rang(str)`` — a ring was understood (its E.164 number), before the pop.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class PhoneDesk(QObject):
 
     newCustomerRequested = Signal(str)
     popped = Signal(str)
+    rang = Signal(str)
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__(window)
@@ -138,6 +140,7 @@ class PhoneDesk(QObject):
             number = to_e164(event.caller, region)
         except BadPhoneNumber as exc:
             raise BadCallEvent(str(exc)) from None
+        self.rang.emit(number)
         shown = display(number, region)
         self._bring_forward()
         self._notify("Incoming call", shown)
