@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.models.base import utcnow
-from app.models.tables import T_LOG
+from app.models.tables import T_IDENTITIES, T_LOG
 from app.server.store import alembic_config, create_store_engine, migrate
 
 
@@ -126,3 +126,47 @@ def test_a_new_row_that_does_not_name_its_writer_is_not_given_one(empty_store: E
         with empty_store.begin() as conn:
             conn.execute(insert(T_LOG), row)
         assert origins(empty_store) == {"t-1": "unknown"}
+
+
+def test_0005_lets_customers_share_a_phone_but_not_an_email(empty_store: Engine) -> None:
+    """After 0005 a phone number may belong to several customers (a family landline), an
+    email address still to one; going back to 0004 keeps one owner of each shared number."""
+    upgrade_to(empty_store, "0004")
+    now = utcnow()
+    with empty_store.begin() as conn:
+        for cid in ("c-mum", "c-son"):
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, name, tier, language, timezone, notes, "
+                    "created_at, updated_at) VALUES (:id, :id, 'standard', 'en', 'UTC', '', "
+                    ":now, :now)"
+                ),
+                {"id": cid, "now": now.replace(tzinfo=None)},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO customer_identities (id, customer_id, kind, value) VALUES "
+                "('i-1', 'c-mum', 'phone', '+442079460555'), "
+                "('i-2', 'c-mum', 'email', 'mum@home.test')"
+            )
+        )
+    migrate(empty_store)
+    with empty_store.begin() as conn:
+        conn.execute(
+            insert(T_IDENTITIES),
+            [{"id": "i-3", "customer_id": "c-son", "kind": "phone", "value": "+442079460555"}],
+        )
+    with pytest.raises(IntegrityError), empty_store.begin() as conn:
+        conn.execute(
+            insert(T_IDENTITIES),
+            [{"id": "i-4", "customer_id": "c-son", "kind": "email", "value": "mum@home.test"}],
+        )
+    with empty_store.begin() as conn:
+        cfg = alembic_config(empty_store)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    with empty_store.connect() as conn:
+        phones = conn.execute(
+            text("SELECT value FROM customer_identities WHERE kind = 'phone'")
+        ).scalars()
+        assert list(phones) == ["+442079460555"]

@@ -44,6 +44,9 @@ BOOTSTRAP_ORDER = [
     "canned_response",
     "disposition",
     "draft",
+    "attachment",
+    "mention",
+    "setting",
 ]
 
 
@@ -368,13 +371,14 @@ def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
                     now = ada.replica.get("ticket", "t-1")
                     assert (now["priority"], now["version"]) == ("high", seen + 2)
 
-                    # ... so a status change on the version before Lin's is a conflict.
+                    # ... so a priority change on the version before Lin's is a conflict
+                    # (section 11.7: the same field, changed by someone else) ...
                     stale = await ada.mutate(
                         2,
                         "ticket.update",
                         {
                             "ticket_id": "t-1",
-                            "changes": {"status": "pending"},
+                            "changes": {"priority": "low"},
                             "seen_version": seen + 1,
                         },
                     )
@@ -382,8 +386,23 @@ def test_a_client_written_from_the_document_syncs(tmp_path: Path) -> None:
                     assert stale["code"] == "conflict"
                     assert "transient" not in stale
                     assert stale["current"]["ticket"]["version"] == seen + 2
-                    assert stale["current"]["fields"] == {"status": "open"}
-                    assert ada.replica.get("ticket", "t-1")["status"] == "open"
+                    assert stale["current"]["fields"] == {"priority": "high"}
+                    assert ada.replica.get("ticket", "t-1")["priority"] == "high"
+                    # ... and a status change on that version is not: Lin left it alone.
+                    kept = await ada.mutate(
+                        3,
+                        "ticket.update",
+                        {
+                            "ticket_id": "t-1",
+                            "changes": {"status": "pending"},
+                            "seen_version": seen + 1,
+                        },
+                    )
+                    assert kept["type"] == "ack", kept
+                    assert kept["result"]["changed"] == ["status"]
+                    await ada.reach(kept["seq"])
+                    now = ada.replica.get("ticket", "t-1")
+                    assert (now["status"], now["priority"]) == ("pending", "high")
                     last_cursor = ada.cursor
 
                 assert (await healthz(world.url))["seq"] == last_cursor

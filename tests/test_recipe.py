@@ -55,7 +55,7 @@ CALLBACKS = Table(
 
 # 2. The kind: who sees a callback (its group's members, its agent, supervisors), and where it
 #    comes in a bootstrap.  The cache keeps every visible one (the default).
-CALLBACK = Kind("callback", CALLBACKS, Staff(group="group_id", agent="agent_id"), bootstrap=90)
+CALLBACK = Kind("callback", CALLBACKS, Staff(group="group_id", agent="agent_id"), bootstrap=900)
 
 
 # 3. The mutation: its arguments, its rule, its apply.
@@ -279,7 +279,7 @@ def test_the_declarations_leave_no_trace_outside_their_block() -> None:
     with DOMAIN.extended([CALLBACK], [SCHEDULE]):
         assert wire.ENTITIES["callback"] is CALLBACK
         assert DOMAIN.mutations["callback.schedule"] is SCHEDULE
-        # The registry keeps bootstrap order: the new kind comes after drafts (80).
+        # The registry keeps bootstrap order: the new kind (900) comes after every other.
         assert list(wire.ENTITIES)[-1] == "callback"
     assert "callback" not in wire.ENTITIES
     assert "callback.schedule" not in DOMAIN.mutations

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from sqlalchemy import Engine, insert
 
 from app.models.tables import T_MESSAGES
+from app.sync import queries
 from app.sync.desk_types import MessageItem, Refusal
 from app.sync.engine.errors import InvalidChange
 from app.sync.notice import ChangeNotice
@@ -885,6 +886,14 @@ def test_tag_edits_keep_a_colleagues_concurrent_tag_change(
                 # 3. Removing one tag removes only that one.
                 QTest.keyClick(view.thread_view, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
                 QTest.keyClicks(field, "vip, billing")  # replaces the selected text
+
+                async def lin_has_adas_tags() -> bool:
+                    d = await lin.engine.read(lambda c: queries.ticket_detail(c, ticket_id="t-1"))
+                    return d is not None and "billing" in d["ticket"]["tags"]
+
+                # The colleague edits the tags as they now are (tags are guarded field by
+                # field: an edit over tags they had not seen yet would be a conflict).
+                await eventually(lin_has_adas_tags)
                 await lin.engine.update_ticket("t-1", {"tags": ["vip", "urgent", "billing", "x"]})
                 await lin.engine.wait_drained()
                 await until(lambda: "x" in tags_now())

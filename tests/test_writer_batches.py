@@ -92,15 +92,16 @@ MIXED: list[tuple[Step, str]] = [
     (reply("d-ada", "m-a2", "t-2", 2), "ack"),  # t-2 v3, new -> open
     (note("d-bob", "m-b0", "t-1"), "not_found"),  # care ticket: bob is billing only
     (note("d-ada", "m-a3", "t-99"), "not_found"),  # no such ticket
-    (reply("d-lin", "m-l1", "t-1", 2), "conflict"),  # ada's note (planned in this run) is v3
+    # ada's note (planned in this run, v3) is internal: no reason to refuse a reply. t-1 v4
+    (reply("d-lin", "m-l1", "t-1", 2), "ack"),
     (note("d-ada", "m-1", "t-1"), "duplicate"),  # the seeded customer message's id
-    (reply("d-ada", "m-a4", "t-1", 2), "ack"),  # only ada's own changes since v2: t-1 v4
+    (reply("d-ada", "m-a4", "t-1", 2), "conflict"),  # lin's public reply (planned) is v4
     (replay("d-ada", 1), "ack replayed"),
     (note("d-bob", "m-b1", "t-3"), "ack"),  # t-3 v3
     (note("d-bob", "m-b1", "t-4"), "duplicate"),  # taken earlier in the same run
     (replay("d-bob", 1), "not_found replayed"),
     (reply("d-lin", "m-l2", "t-4", 2), "ack"),  # t-4 v3, new -> open
-    (update("d-ada", "t-1", 2, status="pending"), "ack"),  # t-1 v5: no one else changed it
+    (update("d-ada", "t-1", 2, status="pending"), "ack"),  # t-1 v5: lin's v4 left status be
     (draft("d-lin", "t-2", "Let me check with billing"), "ack"),
     (update("d-sam", "t-6", 2, group_id="g-care"), "ack"),  # t-6 v3, now ada's group sees it
     (note("d-ada", "m-a5", "t-6"), "ack"),  # t-6 v4: visible since the update above
@@ -116,16 +117,18 @@ MIXED: list[tuple[Step, str]] = [
         "invalid_mutation",  # only the server writes system events
     ),
     (reply("d-ada", "m-a9", "t-2", None), "invalid_mutation"),  # a reply needs seen_version
-    (update("d-ada", "t-1", 5, assignee_id="a-bob"), "conflict"),  # lin's v6
+    (update("d-ada", "t-1", 5, assignee_id="a-bob"), "ack"),  # lin's v6 left it be: t-1 v7
     (draft("d-ada", "t-3", "not my ticket"), "not_found"),
     (note("d-ada", "m-a10", "t-2"), "ack"),  # t-2 v4
     (reply("d-ada", "m-a11", "t-2", 3), "ack"),  # t-2 v5: v4 was ada's own
     (note("d-lin", "m-l4", "t-2"), "ack"),  # t-2 v6
     (replay("d-ada", 7), "ack replayed"),
-    (update("d-sam", "t-2", 0, assignee_id="a-bob"), "conflict"),
+    (update("d-sam", "t-2", 0, status="pending"), "conflict"),  # ada's reply opened it (v3)
     (note("d-sam", "m-s1", "t-3"), "ack"),  # a supervisor sees every ticket: t-3 v4
     (note("d-ada", "m-a12", "t-4"), "not_found"),  # billing
     (reply("d-bob", "m-b2", "t-3", 4), "ack"),  # t-3 v5, pending stays pending
+    (update("d-lin", "t-1", 5, assignee_id="a-lin"), "conflict"),  # ada's v7 assigned it
+    (update("d-lin", "t-1", 5, priority="high"), "ack"),  # nobody else's priority: t-1 v8
 ]
 
 
@@ -286,9 +289,10 @@ def _same_results_every_way(fresh: StoreFactory, caplog: pytest.LogCaptureFixtur
     # The verdicts themselves, so that both paths being wrong the same way fails too.
     assert [verdict(a) for a in answers] == [want for _, want in MIXED]
     first_reply = next(r for r in state["log"] if r["entity_id"] == "t-2")
-    assert first_reply["fields"] == ["thread", "first_response_at", "status"]
+    assert first_reply["fields"] == ["thread", "public_thread", "first_response_at", "status"]
     assert first_reply["data"]["status"] == "open"
-    assert len(state["log"]) == 2 * 12 + 2 + 1  # 12 messages, 2 ticket updates, 1 draft
+    # 12 messages, 4 ticket updates each with its trail event (a message), 1 draft
+    assert len(state["log"]) == 2 * 12 + 4 * 2 + 1
     for mode in ("batch", "single"):
         assert outcomes[mode][0] == answers, f"{mode}: answers differ from the generic path"
         for table, want in state.items():

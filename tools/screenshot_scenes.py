@@ -7,14 +7,16 @@ import asyncio
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app import phones
 from app.cli import EmbeddedServer
 from app.sync.desk_types import TicketSort, ViewSpec
 from app.ui import session, theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.thread import ThreadRole
 from app.ui.conversation.view import ConversationView
 from app.ui.desk.window import DeskWindow
 from tools.screenshots import settle, until
@@ -144,6 +146,46 @@ async def offline_scene(ada: Bridge, window: DeskWindow, out: Path, server: Embe
     save(window.grab(), out, "offline")
 
 
+async def attachments_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """A ticket whose customer sent a photo and a PDF: a thumbnail and a file chip in the
+    thread, and a file attached to the reply being written."""
+    model = window.ticket_model
+    ids = [t for r in range(model.rowCount()) if (t := model.ticket_id(r))]
+    target = None
+    for tid in ids:
+        if await ada.attachments.of_ticket(tid):
+            target = tid
+            break
+    if target is None:
+        print("no ticket with attachments in the demo: attachments.png not written")
+        return
+    view = await conversation(window, target)
+    files = view.attachments.thread_files
+    await until(lambda: bool(files.by_message))
+    # Fetched when shown: bring the customer's message into view.
+    thread = view.thread_view
+    row = thread.thread_model.row_of(next(iter(files.by_message)))
+    if row is not None:
+        thread.scrollTo(thread.thread_model.index(row))
+    pictures = [i for items in files.by_message.values() for i in items if i.is_image]
+    await until(lambda: all(files.has_thumbnail(i.sha256) for i in pictures), timeout=30)
+    view.composer.editor.insertPlainText("Sorry about that! Here is your prepaid return label.")
+    label = Path.home() / "Return label.pdf"
+    label.write_bytes(b"%PDF-1.4\n" + b"0" * 48_000)
+    view.attachments.attach_paths([label])
+    await until(lambda: bool(view.attachments.tray.chips))
+    await settle(0.6)
+    # The customer's message with its files, its bottom at the bottom of the thread.
+    if row is not None:
+        rect = thread.visualRect(thread.thread_model.index(row))
+        bar = thread.verticalScrollBar()
+        bar.setValue(bar.value() + rect.bottom() - thread.viewport().height() + 6)
+    await settle(0.6)
+    save(window.grab(), out, "attachments")
+    view.attachments.tray.set_files(())
+    view.composer.editor.clear()
+
+
 async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]) -> str | None:
     """One of the agent's open tickets (not in ``skip``) of a VIP (or gold) customer with a
     history, VIPs first."""
@@ -164,7 +206,10 @@ async def _ticket_of_tier(bridge: Bridge, tiers: tuple[str, ...], skip: set[str]
 async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -> None:
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     ada, window = await scenes(out, size, server.url)
+    await merge_scenes(ada, window, out)
+    await attachments_scene(ada, window, out)
     await phone_scenes(ada, window, out)
+    await new_ticket_scene(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -187,6 +232,55 @@ def run_scenes(out: Path, size: tuple[int, int]) -> int:
     finally:
         server.stop()
     return 0
+
+
+async def merge_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """The activity trail of a ticket whose priority and assignee changed; then "Merge…" in
+    the customer panel, with a likely duplicate (same first name) chosen beside the caller."""
+    from app.ui.customer.merge import CustomerMergeDialog
+
+    model = window.ticket_model
+    current = next(t for r in range(4, 20) if (t := model.ticket_id(r)))
+    view = await conversation(window, current)
+    ticket = view.conversation.ticket if view.conversation else None
+    if ticket is not None:
+        priority = "urgent" if ticket.priority != "urgent" else "high"
+        await ada.engine.update_ticket(current, {"priority": priority, "status": "pending"})
+        await until(
+            lambda: (
+                sum(
+                    view.thread_view.thread_model.index(r).data(ThreadRole.KIND) == "event"
+                    for r in range(view.thread_view.thread_model.rowCount())
+                )
+                >= 2
+            ),
+            timeout=30,
+        )
+        view.thread_view.scrollToBottom()
+        await settle(0.8)
+        save(window.grab(), out, "trail")
+    panel = window.customer
+    await until(lambda: panel.card is not None, timeout=30)
+    card = panel.card
+    assert card is not None
+    panel.merge_button.click()
+    dialogs = panel.findChildren(CustomerMergeDialog)
+    if not dialogs:
+        return
+    dialog = dialogs[-1]
+    for word in (card.name.split()[0], card.name.split()[-1]):
+        dialog.query.setText(word)
+        try:
+            await until(lambda: dialog.results.count() > 0, timeout=5)
+        except TimeoutError:
+            continue
+        break
+    if dialog.results.count():
+        dialog.results.setCurrentRow(0)
+        await until(lambda: dialog.other is not None, timeout=10)
+    await settle(0.8)
+    save(compose(window, dialog), out, "customer-merge")
+    dialog.reject()  # the demo's customers stay as they are
 
 
 async def phone_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
@@ -228,3 +322,43 @@ async def phone_scenes(ada: Bridge, window: DeskWindow, out: Path) -> None:
     await settle(1.2)
     save(window.grab(), out, "call-log")
     panel.discard()
+
+
+async def new_ticket_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """New ticket (Ctrl+N) on the phone: the caller's number typed into the customer field
+    finds the family that shares that landline, with "Create customer" last."""
+    shared = await ada.engine.read(
+        lambda conn: conn.exec_driver_sql(
+            "SELECT value FROM customer_identities WHERE kind = 'phone' "
+            "GROUP BY value HAVING count(*) > 1 ORDER BY value LIMIT 1"
+        ).scalar()
+    )
+    dialog = window.new_ticket(channel="phone")
+    await settle(0.3)
+    dialog.picker.line.setFocus()
+    typed = phones.display(str(shared), "US") if shared else "555"
+    QTest.keyClicks(dialog.picker.line, typed)
+    await until(dialog.picker.suggestions_shown)
+    await settle(0.8)
+    popup = dialog.picker.completer.popup()
+    assert popup is not None
+    save(modal(window, dialog, popup), out, "new-ticket")
+    dialog.reject()
+
+
+def modal(window: QWidget, dialog: QWidget, *popups: QWidget) -> QPixmap:
+    """The window dimmed under a dialog with its frame, and the dialog's popups on top, as a
+    modal dialog looks on screen (offscreen, window managers draw no frames)."""
+    shot = window.grab()
+    painter = QPainter(shot)
+    painter.fillRect(shot.rect(), QColor(0, 0, 0, 70))
+    where = dialog.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+    painter.drawPixmap(where, dialog.grab())
+    painter.setPen(QColor(0, 0, 0, 120))
+    painter.drawRect(where.x() - 1, where.y() - 1, dialog.width() + 1, dialog.height() + 1)
+    for popup in popups:
+        if popup.isVisible():
+            at = popup.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+            painter.drawPixmap(at, popup.grab())
+    painter.end()
+    return shot

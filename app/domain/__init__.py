@@ -7,10 +7,36 @@ store and the workstation cache read these declarations (they share their tables
 add a kind or a mutation: docs/architecture.md, "Add a kind" and "Add a mutation".
 """
 
-from app.domain import accounts, canned, customers, drafts, messages, phone, tickets
+from app.domain import (
+    accounts,
+    attachments,
+    canned,
+    customer_merge,
+    customers,
+    drafts,
+    mentions,
+    messages,
+    phone,
+    settings,
+    ticket_merge,
+    tickets,
+)
 from app.domain.registry import DOMAIN
 
-_AREAS = (accounts, customers, tickets, messages, drafts, canned, phone)
+_AREAS = (
+    accounts,
+    customers,
+    tickets,
+    messages,
+    drafts,
+    canned,
+    attachments,
+    phone,
+    mentions,
+    settings,
+    customer_merge,
+    ticket_merge,
+)
 DOMAIN.add(
     [kind for area in _AREAS for kind in area.KINDS],
     [mutation for area in _AREAS for mutation in area.MUTATIONS],

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.domain.attachments import add_attachments, queue_attachments
+from app.domain.mentions import record_mentions
 from app.domain.mutation import (
     CacheTx,
     Mutation,
@@ -24,6 +26,7 @@ from app.domain.mutation import (
     id_taken,
 )
 from app.domain.tickets import (
+    PUBLIC_THREAD,
     insert_message,
     log_thread_grew,
     message_taken,
@@ -33,6 +36,7 @@ from app.domain.tickets import (
     stale_by_others,
     thread_grew,
 )
+from app.domain.tombstones import surviving_customer, surviving_ticket
 from app.domain.wire import to_wire
 from app.models.enums import AuthorType, MessageKind, TicketStatus
 from app.models.tables import T_CUSTOMERS, T_MESSAGES, T_TICKETS
@@ -49,6 +53,12 @@ def message_added(ticket_id: str, message_id: str, version: int) -> Row:
 
 def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
     msg = args.message
+    # Written on a ticket merged since (queued offline): it joins the ticket it went into.
+    survivor = surviving_ticket(tx, msg.ticket_id)
+    redirected = survivor != msg.ticket_id
+    if redirected:
+        msg = msg.model_copy(update={"ticket_id": survivor})
+        args = args.model_copy(update={"message": msg})
     row = (
         tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
         .mappings()
@@ -59,6 +69,7 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
         ticket is not None
         and args.seen_version is not None
         and msg.kind == MessageKind.REPLY
+        and not redirected  # the version seen was the merged ticket's
         and stale_by_others(tx, ticket, args.seen_version)
     )
     refused = message_verdict(tx.viewer, ticket, args, taken=message_taken(tx, msg.id), stale=stale)
@@ -67,7 +78,10 @@ def message_add(tx: StoreTx, args: p.MessageAddArgs) -> Row:
             refused.current = _conflict(tx, ticket)
         raise refused
     assert ticket is not None  # the verdict refuses a missing ticket
-    insert_message(tx, new_message_row(msg, tx.viewer.id, tx.now), ticket)
+    written = new_message_row(msg, tx.viewer.id, tx.now)
+    insert_message(tx, written, ticket)
+    add_attachments(tx, ticket, msg.id, args.attachments)
+    record_mentions(tx, written)  # a note's @mentions, for the agents it names to find
     values, fields = thread_grew(ticket, msg.kind, tx.now)
     log_thread_grew(tx, ticket, values, fields)
     return message_added(ticket["id"], msg.id, values["version"])
@@ -107,6 +121,13 @@ _REOPENED_BY_CUSTOMER = (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus
 
 def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
     msg = args.message
+    # A ticket or customer merged since the channel saw them: the survivors.
+    msg = msg.model_copy(
+        update={
+            "ticket_id": surviving_ticket(tx, msg.ticket_id),
+            "customer_id": surviving_customer(tx, msg.customer_id),
+        }
+    )
     row = (
         tx.conn.execute(select(T_TICKETS).where(T_TICKETS.c.id == msg.ticket_id).with_for_update())
         .mappings()
@@ -141,7 +162,7 @@ def message_receive(tx: StoreTx, args: MessageReceiveArgs) -> Row:
         ticket,
     )
     values: Row = {"version": ticket["version"] + 1, "updated_at": tx.now}
-    fields = ["thread"]
+    fields = ["thread", PUBLIC_THREAD]  # the customer wrote: a reply must have seen it
     if ticket["status"] in _REOPENED_BY_CUSTOMER:
         values["status"] = TicketStatus.OPEN.value
         values["solved_at"] = None
@@ -156,6 +177,7 @@ def message_add_locally(tx: CacheTx, args: p.MessageAddArgs) -> None:
     if tx.conn.execute(select(T_TICKETS.c.id).where(T_TICKETS.c.id == ticket_id)).first() is None:
         raise NotInCache("ticket", ticket_id)
     queued_message(tx, args.message)
+    queue_attachments(tx, args.message.id, ticket_id, args.attachments)
 
 
 def message_not_sent(tx: CacheTx, args: p.MessageAddArgs) -> None:

@@ -4,7 +4,9 @@ A ticket is seen by supervisors, the members of its group and its assignee; its 
 whoever sees it.  A workstation keeps the tickets still being worked on and those updated
 within its window, with their whole threads.  Every change to a ticket or its thread bumps
 its ``version``; a guarded change names the version the agent saw, and is refused if someone
-else changed the ticket since (`stale_by_others`).
+else changed what it depends on since (`fields_changed_by_others`): a field change when a
+colleague changed *that field*, a public reply when something the customer-facing answer
+depends on changed (`REPLY_DEPENDS_ON`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
+from app.domain.attachments import thread_attachments
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
+from app.domain.tombstones import refuse_if_ticket_merged, surviving_customer
+from app.domain.trail import change_events
 from app.domain.wire import delete_many, load, to_wire
 from app.models.enums import ACTIVE_STATUSES, AuthorType, MessageKind, TicketStatus
 from app.models.tables import T_COUNTERS, T_CUSTOMERS, T_LOG, T_MESSAGES, T_TICKETS
@@ -59,31 +64,51 @@ def visible_ticket(tx: StoreTx, ticket_id: str, *, lock: bool = True) -> Row:
     return dict(row)
 
 
-def stale_by_others(tx: StoreTx, ticket: Row, seen: int) -> bool:
-    """Whether someone else changed the ticket after version ``seen``.
+# The change-log field a thread growth lists when the customer can see what was added: a
+# customer's message, an agent's public reply, a logged call (the customer said something).
+PUBLIC_THREAD = "public_thread"
+# What a public reply depends on.  An agent must not answer a customer without having seen:
+# what the customer said since (a message, a call), a colleague's public answer (two answers
+# to one question), a change of status (a colleague solved it, or put it on hold for a
+# reason) or owner (a colleague took it over and will answer), or of the customer it is for.
+# Not internal notes, system trail events, priority, tags, group or subject: the agents'
+# own bookkeeping, which changes nothing the customer is told, and refusing a reply for it
+# only makes the agent send the same words again.  "*" is a whole-row change (a new ticket,
+# a merge): anything may have changed.
+REPLY_DEPENDS_ON = frozenset({PUBLIC_THREAD, "status", "assignee_id", "customer_id", "*"})
 
-    The agent's own queued changes bump the version too; they must not count as a collision.
-    """
+
+def stale_by_others(
+    tx: StoreTx, ticket: Row, seen: int, depends_on: frozenset[str] = REPLY_DEPENDS_ON
+) -> bool:
+    """Whether someone else changed, after version ``seen``, a field that ``depends_on``."""
     if seen >= ticket["version"]:
         return False
-    return changed_by_others(tx.conn, ticket["id"], seen, tx.workstation_id)
+    return bool(
+        fields_changed_by_others(tx.conn, ticket["id"], seen, tx.workstation_id) & depends_on
+    )
 
 
-def changed_by_others(
+def fields_changed_by_others(
     conn: Connection, ticket_id: str, seen: int, workstation_id: str | None
-) -> bool:
-    """Whether the log holds a version of the ticket after ``seen`` from another workstation."""
-    other = conn.execute(
-        select(T_LOG.c.seq)
-        .where(
+) -> set[str]:
+    """The ticket fields the log holds changes of after version ``seen`` from another
+    workstation (or the server itself).  The agent's own queued changes bump the version
+    too; they never count as a collision."""
+    found = conn.execute(
+        select(T_LOG.c.fields).where(
             T_LOG.c.entity == "ticket",
             T_LOG.c.entity_id == ticket_id,
             T_LOG.c.ticket_version > seen,
             (T_LOG.c.workstation_id != workstation_id) | T_LOG.c.workstation_id.is_(None),
         )
-        .limit(1)
-    ).first()
-    return other is not None
+    ).scalars()
+    return {name for fields in found for name in (fields or ["*"])}
+
+
+def conflicting_fields(changed: set[str], wanted: set[str]) -> set[str]:
+    """Which of the fields an agent is changing a colleague changed first."""
+    return set(wanted) if "*" in changed else changed & wanted
 
 
 def changed_since(ticket: Row, seen: int) -> str:
@@ -146,6 +171,7 @@ def ticket_bundle(conn: Connection, row: Row) -> Row:
         "ticket": to_wire("ticket", row),
         "messages": [to_wire("message", m) for m in messages],
         "customer": customer,
+        "attachments": thread_attachments(conn, row["id"]),
     }
 
 
@@ -179,8 +205,9 @@ def message_verdict(
     """Whether an agent's ``message.add`` is refused, and why: the one verdict, for the
     writer's batched path (`app.server.message_batch`) and the one-by-one path alike.
 
-    ``stale``: someone else changed the ticket after ``seen_version``.  A conflict's
-    ``current`` is left for the caller to fill in (it needs the latest messages).
+    ``stale``: someone else changed what a reply depends on (`REPLY_DEPENDS_ON`) after
+    ``seen_version``.  A conflict's ``current`` is left for the caller to fill in (it needs
+    the latest messages).
     """
     msg = args.message
     if ticket is None or not TICKET.sight.allows(viewer, ticket):
@@ -232,6 +259,8 @@ def thread_grew(ticket: Row, kind: MessageKind, now: datetime) -> tuple[Row, lis
     """The ticket columns an agent's new message changes, and the field names its log lists."""
     values: Row = {"version": ticket["version"] + 1, "updated_at": now}
     fields = ["thread"]
+    if kind in (MessageKind.REPLY, MessageKind.CALL):
+        fields.append(PUBLIC_THREAD)
     if kind == MessageKind.REPLY:
         if ticket["first_response_at"] is None:
             values["first_response_at"] = now
@@ -260,6 +289,8 @@ def log_thread_grew(tx: StoreTx, ticket: Row, values: Row, fields: list[str]) ->
 
 def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
     t = args.ticket
+    if t.customer_id is not None:  # a customer merged since: the ticket is the survivor's
+        t = t.model_copy(update={"customer_id": surviving_customer(tx, t.customer_id)})
     check_group(tx, t.group_id)
     check_agent(tx, t.assignee_id)
     viewer = tx.viewer
@@ -298,11 +329,20 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
 
 def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     ticket = visible_ticket(tx, args.ticket_id)
+    refuse_if_ticket_merged(tx, ticket)
     changes = p.validated_changes(p.TicketChanges, args.changes)
     if not changes:
         raise Refused(ErrorCode.INVALID_MUTATION, "no changes given")
-    guarded = sorted(p.GUARDED_TICKET_FIELDS & changes.keys())
-    if guarded and stale_by_others(tx, ticket, args.seen_version):
+    guarded: list[str] = []
+    wanted = p.GUARDED_TICKET_FIELDS & changes.keys()
+    if wanted and args.seen_version < ticket["version"]:
+        # Field by field: a colleague's change of another field is no conflict (it is kept,
+        # and so is this one); a change of the same field since the agent saw it is.
+        others = fields_changed_by_others(
+            tx.conn, ticket["id"], args.seen_version, tx.workstation_id
+        )
+        guarded = sorted(conflicting_fields(others, set(wanted)))
+    if guarded:
         current = to_wire("ticket", ticket)
         raise Refused(
             ErrorCode.CONFLICT,
@@ -329,7 +369,9 @@ def ticket_update(tx: StoreTx, args: p.TicketUpdateArgs) -> Row:
     values["updated_at"] = tx.now
     tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
     fields = sorted(k for k in values if k not in ("version", "updated_at"))
-    log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
+    logged = log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
+    for event in change_events(tx, ticket, values):
+        insert_message(tx, event, logged)
     return {"ticket_id": ticket["id"], "version": values["version"], "changed": fields}
 
 

@@ -3,6 +3,7 @@
 Typed SQLAlchemy 2.x mappings only; no Qt and no networking here.
 """
 
+from app.models import attachments as attachments  # registers its tables on Base
 from app.models.base import Base, utcnow
 from app.models.entities import (
     Agent,

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdColumn, JSONList, new_id, utcnow
@@ -76,9 +76,10 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200))
+    # Indexed: every workstation keeps every customer, and the desk finds them by name.
+    name: Mapped[str] = mapped_column(String(200), index=True)
     organization_id: Mapped[str | None] = mapped_column(
-        IdColumn, ForeignKey("organizations.id", ondelete="SET NULL"), default=None
+        IdColumn, ForeignKey("organizations.id", ondelete="SET NULL"), default=None, index=True
     )
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     language: Mapped[str] = mapped_column(String(16), default="en")
@@ -86,13 +87,31 @@ class Customer(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when this customer was merged into another (app/domain/customer_merge.py): the
+    # record stays as a tombstone so late changes that name it are redirected or refused.
+    merged_into: Mapped[str | None] = mapped_column(IdColumn, default=None)
 
 
 class CustomerIdentity(Base):
-    """One way to reach a customer: an email address, an E.164 phone number, a handle."""
+    """One way to reach a customer: an email address, an E.164 phone number, a handle.
+
+    An email address or a handle belongs to one customer at a time; a phone number may be
+    shared (a family landline, an office switchboard), and the phone desk asks which of them
+    is calling."""
 
     __tablename__ = "customer_identities"
-    __table_args__ = (UniqueConstraint("kind", "value"),)
+    __table_args__ = (
+        Index(
+            "ix_customer_identities_one_owner",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("kind != 'phone'"),
+            postgresql_where=text("kind != 'phone'"),
+        ),
+        # Screen-pop and the customer picker look numbers and addresses up by value.
+        Index("ix_customer_identities_value", "value"),
+    )
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     customer_id: Mapped[str] = mapped_column(
@@ -135,6 +154,9 @@ class Ticket(Base):
     solved_at: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped by every change to the ticket or its thread; guarded writes name the one they saw.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set when this ticket was merged into another (app/domain/ticket_merge.py): it is closed,
+    # and a reply queued offline on it is redirected to the ticket it was merged into.
+    merged_into: Mapped[str | None] = mapped_column(IdColumn, default=None)
 
 
 class Message(Base):
@@ -194,6 +216,17 @@ class Draft(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WorkspaceSetting(Base):
+    """A setting of the whole workspace that every workstation needs ("phone-region": the
+    region of numbers written without a country code); admins change them."""
+
+    __tablename__ = "workspace_settings"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the setting's name
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Drafts are named by (agent, ticket) so every workstation of one agent names the same draft.
 DRAFT_NAMESPACE = uuid.UUID("8d5a3c1e-6f0b-4b39-9a55-3f8f0f3f6d21")
 
@@ -201,3 +234,29 @@ DRAFT_NAMESPACE = uuid.UUID("8d5a3c1e-6f0b-4b39-9a55-3f8f0f3f6d21")
 def draft_id(agent_id: str, ticket_id: str) -> str:
     """The id of an agent's draft on a ticket; the same on every workstation and the server."""
     return str(uuid.uuid5(DRAFT_NAMESPACE, f"{agent_id}:{ticket_id}"))
+
+
+class Mention(Base):
+    """An agent @mentioned in a colleague's internal note: who, by whom, on which ticket and
+    message, when, and when the mentioned agent saw it (None: not yet)."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_agent_created", "agent_id", "created_at"),)
+
+    # Derived from (message, agent): a note replayed or re-planned names the same mention.
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("agents.id", ondelete="CASCADE"))
+    by_agent_id: Mapped[str | None] = mapped_column(IdColumn, default=None)
+    # No foreign keys: a mention outlives its ticket's merge, as a draft does.
+    ticket_id: Mapped[str] = mapped_column(IdColumn)
+    message_id: Mapped[str] = mapped_column(IdColumn)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+MENTION_NAMESPACE = uuid.UUID("3b0f6a52-9c4e-4f8e-8d1a-6e2c7b5d9a14")
+
+
+def mention_id(message_id: str, agent_id: str) -> str:
+    """The id of the mention of an agent in a message; the same wherever it is derived."""
+    return str(uuid.uuid5(MENTION_NAMESPACE, f"{message_id}:{agent_id}"))

@@ -10,6 +10,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
+from app.models.attachments import Attachment, Blob, BlobPart, BlobUpload
 from app.models.entities import (
     Agent,
     CannedResponse,
@@ -21,7 +22,9 @@ from app.models.entities import (
     Message,
     Organization,
     Ticket,
+    WorkspaceSetting,
 )
+from app.models.phone import Call, Disposition
 from app.models.server_tables import (
     AgentCredential,
     AuthSession,
@@ -42,6 +45,7 @@ T_TICKETS = cast(Table, Ticket.__table__)
 T_MESSAGES = cast(Table, Message.__table__)
 T_CANNED = cast(Table, CannedResponse.__table__)
 T_DRAFTS = cast(Table, Draft.__table__)
+T_SETTINGS = cast(Table, WorkspaceSetting.__table__)
 
 # Server only
 T_LOG = cast(Table, ChangeLogEntry.__table__)
@@ -52,8 +56,12 @@ T_RESULTS = cast(Table, MutationResult.__table__)
 T_COUNTERS = cast(Table, Counter.__table__)
 T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)
 
-# The phone desk (app/models/phone.py)
-from app.models.phone import Call, Disposition  # noqa: E402
+# Attachments (app/models/attachments.py): the replicated record and the server's bytes.
+T_ATTACHMENTS = cast(Table, Attachment.__table__)
+T_BLOBS = cast(Table, Blob.__table__)
+T_BLOB_UPLOADS = cast(Table, BlobUpload.__table__)
+T_BLOB_PARTS = cast(Table, BlobPart.__table__)
 
+# The phone desk (app/models/phone.py)
 T_CALLS = cast(Table, Call.__table__)
 T_DISPOSITIONS = cast(Table, Disposition.__table__)

@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 
 from app.domain.sight import Audience
 from app.domain.tickets import TICKET
+from app.files import DEFAULT_ATTACHMENT_LIMIT
 from app.models.tables import T_TICKETS
 from app.server import auth, notify, replication, store
 from app.server.connection import HELLO_TIMEOUT_S, AgentConnection
@@ -68,8 +69,11 @@ class SwitchboardServer:
         allowed_origins: Collection[str] = (),
         hello_timeout: float = HELLO_TIMEOUT_S,
         quotas: AgentQuotas | None = None,
+        attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT,
     ) -> None:
         self.engine = engine
+        # The largest attachment accepted, in bytes (told to workstations in ``welcome``).
+        self.attachment_limit = attachment_limit
         self.window_days = window_days
         self.ssl_context = ssl_context
         # Browsers always send Origin, the workstation never does: a page on some other site

@@ -6,6 +6,8 @@ switchboard-server init [--db URL] --admin-email E [--admin-name N]   (password 
 switchboard-server agent add EMAIL --name N [--role R] [--group NAME ...]
 switchboard-server agent disable EMAIL
 switchboard-server disposition add NAME | list | remove NAME   (the call wrap-up codes)
+switchboard-server settings list
+switchboard-server settings set NAME VALUE        (e.g. settings set phone-region GB)
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.domain.mutation import COMMAND_LINE
+from app.files import DEFAULT_ATTACHMENT_LIMIT
 from app.models.base import new_id
 from app.models.enums import Role
 from app.models.tables import T_AGENTS, T_GROUPS
 from app.server import auth
 from app.server.app import SwitchboardServer
 from app.server.dispositions import add_disposition_commands, run_disposition_command
+from app.server.settings_cli import run_settings, settings_args
 from app.server.store import default_db_url, open_store
 from app.server.submit import Submission, submit_now
 
@@ -77,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     disable.add_argument("email")
     add_disposition_commands(sub, common)
+    settings_args(sub, common)
     return parser
 
 
@@ -94,6 +99,13 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="let WebSocket clients with this Origin header connect, e.g. a web page at "
         "https://desk.example.com (repeatable; without it, any Origin is refused)",
+    )
+    parser.add_argument(
+        "--attachment-limit-mb",
+        type=float,
+        default=DEFAULT_ATTACHMENT_LIMIT / 1e6,
+        metavar="MB",
+        help="the largest file an agent may attach, in megabytes (default: %(default)g)",
     )
 
 
@@ -134,6 +146,7 @@ async def serve_forever(args: argparse.Namespace, engine: Engine) -> None:
         window_days=args.window_days,
         ssl_context=ssl_context,
         allowed_origins=args.allow_origin,
+        attachment_limit=int(args.attachment_limit_mb * 1e6),
     )
     try:
         await server.start(args.host, args.port)
@@ -233,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _add_agent(engine, args.admin_email, args.admin_name, Role.ADMIN.value, [])
         elif args.command == "disposition":
             run_disposition_command(engine, args)
+        elif args.command == "settings":
+            run_settings(engine, args)
         elif args.command == "agent":
             if args.agent_command == "add":
                 _add_agent(engine, args.email, args.name, args.role, args.group)

@@ -24,6 +24,7 @@ from app.domain.sight import Viewer, can_see
 from app.models.base import utcnow
 from app.models.enums import Presence
 from app.server import auth, replication
+from app.server.blobs import BlobRequests
 from app.server.quotas import rate_limited_frame
 from app.server.submit import Submission, reject_frame
 from app.server.workstations import register_workstation, workstation_owner
@@ -90,6 +91,7 @@ class AgentConnection:
         self._last_answer: asyncio.Future[dict[str, Any]] | None = None
         # The first mutation refused for its agent's rate, until it is sent again.
         self._refused_from: int | None = None
+        self.blobs = BlobRequests(self)  # attachments' bytes (app/server/blobs.py)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -206,6 +208,8 @@ class AgentConnection:
             self.server.hub.set_presence(self, frame.status)
         elif isinstance(frame, p.Viewing):
             await self._announce_viewing(frame.ticket_id, frame.typing)
+        elif isinstance(frame, p.BlobOffer | p.BlobChunk | p.BlobFetch):
+            await self.blobs.handle(frame)
 
     def _out_of_state(self, frame: p.ClientFrame) -> tuple[ErrorCode, str] | None:
         """The refusal of a frame this connection's state does not allow, or None."""
@@ -325,6 +329,7 @@ class AgentConnection:
                 "bootstrap": needs_bootstrap,
                 "last_mutation_id": last_mutation_id,
                 "server_time": utcnow().isoformat(),
+                "attachment_limit": self.server.attachment_limit,
             }
         )
         self.sent_seq = frame.cursor

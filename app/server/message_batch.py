@@ -26,8 +26,9 @@ from app.domain import wire
 from app.domain.messages import message_added
 from app.domain.mutation import Actor, log_row
 from app.domain.tickets import (
+    REPLY_DEPENDS_ON,
     TICKET,
-    changed_by_others,
+    fields_changed_by_others,
     message_verdict,
     new_message_row,
     thread_grew,
@@ -77,17 +78,24 @@ class MessageRun:
         self._tickets = {r["id"]: dict(r) for r in tickets}
         message_ids = [a.message.id for a in upcoming]
         self._taken: set[str] = set(conn.execute(_TAKEN, {"ids": message_ids}).scalars())
-        # Ticket versions planned here, with the device that made each (for the stale check).
-        self._versions: dict[str, list[tuple[int, str]]] = {}
+        # Ticket versions planned here, with the device that made each and the fields each
+        # changed (for the stale check).
+        self._versions: dict[str, list[tuple[int, str, list[str]]]] = {}
         self._messages: list[dict[str, Any]] = []
         self._planned: list[PlannedMessage] = []
 
     def plan(
         self, actor: Actor, workstation_id: str, args: p.MessageAddArgs, now: datetime
     ) -> PlannedMessage | None:
-        """Plan one mutation, or None if the one write path must decide it (a refusal)."""
+        """Plan one mutation, or None if the one write path must decide it (a refusal, or a
+        message with files: their bytes are checked there, app/domain/attachments.py; or a
+        note that may @mention colleagues)."""
+        if args.attachments:
+            return None
         msg = args.message
         ticket = self._tickets.get(msg.ticket_id)
+        if ticket is not None and ticket.get("merged_into") is not None:
+            return None  # redirected to the ticket it was merged into: the one write path
         stale = (
             ticket is not None
             and msg.kind == MessageKind.REPLY
@@ -95,6 +103,9 @@ class MessageRun:
             and self._stale(ticket, args.seen_version, workstation_id)
         )
         taken = msg.id in self._taken
+        if msg.kind == MessageKind.NOTE and "@" in msg.body:
+            # It may @mention colleagues: the one write path records them (`record_mentions`).
+            return None
         if message_verdict(actor.viewer, ticket, args, taken=taken, stale=stale) is not None:
             return None
         assert ticket is not None  # the verdict refuses a missing ticket
@@ -103,7 +114,9 @@ class MessageRun:
         values, fields = thread_grew(ticket, msg.kind, now)
         ticket.update(values)
         self._taken.add(msg.id)
-        self._versions.setdefault(ticket["id"], []).append((values["version"], workstation_id))
+        self._versions.setdefault(ticket["id"], []).append(
+            (values["version"], workstation_id, fields)
+        )
         self._messages.append(row)
         message_data = wire.to_wire("message", row)
         ticket_data = wire.to_wire("ticket", ticket)  # a snapshot: later plans change `ticket`
@@ -141,9 +154,13 @@ class MessageRun:
         if seen >= ticket["version"]:
             return False
         planned = self._versions.get(ticket["id"], [])
-        if any(version > seen and device != workstation_id for version, device in planned):
+        if any(
+            version > seen and device != workstation_id and REPLY_DEPENDS_ON.intersection(fields)
+            for version, device, fields in planned
+        ):
             return True
-        return changed_by_others(self._conn, ticket["id"], seen, workstation_id)
+        changed = fields_changed_by_others(self._conn, ticket["id"], seen, workstation_id)
+        return bool(changed & REPLY_DEPENDS_ON)
 
     def write(self) -> list[PlannedMessage]:
         """Write what was planned since the last write, and set the seqs of its log rows.

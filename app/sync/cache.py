@@ -47,8 +47,10 @@ log = logging.getLogger(__name__)
 # Bump when the cache's tables change; an older cache is rebuilt from the server, keeping
 # its outbox and drafts (they hold work the server has not seen yet).
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
-# (app/sync/search_index.py), whose triggers must see every row from the start; 5: calls and
-# dispositions (the phone desk).
+# (app/sync/search_index.py), whose triggers must see every row from the start.
+# 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py);
+#    calls and dispositions (the phone desk); mentions; workspace
+#    settings, shared phone numbers, every customer kept (indexed by name and identity value).
 SCHEMA_VERSION = 5
 
 
@@ -472,6 +474,19 @@ def outbox_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(T_OUTBOX)).scalar() or 0)
 
 
+def changes_waiting(conn: Connection) -> int:
+    """The changes the agent made that the server has not answered yet, counted as the agent
+    made them: a reply is one change, though its send also queues the discard of its draft,
+    and the draft saves that go with typing are no change of the agent's at all.  (What the
+    status bar says is waiting; `outbox_count` is what the sender still has to send.)"""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(T_OUTBOX).where(T_OUTBOX.c.entity != "draft")
+        ).scalar()
+        or 0
+    )
+
+
 def acked_through(conn: Connection) -> int:
     """The highest mutation id below which every answer has been processed."""
     lowest = conn.execute(select(func.min(T_OUTBOX.c.mutation_id))).scalar()
@@ -642,6 +657,7 @@ def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
         touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
+    wire.upsert_many(conn, "attachment", bundle.get("attachments", []))
     reapply_pending(conn, "ticket", [ticket_id])
     conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
     touched.add("ticket", ticket_id, ticket_id)

@@ -158,6 +158,7 @@ class TicketDetail:
     version: int
     created_at: datetime
     updated_at: datetime
+    merged_into: str | None = None  # the ticket this one was merged into (it is closed)
 
 
 @dataclass(frozen=True)
@@ -252,3 +253,63 @@ class Directory:
     agents: tuple[Person, ...]
     groups: tuple[Team, ...]
     my_group_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MentionItem:
+    """A colleague's @mention of the agent in an internal note, for the Mentions list."""
+
+    id: str
+    ticket_id: str
+    ticket_number: int | None  # None: not numbered yet, or not on this workstation
+    ticket_subject: str  # "" when the ticket is not on this workstation
+    message_id: str
+    by_name: str  # who mentioned them ("" if unknown here)
+    excerpt: str  # the start of the note ("" when the message is not on this workstation)
+    created_at: datetime
+    seen: bool
+
+
+# ---- customers: the picker and the editor (app/sync/desk/customer_finder.py) -------------
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """A customer found as the agent types: who, where they work, how to reach them, and
+    what matched ("+44 20 7946 0018", "nora@example.com", "Acme Ltd", or the name)."""
+
+    id: str
+    name: str
+    organization: str | None
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]  # E.164
+    matched: str
+
+
+@dataclass(frozen=True)
+class IdentityItem:
+    id: str
+    kind: str  # IdentityKind
+    value: str
+
+
+@dataclass(frozen=True)
+class CustomerForm:
+    """A customer as the editor edits them: every field, identities with their ids."""
+
+    id: str
+    name: str
+    organization_id: str | None
+    organization: str | None
+    tier: str
+    language: str
+    timezone: str
+    notes: str
+    identities: tuple[IdentityItem, ...]
+
+
+@dataclass(frozen=True)
+class OrganizationItem:
+    id: str
+    name: str
+    domain: str | None

@@ -27,7 +27,7 @@ class ConnectionStatus:
     state: ConnectionState
     detail: str = ""
     retry_in: float | None = None
-    outbox: int = 0
+    outbox: int = 0  # changes the agent made, not yet answered (`cache.changes_waiting`)
 
 
 class SyncObserver:

@@ -87,6 +87,8 @@ class ErrorCode(StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"
     SERVER_BUSY = "server_busy"
     INTERNAL = "internal_error"
+    TOO_LARGE = "too_large"  # an attachment over the server's limit
+    HASH_MISMATCH = "hash_mismatch"  # uploaded bytes that are not what their hash says
 
 
 class CloseCode(IntEnum):
@@ -181,13 +183,61 @@ class Logout(_Frame):
     type: Literal["logout"]
 
 
+# ---- attachments' bytes (section 12.3): chunked requests on the same connection ------------
+
+# One chunk of a file in a ``blob_chunk`` or ``blob_data`` frame; base64 makes it about 350 KB
+# of text, well inside MAX_FRAME_BYTES, and short enough that other frames pass between chunks.
+BLOB_CHUNK_BYTES = 256 * 1024
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+RequestId = Annotated[str, Field(max_length=64)]
+
+
+class BlobOffer(_Frame):
+    """ "I have these bytes to upload": answered with what the server has of them."""
+
+    type: Literal["blob_offer"]
+    request_id: RequestId
+    sha256: Sha256
+    size: WireInt
+
+
+class BlobChunk(_Frame):
+    """The next chunk of an upload, at ``offset`` (what the server said it has received)."""
+
+    type: Literal["blob_chunk"]
+    request_id: RequestId
+    sha256: Sha256
+    offset: WireInt
+    data: Annotated[str, Field(max_length=(BLOB_CHUNK_BYTES + 2) // 3 * 4)]  # base64
+
+
+class BlobFetch(_Frame):
+    """One chunk of stored bytes, from ``offset``."""
+
+    type: Literal["blob_fetch"]
+    request_id: RequestId
+    sha256: Sha256
+    offset: WireInt = 0
+
+
 ClientFrame = Annotated[
-    Login | Hello | Mutation | FetchTicket | Search | SetPresence | Viewing | Logout,
+    Login
+    | Hello
+    | Mutation
+    | FetchTicket
+    | Search
+    | SetPresence
+    | Viewing
+    | Logout
+    | BlobOffer
+    | BlobChunk
+    | BlobFetch,
     Field(discriminator="type"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 CLIENT_TYPES = frozenset(
     {"login", "hello", "mutation", "fetch_ticket", "search", "presence", "viewing", "logout"}
+    | {"blob_offer", "blob_chunk", "blob_fetch"}
 )
 
 
@@ -236,10 +286,24 @@ class TicketUpdateArgs(_Frame):
     seen_version: WireInt
 
 
+class NewAttachment(_Frame):
+    """A file on a new message: its bytes must be stored (``blob_offer``/``blob_chunk``) first."""
+
+    id: Id
+    sha256: Sha256
+    file_name: Annotated[str, Field(min_length=1, max_length=255)]
+    mime_type: Annotated[str, Field(min_length=3, max_length=127, pattern=r"^[\w.+-]+/[\w.+-]+$")]
+    size: WireInt
+    width: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    height: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
 class MessageAddArgs(_Frame):
     message: NewMessage
     # Required for a public reply: the ticket version the agent last saw.
     seen_version: WireInt | None = None
+    # Files on the message (section 10.10); their bytes reach the server before the message.
+    attachments: list[NewAttachment] = Field(default_factory=list, max_length=20)
 
 
 class DraftSaveArgs(_Frame):
@@ -326,8 +390,9 @@ class GroupCreateArgs(_Frame):
     description: ShortText = ""
 
 
-# Ticket fields whose change needs the version the agent saw (collision guard).
-GUARDED_TICKET_FIELDS = frozenset({"status", "assignee_id"})
+# Ticket fields whose change needs the version the agent saw (collision guard): every one,
+# checked field by field — a change of a field a colleague changed since is a conflict.
+GUARDED_TICKET_FIELDS = frozenset(TicketChanges.model_fields)
 
 
 def describe(exc: ValidationError) -> list[dict[str, Any]]:

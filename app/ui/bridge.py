@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.sync.desk import DeskReaders
+from app.sync.desk.attachments import AttachmentReader
 from app.sync.desk_types import Directory, Refusal
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
@@ -84,7 +85,10 @@ class Bridge(QObject):
         self.customers = desk.customers
         self.canned = desk.canned
         self.search = desk.search
+        self.attachments = AttachmentReader(desk.pool)  # files on messages
         self.phone = desk.phone  # the phone desk: callers by number, dispositions
+        self.mentions = desk.mentions
+        self.finder = desk.finder  # customers as the agent types; one for the editor
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

@@ -63,6 +63,7 @@ class Workstation:
             current = await self._session(auto, server, email)
             auto = None
             if current is None:
+                log.info("sign-in cancelled by the agent: quitting")  # never a silent exit
                 return 0
             outcome = await self._desk(current)
             if outcome == "quit":

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +32,7 @@ from websockets.exceptions import (
 from app.sync import cache, credentials
 from app.sync import protocol as p
 from app.sync.engine import NotASwitchboardServer, RequestFailed, SyncEngine
+from app.sync.engine.attachments import files_folder
 from app.sync.observer import ConnectionState
 from app.sync.profile import Profile, cache_path, normalize_server, tls_context
 
@@ -311,6 +313,8 @@ async def _end_session(engine: SyncEngine) -> bool:
 async def _delete_cache_files(path: Path) -> None:
     for suffix in CACHE_SUFFIXES:
         await asyncio.to_thread(Path(str(path) + suffix).unlink, missing_ok=True)
+    # The attachments kept for it (app/sync/local_files.py) go with it.
+    await asyncio.to_thread(shutil.rmtree, files_folder(path), ignore_errors=True)
 
 
 async def sign_out(

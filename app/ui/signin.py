@@ -139,6 +139,10 @@ class SignInDialog(QDialog):
         form.addRow(email_label, self.email_edit)
         form.addRow(password_label, self.password_edit)
         form.addRow("", self.keep_check)
+        for edit in (self.server_edit, self.email_edit, self.password_edit):
+            # A message appearing below never squeezes a field until its text is cut off.
+            edit.setMinimumHeight(edit.sizeHint().height())
+            edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance("desk.example.com:8765 "))
 
         buttons = QDialogButtonBox()
         self.sign_in_button = buttons.addButton("Sign in", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -146,6 +150,9 @@ class SignInDialog(QDialog):
         self.sign_in_button.setDefault(True)
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setAccessibleName("Cancel")
+        # Enter always signs in: Cancel never becomes the default, not even with focus on it
+        # (an auto-default button with focus takes Enter, and quitting is not undoable).
+        self.cancel_button.setAutoDefault(False)
         self.sign_in_button.clicked.connect(self.submit)
         self.cancel_button.clicked.connect(self.reject)
 
@@ -175,11 +182,14 @@ class SignInDialog(QDialog):
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
     def _set_busy(self, busy: bool) -> None:
+        # Read-only, not disabled: a disabled field loses the focus, and Qt hands it to the
+        # next button in the chain (Cancel), where Enter would then cancel the next try.
         for widget in (self.server_edit, self.email_edit, self.password_edit):
-            widget.setEnabled(not busy)
+            widget.setReadOnly(busy)
         self.keep_check.setEnabled(not busy and self.keychain)
         self.sign_in_button.setEnabled(not busy and self._wait_left <= 0)
         self.sign_in_button.setText("Signing in…" if busy else "Sign in")
+        self.sign_in_button.setDefault(True)
         self.busy_bar.setVisible(busy)
         if busy:
             self.error_label.hide()
@@ -188,6 +198,13 @@ class SignInDialog(QDialog):
         self.error_label.setText(text)
         self.error_label.setAccessibleDescription(text)
         self.error_label.show()
+        # The dialog grows to fit the message rather than squeezing the fields above it.
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+        wanted = self.sizeHint()
+        if self.height() < wanted.height() or self.width() < wanted.width():
+            self.resize(max(self.width(), wanted.width()), max(self.height(), wanted.height()))
 
     # ---- signing in ----------------------------------------------------------------------
 
@@ -222,6 +239,7 @@ class SignInDialog(QDialog):
                     "The server did not answer in time. Check the server address and the "
                     "network connection, then try again."
                 )
+                self.password_edit.setFocus()
             return
         exc = task.exception()
         if exc is None:
@@ -236,14 +254,12 @@ class SignInDialog(QDialog):
                 "Something unexpected went wrong while signing in. Try again; if it keeps "
                 "happening, send the error details to your IT team."
             )
+            self.password_edit.setFocus()
             sys.excepthook(type(exc), exc, exc.__traceback__)  # the crash reporter's
 
     def _refused(self, exc: SignInError) -> None:
         self._show_error(str(exc))
-        if exc.problem == SignInProblem.CREDENTIALS:
-            self.password_edit.selectAll()
-            self.password_edit.setFocus()
-        elif exc.problem in (
+        if exc.problem in (
             SignInProblem.UNREACHABLE,
             SignInProblem.ADDRESS,
             SignInProblem.NOT_A_SERVER,
@@ -251,6 +267,10 @@ class SignInDialog(QDialog):
         ):
             self.server_edit.selectAll()
             self.server_edit.setFocus()
+        else:
+            # Wrong password, too many tries, switched off: the password is what to retype.
+            self.password_edit.selectAll()
+            self.password_edit.setFocus()
         if exc.problem == SignInProblem.RATE_LIMITED and exc.retry_after:
             self._wait_left = exc.retry_after
             self._tick_text()
@@ -347,7 +367,7 @@ class SignOutDialog(QDialog):
         self.discard_check.hide()
         buttons = QDialogButtonBox()
         self.sign_out_button = buttons.addButton("Sign out", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.sign_out_button.setIcon(theme.icon("sign-out"))
+        theme.set_icon(self.sign_out_button, "sign-out")
         self.sign_out_button.setAccessibleName("Sign out")
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setAccessibleName("Cancel")

@@ -11,14 +11,15 @@ re-inked light in dark mode.  Widgets that paint their own colours take them fro
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractButton, QApplication
 
 INK = "#1f2937"  # the colour monochrome icons are drawn in
 INK_ON_DARK = "#e5e7eb"
@@ -186,6 +187,34 @@ def _apply(app: QApplication, mode: str) -> None:
     app.setPalette(_palette(dark))
     app.setStyleSheet(_stylesheet(dark))
     _rendered_icon.cache_clear()
+    for owner_key, (_owner, reink) in list(_inked.items()):
+        if owner_key in _inked:  # an earlier re-ink may have deleted a later owner
+            reink()
+
+
+# What shows an icon set once (a button, a menu action), with how to set it again: a
+# widget keeps the QIcon it was given, so a light/dark switch must hand it a re-inked one.
+_inked: dict[int, tuple[QObject, Callable[[], None]]] = {}
+
+
+def set_icon(target: QAbstractButton | QAction, name: str) -> None:
+    """Give ``target`` the icon ``name`` now, and again, re-inked, whenever the look
+    switches between light and dark, for as long as ``target`` lives."""
+
+    def reink() -> None:
+        target.setIcon(icon(name))
+
+    reink()
+    follow(target, reink)
+
+
+def follow(owner: QObject, reink: Callable[[], None]) -> None:
+    """Call ``reink`` after every switch of the look while ``owner`` lives (for icons or
+    pixmaps a widget was given once: a button's, a menu action's, a label's)."""
+    key = id(owner)
+    if key not in _inked:
+        owner.destroyed.connect(lambda *_: _inked.pop(key, None))
+    _inked[key] = (owner, reink)
 
 
 def apply_theme(app: QApplication, mode: str = "system") -> None:

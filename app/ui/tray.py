@@ -162,7 +162,8 @@ class DeskTray(QObject):
         group = QActionGroup(self.menu)
         group.setExclusive(True)
         for value, label in PRESENCE_CHOICES:
-            action = QAction(theme.icon(f"presence-{value}"), label, self.menu)
+            action = QAction(label, self.menu)
+            theme.set_icon(action, f"presence-{value}")
             action.setCheckable(True)
             action.setChecked(value == self.presence.status)
             action.triggered.connect(lambda _=False, v=value: self.presence.set(v))

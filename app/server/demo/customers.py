@@ -10,7 +10,7 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from app.models.enums import IdentityKind, Tier
 from app.server.demo.office import DemoOffice, Profile, pick
@@ -27,7 +27,8 @@ class Locale:
     timezone: str
     language: str
     # E.164 with ``{n}`` for the number's tail; the ranges are reserved for fiction
-    # (NANP 555-0100..0199, Ofcom 07700 900xxx, ACMA 0491 570 xxx).
+    # (NANP 555-0100..0199, Ofcom 020 7946 0xxx, ACMA 0491 570 xxx), and valid E.164 numbers
+    # as `app.phones` reads them (Ofcom's 07700 900xxx range is not a number in use).
     phone: str
     phone_tails: tuple[int, int]
     town: str
@@ -133,6 +134,67 @@ def add_customers(office: DemoOffice) -> None:
     taken: set[tuple[str, str]] = set()
     for person in people:
         _add_customer(office, person, org_ids, taken)
+    _share_phones(office, taken)
+
+
+# A number answered by more than one customer: the phone desk asks which of them is calling.
+SWITCHBOARD_RANGE: Final = ("+1212555{n:04d}", 100, 199)
+
+
+def _share_phones(office: DemoOffice, taken: set[tuple[str, str]]) -> None:
+    """A family's landline (two customers of one last name: the second gets the first's
+    number too) and an office's switchboard (two colleagues of one organization get a new
+    number both).  Chosen without the random stream, so the tickets drawn after stay the same.
+    """
+    phones: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for identity in office.identities:
+        count[identity["customer_id"]] = count.get(identity["customer_id"], 0) + 1
+        if identity["kind"] == IdentityKind.PHONE.value:
+            phones.setdefault(identity["customer_id"], identity["value"])
+
+    def room() -> list[dict[str, Any]]:
+        return [c for c in office.customers if count.get(c["id"], 0) < 3]
+
+    def share(customer_id: str, number: str) -> None:
+        count[customer_id] = count.get(customer_id, 0) + 1
+        office.identities.append(
+            {
+                "id": office.new_id(),
+                "customer_id": customer_id,
+                "kind": IdentityKind.PHONE.value,
+                "value": number,
+            }
+        )
+
+    by_last: dict[str, dict[str, Any]] = {}
+    for customer in room():
+        last = customer["name"].split(" ", 1)[-1]
+        first = by_last.get(last)
+        if first is not None and first["id"] in phones:
+            share(customer["id"], phones[first["id"]])
+            break
+        by_last.setdefault(last, customer)
+
+    by_org: dict[str, dict[str, Any]] = {}
+    pattern, low, high = SWITCHBOARD_RANGE
+    free = (
+        pattern.format(n=n)
+        for n in range(low, high + 1)
+        if (IdentityKind.PHONE.value, pattern.format(n=n)) not in taken
+    )
+    for customer in room():
+        org = customer["organization_id"]
+        if org is None:
+            continue
+        colleague = by_org.get(org)
+        if colleague is not None:
+            number = next(free)
+            taken.add((IdentityKind.PHONE.value, number))
+            share(colleague["id"], number)
+            share(customer["id"], number)
+            break
+        by_org[org] = customer
 
 
 def _claim(

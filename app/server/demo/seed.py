@@ -25,6 +25,7 @@ from app.models.tables import (
     T_ORGS,
     T_TICKETS,
 )
+from app.server.demo.attachments import add_attachments
 from app.server.demo.canned import add_canned_responses
 from app.server.demo.customers import add_customers
 from app.server.demo.dispositions import demo_dispositions
@@ -97,6 +98,7 @@ def seed_demo(
     for table, rows in batches:
         if rows:  # one executemany per table
             conn.execute(insert(table), rows)
+    add_attachments(conn, office)  # a photo and a PDF on one of Ada's open tickets
     conn.execute(insert(T_DISPOSITIONS), demo_dispositions(office.now))  # the phone desk
 
     # The server takes the next ticket number from this counter, so it must start past the demo.

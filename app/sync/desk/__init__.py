@@ -9,7 +9,10 @@ docs/workstation.md).
 * ``conversations.ConversationReader`` — a ticket's thread, draft, queued and refused changes;
   single messages; refusals.
 * ``customers.CustomerReader`` — customer 360.
+* ``customer_finder.CustomerFinder`` — customers found as the agent types (name, email,
+  organization, phone in any format), and one customer read for the editor.
 * ``canned.CannedReader`` — canned responses, and which the agent may edit.
+* ``mentions.MentionReader`` — the agent's @mentions and how many are unread.
 * ``search.SearchReader`` — search everywhere (FTS5).
 * ``phone.PhoneReader`` — who is calling (by E.164 number), the dispositions offered.
 * ``indexer.SearchIndexer`` — the only writer here: it indexes what the sync engine's
@@ -26,9 +29,11 @@ from pathlib import Path
 
 from app.sync.desk.canned import CannedReader
 from app.sync.desk.conversations import ConversationReader
+from app.sync.desk.customer_finder import CustomerFinder
 from app.sync.desk.customers import CustomerReader
 from app.sync.desk.directory import DirectoryReader
 from app.sync.desk.indexer import INDEX_IDLE_S, SearchIndexer
+from app.sync.desk.mentions import MentionReader
 from app.sync.desk.phone import PhoneReader
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.search import SearchReader
@@ -52,6 +57,8 @@ class DeskReaders:
     canned: CannedReader
     search: SearchReader
     phone: PhoneReader
+    mentions: MentionReader
+    finder: CustomerFinder
 
     @classmethod
     async def open(
@@ -76,6 +83,8 @@ class DeskReaders:
             canned=CannedReader(pool, agent_id),
             search=SearchReader(pool, indexer),
             phone=PhoneReader(pool),
+            mentions=MentionReader(pool, agent_id),
+            finder=CustomerFinder(pool, indexer),
         )
 
     async def close(self) -> None:
@@ -89,6 +98,7 @@ class DeskReaders:
 __all__ = [
     "CannedReader",
     "ConversationReader",
+    "CustomerFinder",
     "CustomerReader",
     "DeskReaders",
     "DirectoryReader",

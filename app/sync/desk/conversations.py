@@ -53,7 +53,7 @@ def _message_item(m: Any) -> MessageItem:
 # The ticket a refused change was about, whichever mutation it was.
 _REFUSAL_TICKET = (
     "coalesce(json_extract(args, '$.ticket_id'), json_extract(args, '$.message.ticket_id'), "
-    "json_extract(args, '$.ticket.id'))"
+    "json_extract(args, '$.ticket.id'), json_extract(args, '$.source_id'))"
 )
 
 
@@ -107,7 +107,7 @@ class ConversationReader:
         def work(conn: Connection) -> Conversation | None:
             r = conn.exec_driver_sql(
                 "SELECT id, number, subject, status, priority, channel, customer_id, "
-                "assignee_id, group_id, tags, version, created_at, updated_at "
+                "assignee_id, group_id, tags, version, created_at, updated_at, merged_into "
                 "FROM tickets WHERE id = ?",
                 (ticket_id,),
             ).first()
@@ -127,6 +127,7 @@ class ConversationReader:
                 version=r[10],
                 created_at=dt_required(r[11]),
                 updated_at=dt_required(r[12]),
+                merged_into=r[13],
             )
             if only is None:
                 messages = tuple(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from app.models.base import utcnow
+from app.sync.desk.merged import surviving_customer
 from app.sync.desk.pool import ReaderPool
 from app.sync.desk.sql import dt_required, marks, stored
 from app.sync.desk.tickets import ACTIVE
@@ -27,9 +28,12 @@ class CustomerReader:
         self._pool = pool
 
     async def customer(self, customer_id: str) -> CustomerCard | None:
-        """The customer's card (None if the cache has no such customer)."""
+        """The customer's card (None if the cache has no such customer); of a customer merged
+        into another, the survivor's card (the panel follows the merge)."""
+        wanted = customer_id
 
         def work(conn: Connection) -> CustomerCard | None:
+            customer_id = surviving_customer(conn, wanted)
             r = conn.exec_driver_sql(
                 "SELECT c.id, c.name, o.name, c.tier, c.language, c.timezone, c.notes, "
                 "c.created_at FROM customers c "

@@ -90,18 +90,20 @@ def _search(conn: Connection, query: str, limit: int) -> list[SearchHit]:
     for r in conn.exec_driver_sql(
         "SELECT c.id, c.name, snippet(fts_customers, -1, char(2), char(3), '…', 12) "
         "FROM fts_customers JOIN customers c ON c.rowid = fts_customers.rowid "
+        "AND c.merged_into IS NULL "  # a merged customer is found as the one kept
         "WHERE fts_customers MATCH ? ORDER BY rank LIMIT ?",
         (match, customer_cap),
     ):
         hits.append(SearchHit("customer", r[1], r[2], customer_id=r[0]))
     room = limit - len(hits)
     message_match = match_expression(query, min_prefix=3)  # see match_expression
+    # The activity trail's events are the system's record, not text an agent searches.
     if room > 0 and message_match is not None:
         rows = conn.exec_driver_sql(
             "SELECT m.ticket_id, t.number, t.subject, s.snip FROM ("
             "  SELECT rowid AS rid, snippet(fts_messages, 0, char(2), char(3), '…', 16) AS snip"
             "  FROM fts_messages WHERE fts_messages MATCH ? ORDER BY rowid DESC LIMIT ?"
-            ") AS s JOIN messages m ON m.rowid = s.rid "
+            ") AS s JOIN messages m ON m.rowid = s.rid AND m.kind != 'event' "
             "LEFT JOIN tickets t ON t.id = m.ticket_id ORDER BY s.rid DESC",
             (message_match, room),
         )

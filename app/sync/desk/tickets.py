@@ -43,6 +43,16 @@ def _rank(column: str, order: Sequence[str]) -> str:
     return f"(CASE {column} {cases} ELSE {len(order)} END)"
 
 
+# How long the customer has waited for an answer, only where that is true: while the next
+# move is the agents' (new, open, on hold — the customer still waits while a third party is
+# asked).  A pending ticket waits on the customer; a solved or closed one on no one, even if
+# the customer's "thanks!" came after the last reply.
+WAITING_STATUSES = ("new", "open", "on_hold")
+WAITING_SINCE = (
+    f"(CASE WHEN t.status IN ({', '.join(repr(s) for s in WAITING_STATUSES)}) "
+    "THEN act.waiting_since END)"
+)
+
 # The SQL each column sorts by.  Text sorts ignore case; the statuses and priorities sort by
 # meaning.  The list query joins customers as c, agents as a and ticket_activity as act.
 SORT_KEYS: dict[TicketColumn, str] = {
@@ -54,7 +64,7 @@ SORT_KEYS: dict[TicketColumn, str] = {
     TicketColumn.CHANNEL: "t.channel",
     TicketColumn.ASSIGNEE: "a.name COLLATE NOCASE",
     TicketColumn.UPDATED: "t.updated_at",
-    TicketColumn.WAITING: "act.waiting_since",
+    TicketColumn.WAITING: WAITING_SINCE,
 }
 
 
@@ -334,7 +344,7 @@ def _rows(conn: Connection, ids: Sequence[str]) -> dict[str, TicketRow]:
             f"""
             SELECT t.id, t.number, t.subject, t.customer_id, c.name, t.status,
                    t.priority, t.channel, t.assignee_id, a.name, t.group_id,
-                   t.updated_at, act.waiting_since, t.version, t.tags
+                   t.updated_at, {WAITING_SINCE}, t.version, t.tags
             FROM tickets t
             LEFT JOIN customers c ON c.id = t.customer_id
             LEFT JOIN agents a ON a.id = t.assignee_id

@@ -22,6 +22,7 @@ this package, and the engine only hands calls to them:
 ``refusals``       refused changes: list, resend, dismiss
 ``requests``       fetch a ticket, search the server, presence and viewing
 ``signin``         login and end_session
+``attachments``    files attached here, their bytes sent before their message, fetched lazily
 =================  ===========================================================================
 """
 
@@ -31,6 +32,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from app.sync.engine.attachments import Attachments
 from app.sync.engine.connection import ConnectionLoop
 from app.sync.engine.context import EngineContext
 from app.sync.engine.errors import (
@@ -82,8 +84,11 @@ class SyncEngine:
         # The parts, each given only what it uses.
         self._requests = Requests(ctx)
         self._replication = Replication(ctx, self._requests)
-        self._outbox = OutboxSender(ctx)
-        self._connection = ConnectionLoop(ctx, self._replication, self._outbox, self._requests)
+        self.attachments = Attachments(ctx)
+        self._outbox = OutboxSender(ctx, self.attachments)
+        self._connection = ConnectionLoop(
+            ctx, self._replication, self._outbox, self._requests, self.attachments
+        )
         self._local = LocalChanges(ctx)
         self._refusals = Refusals(ctx, self._local)
         self._signin = SignIn(ctx, self._connection)

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from app.sync import cache
 from app.sync import protocol as p
+from app.sync.engine.attachments import Attachments
 from app.sync.engine.context import EngineContext
 from app.sync.engine.errors import Incompatible, SignedOut, error_text
 from app.sync.engine.outbox import OutboxSender
@@ -41,8 +42,10 @@ class ConnectionLoop:
         replication: Replication,
         outbox: OutboxSender,
         requests: Requests,
+        attachments: Attachments | None = None,
     ) -> None:
         self._ctx = ctx
+        self._attachments = attachments
         self._replication = replication
         self._outbox = outbox
         self._requests = requests
@@ -112,13 +115,15 @@ class ConnectionLoop:
             finally:
                 ctx.ws = None
                 self._requests.fail_all()
+                if self._attachments is not None:
+                    self._attachments.fail_all()
             attempt = 0 if caught_up else attempt + 1
             if self.stopping:
                 return
             delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # jitter: a server restart must not be stampeded
             delay, ctx.retry_after = max(delay, ctx.retry_after), 0.0
-            outbox = await ctx.read(cache.outbox_count)
+            outbox = await ctx.read(cache.changes_waiting)
             ctx.set_status(ConnectionState.RECONNECTING, detail, retry_in=delay, outbox=outbox)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -171,6 +176,8 @@ class ConnectionLoop:
                 if kind == "welcome":
                     sender = asyncio.get_running_loop().create_task(self._outbox.send(ws))
                     await self._replication.welcome(frame)
+                    if self._attachments is not None:
+                        await self._attachments.welcome(frame)
                 elif kind == "caught_up":
                     caught_up = True
                     await self._replication.caught_up(int(frame["cursor"]))
@@ -201,9 +208,15 @@ class ConnectionLoop:
         kind = frame.get("type")
         if kind == "bootstrap_done":
             await self._replication.bootstrap_done(frame)
+        elif kind in ("blob_state", "blob_data", "error") and self._attachments_answer(frame):
+            pass
         elif kind in ("ticket", "search_results", "error"):
             self._requests.answer(frame)
         elif kind in ("presence", "presence_snapshot", "viewing"):
             self._requests.presence(frame)
         else:
             log.warning("ignoring unknown frame type %r", kind)
+
+    def _attachments_answer(self, frame: dict[str, Any]) -> bool:
+        """Whether ``frame`` answered a transfer of attachments' bytes (and was handled)."""
+        return self._attachments is not None and self._attachments.answer(frame)

@@ -69,7 +69,7 @@ class LocalChanges:
         ctx.observer.entities_changed(changed.notice())
         status = ctx.status
         if status.state != ConnectionState.ONLINE:
-            outbox = await ctx.read(cache.outbox_count)
+            outbox = await ctx.read(cache.changes_waiting)
             ctx.set_status(status.state, status.detail, status.retry_in, outbox)
         return result
 
@@ -87,8 +87,10 @@ class LocalChanges:
         kind: str = "reply",
         seen_version: int | None = None,
         clears_draft: bool = True,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> str:
-        """Queue a public reply or internal note; returns the message id."""
+        """Queue a public reply or internal note (with ``attachments``, each an
+        ``AttachedFile.as_args()``); returns the message id."""
         agent_id = self._ctx.require_agent()
         message_id = new_id()
         changed = Touched()
@@ -100,6 +102,8 @@ class LocalChanges:
             }
             if kind == "reply":
                 args["seen_version"] = version if seen_version is None else seen_version
+            if attachments:
+                args["attachments"] = attachments
             self.apply(conn, "message.add", args, changed)
             if clears_draft:
                 # The draft goes with the send, after it in the outbox: the text lives on in
@@ -132,8 +136,8 @@ class LocalChanges:
         """Add ``tag`` to the ticket's tags as the cache has them *now* (read in the same
         transaction as the change), for bulk tagging: a list row not loaded yet, or loaded
         before a colleague's tag arrived, must not decide the other tags.  None if the
-        ticket already has it.  (Tags are last-writer-wins on the server: see
-        docs/protocol.md 11.7.)"""
+        ticket already has it.  (The server refuses it as a conflict if a colleague
+        changed the tags after that version: see docs/protocol.md 11.7.)"""
         tag = _ticket_changes({"tags": [tag]})["tags"][0]
         changed = Touched()
 

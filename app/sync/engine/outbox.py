@@ -22,6 +22,7 @@ from app.models.entities import draft_id
 from app.sync import cache
 from app.sync import protocol as p
 from app.sync.desk_types import Refusal, ticket_of
+from app.sync.engine.attachments import Attachments
 from app.sync.engine.context import EngineContext
 from app.sync.notice import Touched
 from app.sync.observer import ConnectionState
@@ -34,8 +35,9 @@ OUTBOX_BATCH = 200
 class OutboxSender:
     """Sends the outbox over a connection and settles the answers in the cache."""
 
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, attachments: Attachments | None = None) -> None:
         self._ctx = ctx
+        self._attachments = attachments
 
     async def wait_drained(self, timeout: float = 30.0) -> None:
         """Wait until the server has answered everything in the outbox."""
@@ -58,6 +60,8 @@ class OutboxSender:
                 await ctx.outbox_ready.wait()
                 continue
             for row in batch:
+                if self._attachments is not None:  # a message's files before the message
+                    await self._attachments.before_sending(ws, row)
                 await ws.send(p.encode({"type": "mutation", **row}))
             last_sent = batch[-1]["mutation_id"]
 
@@ -80,7 +84,7 @@ class OutboxSender:
             return
 
         def work(conn: Connection) -> tuple[list[dict[str, Any] | None], int]:
-            return _settle_in_cache(conn, answers), cache.outbox_count(conn)
+            return _settle_in_cache(conn, answers), cache.changes_waiting(conn)
 
         entries, outbox = await ctx.db(work)
         ctx.settled.set()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from app.models.base import new_id
-from app.models.tables import T_MESSAGES
+from app.models.tables import T_ATTACHMENTS, T_MESSAGES
 from app.sync import queries
 from app.sync.cache_tables import T_REFUSALS
 from app.sync.desk_types import ticket_of
@@ -62,6 +62,11 @@ class Refusals:
                 new_args: dict[str, Any] = {"message": message}
                 if "seen_version" in args:  # replies are guarded, notes are not
                     new_args["seen_version"] = version
+                if args.get("attachments"):  # its files go with it, under new ids too
+                    conn.execute(delete(T_ATTACHMENTS).where(T_ATTACHMENTS.c.message_id == old_id))
+                    new_args["attachments"] = [
+                        {**a, "id": new_id()} for a in args["attachments"] if isinstance(a, dict)
+                    ]
                 resent = self._local.apply(conn, "message.add", new_args, changed)
                 changed.add("message", old_id, ticket_id)
             elif name == "ticket.update":

@@ -39,7 +39,7 @@ class Replication:
         # The server's cursor also covers rows this agent may not see: store it, so the next
         # catch-up does not scan them again.
         await ctx.db(lambda c: cache.advance_cursor(c, cursor), refetchable=True)
-        outbox = await ctx.read(cache.outbox_count)
+        outbox = await ctx.read(cache.changes_waiting)
         ctx.set_status(ConnectionState.ONLINE, outbox=outbox)
         ctx.online.set()
         for ticket_id in await ctx.read(cache.pending_fetches):

@@ -42,7 +42,8 @@ def _join(names: list[str]) -> str:
 
 
 class CollisionBanner(QWidget):
-    """Hidden while nobody else is on the ticket; prominent (amber, bold) while someone types.
+    """Hidden while nobody else is on the ticket, and while offline (who is on it cannot be
+    known then); prominent (amber, bold) while someone types.
 
     Reads ``bridge.viewers_of`` on every ``viewingChanged``, so it is right from the first
     paint even when the colleague opened the ticket before this tab did.
@@ -63,6 +64,7 @@ class CollisionBanner(QWidget):
         self.typing = False
         bridge.viewingChanged.connect(self._viewing_changed)
         bridge.directoryChanged.connect(self._directory_changed)
+        bridge.connectionChanged.connect(self._connection_changed)
         self.refresh()
 
     def _viewing_changed(self, _agent_id: str, _ticket_id: object, _typing: bool) -> None:
@@ -73,13 +75,19 @@ class CollisionBanner(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self.refresh()
 
+    def _connection_changed(self, _status: object) -> None:
+        self.refresh()
+
     def _directory_changed(self, _directory: object) -> None:
         self.refresh()
 
     def refresh(self) -> None:
         viewing: list[str] = []
         typing: list[str] = []
-        for agent_id, is_typing in self._bridge.viewers_of(self.ticket_id):
+        # Offline, nobody's viewing can be known: a colleague may have closed the ticket
+        # long ago.  The banner goes rather than claim what may no longer be true.
+        here = self._bridge.viewers_of(self.ticket_id) if self._bridge.online else []
+        for agent_id, is_typing in here:
             name = self._bridge.agent_name(agent_id) or "A colleague"
             (typing if is_typing else viewing).append(name)
         text = describe(sorted(viewing), sorted(typing))

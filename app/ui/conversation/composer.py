@@ -8,6 +8,8 @@ the agent is typing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -86,6 +88,8 @@ class Composer(QWidget):
         self._kind: str = MessageKind.REPLY
         self._quiet = False  # programmatic changes are not the agent's typing
         self.touched = False  # the agent edited the text since it was last set for them
+        # Whether files are attached (app/ui/conversation/attachments.py): sendable without text.
+        self.has_files: Callable[[], bool] = lambda: False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -243,8 +247,12 @@ class Composer(QWidget):
         if text == "/":
             self.cannedRequested.emit()
 
+    def refresh_send_state(self) -> None:
+        """Enable Send if there is something to send (text, or attached files)."""
+        self._update_enabled()
+
     def _update_enabled(self) -> None:
-        has_text = bool(self.text().strip())
+        has_text = bool(self.text().strip()) or self.has_files()
         self.send_button.setEnabled(has_text)
         for action in self.send_actions.values():
             action.setEnabled(has_text)

@@ -16,12 +16,23 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.sync.desk_types import Directory, TicketDetail
 from app.ui import shortcuts
 from app.ui.labels import PRIORITY_LABELS, STATUS_LABELS
 
+# The tags field's least width, in characters: two or three tags, readable.
+TAGS_READABLE = 22
 FIELD_LABELS: dict[str, str] = {
     "status": "Status",
     "priority": "Priority",
@@ -63,9 +74,17 @@ class PropertiesBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ticket: TicketDetail | None = None
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(4)
+        layout = QHBoxLayout()
         layout.setSpacing(6)
+        rows.addLayout(layout)
+        # The tags' own row, used when the bar is too narrow for them beside the pickers.
+        self._second_row = QHBoxLayout()
+        self._second_row.setSpacing(6)
+        rows.addLayout(self._second_row)
+        self._first_row = layout
 
         self.status = self._combo("Status", "edit_status", layout)
         for value, text in STATUS_LABELS.items():
@@ -85,14 +104,23 @@ class PropertiesBar(QWidget):
         self.tags.editingFinished.connect(self._tags_edited)
         self.tags.installEventFilter(self)
         tags_label.setBuddy(self.tags)
-        layout.addWidget(tags_label)
-        layout.addWidget(self.tags, 1)
+        # Never squeezed to a fragment: room for a few tags, else the tags take a row below.
+        self.tags.setMinimumWidth(self.tags.fontMetrics().horizontalAdvance("x" * TAGS_READABLE))
+        self.tags_box = QWidget(self)
+        tags_row = QHBoxLayout(self.tags_box)
+        tags_row.setContentsMargins(0, 0, 0, 0)
+        tags_row.setSpacing(6)
+        tags_row.addWidget(tags_label)
+        tags_row.addWidget(self.tags, 1)
         # Said when a colleague changes the tags while the agent edits them.
         self.tags_notice = QLabel(self)
         self.tags_notice.setTextFormat(Qt.TextFormat.PlainText)
         self.tags_notice.setAccessibleName("Tags changed meanwhile")
         self.tags_notice.hide()
-        layout.addWidget(self.tags_notice)
+        tags_row.addWidget(self.tags_notice)
+        # Its least width does not hold the pickers' row open: below it, the tags wrap.
+        self.tags_box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.tags_box, 1)
         self._tags_base: list[str] = []  # the tags shown when the agent began editing
         self._tags_behind = False  # a newer ticket came while the field had focus
 
@@ -100,6 +128,30 @@ class PropertiesBar(QWidget):
         self.priority.activated.connect(lambda _i: self._chosen("priority", self.priority))
         self.assignee.activated.connect(lambda _i: self._chosen("assignee_id", self.assignee))
         self.group.activated.connect(lambda _i: self._chosen("group_id", self.group))
+
+    @property
+    def tags_wrapped(self) -> bool:
+        """Whether the tags are on a row of their own (the bar is too narrow beside them)."""
+        return self._second_row.indexOf(self.tags_box) >= 0
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        first = self._first_row
+        items = [first.itemAt(i) for i in range(first.count())]
+        pickers = sum(
+            item.sizeHint().width() + first.spacing()
+            for item in items
+            if item is not None and item.widget() is not self.tags_box
+        )
+        wrap = pickers + self.tags_box.minimumSizeHint().width() > self.width()
+        # Wrapped, the row must still grow the bar to its height: its least width holds.
+        self.tags_box.setSizePolicy(
+            QSizePolicy.Policy.Preferred if wrap else QSizePolicy.Policy.Ignored,
+            QSizePolicy.Policy.Preferred,
+        )
+        if wrap != self.tags_wrapped:
+            (first if wrap else self._second_row).removeWidget(self.tags_box)
+            (self._second_row if wrap else first).addWidget(self.tags_box, 1)
 
     def _combo(self, name: str, shortcut: str, layout: QHBoxLayout) -> QComboBox:
         label = QLabel(name, self)

@@ -86,6 +86,7 @@ class ConversationTabs(QTabWidget):
     ticketActivated = Signal(str)
     cannedRequested = Signal(str)
     tabsChanged = Signal()
+    conversationLoaded = Signal(str)  # a conversation's read was applied (its ticket id)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -259,6 +260,7 @@ class ConversationTabs(QTabWidget):
         self._views[ticket_id] = view
         view.titleChanged.connect(lambda v=view: self._retitle(v))
         view.cannedRequested.connect(self.cannedRequested)
+        view.ticket_actions.openTicket.connect(lambda tid: self.open_ticket(tid))
         view.loaded.connect(lambda v=view: self._loaded(v))
         view.scrolled.connect(self._state_timer.start)
         return view
@@ -292,6 +294,7 @@ class ConversationTabs(QTabWidget):
 
     def _loaded(self, view: ConversationView) -> None:
         ticket_id = view.ticket_id
+        self.conversationLoaded.emit(ticket_id)
         if ticket_id in self._silent_if_missing:
             self._silent_if_missing.discard(ticket_id)
             if view.missing and not view.composer.text().strip():

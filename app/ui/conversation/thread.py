@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from enum import IntEnum
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6 import QtGui
 from PySide6.QtCore import (
@@ -53,7 +53,9 @@ from PySide6.QtWidgets import (
 from app.models.enums import AuthorType, DeliveryState, MessageKind
 from app.sync.desk_types import MessageItem
 from app.ui import theme
+from app.ui.conversation import trail
 from app.ui.labels import DELIVERY_LABELS, KIND_LABELS
+from app.ui.mentions.highlight import draw_body
 
 # A body longer than this is cut in the thread (painting 200,000 characters per frame would
 # stall scrolling); the whole text stays in BODY and is what "Copy" copies.
@@ -144,6 +146,8 @@ class _Row:
     @property
     def text(self) -> str:
         """The row as one plain string (screen readers, copy, tests)."""
+        if self.item.kind == MessageKind.EVENT:
+            return f"{trail.sentence(self.item.body, self.item.author_name)} · {self.time_text}"
         kind = KIND_LABELS.get(self.item.kind, self.item.kind)
         if self.item.author_type == AuthorType.CUSTOMER:
             kind = "Message"  # a reply is what an agent sends the customer, not what they write
@@ -190,6 +194,8 @@ class ThreadModel(QAbstractListModel):
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
         self._expanded: set[str] = set()  # long messages the agent opened up
+        # The files of a message in words, for screen readers (thread_files.py), if any.
+        self.files_text: Callable[[str], str] | None = None
 
     # ---- Qt model API -------------------------------------------------------------------
 
@@ -202,7 +208,8 @@ class ThreadModel(QAbstractListModel):
         row = self._rows[index.row()]
         item = row.item
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return row.text
+            files = self.files_text(item.id) if self.files_text is not None else ""
+            return f"{row.text}\n{files}" if files else row.text
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tip(
                 f"{item.author_name or 'System'}, {row.date_label or ''} {row.time_text}".strip()
@@ -403,6 +410,14 @@ def _colors(palette: QPalette) -> _Colors:
     )
 
 
+class MessageFiles(Protocol):
+    """What shows the files under a message (app/ui/conversation/thread_files.py)."""
+
+    def height(self, message_id: str, width: int) -> int: ...
+
+    def paint(self, painter: QPainter, area: QRect, message_id: str) -> None: ...
+
+
 class ThreadDelegate(QStyledItemDelegate):
     """Paints one message from its roles: a bubble (customer left, agent right), a tinted
     "Internal note", a call log, a small centred line for system events, a date separator
@@ -421,6 +436,8 @@ class ThreadDelegate(QStyledItemDelegate):
         self._font_cache: tuple[QFont, QFont, QFont] | None = None
         self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
         self.width = 600  # the viewport's width, kept by the view (asking Qt per row is slow)
+        # The files under each message (app/ui/conversation/thread_files.py), if any.
+        self.files: MessageFiles | None = None
 
     def clear_cache(self) -> None:
         """Forget measured heights and fonts (the font or the style changed)."""
@@ -455,9 +472,10 @@ class ThreadDelegate(QStyledItemDelegate):
         # The shown text's length and ends stand in for the text itself in the key: a row's
         # text changes only between shortened and whole, which changes its length.
         key = (mid, width, label, kind, own, len(body))
+        files_h = self._files_height(mid, width, kind)
         cached = self._heights.get(key)
         if cached is not None:
-            return QSize(width, cached)
+            return QSize(width, cached + files_h)
         fm_base, fm_bold, fm_small = self._fm()
         height = self.MARGIN // 2
         if label:
@@ -472,7 +490,12 @@ class ThreadDelegate(QStyledItemDelegate):
                 height += fm_small.height() + 2
             height += self.MARGIN // 2
         self._heights[key] = height
-        return QSize(width, height)
+        return QSize(width, height + files_h)
+
+    def _files_height(self, message_id: str, width: int, kind: str) -> int:
+        if self.files is None or kind == MessageKind.EVENT:
+            return 0
+        return self.files.height(message_id, self._bubble_width(width) - 2 * self.PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         painter.save()
@@ -514,8 +537,7 @@ class ThreadDelegate(QStyledItemDelegate):
             line = QRect(rect.left(), y, rect.width(), fm_small.height())
             painter.setFont(small)
             painter.setPen(colors.muted)
-            body = " ".join(str(index.data(ThreadRole.BODY)).split())
-            text = f"{body} · {author + ', ' if author else ''}{time_text}"
+            text = f"{trail.sentence(str(index.data(ThreadRole.BODY)), author)} · {time_text}"
             text = fm_small.elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 40)
             painter.drawText(line, int(Qt.AlignmentFlag.AlignCenter), text)
             if selected:
@@ -583,15 +605,21 @@ class ThreadDelegate(QStyledItemDelegate):
             )
         # Body: plain text, never markup.
         footer_h = fm_small.height() + 2 if own else 0
+        message_id = str(index.data(ThreadRole.ID))
+        files_h = self._files_height(message_id, max(200, self.width), kind)  # as sizeHint
         body_rect = QRect(
             inner.left(),
             header.bottom() + 5,
             inner.width(),
-            inner.bottom() - header.bottom() - 4 - footer_h,
+            inner.bottom() - header.bottom() - 4 - footer_h - files_h,
         )
         painter.setFont(base)
         painter.setPen(text_color)
-        painter.drawText(body_rect, _WRAP, str(index.data(ThreadRole.SHOWN_BODY)))
+        shown = str(index.data(ThreadRole.SHOWN_BODY))
+        draw_body(painter, body_rect, _WRAP, shown, theme.colors().accent)  # @mentions stand out
+        if files_h and self.files is not None:
+            area = QRect(inner.left(), body_rect.bottom() + 1, inner.width(), files_h)
+            self.files.paint(painter, area, message_id)
         if own:
             foot = QRect(
                 inner.left(),
@@ -658,7 +686,8 @@ class ThreadView(QListView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(False)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several messages may be selected (Shift/Ctrl): to split them into a new ticket.
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setMouseTracking(False)
         self.verticalScrollBar().setSingleStep(24)

@@ -31,12 +31,15 @@ from app.sync.engine import KnownError
 from app.sync.notice import ChangeNotice
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
+from app.ui.conversation.attachments import ConversationAttachments, attachments_body
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.conversation.composer import Composer
+from app.ui.conversation.merging import TicketActions
 from app.ui.conversation.properties import PropertiesBar
 from app.ui.conversation.review import Explainer, ReviewPanel, message_kind, message_text
 from app.ui.conversation.thread import ThreadView
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
+from app.ui.mentions.completer import MentionCompleter
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,7 @@ class ConversationView(QWidget):
         sub = QHBoxLayout()
         sub.setSpacing(6)
         self.channel_icon = QLabel(self)
+        theme.follow(self.channel_icon, self._reink_channel)
         self.channel_icon.setFixedSize(QSize(18, 18))
         sub.addWidget(self.channel_icon)
         self.subtitle = QLabel(self)
@@ -115,6 +119,7 @@ class ConversationView(QWidget):
         self.pending_label.setAccessibleName("Changes waiting to send")
         sub.addWidget(self.pending_label)
         layout.addLayout(sub)
+        self.ticket_actions = TicketActions(self, sub, layout)  # merge, split; merged banner
 
         self.banner = CollisionBanner(bridge, ticket_id, self)
         layout.addWidget(self.banner)
@@ -149,11 +154,16 @@ class ConversationView(QWidget):
         self.thread_view.retryRequested.connect(self.retry_message)
         self.thread_view.verticalScrollBar().valueChanged.connect(lambda _v: self.scrolled.emit())
         self.composer = Composer(self.splitter)
+        # "@" in a note offers the team (app/ui/mentions).
+        self.mentions = MentionCompleter(self.composer.editor, bridge, lambda: self.composer.kind)
         self.composer.edited.connect(self._edited)
         self.composer.sendRequested.connect(self.send)
         self.composer.cannedRequested.connect(lambda: self.cannedRequested.emit(self.ticket_id))
         self.splitter.addWidget(self.thread_view)
         self.splitter.addWidget(self.composer)
+        self.attachments = ConversationAttachments(
+            bridge, ticket_id, self.thread_view, self.composer, self
+        )
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
@@ -290,6 +300,11 @@ class ConversationView(QWidget):
             self._customer_name = str(card.name)
             if self.conversation is not None:
                 self._show_header(self.conversation.ticket)
+
+    def _reink_channel(self) -> None:
+        if self.conversation is not None:
+            channel = self.conversation.ticket.channel
+            self.channel_icon.setPixmap(theme.channel_icon(channel).pixmap(QSize(18, 18)))
 
     def _show_header(self, ticket: TicketDetail) -> None:
         self.title_label.setText(f"{ticket_label(ticket)}  {ticket.subject}")
@@ -440,7 +455,8 @@ class ConversationView(QWidget):
     def send(self, status: str = "") -> None:
         """Send the composer's text (then set ``status``, if given)."""
         text = self.composer.text()
-        if not text.strip():
+        files = self.attachments.tray.files()
+        if not text.strip() and not files:
             written = "note" if self.composer.kind == MessageKind.NOTE else "reply"
             self.composer.notice.show_text(f"There is nothing to send yet: write a {written}.")
             return
@@ -453,6 +469,8 @@ class ConversationView(QWidget):
         kind = self.composer.kind
         seen = self.conversation.ticket.version  # what the agent was looking at
         shown = frozenset(self.thread_view.thread_model.message_ids())
+        files = self.attachments.take_files()
+        body = text if text.strip() else attachments_body(files)
         self.composer.clear_sent()
         self.bridge.drafts.forget(self.ticket_id)
         self._stopped_typing()
@@ -463,7 +481,11 @@ class ConversationView(QWidget):
 
         async def work() -> Exception | None:
             message_id = await self.bridge.engine.reply(
-                self.ticket_id, text, kind=kind, seen_version=seen
+                self.ticket_id,
+                body,
+                kind=kind,
+                seen_version=seen,
+                attachments=[f.as_args() for f in files] or None,
             )
             self._seen_messages[message_id] = shown
             self._draft_barrier = self._reads + 1
@@ -492,6 +514,7 @@ class ConversationView(QWidget):
             # word on why.
             self._draft_barrier = self._reads + 1
             self._give_back(text, kind)
+            self.attachments.give_back(files)
             if isinstance(exc, KnownError):
                 self.composer.notice.show_text(
                     f"Not sent: {exc}. Your text is back in the composer."
@@ -618,6 +641,7 @@ class ConversationView(QWidget):
                 return
             # Into the composer first; the refusal is dropped only once the text is safe there.
             self._give_back(text, kind)
+            self.attachments.give_back_from(refusal.args.get("attachments"))
             self.focus_composer()
         else:
             changes = refusal.args.get("changes")
@@ -672,6 +696,7 @@ class ConversationView(QWidget):
         self._closed = True
         self._typing_on = False
         self._idle.stop()
+        self.attachments.close()
 
 
 def _zone(directory: Directory) -> tzinfo:

@@ -1,7 +1,10 @@
 """The customer-360 panel beside the conversation tabs.
 
-It follows the current conversation: the window calls ``show_customer(customer_id)`` when the
-current tab changes (``None`` when no tab is open).  Everything shown comes from one
+It follows the current conversation: the window calls ``show_customer(customer_id, context)``
+when the current tab changes or its ticket is read again (``None`` when no tab is open), with
+the words that say whose customer it is ("Customer on #1234"); a customer opened from search
+says so too, so the panel never shows someone other than the open ticket's customer without
+saying it.  Everything shown comes from one
 ``bridge.customers.customer()`` answer (a frozen ``CustomerCard``); the panel re-reads it (a
 moment later, once for a burst, so the ticket list and the open thread read first) whenever
 ``Bridge.entitiesChanged`` names the customer, an organization or any ticket — the read is a
@@ -37,15 +40,18 @@ from PySide6.QtWidgets import (
     QListView,
     QSizePolicy,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app import phones
 from app.sync.desk_types import CustomerCard, TicketBrief
 from app.sync.notice import ChangeNotice
 from app.ui import theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.thread import plain_tip
+from app.ui.customer.merge import merge_button
 from app.ui.keyed_list import IdRole, KeyedListModel
 
 R = TypeVar("R")
@@ -84,11 +90,13 @@ class IdentityModel(KeyedListModel[tuple[str, str]]):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(lambda identity: identity, parent)
+        self.region = phones.DEFAULT_REGION  # numbers at home read nationally, others not
 
     def row_data(self, row: tuple[str, str], role: int) -> Any:
         kind, value = row
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {value}"
+            shown = phones.display(value, self.region) if kind == "phone" else value
+            return f"{IDENTITY_KINDS.get(kind, kind.title())}:  {shown}"
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             text = f"{IDENTITY_KINDS.get(kind, kind.title())} {value} (Ctrl+C copies it)"
             return plain_tip(text) if role == Qt.ItemDataRole.ToolTipRole else text
@@ -185,6 +193,7 @@ class CustomerPanel(QWidget):
 
     openTicket = Signal(str)
     customerLoaded = Signal(object)
+    editRequested = Signal(str)  # the agent asked to edit the customer shown (its id)
 
     def __init__(
         self,
@@ -197,6 +206,7 @@ class CustomerPanel(QWidget):
         self._bridge = bridge
         self._now = clock or (lambda: datetime.now(UTC))
         self._customer_id: str | None = None
+        self._context = ""
         self._card: CustomerCard | None = None
         self._generation = 0  # bumped per read; an older answer never replaces a newer one
         self._loading = False
@@ -232,12 +242,28 @@ class CustomerPanel(QWidget):
         self._changes_settle.setInterval(READ_AFTER_CHANGE_MS)
         self._changes_settle.timeout.connect(self._reload)
         bridge.entitiesChanged.connect(self._entities_changed)
+        bridge.run(bridge.finder.phone_region(), on_result=self._set_region)
 
     # ---- building -----------------------------------------------------------------------
 
     def _build_card(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
+
+        context = QHBoxLayout()
+        self.context_label = QLabel()
+        self.context_label.setObjectName("customerContext")
+        self.context_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.context_label.setAccessibleName("Whose customer this is")
+        self.context_label.setWordWrap(True)
+        context.addWidget(self.context_label, 1)
+        self.edit_button = QToolButton()
+        self.edit_button.setText("Edit")
+        self.edit_button.setToolTip("Edit the customer: name, ways to reach them, notes…")
+        self.edit_button.setAccessibleName("Edit the customer")
+        self.edit_button.clicked.connect(self._edit)
+        context.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(context)
 
         head = QHBoxLayout()
         self.name_label = _value_label("Customer name")
@@ -253,6 +279,8 @@ class CustomerPanel(QWidget):
         self.tier_badge.setFrameShape(QFrame.Shape.StyledPanel)
         self.tier_badge.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         head.addWidget(self.tier_badge, 0, Qt.AlignmentFlag.AlignTop)
+        self.merge_button = merge_button(self, self._bridge, lambda: self._card)
+        head.addWidget(self.merge_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(head)
 
         form = QFormLayout()
@@ -277,7 +305,8 @@ class CustomerPanel(QWidget):
         self.identity_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the domain
         self.identity_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.identity_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        copy = QAction(theme.icon("copy"), "Copy", self.identity_view)
+        copy = QAction("Copy", self.identity_view)
+        theme.set_icon(copy, "copy")
         copy.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Copy))
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_identity)
@@ -329,9 +358,18 @@ class CustomerPanel(QWidget):
         """What the panel shows now (None: the empty state or an unknown customer)."""
         return self._card
 
-    def show_customer(self, customer_id: str | None) -> None:
-        """Follow a new conversation's customer (None: no conversation open)."""
+    @property
+    def context(self) -> str:
+        """Whose customer the panel shows ("Customer on #1234", "Found in search")."""
+        return self._context
+
+    def show_customer(self, customer_id: str | None, context: str = "") -> None:
+        """Follow a new conversation's customer (None: no conversation open, or a ticket
+        without a customer); ``context`` says whose customer it is, shown above the name."""
+        self._set_context(context)
         if customer_id == self._customer_id and (customer_id is None or self._card is not None):
+            if customer_id is None:
+                self._show_card(None)  # the empty state's words follow the context
             return
         self._customer_id = customer_id
         self._generation += 1
@@ -339,6 +377,23 @@ class CustomerPanel(QWidget):
             self._show_card(None)
             return
         self._reload()
+
+    def _set_region(self, region: str) -> None:
+        self.identities.region = region
+        self.identities.set_rows(())  # shown again in the region's form
+        if self._card is not None:
+            self.identities.set_rows(self._card.identities)
+
+    def _set_context(self, context: str) -> None:
+        self._context = context
+        self.context_label.setText(context)
+        self.context_label.setVisible(bool(context))
+        muted = theme.colors().muted_text.name()
+        self.context_label.setStyleSheet(f"color: {muted}")
+
+    def _edit(self) -> None:
+        if self._customer_id is not None and self._card is not None:
+            self.editRequested.emit(self._customer_id)
 
     def copy_identity(self) -> None:
         """Put the selected way of reaching the customer on the clipboard."""
@@ -373,6 +428,8 @@ class CustomerPanel(QWidget):
         def done(card: CustomerCard | None) -> None:
             self._loading = False
             if generation == self._generation and customer_id == self._customer_id:
+                if card is not None and card.id != customer_id:
+                    self._customer_id = card.id  # merged into another: follow the one kept
                 self._show_card(card)
             if self._reload_wanted or generation != self._generation:
                 self._reload()
@@ -391,11 +448,12 @@ class CustomerPanel(QWidget):
         self._card = card
         if card is None:
             self._clock.stop()
-            self._empty.setText(
-                "Open a conversation to see the customer"
-                if self._customer_id is None
-                else "This customer is not on this workstation yet."
-            )
+            if self._customer_id is not None:
+                self._empty.setText("This customer is not on this workstation yet.")
+            elif self._context:  # a ticket without a customer says so, never a blank
+                self._empty.setText(self._context)
+            else:
+                self._empty.setText("Open a conversation to see the customer")
             self._pages.setCurrentWidget(self._empty)
             self.identities.set_rows(())
             self.open_tickets.set_rows(())

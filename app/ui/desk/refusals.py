@@ -228,7 +228,7 @@ class RefusalsButton(QToolButton):
         super().__init__(parent)
         self._bridge = bridge
         self.count = 0
-        self.setIcon(theme.icon("warning"))
+        theme.set_icon(self, "warning")
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setAutoRaise(True)
         self.setAccessibleName("Refused changes to review")

@@ -31,13 +31,14 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QResizeEvent
+from PySide6.QtGui import QAction, QColor, QFont, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from app.models.enums import Priority, TicketStatus
 from app.sync.desk_types import TicketColumn, TicketRow, TicketSort, ViewSpec
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
+from app.ui.desk.empty_view import empty_view_text, paint_empty_text
 from app.ui.desk.widths import SUBJECT_MIN, fitted_widths
 from app.ui.labels import CHANNEL_LABELS, STATUS_LABELS
 
@@ -68,14 +69,15 @@ HEADERS = {
 }
 COLUMNS = list(TicketColumn)
 # (wanted, least) width of every column but the subject, which takes the rest: the least
-# still shows a status, a time, most of a name (longer ones are elided).
+# still shows a status, a time, most of a name (longer ones are elided); a column is never
+# narrower than its header's title and sort arrow (`TicketTable.header_width`).
 COLUMN_WIDTHS = {
     TicketColumn.NUMBER: (56, 40),
-    TicketColumn.CUSTOMER: (150, 104),
+    TicketColumn.CUSTOMER: (150, 92),
     TicketColumn.STATUS: (76, 62),
     TicketColumn.PRIORITY: (70, 58),
     TicketColumn.CHANNEL: (74, 66),
-    TicketColumn.ASSIGNEE: (110, 90),
+    TicketColumn.ASSIGNEE: (110, 80),
     TicketColumn.UPDATED: (96, 86),
     TicketColumn.WAITING: (82, 82),
 }
@@ -605,19 +607,47 @@ class TicketTable(QTableView):
         )
         # The subject stretches; the others have the width the agent wants (these, or what
         # they dragged), and on a narrow list give some of it up (`fit_columns`).
-        self._wanted = {column: width for column, (width, _least) in COLUMN_WIDTHS.items()}
+        self._wanted = {
+            column: max(width, self.header_width(column))
+            for column, (width, _least) in COLUMN_WIDTHS.items()
+        }
         self._fitting = False
         header.sectionResized.connect(self._column_resized)
         self.fit_columns()
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._prefetch())
         model.modelReset.connect(self._prefetch)
         model.loaded.connect(self._prefetch)
+        self._listed: ViewSpec | None = None  # the view the rows are of, once read
+        model.loaded.connect(self._listed_view)
         self.activated.connect(lambda _i: self._open_selected())
         self._tick = QTimer(self)
         self._tick.timeout.connect(model.tick)
         self._tick.start(60_000)
 
+    def empty_text(self) -> str:
+        """What the list says while it lists nothing ("" while it lists tickets, and while
+        a view is still being read: an empty list then is no answer yet)."""
+        spec = self._model.spec
+        if self._model.rowCount() or spec is None or spec != self._listed:
+            return ""
+        return empty_view_text(spec, self._bridge.directory)
+
+    def _listed_view(self) -> None:
+        self._listed = self._model.spec
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        text = self.empty_text()
+        if text:  # an empty view is never blank: why, and what comes next
+            paint_empty_text(self, text)
+
     # ---- widths ----------------------------------------------------------------------
+
+    def header_width(self, column: TicketColumn) -> int:
+        """The width a column's header needs to show its whole title and the sort arrow (a
+        column narrower than that shows "Priorit" or "ubjec": fragments, not words)."""
+        return self.horizontalHeader().sectionSizeFromContents(COLUMNS.index(column)).width()
 
     def comfortable_width(self) -> int:
         """The width at which every column has what it wants and the subject its least."""
@@ -633,7 +663,9 @@ class TicketTable(QTableView):
             for column, width in self._wanted.items()
             if not header.isSectionHidden(COLUMNS.index(column))
         }
-        least = {column: COLUMN_WIDTHS[column][1] for column in shown}
+        least = {
+            column: max(COLUMN_WIDTHS[column][1], self.header_width(column)) for column in shown
+        }
         widths = fitted_widths(shown, least, self.viewport().width() - SUBJECT_MIN)
         self._fitting = True
         try:

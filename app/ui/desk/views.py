@@ -52,6 +52,7 @@ from app.models.enums import Channel, Priority, TicketStatus
 from app.sync.desk_types import ViewCount, ViewSpec
 from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
+from app.ui.mentions.panel import MentionsPanel
 
 ViewSpecRole = Qt.ItemDataRole.UserRole + 1
 CountRole = Qt.ItemDataRole.UserRole + 2
@@ -224,6 +225,9 @@ class ViewsPanel(QWidget):
         self.new_button.setAccessibleName("Save a new filter as a view")
         self.new_button.clicked.connect(self.new_filter)
         layout.addWidget(self.new_button)
+        # The agent's @mentions, under the views: found later, counted while unread.
+        self.mentions = MentionsPanel(bridge, self)
+        layout.addWidget(self.mentions, 1)
         self._recount = QTimer(self)
         self._recount.setSingleShot(True)
         self._recount.setInterval(RECOUNT_AFTER_MS)
@@ -247,6 +251,7 @@ class ViewsPanel(QWidget):
     async def load(self, select_key: str | None = None) -> None:
         """First fill; selects ``select_key`` (or the first view)."""
         await self._reload()
+        await self.mentions.load()
         if not self.select(select_key or "mine") and self.model.rowCount():
             self.list.setCurrentIndex(self.model.index(0))
 

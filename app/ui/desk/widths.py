@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QSplitter, QWidget
 
@@ -27,6 +27,43 @@ def first_size(available: QSize) -> QSize:
     """The window's size on a first start: the preferred one, within the screen's room (a
     window larger than the screen is clamped by the window manager, and the list lost it)."""
     return PREFERRED_SIZE.boundedTo(available)
+
+
+def fit_to_screen(window: QWidget) -> None:
+    """Keep the whole window, frame and title bar included, within the available area of
+    the screen it is on (the taskbar and panels excluded): shrunk, then moved, where it
+    would not be.  A window larger than its screen hides the status bar, the composer's
+    Send and the customer panel below and beside the edge."""
+    screen = window.screen()
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    frame = window.frameGeometry()
+    # The frame's margins are known once the window is shown; until then assume none.
+    extra = QSize(frame.width() - window.width(), frame.height() - window.height())
+    least = window.minimumSize()
+    size = window.size().boundedTo(room.size() - extra).expandedTo(least)
+    if size != window.size():
+        window.resize(size)
+        frame = window.frameGeometry()
+    x = min(max(frame.x(), room.left()), room.right() + 1 - frame.width())
+    y = min(max(frame.y(), room.top()), room.bottom() + 1 - frame.height())
+    if (x, y) != (frame.x(), frame.y()):
+        window.move(max(x, room.left()), max(y, room.top()))
+
+
+def fit_on_show(window: QWidget) -> None:
+    """`fit_to_screen` as the window is shown, and again once a window manager that frames
+    it only after showing (X11) has added the title bar — only then: a size the agent or
+    the desk sets after the first show is theirs."""
+    fit_to_screen(window)
+    margins = window.frameGeometry().size() - window.size()
+
+    def framed() -> None:
+        if window.frameGeometry().size() - window.size() != margins:
+            fit_to_screen(window)
+
+    QTimer.singleShot(0, window, framed)
 
 
 def fitted_widths(wanted: Mapping[K, int], least: Mapping[K, int], room: int) -> dict[K, int]:

@@ -14,7 +14,14 @@ import zoneinfo
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QPalette,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -26,16 +33,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.desk_types import Refusal, ViewSpec
+from app.sync.desk_types import Refusal, TicketDetail, ViewSpec
 from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge, loop_running
 from app.ui.canned.picker import CannedPicker
 from app.ui.conversation.tabs import ConversationTabs
+from app.ui.customer.editor import CustomerEditor
 from app.ui.customer.panel import CustomerPanel
 from app.ui.desk.refusals import RefusalsButton, RefusalsDialog
 from app.ui.desk.ticket_list import TicketListModel, TicketTable
 from app.ui.desk.views import SavedViews, ViewsPanel
-from app.ui.desk.widths import PanelSplitter, first_size
+from app.ui.desk.widths import PanelSplitter, first_size, fit_on_show, fit_to_screen
+from app.ui.desk.window_title import DeskTitle
+from app.ui.intake.new_ticket import NewTicketDialog
 from app.ui.phone.desk import PhoneDesk
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
@@ -144,6 +154,8 @@ class DeskWindow(QMainWindow):
         self.ticket_model.rowsRemoved.connect(lambda *_: self._update_list_title())
         self.ticket_table.openTickets.connect(self.open_tickets)
         self.tabs.ticketActivated.connect(self._ticket_activated)
+        self.tabs.conversationLoaded.connect(self._conversation_loaded)
+        self.customer.editRequested.connect(self.edit_customer)
         self.tabs.cannedRequested.connect(self._pick_canned)
         self.canned.chosen.connect(
             lambda tid, text, unknown: self.tabs.insert_into_composer(tid, text, tuple(unknown))
@@ -163,6 +175,8 @@ class DeskWindow(QMainWindow):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_STATE_AFTER_MS)
         self._save_timer.timeout.connect(self.save_state)
+        self.title = DeskTitle(self, self.tabs)  # names the open ticket or view
+        self.views.mentions.openTicket.connect(self.open_ticket)
         self._build_menus()
         self._bind_shortcuts()
         self.phone = PhoneDesk(self)  # call logs, screen-pop, click-to-call (app/ui/phone/)
@@ -194,6 +208,7 @@ class DeskWindow(QMainWindow):
             sizes = self._settings.value(f"window/{splitter.objectName()}")
             if isinstance(sizes, QByteArray):
                 splitter.restoreState(sizes)
+        fit_to_screen(self)  # saved on a larger screen, it must still fit this one
         if self.isVisible():
             # Saved on a wider screen, the panels could leave the list too little; shown
             # already, no resize comes to fit them (see PanelSplitter).
@@ -225,6 +240,7 @@ class DeskWindow(QMainWindow):
 
     def _show_view(self, spec: ViewSpec) -> None:
         self.list_title.setText(spec.title)
+        self.title.view_shown(spec.title)
         self.bridge.run(self.ticket_model.show_view(spec))
         self._schedule_save()
 
@@ -239,29 +255,48 @@ class DeskWindow(QMainWindow):
             self.customer.show_customer(None)
             return
         self.tray.mark_read(ticket_id)
+        self.views.mentions.mark_ticket_read(ticket_id)
         view = self.tabs.view(ticket_id)
         if view is not None and view.conversation is not None:
-            self._follow_customer(view.conversation.ticket.customer_id)
+            self._follow_customer(ticket_id, view.conversation.ticket)
             return
         self.bridge.run(  # the tab is still reading its ticket
             self.bridge.conversations.conversation(ticket_id),
-            on_result=lambda c: self._follow_customer(c.ticket.customer_id if c else None),
+            on_result=lambda c: self._follow_customer(ticket_id, c.ticket if c else None),
         )
+
+    def _conversation_loaded(self, ticket_id: str) -> None:
+        """The current tab's ticket was read again: its customer may have changed (a merge,
+        a customer set later), and the panel follows it."""
+        view = self.tabs.view(ticket_id)
+        if view is not None and view.conversation is not None:
+            self._follow_customer(ticket_id, view.conversation.ticket)
 
     def _show_tabs_or_hint(self) -> None:
         self.conversations.setCurrentWidget(
             self.tabs if self.tabs.count() else self.no_conversation
         )
 
-    def _follow_customer(self, customer_id: str | None) -> None:
+    def _follow_customer(self, ticket_id: str, ticket: TicketDetail | None) -> None:
+        """Show the customer of ``ticket`` — if it is still the current tab's.  The answer
+        of a read started for a tab the agent has since left must not replace the card of
+        the tab they are on (defect: the panel showed another ticket's customer)."""
+        if ticket_id != self.tabs.current_ticket_id():
+            return
+        if ticket is None:
+            self.customer.show_customer(None, "This ticket is not on this workstation.")
+            return
+        label = f"#{ticket.number}" if ticket.number is not None else "the new ticket"
+        if ticket.customer_id is None:
+            self.customer.show_customer(None, f"No customer on {label} yet.")
+            return
         # Tabs of one customer's tickets share the card: switching between them re-reads and
-        # repaints nothing.
-        if customer_id is None or customer_id != self.customer.customer_id:
-            self.customer.show_customer(customer_id)
+        # repaints nothing (show_customer only updates the words).
+        self.customer.show_customer(ticket.customer_id, f"Customer on {label}")
 
     def _unread_changed(self, count: int) -> None:
         # The taskbar shows the title: the count is visible with the window minimised.
-        self.setWindowTitle(f"Switchboard ({count})" if count else "Switchboard")
+        self.title.unread_changed(count)
 
     def _notified(self, title: str, text: str, _ticket_id: str) -> None:
         if self.tray.tray is None:  # no system tray (some Linux desktops): say it here
@@ -284,10 +319,54 @@ class DeskWindow(QMainWindow):
                 15_000,
             )
 
-    def _show_customer(self, customer_id: str) -> None:
-        """A customer chosen in search: their card, with their tickets one click away."""
+    def _show_customer(self, customer_id: str, how: str = "Opened from search") -> None:
+        """A customer chosen in search (or saved, or who has an address typed for another):
+        their card, with their tickets one click away, saying it is not the open ticket's
+        customer."""
         self.customer.setVisible(True)
-        self.customer.show_customer(customer_id)
+        current = self.tabs.current_ticket_id()
+        view = self.tabs.view(current) if current else None
+        ticket = view.conversation.ticket if view is not None and view.conversation else None
+        if ticket is not None and ticket.customer_id == customer_id:
+            self._follow_customer(ticket.id, ticket)
+            return
+        self.customer.show_customer(
+            customer_id, f"{how} — not the open ticket's customer" if ticket is not None else how
+        )
+
+    # ---- new tickets and customers -----------------------------------------------------
+
+    def new_ticket(self, channel: str | None = None) -> NewTicketDialog:
+        """Open the new-ticket form (Ctrl+N); the ticket's tab opens once it is queued."""
+        dialog = NewTicketDialog(self.bridge, self, settings=self._settings, channel=channel)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.created.connect(self.open_ticket)
+        dialog.open()
+        return dialog
+
+    def new_customer(self, *, name: str = "", email: str = "", phone: str = "") -> CustomerEditor:
+        """Open the customer editor for a new customer, prefilled; shown once saved."""
+        editor = CustomerEditor.for_new(self.bridge, self, name=name, email=email, phone=phone)
+        self._wire_editor(editor)
+        editor.open()
+        return editor
+
+    def edit_customer(self, customer_id: str) -> CustomerEditor:
+        editor = CustomerEditor.for_customer(self.bridge, self, customer_id)
+        self._wire_editor(editor)
+        editor.open()
+        return editor
+
+    def _wire_editor(self, editor: CustomerEditor) -> None:
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        editor.openCustomer.connect(
+            lambda cid: self._show_customer(cid, "Already has the address you typed")
+        )
+        editor.saved.connect(self._customer_saved)
+
+    def _customer_saved(self, customer_id: str) -> None:
+        if customer_id != self.customer.customer_id:
+            self._show_customer(customer_id, "Customer you just saved")
 
     def _pick_canned(self, ticket_id: str) -> None:
         self.canned.pick(ticket_id)
@@ -295,6 +374,13 @@ class DeskWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        new_ticket = file_menu.addAction(theme.icon("add"), "New ticket…")
+        new_ticket.setShortcuts(shortcuts.sequences("new_ticket"))
+        new_ticket.triggered.connect(lambda _c=False: self.new_ticket())
+        new_customer = file_menu.addAction("New customer…")
+        new_customer.setShortcuts(shortcuts.sequences("new_customer"))
+        new_customer.triggered.connect(lambda _c=False: self.new_customer())
+        file_menu.addSeparator()
         sign_out = file_menu.addAction("Sign out…")
         sign_out.triggered.connect(self.signOutRequested)
         file_menu.addSeparator()
@@ -365,6 +451,10 @@ class DeskWindow(QMainWindow):
         self.menuBar().setEnabled(not frozen)
         for action in self.actions():
             action.setEnabled(not frozen)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_on_show(self)  # the title bar too must be on the screen
 
     # ---- closing -----------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Where conversations start at the desk: the new-ticket form."""
