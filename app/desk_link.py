@@ -15,8 +15,9 @@ runtime directory; on Windows a named pipe), which the desk serves with a ``QLoc
 or why not (a number it cannot read).
 
 It imports only the standard library: a softphone runs the command on every ring, so it
-must start in a few tens of milliseconds, without Qt or SQLAlchemy.  With no desk running it
-exits with status 3 and says so (see docs/softphones.md for why it does not start one).
+must start in a few tens of milliseconds, without Qt or SQLAlchemy.  With no desk running the
+command exits with status 3 and says so; a link starts the desk instead (`app.launch`; see
+docs/softphones.md for why the two differ).
 
 ``SWITCHBOARD_DESK_IPC`` names the socket (tests give each desk its own); by default it is
 ``switchboard-desk-<user>``.
@@ -37,6 +38,9 @@ from urllib.parse import parse_qsl, urlsplit
 # more); argparse only for the command form.
 
 ENV_NAME = "SWITCHBOARD_DESK_IPC"
+# A switchboard:// link opened with no desk running: the desk is started with the link here,
+# and pops the call once it is up (app/launch.py, app/ui/main.py).
+PENDING_ENV = "SWITCHBOARD_PENDING_LINK"
 SCHEME = "switchboard"
 MAX_LINE = 4096  # one request or answer; a call event is under 200 bytes
 ANSWER_TIMEOUT_S = 5.0
@@ -210,6 +214,17 @@ def is_call_command(argv: Sequence[str]) -> bool:
     return len(argv) == 1 and ("://" in argv[0] or argv[0].lower().startswith(f"{SCHEME}:"))
 
 
+def opens_desk(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a ``switchboard://`` link, which starts the desk if none runs.
+
+    The operating system runs the program with the link when something opens it (a click, a
+    softphone's "open URL"): with nothing visible otherwise, starting the desk is the useful
+    answer.  The command form never does: a softphone runs it on every ring, and a desk
+    appearing by itself mid-call would be a surprise.
+    """
+    return len(argv) == 1 and argv[0].lower().startswith(f"{SCHEME}:")
+
+
 def main(argv: Sequence[str]) -> int:
     """``switchboard call incoming …`` or ``switchboard switchboard://…``: the exit status."""
     try:
@@ -234,9 +249,13 @@ def main(argv: Sequence[str]) -> int:
         print(f"switchboard: {exc}; nothing was done", file=sys.stderr)
         return EXIT_REFUSED
     except NoDesk:
+        then = (
+            "starting it; the call pops up once you are signed in"
+            if opens_desk(argv)
+            else "so the call cannot pop up: open Switchboard and sign in"
+        )
         print(
-            "switchboard: the Switchboard desk is not running for this user, so the call "
-            "cannot pop up: open Switchboard and sign in",
+            f"switchboard: the Switchboard desk is not running for this user, {then}",
             file=sys.stderr,
         )
         return EXIT_NO_DESK

@@ -9,6 +9,7 @@ imported for everything else.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app import desk_link
 
     if desk_link.is_call_command(args):
-        return desk_link.main(args)
+        status = desk_link.main(args)
+        if status != desk_link.EXIT_NO_DESK or not desk_link.opens_desk(args):
+            return status
+        # A switchboard:// link and no desk: start the desk; it pops the call once it is up.
+        os.environ[desk_link.PENDING_ENV] = args[0]
+        args = []
     from app.cli import main as desk_main
 
     return desk_main(args)

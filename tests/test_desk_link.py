@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 
 from app import desk_link
@@ -63,9 +69,56 @@ def test_the_desk_takes_only_call_events_from_its_socket() -> None:
             parse_request(bad)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 def test_call_commands_and_links_bypass_the_desk_program() -> None:
     assert desk_link.is_call_command(["call", "incoming", "--from", "1234"])
     assert desk_link.is_call_command(["switchboard://call/incoming?from=1234"])
     assert desk_link.is_call_command(["https://example.com"])  # refused there, in words
     assert not desk_link.is_call_command(["demo", "--headless"])
     assert not desk_link.is_call_command([])
+    assert desk_link.opens_desk(["switchboard://call/incoming?from=1234"])
+    assert not desk_link.opens_desk(["call", "incoming", "--from", "1234"])
+    assert not desk_link.opens_desk(["https://example.com"])
+
+
+def test_a_link_with_no_desk_running_starts_the_desk_but_the_command_does_not(
+    tmp_path: Path,
+) -> None:
+    """The OS runs ``switchboard <link>`` when a link is opened: with no desk, the desk
+    starts (here it stops at once, as on a machine without a display); the command form a
+    softphone runs on every ring only says that no desk is running."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    env[desk_link.ENV_NAME] = f"sbd-none-{uuid.uuid4().hex[:8]}"
+    env["HOME"] = str(tmp_path)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    run = [sys.executable, "-m", "app.launch"]
+    link = subprocess.run(
+        [*run, "switchboard://call/incoming?from=+442079460018"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+    assert "not running for this user, starting it" in link.stderr
+    assert "needs a desktop session" in link.stderr  # the desk itself got as far as that
+    command = subprocess.run(
+        [*run, "call", "incoming", "--from", "+442079460018"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+    assert command.returncode == desk_link.EXIT_NO_DESK
+    assert "open Switchboard and sign in" in command.stderr
+    assert "desktop session" not in command.stderr

@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app import desk_link
 from app.sync import credentials
 from app.sync.profile import Profile
 from app.ui import crash, session, theme
@@ -119,6 +120,9 @@ class Workstation:
         await window.load()
         window.show()
         window.phone.take_calls()  # rings from softphones: `switchboard call incoming`
+        pending = os.environ.pop(desk_link.PENDING_ENV, "")
+        if pending:  # the desk was started by a switchboard:// link: its call pops now
+            window.phone.open_link(pending)
         log.info("desk interactive %.0f ms after start", (time.perf_counter() - STARTED) * 1000)
         # What start-up built (modules, the first list pages, the restored tabs) lives as long
         # as the desk: out of the collector's sight, a full collection stays a few ms instead

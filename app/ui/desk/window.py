@@ -180,7 +180,6 @@ class DeskWindow(QMainWindow):
         self._build_menus()
         self._bind_shortcuts()
         self.phone = PhoneDesk(self)  # call logs, screen-pop, click-to-call (app/ui/phone/)
-        self.phone.newCustomerRequested.connect(self._new_caller)
         self.resize(first_size(self.screen().availableGeometry().size()))
 
     # ---- start-up ----------------------------------------------------------------------
@@ -351,14 +350,6 @@ class DeskWindow(QMainWindow):
         self._wire_editor(editor)
         editor.open()
         return editor
-
-    def _new_caller(self, number: str) -> None:
-        """An unknown caller: the new-customer form with their number; once saved, the call
-        being logged is theirs (and so are their open tickets, none yet)."""
-        editor = self.new_customer(phone=number)
-        editor.saved.connect(
-            lambda cid: self.phone.caller_identified(cid, editor.name_edit.text().strip())
-        )
 
     def edit_customer(self, customer_id: str) -> CustomerEditor:
         editor = CustomerEditor.for_customer(self.bridge, self, customer_id)

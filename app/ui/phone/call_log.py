@@ -46,7 +46,7 @@ from app.sync.protocol import MAX_BODY_CHARS
 from app.ui import shortcuts
 from app.ui.bridge import Bridge
 from app.ui.crash import explain
-from app.ui.phone.region import phone_region
+from app.ui.phone.region import PhoneRegion
 from app.ui.phone.tel import number_of, tel_link
 
 NEW_TICKET = "__new__"
@@ -109,9 +109,10 @@ class CallLogPanel(QWidget):
     newCustomerRequested = Signal(str)  # E.164
     dialRequested = Signal(str)  # E.164
 
-    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: Bridge, region: PhoneRegion, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
+        self._phone_region = region
         self.call: ActiveCall | None = None
         self._subject_edited = False
         self._saving = False
@@ -390,7 +391,7 @@ class CallLogPanel(QWidget):
     # ---- showing -----------------------------------------------------------------------
 
     def _region(self) -> str:
-        return phone_region(self._bridge)
+        return self._phone_region.value
 
     def _show_idle(self) -> None:
         self._clock.stop()

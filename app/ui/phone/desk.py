@@ -17,8 +17,10 @@ The call log lives in a dock on the right; while a call runs its timer shows in 
 title and in the status bar, whichever conversation is open.
 
 Signals: ``newCustomerRequested(str)`` — the agent wants a new customer with this E.164
-number (the customer editor opens prefilled; once created, call ``caller_identified``);
-``popped(str)`` — a screen-pop finished looking up the caller (the customer id, or "").
+number (``new_customer`` opens the customer editor prefilled; once saved, the call log and
+the customer panel follow the new customer);
+``popped(str)`` — a screen-pop finished looking up the caller (the customer id, or "");
+``rang(str)`` — a ring was understood (its E.164 number), before the pop.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QPushButton, QSy
 from app.desk_link import BadCallEvent, IncomingCall, parse_url
 from app.phones import BadPhoneNumber, display, to_e164, try_e164
 from app.sync.desk.phone import Caller
+from app.sync.desk_types import CustomerCard
 from app.ui import shortcuts
 from app.ui.phone.call_log import ActiveCall, CallLogPanel
 from app.ui.phone.caller_picker import CallerPicker
 from app.ui.phone.desk_link_server import DeskLinkServer
-from app.ui.phone.region import phone_region
+from app.ui.phone.region import PhoneRegion
 from app.ui.phone.tel import hand_to_softphone
 
 if TYPE_CHECKING:
@@ -54,13 +57,14 @@ class PhoneDesk(QObject):
 
     newCustomerRequested = Signal(str)
     popped = Signal(str)
+    rang = Signal(str)
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__(window)
         self.window = window
         self.bridge = window.bridge
-        phone_region(self.bridge)  # reads the workspace's region now, well before any call
-        self.panel = CallLogPanel(self.bridge)
+        self.region = PhoneRegion(self.bridge, self)
+        self.panel = CallLogPanel(self.bridge, self.region)
         self.dock = QDockWidget("Call", window)
         self.dock.setObjectName("callDock")
         self.dock.setAccessibleName("Call log")
@@ -86,6 +90,7 @@ class PhoneDesk(QObject):
         self.panel.saved.connect(self._saved)
         self.panel.finished.connect(self._finished)
         self.panel.newCustomerRequested.connect(self.newCustomerRequested)
+        self.newCustomerRequested.connect(self.new_customer)
         self.panel.dialRequested.connect(lambda number: self.dial(number, start_log=False))
         identities = window.customer.identity_view
         identities.activated.connect(self._identity_activated)
@@ -134,11 +139,12 @@ class PhoneDesk(QObject):
 
     def handle_incoming(self, event: IncomingCall) -> str:
         """A ring: pop the caller (see the module docstring); the words for the command."""
-        region = phone_region(self.bridge)
+        region = self.region.value
         try:
             number = to_e164(event.caller, region)
         except BadPhoneNumber as exc:
             raise BadCallEvent(str(exc)) from None
+        self.rang.emit(number)
         shown = display(number, region)
         self._bring_forward()
         self._notify("Incoming call", shown)
@@ -193,6 +199,23 @@ class PhoneDesk(QObject):
             return
         self._start(ActiveCall("outbound", number, customer_id=customer_id, customer_name=name))
 
+    def new_customer(self, number: str) -> None:
+        """ "New customer…" for an unknown caller: the customer editor, prefilled with the
+        number; once saved, the call log and the customer panel are on the new customer."""
+        editor = self.window.new_customer(phone=number)
+        editor.saved.connect(lambda customer_id: self._created(customer_id, number))
+
+    def _created(self, customer_id: str, number: str) -> None:
+        call = self.panel.call
+        if call is None or call.number != number or call.customer_id is not None:
+            return  # the call log moved on meanwhile
+
+        def named(card: CustomerCard | None) -> None:
+            if card is not None and self.panel.call is call:
+                self.caller_identified(card.id, card.name)
+
+        self.bridge.run(self.bridge.customers.customer(customer_id), on_result=named)
+
     def caller_identified(self, customer_id: str, name: str) -> None:
         """The caller is this customer (created from "New customer…", or picked later)."""
         self.panel.set_customer(customer_id, name)
@@ -221,7 +244,7 @@ class PhoneDesk(QObject):
         elif callers:
             self._pick(number, callers)
         else:
-            shown = display(number, phone_region(self.bridge))
+            shown = display(number, self.region.value)
             self.window.customer.show_customer(None, f"On the phone: {shown}, not a customer yet")
             self.popped.emit("")
 
@@ -242,7 +265,7 @@ class PhoneDesk(QObject):
         self.window.open_ticket(card.open_tickets[0].id)
 
     def _pick(self, number: str, callers: tuple[Caller, ...]) -> None:
-        picker = CallerPicker(display(number, phone_region(self.bridge)), callers, self.window)
+        picker = CallerPicker(display(number, self.region.value), callers, self.window)
         self._picker = picker
 
         def done(_result: int) -> None:
@@ -288,7 +311,7 @@ class PhoneDesk(QObject):
             self.on_call.hide()
             return
         who = call.customer_name or (
-            display(call.number, phone_region(self.bridge)) if call.number else "new call"
+            display(call.number, self.region.value) if call.number else "new call"
         )
         state = "On call" if call.running else "Wrap-up"
         self.dock.setWindowTitle(f"Call {text} · {who}")

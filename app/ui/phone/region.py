@@ -1,13 +1,12 @@
-"""The default phone region the desk reads numbers in (numbers without a country code).
+"""The workspace's default phone region, as the phone desk reads numbers in it.
 
-The admin keeps it as a workspace setting (`app/domain/settings.py`), synced like any
-record.  A screen-pop must not wait for a query to read a caller's number, so the region is
-kept at hand here: read once when the desk starts, and again whenever a setting changes.
+The admin sets it (the ``phone_region`` setting, synced like any record); numbers written
+without a country code ("020 7946 0018") are read in it.  A ring must be answered at once
+(the command waits for the desk's word), so the region is kept here, read when the desk
+opens and again whenever a setting changes, rather than read per ring.
 """
 
 from __future__ import annotations
-
-from weakref import WeakKeyDictionary
 
 from PySide6.QtCore import QObject
 
@@ -16,32 +15,22 @@ from app.sync.notice import ChangeNotice
 from app.ui.bridge import Bridge
 
 
-class _Region(QObject):
-    def __init__(self, bridge: Bridge) -> None:
-        super().__init__(bridge)
-        self.value = DEFAULT_REGION
+class PhoneRegion(QObject):
+    """The region (``value``: "GB", "US", ...) for one bridge's workspace, kept current."""
+
+    def __init__(self, bridge: Bridge, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._bridge = bridge
+        self.value = DEFAULT_REGION
         bridge.entitiesChanged.connect(self._changed)
-        self._read()
+        self.reload()
 
-    def _changed(self, notice: ChangeNotice) -> None:
-        if notice.ids("setting"):
-            self._read()
-
-    def _read(self) -> None:
+    def reload(self) -> None:
         self._bridge.run(self._bridge.finder.phone_region(), on_result=self._set)
 
     def _set(self, region: str) -> None:
         self.value = region
 
-
-_kept: WeakKeyDictionary[Bridge, _Region] = WeakKeyDictionary()
-
-
-def phone_region(bridge: Bridge) -> str:
-    """The region for ``bridge``'s workspace ("GB", "US", ...); the built-in default until
-    the setting has been read (the desk asks once at start-up, well before any call)."""
-    kept = _kept.get(bridge)
-    if kept is None:
-        kept = _kept[bridge] = _Region(bridge)
-    return kept.value
+    def _changed(self, notice: ChangeNotice) -> None:
+        if "setting" in notice.entities:
+            self.reload()
