@@ -3,9 +3,10 @@
 
 In the composer the agent attaches files with the paperclip button or Ctrl+Shift+A, by
 dropping files on the conversation, or by pasting a screenshot (Ctrl+V with a picture on the
-clipboard becomes "Screenshot 2026-12-08 at 14.02.png").  Each file is copied into the
-workstation's file store at once and shows as a chip (name, size, remove) until the message
-is sent; a file over the server's limit is refused at once, in words that name the limit.
+clipboard becomes "Screenshot 2026-12-08 at 14.02.09.png", as macOS names them).  Each file
+is copied into the workstation's file store at once and shows as a chip (name, size, remove)
+until the message is sent, kept on this workstation meanwhile; a file over the server's limit
+is refused at once, in words that name the limit.
 """
 
 from __future__ import annotations
@@ -55,13 +56,12 @@ from app.sync.engine import KnownError
 from app.sync.engine.attachments import AttachedFile
 from app.sync.notice import ChangeNotice
 from app.ui import shortcuts, theme
+from app.ui.conversation.thread_files import CHIP_H, GAP, ThreadFiles
 
 if TYPE_CHECKING:
     from app.ui.bridge import Bridge
     from app.ui.conversation.composer import Composer
     from app.ui.conversation.thread import ThreadView
-
-from app.ui.conversation.thread_files import CHIP_H, GAP, ThreadFiles
 
 
 def screenshot_name(when: datetime) -> str:
