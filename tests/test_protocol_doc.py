@@ -42,6 +42,7 @@ BOOTSTRAP_ORDER = [
     "message",
     "canned_response",
     "draft",
+    "time_entry",
 ]
 
 

@@ -7,10 +7,10 @@ store and the workstation cache read these declarations (they share their tables
 add a kind or a mutation: docs/architecture.md, "Add a kind" and "Add a mutation".
 """
 
-from app.domain import accounts, canned, customers, drafts, messages, tickets
+from app.domain import accounts, canned, customers, drafts, messages, tickets, time_entries
 from app.domain.registry import DOMAIN
 
-_AREAS = (accounts, customers, tickets, messages, drafts, canned)
+_AREAS = (accounts, customers, tickets, messages, drafts, canned, time_entries)
 DOMAIN.add(
     [kind for area in _AREAS for kind in area.KINDS],
     [mutation for area in _AREAS for mutation in area.MUTATIONS],

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 # Bump when the cache's tables change; an older cache is rebuilt from the server, keeping
 # its outbox and drafts (they hold work the server has not seen yet).
 # 2: the outbox lost clears_draft; 3: the desk's search index and ticket_activity
-# (app/sync/search_index.py), whose triggers must see every row from the start.
-SCHEMA_VERSION = 4
+# (app/sync/search_index.py), whose triggers must see every row from the start; 5: time
+# entries (app/domain/time_entries.py).
+SCHEMA_VERSION = 5
 
 
 def cache_tables() -> list[Table]:
