@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.sync.desk import DeskReaders
+from app.sync.desk.time_entries import TimeEntriesReader
 from app.sync.desk_types import Directory, Refusal
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
@@ -84,6 +85,7 @@ class Bridge(QObject):
         self.customers = desk.customers
         self.canned = desk.canned
         self.search = desk.search
+        self.time_entries = TimeEntriesReader(desk.pool)
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

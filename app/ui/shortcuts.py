@@ -92,6 +92,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Composer",
     ),
     Shortcut("canned", ("Ctrl+.",), "Insert a canned response (or type / first)", "Composer"),
+    # Time tracking
+    Shortcut("stopwatch", ("Ctrl+Shift+S",), "Start or pause the stopwatch on this ticket", "Time"),
+    Shortcut("stopwatch_stop", ("Ctrl+Shift+E",), "Stop the stopwatch and log its time", "Time"),
+    Shortcut("log_time", ("Ctrl+Shift+L",), "Log time on this ticket", "Time"),
+    Shortcut("edit_time_entry", ("Return",), "Change the selected time entry", "Time"),
+    Shortcut("delete_time_entry", ("Delete",), "Delete the selected time entry", "Time"),
 )
 
 _BY_NAME = {s.name: s for s in SHORTCUTS}

@@ -80,12 +80,15 @@ class ConversationTabs(QTabWidget):
 
     Signals: ``ticketActivated(str)`` — the current tab's ticket id ("" when none);
     ``cannedRequested(str)`` — the agent asked for a canned response in that ticket;
-    ``tabsChanged()`` — opened, closed, reordered, popped out or scrolled: ``state()`` changed.
+    ``tabsChanged()`` — opened, closed, reordered, popped out or scrolled: ``state()`` changed;
+    ``viewOpened(object, bool)`` — a conversation was made (the view; whether it was restored
+    from the last session rather than opened by the agent), for panels others add to it.
     """
 
     ticketActivated = Signal(str)
     cannedRequested = Signal(str)
     tabsChanged = Signal()
+    viewOpened = Signal(object, bool)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -197,7 +200,7 @@ class ConversationTabs(QTabWidget):
             scroll = entry.get("scroll")
             if not isinstance(ticket_id, str) or not ticket_id or ticket_id in self._views:
                 continue
-            view = self._new_view(ticket_id)
+            view = self._new_view(ticket_id, restored=True)
             self._silent_if_missing.add(ticket_id)
             self.addTab(view, view.title())
             self._retitle(view)
@@ -254,13 +257,14 @@ class ConversationTabs(QTabWidget):
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _new_view(self, ticket_id: str) -> ConversationView:
+    def _new_view(self, ticket_id: str, *, restored: bool = False) -> ConversationView:
         view = ConversationView(self.bridge, ticket_id)
         self._views[ticket_id] = view
         view.titleChanged.connect(lambda v=view: self._retitle(v))
         view.cannedRequested.connect(self.cannedRequested)
         view.loaded.connect(lambda v=view: self._loaded(v))
         view.scrolled.connect(self._state_timer.start)
+        self.viewOpened.emit(view, restored)
         return view
 
     def _take_out(self, ticket_id: str) -> ConversationView | None:

@@ -38,6 +38,7 @@ from app.ui.desk.views import SavedViews, ViewsPanel
 from app.ui.desk.widths import PanelSplitter, first_size
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from app.ui.timetrack.desk import TimeTracking
 from app.ui.tray import DeskTray
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ class DeskWindow(QMainWindow):
         self._save_timer.timeout.connect(self.save_state)
         self._build_menus()
         self._bind_shortcuts()
+        self.time_tracking = TimeTracking(bridge, settings, account_key, self.tabs, self)
+        self.time_tracking.openTicket.connect(self.open_ticket)
         self.resize(first_size(self.screen().availableGeometry().size()))
 
     # ---- start-up ----------------------------------------------------------------------
