@@ -261,3 +261,26 @@ def test_bad_entries_are_refused_and_nothing_is_kept(tmp_path: Path) -> None:
                 assert conn.execute(select(func.count()).select_from(T_TIME_ENTRIES)).scalar() == 0
 
     asyncio.run(body())
+
+
+def test_a_ticket_that_comes_into_sight_brings_its_time_entries(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with served_world(tmp_path) as world:
+            ada, _ = await world.workstation("ada@example.com")
+            bob, _ = await world.workstation("bob@example.com")
+            await ada.mutate("time_entry.add", _entry("e-1", "t-1", 20))
+            await ada.wait_drained()
+            assert await _ids(bob) == set()
+            # Ada hands the ticket to Billing: Bob now sees it, and the time spent on it.
+            version = await ada.read(
+                lambda c: c.exec_driver_sql(
+                    "SELECT version FROM tickets WHERE id = 't-1'"
+                ).scalar_one()
+            )
+            await ada.update_ticket(
+                "t-1", {"group_id": "g-billing", "assignee_id": None}, seen_version=int(version)
+            )
+            await eventually(lambda: _has_all(bob, {"e-1"}))
+            assert await _duration(bob, "e-1") == 20 * 60
+
+    asyncio.run(body())

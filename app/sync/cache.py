@@ -642,6 +642,11 @@ def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
         touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
+    kept = bundle.get("kept")
+    for entity, rows in kept.items() if isinstance(kept, dict) else ():
+        if entity in wire.ENTITIES and isinstance(rows, list):
+            wire.upsert_many(conn, entity, rows)
+            touched.add_many(entity, (r["id"] for r in rows), ticket_id)
     reapply_pending(conn, "ticket", [ticket_id])
     conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
     touched.add("ticket", ticket_id, ticket_id)

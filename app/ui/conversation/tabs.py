@@ -9,6 +9,7 @@ into the tabs where it was — nothing is lost by closing a window.  Closing the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -98,6 +99,9 @@ class ConversationTabs(QTabWidget):
         self._closing: set[ConversationView] = set()
         self._silent_if_missing: set[str] = set()  # restored tabs whose ticket may be gone
         self._last_current: str | None = None
+        # Text others put before a tab's title, by ticket (a running stopwatch's time): before
+        # it, as a long title is cut at its end.
+        self.title_prefixes: list[Callable[[str], str]] = []
         self.setAccessibleName("Open conversations")
         self.setMovable(True)
         self.setTabsClosable(True)
@@ -285,10 +289,17 @@ class ConversationTabs(QTabWidget):
     def _tab_views(self) -> list[ConversationView]:
         return [w for i in range(self.count()) if isinstance(w := self.widget(i), ConversationView)]
 
+    def retitle(self, ticket_id: str) -> None:
+        """Show the ticket's tab title again (a prefix of it changed)."""
+        view = self._views.get(ticket_id)
+        if view is not None:
+            self._retitle(view)
+
     def _retitle(self, view: ConversationView) -> None:
         index = self.indexOf(view)
         if index >= 0:
-            self.setTabText(index, view.title())
+            prefix = "".join(prefix(view.ticket_id) for prefix in self.title_prefixes)
+            self.setTabText(index, prefix + view.title())
             # The subject is the customer's text: shown literally, never as markup.
             self.setTabToolTip(index, plain_tip(view.tooltip()))
             self.setTabWhatsThis(index, plain_tip(view.tooltip()))

@@ -17,14 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QStyle,
-    QTabBar,
     QToolButton,
     QWidget,
 )
@@ -39,13 +36,12 @@ from app.ui.conversation.tabs import ConversationTabs
 from app.ui.conversation.view import ConversationView, ticket_label
 from app.ui.timetrack.entry_dialog import EntryInput, EntryMode, TimeEntryDialog
 from app.ui.timetrack.my_time import MyTimeDialog
-from app.ui.timetrack.panel import CLOCK, PAUSED, TicketTimePanel
+from app.ui.timetrack.panel import TicketTimePanel, stopwatch_icon
 from app.ui.timetrack.stopwatch import Clock, Stopwatches, wall_clock
 
 log = logging.getLogger(__name__)
 
 MY_TIME_EVERY_MS = 60_000  # "today" turns into tomorrow at midnight: read again each minute
-MARK_NAME = "stopwatchMark"
 CHANGERS = ("supervisor", "admin")  # who may change a colleague's entries (as the server says)
 NOT_YOURS = "You can change only your own time entries. A supervisor can correct a colleague's."
 
@@ -78,6 +74,7 @@ class TimeTracking(QObject):
         self._auto_key = f"timetrack/{account_key}/autostart"
         self.stopwatches = Stopwatches(settings, account_key, clock, self)
         self.panels: dict[str, TicketTimePanel] = {}
+        self._marked: dict[str, str] = {}  # ticket -> the mark its tab shows
         self.dialog: TimeEntryDialog | None = None  # the form open now, if any
         self.message: QMessageBox | None = None  # the question or notice open now, if any
         self.my_time: MyTime | None = None
@@ -86,6 +83,7 @@ class TimeTracking(QObject):
         self._read_my_time_again = False
 
         tabs.viewOpened.connect(self._view_opened)
+        tabs.title_prefixes.append(self._title_prefix)
         for signal in (tabs.tabsChanged, tabs.currentChanged, tabs.tabBar().tabMoved):
             signal.connect(lambda *_: self.mark_tabs())
         self.stopwatches.ticked.connect(self._ticked)
@@ -94,6 +92,7 @@ class TimeTracking(QObject):
 
         self.status_button = QToolButton(window)
         self.status_button.setAutoRaise(True)
+        self.status_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.status_button.setAccessibleName("My time")
         self.status_button.setToolTip("Your time today and this week, and your stopwatches")
         self.status_button.clicked.connect(self.show_my_time)
@@ -116,6 +115,7 @@ class TimeTracking(QObject):
     @clock.setter
     def clock(self, clock: Clock) -> None:
         self.stopwatches.clock = clock
+        self._ticked()  # every face shows the time by this clock
 
     @property
     def zone(self) -> tzinfo:
@@ -337,61 +337,52 @@ class TimeTracking(QObject):
         self._ticked()
 
     def mark_tabs(self) -> None:
-        """A clock and the time beside the title of each tab whose stopwatch runs (a pause
-        mark while it is paused); nothing on the others."""
-        bar = self.tabs.tabBar()
-        side = self._mark_side(bar)
+        """A stopwatch icon and the time before the title of each tab whose stopwatch runs
+        (a paused icon while it is paused); nothing on the others."""
         for index in range(self.tabs.count()):
             view = self.tabs.widget(index)
             if not isinstance(view, ConversationView):
                 continue
-            watch = self.stopwatches.get(view.ticket_id)
-            mark = bar.tabButton(index, side)
+            ticket_id = view.ticket_id
+            watch = self.stopwatches.get(ticket_id)
             if watch is None:
-                if mark is not None and mark.objectName() == MARK_NAME:
-                    bar.setTabButton(index, side, None)
-                    mark.deleteLater()
+                if self._marked.pop(ticket_id, None) is not None:
+                    self.tabs.setTabIcon(index, QIcon())
+                    self.tabs.retitle(ticket_id)
                 continue
-            if not isinstance(mark, QLabel) or mark.objectName() != MARK_NAME:
-                mark = QLabel(bar)
-                mark.setObjectName(MARK_NAME)
-                mark.setTextFormat(Qt.TextFormat.PlainText)
-                bar.setTabButton(index, side, mark)
-            seconds = self.stopwatches.elapsed(view.ticket_id)
-            text = f"{CLOCK if watch.running else PAUSED} {clock_text(seconds)}"
-            if mark.text() != text:
-                mark.setText(text)
-                state = "running" if watch.running else "paused"
-                mark.setAccessibleName(f"Stopwatch {state}: {format_duration(seconds)}")
-                mark.adjustSize()
+            state = "running" if watch.running else "paused"
+            mark = f"{state} {clock_text(self.stopwatches.elapsed(ticket_id))}"
+            if self._marked.get(ticket_id) != mark or self.tabs.tabIcon(index).isNull():
+                self._marked[ticket_id] = mark
+                self.tabs.setTabIcon(index, stopwatch_icon(watch.running))
+                self.tabs.retitle(ticket_id)
+
+    def _title_prefix(self, ticket_id: str) -> str:
+        watch = self.stopwatches.get(ticket_id)
+        if watch is None:
+            return ""
+        return f"{clock_text(self.stopwatches.elapsed(ticket_id))} "
 
     def tab_mark(self, ticket_id: str) -> str:
-        """The mark on the ticket's tab ("" without one): what the agent sees there."""
-        bar = self.tabs.tabBar()
+        """What the ticket's tab shows of its stopwatch: "running 5:12", "paused 5:12", or
+        "" (checked against the tab itself: its icon and the time before its title)."""
         view = self.tabs.view(ticket_id)
         index = self.tabs.indexOf(view) if view is not None else -1
-        if index < 0:
+        mark = self._marked.get(ticket_id, "")
+        if index < 0 or not mark or self.tabs.tabIcon(index).isNull():
             return ""
-        mark = bar.tabButton(index, self._mark_side(bar))
-        return mark.text() if isinstance(mark, QLabel) and mark.objectName() == MARK_NAME else ""
-
-    @staticmethod
-    def _mark_side(bar: QTabBar) -> QTabBar.ButtonPosition:
-        # Opposite the close button, wherever the platform's style puts that.
-        close_side = bar.style().styleHint(
-            QStyle.StyleHint.SH_TabBar_CloseButtonPosition, None, bar
-        )
-        if close_side == QTabBar.ButtonPosition.LeftSide.value:
-            return QTabBar.ButtonPosition.RightSide
-        return QTabBar.ButtonPosition.LeftSide
+        shown = self.tabs.tabText(index).split(" ")[0]
+        return mark if mark.endswith(f" {shown}") else ""
 
     def _show_status(self) -> None:
         parts = []
         running = self.stopwatches.running()
         if running is not None:
             seconds = self.stopwatches.elapsed(running.ticket_id)
-            label = self.label_of(running.ticket_id).split(" ")[0]
-            parts.append(f"{CLOCK} {label} {clock_text(seconds)}")
+            number = self.label_of(running.ticket_id).split(" ")[0]
+            label = number if number.startswith("#") else "Stopwatch"
+            parts.append(f"{label} {clock_text(seconds)}")
+        self.status_button.setIcon(stopwatch_icon(True) if running is not None else QIcon())
         mine = self.my_time
         if mine is not None:
             parts.append(f"My time today {format_duration(mine.today_s)}")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -29,14 +31,18 @@ from PySide6.QtWidgets import (
 from app.sync.desk.time_entries import TicketTime, TimeEntryRow
 from app.sync.notice import ChangeNotice
 from app.time_tracking import clock_text, format_duration
-from app.ui import shortcuts
+from app.ui import shortcuts, theme
 
 if TYPE_CHECKING:
     from app.ui.timetrack.desk import TimeTracking
 
 LIST_ROWS_SHOWN = 4  # the list's height, in rows, before it scrolls
-CLOCK = "⏱"
-PAUSED = "⏸"
+ICON_PX = 16
+
+
+def stopwatch_icon(running: bool) -> QIcon:
+    """The stopwatch's mark (tab, status bar, time row), in the current palette's ink."""
+    return theme.icon("stopwatch" if running else "stopwatch-paused")
 
 
 class TicketTimePanel(QWidget):
@@ -57,10 +63,13 @@ class TicketTimePanel(QWidget):
         row.setSpacing(6)
         outer.addLayout(row)
 
+        self.face_icon = QLabel(self)
+        self.face_icon.setFixedSize(ICON_PX, ICON_PX)
+        row.addWidget(self.face_icon)
         self.face = QLabel(self)
         self.face.setTextFormat(Qt.TextFormat.PlainText)
         self.face.setAccessibleName("Stopwatch")
-        self.face.setMinimumWidth(self.face.fontMetrics().horizontalAdvance("⏸ 00:00:00 paused"))
+        self.face.setMinimumWidth(self.face.fontMetrics().horizontalAdvance("00:00:00 paused"))
         row.addWidget(self.face)
         self.start_button = QPushButton("Start", self)
         self.start_button.setAccessibleName("Start or pause the stopwatch")
@@ -108,8 +117,6 @@ class TicketTimePanel(QWidget):
         for column in range(3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
-        rows_high = self.entries.verticalHeader().defaultSectionSize() * LIST_ROWS_SHOWN
-        self.entries.setMaximumHeight(rows_high + header.sizeHint().height() + 4)
         self.entries.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.entries.customContextMenuRequested.connect(self._entry_menu)
         self.entries.cellDoubleClicked.connect(lambda r, _c: self._edit_row(r))
@@ -161,18 +168,22 @@ class TicketTimePanel(QWidget):
 
     def show_face(self) -> None:
         watch = self.tracking.stopwatches.get(self.ticket_id)
+        self.face_icon.setPixmap(
+            stopwatch_icon(watch is None or watch.running).pixmap(ICON_PX, ICON_PX)
+        )
+        self.face_icon.setEnabled(watch is not None)
         if watch is None:
-            self.face.setText(f"{CLOCK} not running")
+            self.face.setText("Not running")
             self.start_button.setText("Start")
             self.stop_button.setEnabled(False)
             self.face.setAccessibleDescription("The stopwatch is not running")
             return
         seconds = self.tracking.stopwatches.elapsed(self.ticket_id)
         if watch.running:
-            self.face.setText(f"{CLOCK} {clock_text(seconds)}")
+            self.face.setText(clock_text(seconds))
             self.start_button.setText("Pause")
         else:
-            self.face.setText(f"{PAUSED} {clock_text(seconds)} paused")
+            self.face.setText(f"{clock_text(seconds)} paused")
             self.start_button.setText("Resume")
         self.stop_button.setEnabled(True)
         state = "running" if watch.running else "paused"
@@ -206,6 +217,8 @@ class TicketTimePanel(QWidget):
 
     def _loaded(self, time: TicketTime) -> None:
         self._loading = False
+        if not shiboken6.isValid(self.totals):  # the conversation closed while it read
+            return
         if self._again:
             self._again = False
             self.reload()
@@ -253,6 +266,13 @@ class TicketTimePanel(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, entry.id)
                 item.setToolTip(f"{text} ({how})" if column == 2 else text)
                 self.entries.setItem(row, column, item)
+        # As high as its rows, up to a few (a 720-pixel screen has little height to give).
+        shown = min(max(len(entries), 1), LIST_ROWS_SHOWN)
+        rows_high = self.entries.verticalHeader().defaultSectionSize() * shown
+        frame = 2 * self.entries.frameWidth()
+        self.entries.setFixedHeight(
+            rows_high + self.entries.horizontalHeader().sizeHint().height() + frame
+        )
         if not entries:
             self.list_button.setChecked(False)
 
