@@ -93,8 +93,8 @@ class TimeEntryDialog(QDialog):
         layout = QVBoxLayout(self)
         intro = QLabel(
             {
-                EntryMode.STOPPED: f"The stopwatch counted {typed_duration(seconds or 0)} on "
-                f"{ticket_label}. Adjust it if you need to, then log it.",
+                EntryMode.STOPPED: f"The stopwatch counted {spoken(seconds or 0)} on "
+                f"{ticket_label}. Change it if you need to, then log it.",
                 EntryMode.MANUAL: f"Time you spent on {ticket_label}.",
                 EntryMode.EDIT: f"A time entry on {ticket_label}.",
             }[mode],
@@ -203,6 +203,18 @@ class TimeEntryDialog(QDialog):
             self.duration.selectAll()
             return
         super().accept()
+
+
+def spoken(seconds: int) -> str:
+    """ "12 min 34 s", "1 h 5 min 2 s": a counted time, to the second."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if minutes or hours:
+        parts.append(f"{minutes} min")
+    if secs or not parts:
+        parts.append(f"{secs} s")
+    return " ".join(parts)
 
 
 def _qdate(day: date) -> QDate:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 from app.sync.desk.time_entries import MyTime
 from app.time_tracking import clock_text, format_duration
 from app.ui.timetrack.stopwatch import Stopwatch
+
+WATCH_ROWS_SHOWN = 4
 
 
 class MyTimeDialog(QDialog):
@@ -46,11 +49,18 @@ class MyTimeDialog(QDialog):
         layout.addWidget(self.summary)
 
         layout.addWidget(QLabel("Stopwatches", self))
-        self.watches = self._table(["Ticket", "Time", ""], "My stopwatches")
+        self.watches = self._table(["Ticket", "Time", "State"], "My stopwatches")
+        rows = self.watches.verticalHeader().defaultSectionSize() * WATCH_ROWS_SHOWN
+        self.watches.setMaximumHeight(
+            rows + self.watches.horizontalHeader().sizeHint().height() + 4
+        )
         layout.addWidget(self.watches)
         layout.addWidget(QLabel("This week, per ticket", self))
         self.tickets = self._table(["Ticket", "Today", "This week"], "My time per ticket")
         layout.addWidget(self.tickets, 1)
+        hint = QLabel("Enter or a double-click opens the ticket.", self)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout.addWidget(hint)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
