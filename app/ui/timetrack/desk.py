@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -176,6 +177,8 @@ class TimeTracking(QObject):
     def stop_and_log(self, ticket_id: str, parent: QWidget | None = None) -> None:
         """Stop the ticket's stopwatch and propose its time as an entry; cancelling the form
         puts the stopwatch back, paused, with its time."""
+        if self._form_open():
+            return
         stopped = self.stopwatches.stop(ticket_id)
         if stopped is None:
             return
@@ -192,7 +195,9 @@ class TimeTracking(QObject):
 
         def done(accepted: bool) -> None:
             if accepted and dialog.result_entry is not None:
-                self.add(ticket_id, dialog.result_entry, "stopwatch")
+                # Not saved after all (the ticket left this workstation): its time stays.
+                kept = (lambda: self.stopwatches.put_back(stopped), "the stopwatch keeps its time")
+                self.add(ticket_id, dialog.result_entry, "stopwatch", kept)
             elif not dialog.discarded:
                 self.stopwatches.put_back(stopped)
 
@@ -202,6 +207,8 @@ class TimeTracking(QObject):
 
     def log_time(self, ticket_id: str, parent: QWidget | None = None) -> None:
         """ "Log time…": an entry typed in (today by default)."""
+        if self._form_open():
+            return
         dialog = TimeEntryDialog(
             EntryMode.MANUAL,
             self.label_of(ticket_id),
@@ -224,6 +231,8 @@ class TimeTracking(QObject):
     def edit_entry(self, entry: TimeEntryRow, parent: QWidget | None = None) -> None:
         if not self.may_change(entry):
             self.tell(NOT_YOURS, parent)
+            return
+        if self._form_open():
             return
         dialog = TimeEntryDialog(
             EntryMode.EDIT,
@@ -274,7 +283,13 @@ class TimeTracking(QObject):
         box.finished.connect(done)
         box.open()
 
-    def add(self, ticket_id: str, entry: EntryInput, source: str) -> None:
+    def add(
+        self,
+        ticket_id: str,
+        entry: EntryInput,
+        source: str,
+        not_saved: tuple[Callable[[], None], str] | None = None,
+    ) -> None:
         args: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "ticket_id": ticket_id,
@@ -283,12 +298,24 @@ class TimeTracking(QObject):
             "note": entry.note,
             "source": source,
         }
-        self._send("time_entry.add", args)
+        self._send("time_entry.add", args, not_saved)
 
-    def _send(self, name: str, args: dict[str, Any]) -> None:
+    def _send(
+        self,
+        name: str,
+        args: dict[str, Any],
+        not_saved: tuple[Callable[[], None], str] | None = None,
+    ) -> None:
+        """Queue the change (applied to the cache at once); a known error (the ticket is not
+        on this workstation any more) is said in plain words, with what was kept."""
+
         def failed(exc: BaseException) -> None:
             if isinstance(exc, KnownError):
-                self.tell(f"The time entry was not saved: {exc}", None)
+                text = f"The time entry was not saved: {exc}"
+                if not_saved is not None:
+                    not_saved[0]()
+                    text += f" ({not_saved[1]})"
+                self.tell(text, None)
             else:
                 self.bridge.taskFailed.emit(exc)
 
@@ -308,12 +335,15 @@ class TimeTracking(QObject):
         box.finished.connect(lambda _r: setattr(self, "message", None))
         box.open()
 
+    def _form_open(self) -> bool:
+        """One form at a time: with one open, it comes to the front to be finished first."""
+        if self.dialog is None:
+            return False
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        return True
+
     def _open(self, dialog: TimeEntryDialog, done: Any) -> None:
-        if self.dialog is not None:  # one form at a time: the agent finishes that one first
-            dialog.deleteLater()
-            self.dialog.raise_()
-            self.dialog.activateWindow()
-            return
         self.dialog = dialog
 
         def finished(result: int) -> None:
