@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -85,6 +85,7 @@ class TimeTracking(QObject):
 
         tabs.viewOpened.connect(self._view_opened)
         tabs.title_prefixes.append(self._title_prefix)
+        tabs.installEventFilter(self)  # a theme change re-inks the tabs' stopwatch icons
         for signal in (tabs.tabsChanged, tabs.currentChanged, tabs.tabBar().tabMoved):
             signal.connect(lambda *_: self.mark_tabs())
         self.stopwatches.ticked.connect(self._ticked)
@@ -356,6 +357,12 @@ class TimeTracking(QObject):
         dialog.open()
 
     # ---- tabs and the status bar ------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.tabs and event.type() == QEvent.Type.PaletteChange:
+            self._marked.clear()
+            self._ticked()
+        return super().eventFilter(watched, event)
 
     def _ticked(self) -> None:
         self.mark_tabs()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,6 +55,7 @@ class TicketTimePanel(QWidget):
         self.time: TicketTime | None = None
         self._loading = False
         self._again = False
+        self._face_state = ""  # what the face's icon shows: "none", "running" or "paused"
         self.setAccessibleName("Time on this ticket")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -142,7 +143,7 @@ class TicketTimePanel(QWidget):
         ):
             shortcuts.bind(self, name, slot)
         tracking.stopwatches.changed.connect(self._stopwatch_changed)
-        tracking.stopwatches.ticked.connect(self.show_face)
+        tracking.stopwatches.ticked.connect(self._ticked)
         tracking.bridge.entitiesChanged.connect(self._entities_changed)
         # An answered change leaves the outbox without changing a row (the server's row may
         # have come first): "waiting to send" is read again when the outbox shrinks.
@@ -166,12 +167,18 @@ class TicketTimePanel(QWidget):
         if ticket_id == self.ticket_id:
             self.show_face()
 
+    def _ticked(self) -> None:
+        watch = self.tracking.stopwatches.get(self.ticket_id)
+        if watch is not None and watch.running:  # only a running face changes
+            self.show_face()
+
     def show_face(self) -> None:
         watch = self.tracking.stopwatches.get(self.ticket_id)
-        self.face_icon.setPixmap(
-            stopwatch_icon(watch is None or watch.running).pixmap(ICON_PX, ICON_PX)
-        )
-        self.face_icon.setEnabled(watch is not None)
+        state = "none" if watch is None else "running" if watch.running else "paused"
+        if state != self._face_state:
+            self._face_state = state
+            self.face_icon.setPixmap(stopwatch_icon(state != "paused").pixmap(ICON_PX, ICON_PX))
+            self.face_icon.setEnabled(watch is not None)
         if watch is None:
             self.face.setText("Not running")
             self.start_button.setText("Start")
@@ -188,6 +195,12 @@ class TicketTimePanel(QWidget):
         self.stop_button.setEnabled(True)
         state = "running" if watch.running else "paused"
         self.face.setAccessibleDescription(f"Stopwatch {state}: {format_duration(seconds)}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed: re-ink the icon
+            self._face_state = ""
+            self.show_face()
+        super().changeEvent(event)
 
     # ---- entries and totals -----------------------------------------------------------------
 
