@@ -100,8 +100,9 @@ def test_the_cheat_sheet_lists_the_primary_key_of_each_action_only(qtbot: QtBot)
 def test_no_two_actions_share_a_key(qtbot: QtBot) -> None:
     """Features added side by side each took a free-looking key (Ctrl+Shift+A for a new
     customer and for attaching files): one key, one action, except where the two actions
-    live in widgets that never hold focus together (Send in the composer, Save in the call log)."""
-    apart = {frozenset({"send", "save_call"})}
+    live in widgets that never hold focus together (Send in the composer, Save in the call log;
+    Enter on the ticket list and on the list of time entries)."""
+    apart = {frozenset({"send", "save_call"}), frozenset({"open_ticket", "edit_time_entry"})}
     owners: dict[str, list[str]] = {}
     for shortcut in shortcuts.SHORTCUTS:
         for sequence in shortcuts.sequences(shortcut.name):

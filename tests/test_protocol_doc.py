@@ -45,6 +45,7 @@ BOOTSTRAP_ORDER = [
     "disposition",
     "draft",
     "attachment",
+    "time_entry",
     "mention",
     "setting",
 ]

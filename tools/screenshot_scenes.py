@@ -210,6 +210,7 @@ async def all_scenes(out: Path, size: tuple[int, int], server: EmbeddedServer) -
     await attachments_scene(ada, window, out)
     await phone_scenes(ada, window, out)
     await new_ticket_scene(ada, window, out)
+    await time_tracking_scene(ada, window, out)
     await offline_scene(ada, window, out, server)
     window.hide()
     await ada.shutdown()
@@ -362,3 +363,42 @@ def modal(window: QWidget, dialog: QWidget, *popups: QWidget) -> QPixmap:
             painter.drawPixmap(at, popup.grab())
     painter.end()
     return shot
+
+
+async def time_tracking_scene(ada: Bridge, window: DeskWindow, out: Path) -> None:
+    """A ticket with its stopwatch running (12 minutes in, shown on its tab and in the status
+    bar) and the time already logged on it, its entries open."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.ui.timetrack.stopwatch import wall_clock
+
+    model = window.ticket_model
+    target = next(t for r in range(4, 20) if (t := model.ticket_id(r)))
+    await conversation(window, target)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for minutes, minutes_ago, note, source in (
+        (25, 26 * 60, "Checked the order history and the courier's tracking", "manual"),
+        (8, 40, "Called the customer back about the missing parcel", "stopwatch"),
+    ):
+        await ada.engine.mutate(
+            "time_entry.add",
+            {
+                "id": f"shot-{target[:8]}-{minutes}",
+                "ticket_id": target,
+                "started_at": (now - timedelta(minutes=minutes_ago)).isoformat(),
+                "duration_s": minutes * 60,
+                "note": note,
+                "source": source,
+            },
+        )
+    tracking = window.time_tracking
+    panel = tracking.panels[target]
+    await until(lambda: panel.time is not None and len(panel.time.entries) == 2)
+    tracking.clock = lambda: datetime.now(UTC) - timedelta(minutes=12, seconds=34)
+    tracking.toggle(target)
+    tracking.clock = wall_clock
+    panel.list_button.setChecked(True)
+    await settle(1.2)
+    save(window.grab(), out, "time_tracking")
+    tracking.stopwatches.discard(target)
+    panel.list_button.setChecked(False)

@@ -20,6 +20,7 @@ from app.domain import (
     settings,
     ticket_merge,
     tickets,
+    time_entries,
 )
 from app.domain.registry import DOMAIN
 
@@ -34,6 +35,7 @@ _AREAS = (
     phone,
     mentions,
     settings,
+    time_entries,
     customer_merge,
     ticket_merge,
 )

@@ -117,15 +117,5 @@ def queue_attachments(
         tx.touch("attachment", a.id, ticket_id)
 
 
-def thread_attachments(conn: Any, ticket_id: str) -> list[Row]:
-    """A ticket's attachments in wire form (a fetched ticket carries them with its thread)."""
-    rows = conn.execute(
-        select(T_ATTACHMENTS)
-        .where(T_ATTACHMENTS.c.ticket_id == ticket_id)
-        .order_by(T_ATTACHMENTS.c.created_at, T_ATTACHMENTS.c.position, T_ATTACHMENTS.c.id)
-    ).mappings()
-    return [to_wire("attachment", r) for r in rows]
-
-
 KINDS = (ATTACHMENT,)
 MUTATIONS = ()  # files are added with their message: ``message.add``

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
-from app.domain.attachments import thread_attachments
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
@@ -171,8 +170,23 @@ def ticket_bundle(conn: Connection, row: Row) -> Row:
         "ticket": to_wire("ticket", row),
         "messages": [to_wire("message", m) for m in messages],
         "customer": customer,
-        "attachments": thread_attachments(conn, row["id"]),
+        "kept": kept_with_ticket(conn, row["id"]),
     }
+
+
+def kept_with_ticket(conn: Connection, ticket_id: str) -> dict[str, list[Row]]:
+    """The rows of the other kinds kept with a ticket (its time entries), by kind: a ticket
+    fetched because it came into sight brings them, as a bootstrap would."""
+    from app.domain.registry import DOMAIN  # filled once every area is declared
+
+    kept: dict[str, list[Row]] = {}
+    for kind in DOMAIN.kinds.values():
+        if kind.parent != "ticket" or kind is MESSAGE:
+            continue
+        column = kind.table.c[kind.on_ticket or "ticket_id"]
+        rows = conn.execute(select(kind.table).where(column == ticket_id).order_by(kind.table.c.id))
+        kept[kind.name] = [to_wire(kind.name, r) for r in rows.mappings()]
+    return kept
 
 
 def new_ticket_row(t: p.NewTicket, now: datetime, *, number: int | None) -> Row:

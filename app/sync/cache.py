@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 # (app/sync/search_index.py), whose triggers must see every row from the start.
 # 5: customers and tickets carry merged_into (merges); attachments (app/domain/attachments.py);
 #    calls and dispositions (the phone desk); mentions; workspace
-#    settings, shared phone numbers, every customer kept (indexed by name and identity value).
+#    settings, shared phone numbers, every customer kept (indexed by name and identity value); time
+#    entries (app/domain/time_entries.py).
 SCHEMA_VERSION = 5
 
 
@@ -657,7 +658,11 @@ def fetched(conn: Connection, bundle: dict[str, Any]) -> ChangeNotice:
         touched.add("customer", bundle["customer"]["id"])
     wire.upsert_many(conn, "ticket", [bundle["ticket"]])
     wire.upsert_many(conn, "message", bundle["messages"])
-    wire.upsert_many(conn, "attachment", bundle.get("attachments", []))
+    kept = bundle.get("kept")
+    for entity, rows in kept.items() if isinstance(kept, dict) else ():
+        if entity in wire.ENTITIES and isinstance(rows, list):
+            wire.upsert_many(conn, entity, rows)
+            touched.add_many(entity, (r["id"] for r in rows), ticket_id)
     reapply_pending(conn, "ticket", [ticket_id])
     conn.execute(delete(T_FETCH).where(T_FETCH.c.ticket_id == ticket_id))
     touched.add("ticket", ticket_id, ticket_id)

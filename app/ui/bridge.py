@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.sync.desk import DeskReaders
 from app.sync.desk.attachments import AttachmentReader
+from app.sync.desk.time_entries import TimeEntriesReader
 from app.sync.desk_types import Directory, Refusal
 from app.sync.drafts import DraftKeeper
 from app.sync.engine import SyncEngine
@@ -89,6 +90,7 @@ class Bridge(QObject):
         self.phone = desk.phone  # the phone desk: callers by number, dispositions
         self.mentions = desk.mentions
         self.finder = desk.finder  # customers as the agent types; one for the editor
+        self.time_entries = TimeEntriesReader(desk.pool)
         self._desk = desk
         self.drafts = DraftKeeper(engine)
         self.status = engine.status

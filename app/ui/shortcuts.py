@@ -109,10 +109,17 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     ),
 )
 
-SHORTCUTS += (  # the phone desk (app/ui/phone/)
+SHORTCUTS += (
+    # The phone desk (app/ui/phone/)
     Shortcut("log_call", ("Ctrl+Shift+L",), "Log a call (its timer starts)", "Phone"),
     Shortcut("end_call", ("Ctrl+Shift+E",), "End the call (its timer stops)", "Phone"),
     Shortcut("save_call", ("Ctrl+Return",), "Save the call log", "Phone"),
+    # Time tracking (app/ui/timetrack/)
+    Shortcut("stopwatch", ("Ctrl+Shift+S",), "Start or pause the stopwatch on this ticket", "Time"),
+    Shortcut("stopwatch_stop", ("Ctrl+Shift+D",), "Stop the stopwatch and log its time", "Time"),
+    Shortcut("log_time", ("Ctrl+Shift+T",), "Log time on this ticket", "Time"),
+    Shortcut("edit_time_entry", ("Return",), "Change the selected time entry", "Time"),
+    Shortcut("delete_time_entry", ("Delete",), "Delete the selected time entry", "Time"),
 )
 
 _BY_NAME = {s.name: s for s in SHORTCUTS}

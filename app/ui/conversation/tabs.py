@@ -9,6 +9,7 @@ into the tabs where it was — nothing is lost by closing a window.  Closing the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -80,13 +81,16 @@ class ConversationTabs(QTabWidget):
 
     Signals: ``ticketActivated(str)`` — the current tab's ticket id ("" when none);
     ``cannedRequested(str)`` — the agent asked for a canned response in that ticket;
-    ``tabsChanged()`` — opened, closed, reordered, popped out or scrolled: ``state()`` changed.
+    ``tabsChanged()`` — opened, closed, reordered, popped out or scrolled: ``state()`` changed;
+    ``viewOpened(object, bool)`` — a conversation was made (the view; whether it was restored
+    from the last session rather than opened by the agent), for panels others add to it.
     """
 
     ticketActivated = Signal(str)
     cannedRequested = Signal(str)
     tabsChanged = Signal()
     conversationLoaded = Signal(str)  # a conversation's read was applied (its ticket id)
+    viewOpened = Signal(object, bool)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +100,9 @@ class ConversationTabs(QTabWidget):
         self._closing: set[ConversationView] = set()
         self._silent_if_missing: set[str] = set()  # restored tabs whose ticket may be gone
         self._last_current: str | None = None
+        # Text others put before a tab's title, by ticket (a running stopwatch's time): before
+        # it, as a long title is cut at its end.
+        self.title_prefixes: list[Callable[[str], str]] = []
         self.setAccessibleName("Open conversations")
         self.setMovable(True)
         self.setTabsClosable(True)
@@ -198,7 +205,7 @@ class ConversationTabs(QTabWidget):
             scroll = entry.get("scroll")
             if not isinstance(ticket_id, str) or not ticket_id or ticket_id in self._views:
                 continue
-            view = self._new_view(ticket_id)
+            view = self._new_view(ticket_id, restored=True)
             self._silent_if_missing.add(ticket_id)
             self.addTab(view, view.title())
             self._retitle(view)
@@ -255,7 +262,7 @@ class ConversationTabs(QTabWidget):
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _new_view(self, ticket_id: str) -> ConversationView:
+    def _new_view(self, ticket_id: str, *, restored: bool = False) -> ConversationView:
         view = ConversationView(self.bridge, ticket_id)
         self._views[ticket_id] = view
         view.titleChanged.connect(lambda v=view: self._retitle(v))
@@ -263,6 +270,7 @@ class ConversationTabs(QTabWidget):
         view.ticket_actions.openTicket.connect(lambda tid: self.open_ticket(tid))
         view.loaded.connect(lambda v=view: self._loaded(v))
         view.scrolled.connect(self._state_timer.start)
+        self.viewOpened.emit(view, restored)
         return view
 
     def _take_out(self, ticket_id: str) -> ConversationView | None:
@@ -283,10 +291,17 @@ class ConversationTabs(QTabWidget):
     def _tab_views(self) -> list[ConversationView]:
         return [w for i in range(self.count()) if isinstance(w := self.widget(i), ConversationView)]
 
+    def retitle(self, ticket_id: str) -> None:
+        """Show the ticket's tab title again (a prefix of it changed)."""
+        view = self._views.get(ticket_id)
+        if view is not None:
+            self._retitle(view)
+
     def _retitle(self, view: ConversationView) -> None:
         index = self.indexOf(view)
         if index >= 0:
-            self.setTabText(index, view.title())
+            prefix = "".join(prefix(view.ticket_id) for prefix in self.title_prefixes)
+            self.setTabText(index, prefix + view.title())
             # The subject is the customer's text: shown literally, never as markup.
             self.setTabToolTip(index, plain_tip(view.tooltip()))
             self.setTabWhatsThis(index, plain_tip(view.tooltip()))

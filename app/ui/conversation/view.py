@@ -341,7 +341,7 @@ class ConversationView(QWidget):
         if self._closed:
             return
         touched = notice.kinds_of(self.ticket_id)  # how this tab's ticket changed, if it did
-        if not touched:
+        if not touched or touched == {"time_entry"}:  # its time row reads its own
             return
         if touched == {"draft"}:
             # A draft saved elsewhere matters only to a composer the agent has not typed in
@@ -689,6 +689,12 @@ class ConversationView(QWidget):
 
     def set_scroll_position(self, value: int) -> None:
         self.thread_view.set_scroll_position(value)
+
+    def add_ticket_panel(self, panel: QWidget) -> None:
+        """Show a panel about the ticket (its time row) under the properties."""
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(layout.indexOf(self.properties) + 1, panel)
 
     def shutdown(self) -> None:
         """Stop reacting: the tab is going away.  (The tabs then say which ticket the agent

@@ -49,6 +49,7 @@ from app.ui.intake.new_ticket import NewTicketDialog
 from app.ui.phone.desk import PhoneDesk
 from app.ui.search.palette import SearchPalette
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
+from app.ui.timetrack.desk import TimeTracking
 from app.ui.tray import DeskTray
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,8 @@ class DeskWindow(QMainWindow):
         self._build_menus()
         self._bind_shortcuts()
         self.phone = PhoneDesk(self)  # call logs, screen-pop, click-to-call (app/ui/phone/)
+        self.time_tracking = TimeTracking(bridge, settings, account_key, self.tabs, self)
+        self.time_tracking.openTicket.connect(self.open_ticket)
         self.resize(first_size(self.screen().availableGeometry().size()))
 
     # ---- start-up ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """attachments on messages, and the server's store of their bytes (content-addressed)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-08
 """
 
@@ -14,7 +14,7 @@ import app.models.base
 
 
 revision: str = '0008'
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
