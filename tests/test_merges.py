@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from app.domain.mentions import T_MENTIONS
 from app.domain.mutation import COMMAND_LINE, channel_actor
+from app.models.base import new_id
 from app.models.entities import draft_id
 from app.models.tables import (
     T_ATTACHMENTS,
@@ -27,6 +29,7 @@ from app.models.tables import (
     T_MESSAGES,
     T_TICKETS,
 )
+from app.models.time_entries import T_TIME_ENTRIES
 from app.sync.engine import SyncEngine
 from tests.test_phone_calls import add_dispositions, call_args
 from tests.world import Recorder, eventually, served_world
@@ -376,8 +379,9 @@ async def _count(seen: Recorder, n: int) -> bool:
 
 def test_what_belongs_to_moved_messages_moves_with_them(tmp_path: Path) -> None:
     """A call entry's call log, a message's files and a note's @mentions follow their message
-    into the ticket kept, on the server and in a colleague's cache; a customer merge moves
-    the merged customer's call logs and keeps a number both had once."""
+    into the ticket kept, and so does the time spent on the merged ticket, on the server and
+    in a colleague's cache; a customer merge moves the merged customer's call logs and keeps
+    a number both had once."""
 
     async def scenario() -> None:
         async with served_world(tmp_path) as world:
@@ -393,21 +397,24 @@ def test_what_belongs_to_moved_messages_moves_with_them(tmp_path: Path) -> None:
                 "t-2", "Photo of the router", kind="note", attachments=[attached.as_args()]
             )
             await ada.reply("t-2", "@lin can you check the firmware?", kind="note")
+            started = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            spent = {"id": new_id(), "ticket_id": "t-2", "started_at": started, "duration_s": 600}
+            await ada.mutate("time_entry.add", spent)
             await eventually(lambda: _outbox_empty(ada))
             await ada.mutate("ticket.merge", {"source_id": "t-2", "target_id": "t-1"})
             await eventually(lambda: _outbox_empty(ada))
 
-            def where(conn: Connection) -> tuple[set[str], set[str], set[str]]:
-                calls = conn.execute(select(T_CALLS.c.ticket_id)).scalars()
-                files = conn.execute(select(T_ATTACHMENTS.c.ticket_id)).scalars()
-                mentions = conn.execute(select(T_MENTIONS.c.ticket_id)).scalars()
-                return set(calls), set(files), set(mentions)
+            def where(conn: Connection) -> list[set[str]]:
+                return [
+                    set(conn.execute(select(table.c.ticket_id)).scalars())
+                    for table in (T_CALLS, T_ATTACHMENTS, T_MENTIONS, T_TIME_ENTRIES)
+                ]
 
             with world.store.connect() as conn:
-                assert where(conn) == ({"t-1"}, {"t-1"}, {"t-1"})
+                assert where(conn) == [{"t-1"}] * 4
 
             async def followed() -> bool:
-                return await lin.read(where) == ({"t-1"}, {"t-1"}, {"t-1"})
+                return await lin.read(where) == [{"t-1"}] * 4
 
             await eventually(followed)
 

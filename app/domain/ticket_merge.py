@@ -38,6 +38,7 @@ from app.domain.wire import load, to_wire
 from app.models.entities import draft_id
 from app.models.enums import MessageKind, TicketStatus
 from app.models.tables import T_ATTACHMENTS, T_CALLS, T_DRAFTS, T_MESSAGES, T_TICKETS
+from app.models.time_entries import T_TIME_ENTRIES
 from app.sync.protocol import ErrorCode, Id, WireModel
 
 Row = dict[str, Any]
@@ -131,6 +132,35 @@ def _move_followers(tx: StoreTx, ids: list[str], ticket: Row, gone: Audience) ->
             )
 
 
+def _move_time_entries(tx: StoreTx, source: Row, target: Row) -> None:
+    """The time spent on the source was spent on the customer's request, which the target
+    now holds: its entries move with the thread (a split leaves them where they are)."""
+    moving = list(
+        tx.conn.execute(
+            select(T_TIME_ENTRIES.c.id).where(T_TIME_ENTRIES.c.ticket_id == source["id"])
+        ).scalars()
+    )
+    if not moving:
+        return
+    gone = TICKET.sight.audience(source)
+    for entry_id in moving:
+        tx.log("time_entry", entry_id, data=None, fields=[], audience=gone)
+    tx.conn.execute(
+        update(T_TIME_ENTRIES).where(T_TIME_ENTRIES.c.id.in_(moving)).values(ticket_id=target["id"])
+    )
+    audience = TICKET.sight.audience(target)
+    for row in tx.conn.execute(
+        select(T_TIME_ENTRIES).where(T_TIME_ENTRIES.c.id.in_(moving))
+    ).mappings():
+        tx.log(
+            "time_entry",
+            row["id"],
+            data=to_wire("time_entry", row),
+            fields=["ticket_id"],
+            audience=audience,
+        )
+
+
 def combined_draft(kept: Row, moved: Row, source: Row) -> tuple[str, str]:
     """The text and kind of an agent's two drafts made one: the target's, then the source's."""
     kind = (
@@ -208,6 +238,7 @@ def ticket_merge(tx: StoreTx, args: TicketMergeArgs) -> Row:
         ).scalars()
     )
     moved = _move_messages(tx, ids, target, source)
+    _move_time_entries(tx, source, target)
     drafts = _move_drafts(tx, source, target)
     closed: Row = {"merged_into": target["id"], "status": TicketStatus.CLOSED.value}
     if source["status"] not in SOLVED or source["solved_at"] is None:
