@@ -131,7 +131,7 @@ def test_the_subject_stays_readable_on_a_1280x720_screen(
             await assert_readable(wide)
             table = wide.ticket_table
             for column, (wanted, _least) in COLUMN_WIDTHS.items():
-                # (Never narrower than its header's title: see test_desk_fit.)
+                # (Never narrower than its header's title: see test_ui_fit.)
                 want = max(wanted, table.header_width(column))
                 assert table.columnWidth(COLUMNS.index(column)) == want, column
             wide.save_state()

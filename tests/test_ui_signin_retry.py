@@ -6,6 +6,8 @@ close the workstation), and the error must not squeeze the fields it explains.""
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,27 @@ from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 
 from app.sync.profile import Profile
+from app.ui import crash
 from app.ui.signin import SignInDialog
 from tests.keychains import MemoryKeyring, keyring_backend
 from tests.ui_world import until
 from tests.world import PASSWORD, make_store, running_server
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
+    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
+    on the UI thread only.  Left to run on a later test's database or server thread, it would
+    destroy this test's widgets there, and Qt crashes when their events are next processed."""
+    gc.collect()
+    collector = crash.install_ui_thread_gc(qapp)
+    try:
+        yield
+    finally:
+        collector.uninstall()
+        collector.deleteLater()
+        gc.collect()
+
 
 ADA = "ada@example.com"
 
