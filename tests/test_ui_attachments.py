@@ -165,6 +165,8 @@ def test_attach_send_and_see_files_on_another_desk(
                 (item_png, item_pdf) = next(iter(files.by_message.values()))  # as attached
                 assert (item_png.file_name, item_pdf.file_name) == names_in_order
                 model = other.thread_view.thread_model
+                # The files and the thread are read apart: the message's row may come second.
+                await until(lambda: model.row_of(item_png.message_id) is not None)
                 row = model.row_of(item_png.message_id)
                 assert row is not None
                 spoken = str(model.index(row).data(Qt.ItemDataRole.AccessibleTextRole))

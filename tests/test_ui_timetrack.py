@@ -151,7 +151,7 @@ def test_the_stopwatch_counts_pauses_and_logs_one_entry_of_the_time_shown(
             assert tracking.stopwatches.running() is not None
             assert tracking.stopwatches.running().ticket_id == "t-1"  # type: ignore[union-attr]
 
-            await press(desk, Qt.Key.Key_E)  # stop: the form proposes the time as shown
+            await press(desk, Qt.Key.Key_D)  # stop: the form proposes the time as shown
             dialog = await form(tracking)
             assert dialog.duration.text() == "7m"
             assert tracking.stopwatches.get("t-1") is None
@@ -166,7 +166,7 @@ def test_the_stopwatch_counts_pauses_and_logs_one_entry_of_the_time_shown(
 
             # Stopping and cancelling the form loses nothing: the stopwatch is back, paused.
             desk.open_ticket("t-2")
-            await press(desk, Qt.Key.Key_E)
+            await press(desk, Qt.Key.Key_D)
             dialog = await form(tracking)
             dialog.reject()
             await until(lambda: tracking.tab_mark("t-2") == "paused 2:00")
@@ -250,7 +250,7 @@ def test_log_time_reads_durations_and_refuses_bad_ones_changing_nothing(
             tracking = desk.time_tracking
             panel = await open_panel(desk, "t-1")
             assert panel.totals.text() == "No time logged yet"
-            await press(desk, Qt.Key.Key_L)
+            await press(desk, Qt.Key.Key_T)
             dialog = await form(tracking)
             for typed, words in (
                 ("an hour", "is not a duration"),
@@ -279,7 +279,7 @@ def test_log_time_reads_durations_and_refuses_bad_ones_changing_nothing(
             # the ticket's total and each agent's share; her own time counts only hers.
             lin_desk = await open_desk(lin, settings_for(tmp_path, "lin"), qtbot, clock)
             lin_panel = await open_panel(lin_desk, "t-1")
-            await press(lin_desk, Qt.Key.Key_L)
+            await press(lin_desk, Qt.Key.Key_T)
             lin_form = await form(lin_desk.time_tracking)
             lin_form.duration.setText("45")
             QTest.keyClick(lin_form.duration, Qt.Key.Key_Return)
