@@ -14,9 +14,10 @@ import pytest
 from PySide6.QtCore import QByteArray, QRect, QSettings, QSize
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.sync.desk_types import TicketColumn
 from app.ui import crash
 from app.ui.desk.ticket_list import COLUMNS
-from app.ui.desk.widths import first_size
+from app.ui.desk.widths import SUBJECT_MIN, first_size
 from app.ui.desk.window import DeskWindow
 from tests.ui_world import signed_in_bridges, until
 from tests.world import make_store, running_server
@@ -139,5 +140,22 @@ def test_at_1280x720_everything_the_agent_works_with_is_visible(
             window.main.setSizes([200, 560, 520])
             await until(lambda: view.properties.tags_wrapped, 3)
             assert tags.width() >= tags.fontMetrics().horizontalAdvance("x" * 20)
+
+            # A call log docked beside it all: the subject keeps its least and the list
+            # scrolls sideways, every header still whole.
+            window.main.setSizes([160, 700, 300])
+            window.phone.log_call()
+            await until(lambda: window.phone.dock.isVisible(), 3)
+            subject = COLUMNS.index(TicketColumn.SUBJECT)
+
+            def headers_whole() -> bool:
+                return all(
+                    header.sectionSize(i) >= header.sectionSizeFromContents(i).width()
+                    for i in range(len(COLUMNS))
+                    if not header.isSectionHidden(i)
+                )
+
+            await until(lambda: header.sectionSize(subject) >= SUBJECT_MIN and headers_whole(), 3)
+            window.phone.panel.discard()
 
     aloop.run_until_complete(body())

@@ -667,10 +667,20 @@ class TicketTable(QTableView):
             column: max(COLUMN_WIDTHS[column][1], self.header_width(column)) for column in shown
         }
         widths = fitted_widths(shown, least, self.viewport().width() - SUBJECT_MIN)
+        # Where even that leaves the subject less than its least (a call log docked beside
+        # the list on a laptop), it keeps its least and the list scrolls sideways: a subject
+        # cut to "ubjec" is no subject at all.
+        subject = COLUMNS.index(TicketColumn.SUBJECT)
+        squeezed = self.viewport().width() - sum(widths.values()) < SUBJECT_MIN
+        mode = QHeaderView.ResizeMode.Fixed if squeezed else QHeaderView.ResizeMode.Stretch
         self._fitting = True
         try:
             for column, width in widths.items():
                 header.resizeSection(COLUMNS.index(column), width)
+            if header.sectionResizeMode(subject) != mode:
+                header.setSectionResizeMode(subject, mode)
+            if squeezed:
+                header.resizeSection(subject, SUBJECT_MIN)
         finally:
             self._fitting = False
 
