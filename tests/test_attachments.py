@@ -464,3 +464,67 @@ def test_two_servers_on_one_postgresql_serve_each_others_files(pg_url: str, tmp_
             store.dispose()
 
     asyncio.run(scenario())
+
+
+def test_a_leaked_hash_opens_nothing_until_its_bytes_are_sent_whole(tmp_path: Path) -> None:
+    """Bob (billing) knows the SHA-256 of a file on Ada's care ticket: the server does not tell
+    him it has the bytes, refuses a message naming them and refuses to send them to him.
+    Uploading the very bytes proves he has them; then his message may name them."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada = await desk(tmp_path, world.url, "ada@example.com")
+            bob = await desk(tmp_path, world.url, "bob@example.com")
+            world.engines.extend([ada, bob])
+            secret = file_of(tmp_path, "contract.pdf", 5000, seed=7)
+            attached = await ada.attachments.attach_file(secret, "application/pdf")
+            await ada.reply(
+                "t-1", "The signed contract", kind="note", attachments=[attached.as_args()]
+            )
+            await eventually(lambda: _sent(ada))
+            await bob.stop()
+            leaked = {"type": "blob_offer", "sha256": attached.sha256, "size": attached.size}
+            async with raw_sync(world.url, bob) as ws:
+                state = await ask(ws, leaked)
+                assert (state["type"], state["stored"], state["received"]) == (
+                    "blob_state",
+                    False,
+                    0,
+                )
+                fetched = await ask(
+                    ws, {"type": "blob_fetch", "sha256": attached.sha256, "offset": 0}
+                )
+                assert (fetched["type"], fetched["code"]) == ("error", "not_found")
+                named = {**attached.as_args(), "id": "f-leak"}
+                message = {"id": "m-leak", "ticket_id": "t-3", "kind": "note", "body": "mine now"}
+                answer = await add_message(ws, 10_000, message, named)
+                assert answer["type"] == "reject"
+                assert "has not reached the server from this workstation" in answer["message"]
+                assert count(world.store, T_MESSAGES, T_MESSAGES.c.id == "m-leak") == 0
+                # Sent whole (he does have the file after all): stored once, and his to name.
+                done = await ask(ws, chunk(attached.sha256, 0, secret.read_bytes()))
+                assert done["stored"] is True
+                message = {**message, "id": "m-mine"}
+                answer = await add_message(ws, 10_001, message, {**named, "id": "f-mine"})
+                assert answer["type"] == "ack", answer
+            assert count(world.store, T_BLOBS) == 1
+            assert count(world.store, T_ATTACHMENTS, T_ATTACHMENTS.c.ticket_id == "t-3") == 1
+
+    asyncio.run(scenario())
+
+
+async def add_message(
+    ws: ClientConnection, mutation_id: int, message: dict[str, Any], attachment: dict[str, Any]
+) -> dict[str, Any]:
+    """A raw ``message.add`` with one file; its ack or reject."""
+    args = {"message": message, "attachments": [attachment]}
+    mutation = {"type": "mutation", "mutation_id": mutation_id, "name": "message.add"}
+    await ws.send(json.dumps({**mutation, "args": args}))
+    while (answer := await recv(ws))["type"] not in ("ack", "reject"):
+        pass
+    return answer
+
+
+async def _sent(engine: SyncEngine) -> bool:
+    rows = await engine.read(lambda c: c.exec_driver_sql("SELECT count(*) FROM outbox").scalar())
+    return rows == 0

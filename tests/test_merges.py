@@ -447,3 +447,44 @@ def test_what_belongs_to_moved_messages_moves_with_them(tmp_path: Path) -> None:
                 assert list(phones) == ["c-3"]
 
     asyncio.run(scenario())
+
+
+def test_a_reply_written_before_a_merge_brought_customer_messages_is_reviewed(
+    tmp_path: Path,
+) -> None:
+    """Lin merges t-2 (with its customer's message) into t-1 while Ada writes on t-1: Ada's
+    reply names the version she saw, before the merge, and comes back for review; a new
+    ticket's first note records its @mentions as any note does."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            ada, ada_seen = await world.workstation("ada@example.com")
+            lin, _ = await world.workstation("lin@example.com")
+            with world.store.connect() as conn:
+                before = _ticket(conn, "t-1")
+            assert before is not None
+            await lin.mutate("ticket.merge", {"source_id": "t-2", "target_id": "t-1"})
+            await eventually(lambda: _outbox_empty(lin))
+            message = {"id": new_id(), "ticket_id": "t-1", "kind": "reply", "body": "All done"}
+            await ada.mutate("message.add", {"message": message, "seen_version": before["version"]})
+            await eventually(lambda: _has_refusal(ada_seen, "message.add"))
+
+            ticket = {
+                "id": new_id(),
+                "subject": "Callback",
+                "channel": "phone",
+                "group_id": "g-care",
+            }
+            note = {
+                "id": new_id(),
+                "ticket_id": ticket["id"],
+                "kind": "note",
+                "body": "@ada call back",
+            }
+            await lin.mutate("ticket.create", {"ticket": ticket, "message": note})
+            await eventually(lambda: _outbox_empty(lin))
+            with world.store.connect() as conn:
+                mentioned = conn.execute(select(T_MENTIONS.c.agent_id)).scalars()
+                assert list(mentioned) == ["a-ada"]
+
+    asyncio.run(scenario())

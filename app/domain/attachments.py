@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, exists, insert, select
 
 from app.domain.kinds import KeepWithParent, Kind
 from app.domain.mutation import CacheTx, Refused, StoreTx
-from app.domain.sight import AsParent
+from app.domain.sight import AsParent, Viewer
+from app.domain.tickets import TICKET
 from app.domain.wire import to_wire
 from app.files import safe_file_name
-from app.models.tables import T_ATTACHMENTS, T_BLOBS, T_MESSAGES
+from app.models.tables import T_ATTACHMENTS, T_BLOB_HOLDERS, T_BLOBS, T_MESSAGES, T_TICKETS
 from app.sync import protocol as p
 from app.sync.protocol import ErrorCode
 
@@ -86,6 +87,15 @@ def add_attachments(
     if taken is not None:
         raise Refused(ErrorCode.DUPLICATE, f"attachment id {taken[0]} is taken")
     for a in attachments:
+        if not tx.actor.is_server and not may_name(tx.conn, tx.viewer, a.sha256):
+            # A workstation names only bytes its agent uploaded or can already see on a
+            # ticket: a hash that leaked opens nothing.  Worded as "not here", as for bytes
+            # that never came: the workstation sends them (and so proves it has them).
+            raise Refused(
+                ErrorCode.INVALID_MUTATION,
+                f"the file {safe_file_name(a.file_name)} has not reached the server from this "
+                "workstation; send the message again once the workstation is connected",
+            )
         if a.sha256 not in stored:
             raise Refused(
                 ErrorCode.INVALID_MUTATION,
@@ -103,6 +113,31 @@ def add_attachments(
         row = attachment_row(a, message_id, ticket["id"], tx.now, position)
         tx.conn.execute(insert(T_ATTACHMENTS), row)
         tx.log("attachment", a.id, data=to_wire("attachment", row), fields=[], audience=audience)
+
+
+def may_fetch(conn: Connection, viewer: Viewer, sha256: str) -> bool:
+    """Whether the viewer sees a ticket with a file of these bytes (a hash alone is no key)."""
+    q = select(T_ATTACHMENTS.c.id).where(T_ATTACHMENTS.c.sha256 == sha256)
+    seen = TICKET.sight.where(viewer, T_TICKETS)
+    if seen is not None:
+        q = q.where(
+            exists(select(T_TICKETS.c.id).where(T_TICKETS.c.id == T_ATTACHMENTS.c.ticket_id, seen))
+        )
+    return conn.execute(q.limit(1)).first() is not None
+
+
+def holds(conn: Connection, agent_id: str, sha256: str) -> bool:
+    """Whether the agent uploaded these bytes whole, at some point (`BlobHolder`)."""
+    found = select(T_BLOB_HOLDERS.c.sha256).where(
+        T_BLOB_HOLDERS.c.sha256 == sha256, T_BLOB_HOLDERS.c.agent_id == agent_id
+    )
+    return conn.execute(found).first() is not None
+
+
+def may_name(conn: Connection, viewer: Viewer, sha256: str) -> bool:
+    """Whether the viewer may name these bytes in a message, or be told the server has them:
+    they proved they hold them, or they may fetch them anyway."""
+    return holds(conn, viewer.id, sha256) or may_fetch(conn, viewer, sha256)
 
 
 def queue_attachments(

@@ -26,6 +26,7 @@ from app.domain.mentions import MENTION, T_MENTIONS
 from app.domain.mutation import Mutation, Refused, StoreTx, id_taken
 from app.domain.sight import Audience
 from app.domain.tickets import (
+    PUBLIC_THREAD,
     SOLVED,
     TICKET,
     insert_message,
@@ -215,7 +216,12 @@ def _bump(tx: StoreTx, ticket: Row, values: Row) -> Row:
     """Write ``values`` and a new version on ``ticket``; log it; its wire form."""
     values = {**values, "version": ticket["version"] + 1, "updated_at": tx.now}
     tx.conn.execute(update(T_TICKETS).where(T_TICKETS.c.id == ticket["id"]).values(**values))
-    fields = sorted(k for k in values if k not in ("version", "updated_at")) or ["thread"]
+    # Messages came or went: customer messages among them, so a reply drafted before is
+    # reviewed (`REPLY_DEPENDS_ON`), as after any change to what the customer said.
+    fields = sorted(k for k in values if k not in ("version", "updated_at")) or [
+        "thread",
+        PUBLIC_THREAD,
+    ]
     return log_ticket(tx, ticket["id"], fields, prev=TICKET.sight.audience(ticket))
 
 

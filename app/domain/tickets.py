@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.accounts import check_agent, check_group
 from app.domain.kinds import KeepRecent, KeepWithParent, Kind
+from app.domain.mentions import record_mentions
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent, Audience, Staff, Viewer
 from app.domain.tombstones import refuse_if_ticket_merged, surviving_customer
@@ -337,7 +338,9 @@ def ticket_create(tx: StoreTx, args: p.TicketCreateArgs) -> Row:
             raise Refused(
                 ErrorCode.INVALID_MUTATION, "system events are written by the server only"
             )
-        insert_message(tx, new_message_row(msg, viewer.id, tx.now), ticket)
+        written = new_message_row(msg, viewer.id, tx.now)
+        insert_message(tx, written, ticket)
+        record_mentions(tx, written)  # a first note's @mentions, as on any note
     return {"ticket_id": t.id, "number": number, "version": 1}
 
 

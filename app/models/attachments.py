@@ -56,6 +56,17 @@ class Blob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class BlobHolder(Base):
+    """An agent who proved they hold a file's bytes by uploading them whole (checked against
+    the hash): only they, and whoever sees a ticket with the file, may name the hash in a
+    message.  A hash alone is no key: it leaks (a forwarded mail, a colleague who moved)."""
+
+    __tablename__ = "blob_holders"
+
+    sha256: Mapped[str] = mapped_column(Sha256Column, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
+
+
 class BlobUpload(Base):
     """An upload in progress from one workstation: resumed from ``received`` after a drop."""
 

@@ -10,7 +10,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from app.models.attachments import Attachment, Blob, BlobPart, BlobUpload
+from app.models.attachments import Attachment, Blob, BlobHolder, BlobPart, BlobUpload
 from app.models.entities import (
     Agent,
     CannedResponse,
@@ -60,6 +60,7 @@ T_SUBMISSION_KEYS = cast(Table, SubmissionKey.__table__)
 T_ATTACHMENTS = cast(Table, Attachment.__table__)
 T_BLOBS = cast(Table, Blob.__table__)
 T_BLOB_UPLOADS = cast(Table, BlobUpload.__table__)
+T_BLOB_HOLDERS = cast(Table, BlobHolder.__table__)
 T_BLOB_PARTS = cast(Table, BlobPart.__table__)
 
 # The phone desk (app/models/phone.py)

@@ -25,11 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, exists, insert, select, tuple_, update
 
+from app.domain.attachments import may_fetch, may_name
 from app.domain.sight import Viewer
-from app.domain.tickets import TICKET
 from app.files import too_large_words
 from app.models.base import utcnow
-from app.models.tables import T_ATTACHMENTS, T_BLOB_PARTS, T_BLOB_UPLOADS, T_BLOBS, T_TICKETS
+from app.models.tables import (
+    T_ATTACHMENTS,
+    T_BLOB_HOLDERS,
+    T_BLOB_PARTS,
+    T_BLOB_UPLOADS,
+    T_BLOBS,
+)
 from app.sync import protocol as p
 from app.sync.protocol import BLOB_CHUNK_BYTES, ErrorCode
 
@@ -64,11 +70,15 @@ def stored_size(conn: Connection, sha256: str) -> int | None:
     return conn.execute(select(T_BLOBS.c.size).where(T_BLOBS.c.sha256 == sha256)).scalar()
 
 
-def offer(conn: Connection, owner: str, agent_id: str, sha256: str, size: int) -> dict[str, Any]:
-    """What the server has of these bytes: stored, or how much of this workstation's upload."""
+def offer(conn: Connection, owner: str, viewer: Viewer, sha256: str, size: int) -> dict[str, Any]:
+    """What the server has of these bytes: stored, or how much of this workstation's upload.
+
+    "Stored" is told only to an agent who may name the bytes (`may_name`); anyone else
+    uploads them whole, which proves they have them, before a message may name them."""
+    agent_id = viewer.id
     _drop_abandoned(conn)
     drop_unreferenced(conn)
-    if stored_size(conn, sha256) == size:
+    if stored_size(conn, sha256) == size and may_name(conn, viewer, sha256):
         # Offered again: about to be named by a message.  Young again, so the sweep below
         # leaves it alone for another ORPHANED_AFTER.
         conn.execute(update(T_BLOBS).where(T_BLOBS.c.sha256 == sha256).values(created_at=utcnow()))
@@ -141,8 +151,14 @@ def hash_of_upload(conn: Connection, owner: str, sha256: str, size: int) -> str:
     return digest.hexdigest()
 
 
-def finish(conn: Connection, owner: str, sha256: str, size: int) -> None:
-    """A checked upload becomes the stored blob (unless another finished it first)."""
+def finish(conn: Connection, owner: str, agent_id: str, sha256: str, size: int) -> None:
+    """A checked upload becomes the stored blob (unless another finished it first); either
+    way the agent has proved they hold the bytes."""
+    held = select(T_BLOB_HOLDERS.c.sha256).where(
+        T_BLOB_HOLDERS.c.sha256 == sha256, T_BLOB_HOLDERS.c.agent_id == agent_id
+    )
+    if conn.execute(held).first() is None:
+        conn.execute(insert(T_BLOB_HOLDERS).values(sha256=sha256, agent_id=agent_id))
     if stored_size(conn, sha256) is not None:
         _discard(conn, owner, sha256)
         return
@@ -223,17 +239,6 @@ def read_chunk(conn: Connection, sha256: str, offset: int) -> tuple[int, bytes] 
     return int(size), bytes(data or b"")
 
 
-def may_fetch(conn: Connection, viewer: Viewer, sha256: str) -> bool:
-    """Whether the viewer sees a ticket with a file of these bytes (a hash alone is no key)."""
-    q = select(T_ATTACHMENTS.c.id).where(T_ATTACHMENTS.c.sha256 == sha256)
-    seen = TICKET.sight.where(viewer, T_TICKETS)
-    if seen is not None:
-        q = q.where(
-            exists(select(T_TICKETS.c.id).where(T_TICKETS.c.id == T_ATTACHMENTS.c.ticket_id, seen))
-        )
-    return conn.execute(q.limit(1)).first() is not None
-
-
 # ---- the requests ------------------------------------------------------------------------
 
 
@@ -242,7 +247,6 @@ class BlobRequests:
 
     def __init__(self, connection: AgentConnection) -> None:
         self._conn = connection
-        self._may_fetch: set[str] = set()
 
     async def handle(self, frame: p.BlobOffer | p.BlobChunk | p.BlobFetch) -> None:
         try:
@@ -273,10 +277,10 @@ class BlobRequests:
         if frame.size == 0:  # nothing to send: the hash alone says whether it is empty
             if frame.sha256 != EMPTY_SHA256:
                 raise BlobRefused(ErrorCode.HASH_MISMATCH, "an empty file has another SHA-256")
-            await conn.server.writer.run(lambda c: finish(c, owner, frame.sha256, 0))
+            await conn.server.writer.run(lambda c: finish(c, owner, agent, frame.sha256, 0))
             return {"type": "blob_state", "size": 0, "received": 0, "stored": True}
         state = await conn.server.writer.run(
-            lambda c: offer(c, owner, agent, frame.sha256, frame.size)
+            lambda c: offer(c, owner, conn.viewer, frame.sha256, frame.size)
         )
         return {"type": "blob_state", "size": frame.size, **state}
 
@@ -295,7 +299,7 @@ class BlobRequests:
             data = binascii.a2b_base64(frame.data, strict_mode=True)
         except binascii.Error as exc:
             raise BlobRefused(ErrorCode.INVALID_MESSAGE, f"data is not base64: {exc}") from exc
-        owner = conn.workstation_id or ""
+        owner, agent = conn.workstation_id or "", conn.viewer.id
         received, size, stored = await conn.server.writer.run(
             lambda c: add_chunk(c, owner, frame.sha256, frame.offset, data)
         )
@@ -313,16 +317,15 @@ class BlobRequests:
                 "the bytes received do not match their SHA-256; nothing was stored, send the "
                 "file again",
             )
-        await conn.server.writer.run(lambda c: finish(c, owner, frame.sha256, size))
+        await conn.server.writer.run(lambda c: finish(c, owner, agent, frame.sha256, size))
         return {"type": "blob_state", "size": size, "received": size, "stored": True}
 
     async def _fetch(self, frame: p.BlobFetch) -> dict[str, Any]:
         conn = self._conn
         viewer = conn.viewer
-        if frame.sha256 not in self._may_fetch:
-            if not await conn.server.read(lambda c: may_fetch(c, viewer, frame.sha256)):
-                raise BlobRefused(ErrorCode.NOT_FOUND, "no such file, or not visible to you")
-            self._may_fetch.add(frame.sha256)
+        # Asked per chunk, never remembered: the agent may lose sight of the ticket meanwhile.
+        if not await conn.server.read(lambda c: may_fetch(c, viewer, frame.sha256)):
+            raise BlobRefused(ErrorCode.NOT_FOUND, "no such file, or not visible to you")
         if frame.offset % BLOB_CHUNK_BYTES:
             raise BlobRefused(
                 ErrorCode.INVALID_MESSAGE, f"fetch at multiples of {BLOB_CHUNK_BYTES} bytes"

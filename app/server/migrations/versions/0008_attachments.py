@@ -65,9 +65,16 @@ def upgrade() -> None:
         sa.Column('data', sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint('owner', 'sha256', 'part_no', name=op.f('pk_blob_parts')),
     )
+    op.create_table(
+        'blob_holders',
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('agent_id', sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint('sha256', 'agent_id', name=op.f('pk_blob_holders')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('blob_holders')
     op.drop_table('blob_parts')
     op.drop_table('blob_uploads')
     op.drop_table('blobs')
