@@ -124,7 +124,10 @@ def test_a_mention_is_offered_recorded_found_and_read(
             await until(lambda: told == ["Lin mentioned you"])
 
             # Enter opens the ticket and marks the mention read, here and on the server.
+            # The list is rebuilt as changes arrive: activate the row shown now.
             panel.list.setCurrentRow(0)
+            row = panel.list.item(0)
+            assert row is not None
             panel.list.itemActivated.emit(row)
             await until(lambda: ada_desk.tabs.current_ticket_id() == "t-1")
             await until(lambda: panel.unread == 0, 10)
