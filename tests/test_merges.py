@@ -488,3 +488,35 @@ def test_a_reply_written_before_a_merge_brought_customer_messages_is_reviewed(
                 assert list(mentioned) == ["a-ada"]
 
     asyncio.run(scenario())
+
+
+def test_a_call_or_time_logged_on_a_merged_ticket_lands_on_the_one_kept(tmp_path: Path) -> None:
+    """Ada, offline while Lin merges t-2 into t-1 (and customer 3 into customer 1), logs the
+    call she took on t-2 and the time she spent: both land on t-1, for customer 1."""
+
+    async def scenario() -> None:
+        async with served_world(tmp_path) as world:
+            add_dispositions(world.store)
+            ada, ada_seen = await world.workstation("ada@example.com")
+            lin, _ = await world.workstation("lin@example.com")
+            await ada.stop()
+            call = call_args("t-2", customer_id="c-3")
+            await ada.mutate("call.log", call)
+            started = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            spent = {"id": new_id(), "ticket_id": "t-2", "started_at": started, "duration_s": 300}
+            await ada.mutate("time_entry.add", spent)
+            await lin.mutate("ticket.merge", {"source_id": "t-2", "target_id": "t-1"})
+            await lin.mutate("customer.merge", {"source_id": "c-3", "target_id": "c-1"})
+            await eventually(lambda: _outbox_empty(lin))
+            ada.start()
+            await ada.wait_online(20)
+            await eventually(lambda: _outbox_empty(ada))
+            assert not ada_seen.refused
+            with world.store.connect() as conn:
+                logged = conn.execute(select(T_CALLS)).mappings().one()
+                assert (logged["ticket_id"], logged["customer_id"]) == ("t-1", "c-1")
+                entry = conn.execute(select(T_TIME_ENTRIES)).mappings().one()
+                assert entry["ticket_id"] == "t-1"
+                assert call["call"]["id"] in {m["id"] for m in _thread(conn, "t-1")}
+
+    asyncio.run(scenario())

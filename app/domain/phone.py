@@ -33,6 +33,7 @@ from app.domain.mutation import (
 )
 from app.domain.sight import EVERYONE, AsParent, Everyone
 from app.domain.tickets import TICKET, insert_message, log_thread_grew, thread_grew, visible_ticket
+from app.domain.tombstones import surviving_customer, surviving_ticket
 from app.domain.wire import load
 from app.models.enums import AuthorType, MessageKind
 from app.models.tables import T_CALLS, T_CUSTOMERS, T_DISPOSITIONS, T_MESSAGES, T_TICKETS
@@ -246,7 +247,14 @@ def _thread_entry(call: LoggedCall, agent_id: str, body: str, now: datetime, sta
 
 
 def call_log(tx: StoreTx, args: CallLogArgs) -> Row:
-    call = args.call
+    # Logged (offline, perhaps) on a ticket or for a customer merged since: it lands on the
+    # ticket and the customer that were kept, as a reply would.
+    call = args.call.model_copy(
+        update={
+            "ticket_id": surviving_ticket(tx, args.call.ticket_id),
+            "customer_id": surviving_customer(tx, args.call.customer_id),
+        }
+    )
     ticket = visible_ticket(tx, call.ticket_id)
     _check_numbers(call)
     started = _started(call, tx.now)

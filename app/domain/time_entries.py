@@ -21,6 +21,7 @@ from app.domain.kinds import KeepWithParent, Kind
 from app.domain.mutation import Actor, CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent
 from app.domain.tickets import TICKET, visible_ticket
+from app.domain.tombstones import surviving_ticket
 from app.domain.wire import from_wire, load, to_wire, upsert_many
 from app.models.tables import T_AGENTS, T_TICKETS
 from app.models.time_entries import T_TIME_ENTRIES
@@ -139,7 +140,8 @@ def agents_only(actor: Actor) -> bool:
 
 
 def time_entry_add(tx: StoreTx, args: TimeEntryAddArgs) -> Row:
-    ticket = visible_ticket(tx, args.ticket_id, lock=False)
+    # Time logged (offline, perhaps) on a ticket merged since was spent on the one kept.
+    ticket = visible_ticket(tx, surviving_ticket(tx, args.ticket_id), lock=False)
     started_at = _checked(tx.now, args.started_at, args.duration_s, args.note)
     if _entry(tx.conn, args.id) is not None:
         raise id_taken(args.id)
@@ -148,7 +150,7 @@ def time_entry_add(tx: StoreTx, args: TimeEntryAddArgs) -> Row:
     tx.conn.execute(
         insert(T_TIME_ENTRIES).values(
             id=args.id,
-            ticket_id=args.ticket_id,
+            ticket_id=ticket["id"],
             agent_id=tx.viewer.id,
             started_at=started_at,
             duration_s=args.duration_s,

@@ -46,6 +46,7 @@ from app.sync.protocol import MAX_BODY_CHARS
 from app.ui import shortcuts
 from app.ui.bridge import Bridge
 from app.ui.crash import explain
+from app.ui.labels import STATUS_LABELS
 from app.ui.phone.region import PhoneRegion
 from app.ui.phone.tel import number_of, tel_link
 
@@ -491,7 +492,8 @@ class CallLogPanel(QWidget):
         self.ticket.clear()
         for t in tickets:
             number = f"#{t.number}" if t.number is not None else "New"
-            self.ticket.addItem(f"{number} · {t.status.replace('_', ' ')} · {t.subject}", t.id)
+            status = STATUS_LABELS.get(t.status, t.status)
+            self.ticket.addItem(f"{number} · {status} · {t.subject}", t.id)
         self.ticket.addItem("A new ticket", NEW_TICKET)
         self.ticket.setCurrentIndex(0)
         self.ticket.blockSignals(False)
