@@ -19,11 +19,15 @@ _RESERVED = frozenset(
     + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)]
 )
-# Opened with the system, these would run: the desk never opens them, only saves them.
-PROGRAM_EXTENSIONS = frozenset(
-    "exe com bat cmd msi msp scr pif cpl hta jar js jse vbs vbe wsf wsh ps1 psm1 reg lnk dll "  # noqa: SIM905
-    "sys app command sh bash zsh csh py pyw pl rb php apk dmg pkg deb rpm appimage run desktop "
-    "iso img vhd msix appx".split()
+# What the desk opens with the system's application: documents, pictures, sound and video
+# whose usual programs do not run what is in them.  Anything else (programs and scripts, but
+# also help files, shortcuts, installers, macro-enabled documents, and names no one knows) is
+# only saved, for the agent to have it checked first: a list of what runs is never complete
+# (.chm, .url, .settingcontent-ms, .terminal ...), a list of what is safe can be.
+SAFE_TO_OPEN = frozenset(
+    "pdf txt log md rtf doc docx xls xlsx ppt pptx odt ods odp pages numbers key "  # noqa: SIM905
+    "png jpg jpeg gif bmp webp tif tiff heic heif "
+    "mp3 wav m4a aac ogg oga flac mp4 m4v mov avi webm mkv wmv eml zip".split()
 )
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
 _SPACES = re.compile(r"\s+")
@@ -62,8 +66,10 @@ def safe_file_name(name: str, fallback: str = "attachment") -> str:
 
 
 def is_program(file_name: str) -> bool:
-    """Whether opening ``file_name`` could run something (judged by its extension)."""
-    return file_name.rpartition(".")[2].lower() in PROGRAM_EXTENSIONS if "." in file_name else False
+    """Whether the desk must not open ``file_name`` with the system (it may run something,
+    or no one knows what opens it): everything not in `SAFE_TO_OPEN`, by its extension."""
+    extension = file_name.rpartition(".")[2].lower() if "." in file_name else ""
+    return extension not in SAFE_TO_OPEN
 
 
 def size_in_words(size: int) -> str:

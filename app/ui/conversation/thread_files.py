@@ -351,8 +351,8 @@ class ThreadFiles(QObject):
         """Open with the system's application (fetched first if needed)."""
         if is_program(item.file_name):
             self.notice.emit(
-                f"{item.file_name} is a program or script: Switchboard does not open those. "
-                "Save it and have it checked first."
+                f"Switchboard opens documents, pictures and media only, not {item.file_name} "
+                "(it could run something). Save it and have it checked first."
             )
             return
         engine = self.bridge.engine.attachments
