@@ -25,6 +25,7 @@ docs/softphones.md for why the two differ).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -58,6 +59,10 @@ class BadCallEvent(ValueError):
 
 class NoDesk(OSError):
     """No desk is running for this user (nothing listens on the socket)."""
+
+
+class UnsafeFolder(OSError):
+    """The folder the desk's socket would be in is not this user's alone."""
 
 
 class IncomingCall(NamedTuple):
@@ -150,8 +155,29 @@ def socket_name() -> str:
     name = os.environ.get(ENV_NAME) or f"switchboard-desk-{_user()}"
     if sys.platform == "win32" or os.path.isabs(name):
         return name
-    folder = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108
+    # $XDG_RUNTIME_DIR is the login session's own (mode 0700).  Without it, a folder of our
+    # own in the temporary directory: a socket named straight in /tmp could be made first by
+    # another user, who would then receive every ring (and the callers' numbers).
+    folder = os.environ.get("XDG_RUNTIME_DIR") or _private_folder()
     return os.path.join(folder, name)
+
+
+def _private_folder() -> str:
+    """``<tmp>/switchboard-<uid>``, made with mode 0700 if missing; refused (`UnsafeFolder`) if it
+    is not a folder of this user's that only they may enter."""
+    base = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 (a 0700 folder of our own in it)
+    uid = os.getuid()
+    folder = os.path.join(base, f"switchboard-{uid}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    info = os.lstat(folder)
+    if not os.path.isdir(folder) or os.path.islink(folder) or info.st_uid != uid:
+        raise UnsafeFolder(
+            f"{folder} is not this user's folder: remove it, then start the desk again"
+        )
+    if info.st_mode & 0o077:
+        raise UnsafeFolder(f"{folder} is open to other users: remove it, then start the desk again")
+    return folder
 
 
 def _user() -> str:

@@ -122,3 +122,21 @@ def test_a_link_with_no_desk_running_starts_the_desk_but_the_command_does_not(
     assert command.returncode == desk_link.EXIT_NO_DESK
     assert "open Switchboard and sign in" in command.stderr
     assert "desktop session" not in command.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a named pipe, not a folder")
+def test_without_a_runtime_folder_the_socket_is_in_a_folder_only_this_user_enters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named straight in /tmp, another user could make the socket first and receive every
+    ring; so it goes in a 0700 folder of this user's, and a folder open to others is refused."""
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv(desk_link.ENV_NAME, raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    name = desk_link.socket_name()
+    folder = Path(name).parent
+    assert folder == tmp_path / f"switchboard-{os.getuid()}"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    folder.chmod(0o777)
+    with pytest.raises(desk_link.UnsafeFolder, match="open to other users"):
+        desk_link.socket_name()

@@ -47,7 +47,11 @@ class DeskLinkServer(QObject):
         running desk of this user takes them."""
         if self._server.isListening():
             return True
-        self.name = name or desk_link.socket_name()
+        try:
+            self.name = name or desk_link.socket_name()
+        except desk_link.UnsafeFolder as exc:  # someone else's folder: take no calls there
+            log.warning("cannot take calls: %s", exc)
+            return False
         if self._server.listen(self.name):
             return True
         if _answers(self.name):
