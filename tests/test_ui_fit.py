@@ -5,37 +5,22 @@ header is cut to a fragment.  Real widgets over a real server."""
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QByteArray, QRect, QSettings, QSize
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.sync.desk_types import TicketColumn
-from app.ui import crash
 from app.ui.desk.ticket_list import COLUMNS
 from app.ui.desk.widths import SUBJECT_MIN, first_size
 from app.ui.desk.window import DeskWindow
-from tests.ui_world import signed_in_bridges, until
+from tests.ui_world import (
+    collect_garbage_on_the_ui_thread,  # noqa: F401 (autouse)
+    signed_in_bridges,
+    until,
+)
 from tests.world import make_store, running_server
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
-    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
-    on the UI thread only.  Left to run on a later test's database or server thread, it would
-    destroy this test's widgets there, and Qt crashes when their events are next processed."""
-    gc.collect()
-    collector = crash.install_ui_thread_gc(qapp)
-    try:
-        yield
-    finally:
-        collector.uninstall()
-        collector.deleteLater()
-        gc.collect()
 
 
 def settings_at(tmp: Path, name: str) -> QSettings:

@@ -7,41 +7,25 @@ highlighted in the thread."""
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QRect, QSettings, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from app.models.entities import Mention
 from app.models.enums import MessageKind
-from app.ui import crash
 from app.ui.desk.window import DeskWindow
 from app.ui.mentions.highlight import draw_body, mention_spans
-from tests.ui_world import signed_in_bridges, until
+from tests.ui_world import (
+    collect_garbage_on_the_ui_thread,  # noqa: F401 (autouse)
+    signed_in_bridges,
+    until,
+)
 from tests.world import make_store, running_server
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
-    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
-    on the UI thread only.  Left to run on a later test's database or server thread, it would
-    destroy this test's widgets there, and Qt crashes when their events are next processed."""
-    gc.collect()
-    collector = crash.install_ui_thread_gc(qapp)
-    try:
-        yield
-    finally:
-        collector.uninstall()
-        collector.deleteLater()
-        gc.collect()
 
 
 def _stored_mentions(store: Any) -> list[tuple[str, str | None, str, bool]]:

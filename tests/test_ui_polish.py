@@ -6,7 +6,6 @@ title that names what is open."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,30 +18,20 @@ from pytestqt.qtbot import QtBot
 from app.server.app import SwitchboardServer
 from app.sync import queries
 from app.sync.desk_types import TicketColumn, ViewSpec
-from app.ui import crash, shortcuts, theme
+from app.ui import shortcuts, theme
 from app.ui.bridge import Bridge
 from app.ui.conversation.collision import CollisionBanner
 from app.ui.desk.ticket_list import COLUMNS, TicketListModel
 from app.ui.desk.window import DeskWindow
 from app.ui.signin import SignOutDialog
 from app.ui.statusbar import DeskStatusBar, PresenceChoice
-from tests.ui_world import signed_in_bridge, signed_in_bridges, until
+from tests.ui_world import (
+    collect_garbage_on_the_ui_thread,  # noqa: F401 (autouse)
+    signed_in_bridge,
+    signed_in_bridges,
+    until,
+)
 from tests.world import make_store, running_server
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
-    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
-    on the UI thread only.  Left to run on a later test's database or server thread, it would
-    destroy this test's widgets there, and Qt crashes when their events are next processed."""
-    gc.collect()
-    collector = crash.install_ui_thread_gc(qapp)
-    try:
-        yield
-    finally:
-        collector.uninstall()
-        collector.deleteLater()
-        gc.collect()
 
 
 def inks(icon: QIcon) -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import gc
 import logging
 import socket
 import ssl
@@ -47,26 +46,14 @@ from app.ui.signin import NO_KEYCHAIN_TEXT, SignInDialog, SignOutDialog
 from app.ui.statusbar import DeskStatusBar, PresenceChoice, describe
 from app.ui.tray import DeskTray, mention_pattern, notification_body
 from tests.keychains import MemoryKeyring, keyring_backend
-from tests.ui_world import signed_in_bridge, until
+from tests.ui_world import (
+    collect_garbage_on_the_ui_thread,  # noqa: F401 (autouse)
+    signed_in_bridge,
+    until,
+)
 from tests.world import PASSWORD, make_store, running_server
 
 ADA = "ada@example.com"
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
-    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
-    on the UI thread only.  Left to run on the cache or server thread, it destroys widgets
-    there, and their timers later fire on freed memory."""
-    gc.collect()
-    collector = crash.install_ui_thread_gc(qapp)
-    assert not gc.isenabled()
-    try:
-        yield
-    finally:
-        collector.uninstall()
-        collector.deleteLater()
-        gc.collect()
 
 
 @pytest.fixture(autouse=True)

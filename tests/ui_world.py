@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import pytest
+from PySide6.QtWidgets import QApplication
+
 from app.sync.desk import DeskReaders
+from app.ui import crash
 from app.ui.bridge import Bridge
 from tests.world import workstation
 
@@ -52,3 +57,20 @@ async def signed_in_bridges(
     finally:
         for bridge in bridges:
             await bridge.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_ui_thread(qapp: QApplication) -> Iterator[None]:
+    """As in the workstation (``crash.install_ui_thread_gc``): Python's cycle collector runs
+    on the UI thread only.  Left to run on the cache or server thread, it destroys widgets
+    there, and their timers later fire on freed memory.  A module that imports it uses it
+    for every test."""
+    gc.collect()
+    collector = crash.install_ui_thread_gc(qapp)
+    assert not gc.isenabled()
+    try:
+        yield
+    finally:
+        collector.uninstall()
+        collector.deleteLater()
+        gc.collect()

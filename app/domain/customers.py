@@ -11,25 +11,20 @@ customer: the phone desk finds any caller offline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Table,
-    column,
     delete,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy import table as table_clause
 
 from app import emails, phones
-from app.domain.kinds import Aggregate, KeepAll, Kind
+from app.domain.kinds import Aggregate, KeepAll, Kind, queued_here
 from app.domain.mutation import CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.settings import phone_region
 from app.domain.sight import EVERYONE, Everyone
@@ -40,24 +35,12 @@ from app.models.tables import T_CUSTOMERS, T_IDENTITIES, T_ORGS
 from app.sync import protocol as p
 from app.sync.protocol import ErrorCode
 
-# The workstation cache's outbox, by name only (the domain does not import the engine): a
-# customer or organization created here and not yet sent is the agent's own work, which a
-# bootstrap or a cache rebuild must not drop.
-_OUTBOX = table_clause("outbox", column("entity"), column("entity_id"), column("name"))
-
-
-def _created_here(entity: str) -> Callable[[Table], ColumnElement[bool]]:
-    def unsent(table: Table) -> ColumnElement[bool]:
-        queued = select(_OUTBOX.c.entity_id).where(
-            _OUTBOX.c.entity == entity, _OUTBOX.c.name == f"{entity}.create"
-        )
-        return table.c.id.in_(queued)
-
-    return unsent
-
-
 ORGANIZATION = Kind(
-    "organization", T_ORGS, Everyone(), bootstrap=30, unsent=_created_here("organization")
+    "organization",
+    T_ORGS,
+    Everyone(),
+    bootstrap=30,
+    unsent=queued_here("organization", "organization.create"),
 )
 CUSTOMER = Kind(
     "customer",
@@ -66,7 +49,7 @@ CUSTOMER = Kind(
     bootstrap=40,
     # Every customer: a caller must be found offline, whether or not they have a ticket here.
     keep=KeepAll(),
-    unsent=_created_here("customer"),
+    unsent=queued_here("customer", "customer.create"),
     aggregates=(
         Aggregate(
             "identities",

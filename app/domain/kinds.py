@@ -14,10 +14,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, or_, select
+from sqlalchemy import ColumnElement, Table, column, or_, select, table
 
 from app.domain.sight import AsParent, Sight, Viewer
 from app.models.base import UTCDateTime
+
+# The workstation cache's outbox, by name only (the domain does not import the engine).
+_OUTBOX = table("outbox", column("entity"), column("entity_id"), column("name"))
+
+
+def queued_here(entity: str, *names: str) -> Callable[[Table], ColumnElement[bool]]:
+    """A kind's ``unsent`` rule: its rows whose change (one of ``names``, or any) still waits
+    in this workstation's outbox: the agent's own work, which a bootstrap or a cache rebuild
+    must not drop."""
+
+    def unsent(rows: Table) -> ColumnElement[bool]:
+        queued = select(_OUTBOX.c.entity_id).where(_OUTBOX.c.entity == entity)
+        if names:
+            queued = queued.where(_OUTBOX.c.name.in_(names))
+        return rows.c.id.in_(queued.scalar_subquery())
+
+    return unsent
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Workspace settings: what every workstation needs to know of how the workspace is set up.
 
-One setting for now, ``phone-region``: the region (ISO 3166 code, "GB") of phone numbers
+The one setting so far, ``phone-region``: the region (ISO 3166 code, "GB") of phone numbers
 written without a country code.  Every agent sees the settings (they replicate to every
 workstation, so the desk normalises numbers offline as the server does); only admins, the
 command line (``switchboard-server settings set``) and the server's own actors change them.

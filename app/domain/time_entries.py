@@ -14,10 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, column, delete, insert, select, table, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, delete, insert, select, update
 
-from app.domain.kinds import KeepWithParent, Kind
+from app.domain.kinds import KeepWithParent, Kind, queued_here
 from app.domain.mutation import Actor, CacheTx, Mutation, NotInCache, Refused, StoreTx, id_taken
 from app.domain.sight import AsParent
 from app.domain.tickets import TICKET, visible_ticket
@@ -30,23 +29,13 @@ from app.time_tracking import MAX_NOTE_CHARS, entry_problem
 
 Row = dict[str, Any]
 
-# The workstation's outbox, named without importing the engine (the domain sits below it):
-# an entry whose add or edit still waits there is the agent's unsent work.
-_OUTBOX = table("outbox", column("entity"), column("entity_id"))
-
-
-def _waiting_in_outbox(entries: Any) -> ColumnElement[bool]:
-    waiting = select(_OUTBOX.c.entity_id).where(_OUTBOX.c.entity == "time_entry")
-    return entries.c.id.in_(waiting.scalar_subquery())  # type: ignore[no-any-return]
-
-
 TIME_ENTRY = Kind(
     "time_entry",
     T_TIME_ENTRIES,
     AsParent("ticket", "ticket_id"),
     bootstrap=92,  # after the tickets it is on and their files (protocol 8.3)
     keep=KeepWithParent("ticket", "ticket_id"),
-    unsent=_waiting_in_outbox,
+    unsent=queued_here("time_entry"),
     on_ticket="ticket_id",
 )
 
